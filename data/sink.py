@@ -1,0 +1,23 @@
+"""The one interface the detectors room may import from data/.
+
+The pipeline hands row batches (Arrow tables, one per table per camera per
+~second) to a sink; the sink owns where they go. ``batch_id`` makes a replayed
+batch a no-op, so a pipeline that restarts and resends cannot count twice.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pyarrow as pa
+
+
+class RowSink(Protocol):
+    def append(self, table: str, rows: pa.Table, batch_id: str) -> None:
+        """Queue ``rows`` for ``table``; idempotent per ``batch_id``. Never blocks on disk."""
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything queued so far is committed."""
+
+    def close(self) -> None:
+        """Flush and release the database."""

