@@ -48,7 +48,10 @@ def latest_version() -> int:
 
 
 def _is_lock_error(exc: BaseException) -> bool:
-    return "lock" in str(exc).lower()
+    # Another process holds the file ("Could not set lock"), or this process already has it
+    # open with another configuration (read-write vs read-only): both mean "ask the writer".
+    text = str(exc).lower()
+    return "lock" in text or "different configuration" in text
 
 
 def _translate_lock(path: Path, exc: BaseException) -> DatabaseLocked:

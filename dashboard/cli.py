@@ -1,0 +1,145 @@
+"""The ``storelens`` command.
+
+It lives in dashboard/ because it orchestrates all three rooms (dashboard may
+import data and detectors; nothing imports back). Heavy libraries are imported
+inside each command so ``storelens --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from detectors.errors import StoreLensError
+
+app = typer.Typer(
+    name="storelens",
+    help="StoreLens: store cameras in, operating numbers out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Model registry: list, verify and prepare model files.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+ConfigOpt = Annotated[
+    str | None, typer.Option("--config", "-c", help="TOML config (default: env STORELENS_CONFIG, else the demo store)")
+]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: env STORELENS_DB, else var/storelens.duckdb)")]
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _db(db: Path | None) -> Path:
+    from dashboard.launcher import default_db_path
+
+    return db or default_db_path()
+
+
+@app.command()
+def up(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    port: Annotated[int, typer.Option(help="dashboard port")] = 8501,
+    seed: Annotated[bool, typer.Option(help="seed 90 days of demo history into a new database")] = True,
+) -> None:
+    """Start everything: the pipeline (cameras, models, writer) and the dashboard."""
+    from dashboard.launcher import resolve_config, run_up
+
+    try:
+        resolve_config(config)  # fail here, loudly, on a bad config
+        raise typer.Exit(run_up(config, _db(db), port, seed))
+    except StoreLensError as exc:
+        _fail(exc)
+
+
+@app.command()
+def pipeline(config: ConfigOpt = None, db: DbOpt = None,
+             tile_port: Annotated[int, typer.Option(help="MJPEG tile server port")] = 8503,
+             api_port: Annotated[int, typer.Option(help="read API port")] = 8502) -> None:
+    """Run the pipeline process alone (all cameras of one store; the only DuckDB writer)."""
+    from dashboard.launcher import resolve_config, run_pipeline
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        raise typer.Exit(run_pipeline(resolve_config(config), _db(db), tile_port=tile_port, api_port=api_port))
+    except StoreLensError as exc:
+        _fail(exc)
+
+
+@models_app.command("list")
+def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every model: purpose, file, licence, where it would be loaded from."""
+    from detectors.registry import MODELS, model_status
+
+    rows = []
+    for name, spec in MODELS.items():
+        status = model_status(name)
+        rows.append({"name": name, "purpose": spec.purpose, "file": spec.filename, "licence": spec.licence,
+                     "sha256": spec.sha256, "ok": status.ok, "provider": status.provider, "detail": status.detail})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        mark = "ok " if r["ok"] else "-- "
+        typer.echo(f"{mark}{r['name']:22} {r['file']:28} {r['licence']:40} {r['provider']}")
+        typer.echo(f"    {r['purpose']}")
+
+
+@models_app.command("verify")
+def models_verify() -> None:
+    """Check every model file's SHA-256 without loading it; exit 1 if any is missing or wrong."""
+    from detectors.registry import MODELS, model_status
+
+    bad = 0
+    for name in MODELS:
+        status = model_status(name)
+        typer.echo(f"{'ok' if status.ok else 'FAIL':4} {name:22} {status.provider:22} {status.detail}")
+        bad += not status.ok
+    raise typer.Exit(1 if bad else 0)
+
+
+@models_app.command("prepare")
+def models_prepare(
+    imgsz: Annotated[list[int] | None, typer.Option(help="input sizes to export (repeatable)")] = None,
+    onnx: Annotated[bool, typer.Option(help="also export ONNX")] = True,
+) -> None:
+    """Export the person model to OpenVINO (and ONNX) into the cache, once (idempotent)."""
+    from detectors.persons import prepare_person_model
+
+    try:
+        for size in imgsz or [416]:
+            for backend in ["openvino", *(["onnx"] if onnx else [])]:
+                typer.echo(f"{backend:8} {size}: {prepare_person_model(backend, size)}")
+    except StoreLensError as exc:
+        _fail(exc)
+
+
+def _register_optional() -> None:
+    """Commands that other modules contribute (data side, analysis)."""
+    for module in ("dashboard.cli_data", "dashboard.cli_vision"):
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(app())

@@ -1,0 +1,206 @@
+"""Process wiring: the only module that joins detectors' runner to data's writer.
+
+DuckDB lets one process write or many read, never both, and Streamlit pages must
+not own capture threads or loop forever. So ``storelens up`` runs two processes:
+
+* the **pipeline** (``storelens pipeline``): capture workers, shared models, the
+  one DuckDB writer, the read API (named queries, Arrow IPC) and the MJPEG tile
+  server. It publishes where its servers listen in ``var/services.json``;
+* the **dashboard** (``streamlit run dashboard/app.py``): reads only through the
+  read API and shows tiles as ``<img>`` streams pulled from the tile server.
+
+A supervisor restarts a crashed pipeline with a bounded restart rate.
+No Streamlit import here: this module is plain process plumbing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from detectors.config import StoreLensConfig, load_config
+from detectors.paths import PROJECT_ROOT, storelens_home
+from detectors.sources import mask_url
+
+log = logging.getLogger("storelens.launcher")
+
+
+def services_path() -> Path:
+    return storelens_home() / "services.json"
+
+
+def read_services() -> dict:
+    """Where the running pipeline's servers listen ({} when none published)."""
+    try:
+        return json.loads(services_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("STORELENS_DB") or storelens_home() / "storelens.duckdb")
+
+
+def resolve_config(path: str | Path | None) -> StoreLensConfig:
+    path = path or os.environ.get("STORELENS_CONFIG")
+    if path:
+        return load_config(path)
+    from detectors.demo import demo_config
+
+    return demo_config()
+
+
+def register_store(writer, config: StoreLensConfig) -> None:
+    """Upsert the store and its cameras through the one writer (credentials masked)."""
+    from data.catalog import upsert_camera, upsert_store
+
+    s = config.store
+
+    def apply(con) -> None:
+        upsert_store(con, s.store_id, s.name, s.region, s.timezone, s.open_hour, s.close_hour, s.area_m2)
+        for cam in config.cameras:
+            upsert_camera(
+                con,
+                cam.camera_id,
+                s.store_id,
+                cam.name,
+                str(cam.role),
+                mask_url(cam.source),
+                [line.model_dump(mode="json") for line in cam.lines],
+                [zone.model_dump(mode="json") for zone in cam.zones],
+            )
+
+    writer.execute_admin(apply)
+
+
+def run_pipeline(
+    config: StoreLensConfig,
+    db_path: Path,
+    host: str = "127.0.0.1",
+    tile_port: int = 8503,
+    api_port: int = 8502,
+    stop_event: threading.Event | None = None,
+) -> int:
+    """The pipeline process body: runs until SIGTERM/SIGINT (or ``stop_event``), then flushes."""
+    from data.readapi import serve
+    from data.writer import Writer
+    from detectors.hub import FrameHub
+    from detectors.pipeline import Runner
+    from detectors.stream import TileServer
+
+    stop = stop_event or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    writer = Writer(db_path)
+    register_store(writer, config)
+    api = serve(writer, host, api_port)
+    hub = FrameHub()
+    tiles = TileServer(hub, host, tile_port).start()
+    runner = Runner(config, writer, hub).start()
+    services = {
+        "pid": os.getpid(),
+        "db": str(db_path),
+        "read_api": api.url,
+        "tiles": f"http://{host}:{tiles.server_address[1]}",
+        "store_id": config.store.store_id,
+        "cameras": [{"camera_id": c.camera_id, "name": c.name} for c in config.cameras],
+    }
+    tmp = services_path().with_suffix(".tmp")
+    tmp.write_text(json.dumps(services))
+    tmp.replace(services_path())
+    log.info("pipeline up: %s", services)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        runner.stop()
+        tiles.stop()
+        api.stop()
+        writer.close()
+        try:
+            if json.loads(services_path().read_text()).get("pid") == os.getpid():
+                services_path().unlink()
+        except (OSError, ValueError):
+            pass
+    return 0
+
+
+class Supervisor:
+    """Restart a crashed child, at most ``max_restarts`` within ``window_s`` (then give up)."""
+
+    def __init__(self, argv: list[str], name: str, max_restarts: int = 5, window_s: float = 300.0,
+                 env: dict | None = None) -> None:
+        self.argv, self.name, self.env = argv, name, env
+        self.max_restarts, self.window_s = max_restarts, window_s
+        self.restarts: deque[float] = deque()
+        self.proc: subprocess.Popen | None = None
+        self.gave_up = False
+
+    def start(self) -> None:
+        log.info("starting %s: %s", self.name, " ".join(self.argv))
+        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=PROJECT_ROOT)
+
+    def poll(self) -> None:
+        """Restart the child if it died, within the restart budget."""
+        if self.proc is None or self.gave_up or self.proc.poll() is None:
+            return
+        now = time.monotonic()
+        while self.restarts and now - self.restarts[0] > self.window_s:
+            self.restarts.popleft()
+        if len(self.restarts) >= self.max_restarts:
+            log.error("%s crashed %d times in %.0f s; not restarting", self.name, len(self.restarts), self.window_s)
+            self.gave_up = True
+            return
+        log.warning("%s exited with %s; restarting", self.name, self.proc.returncode)
+        self.restarts.append(now)
+        self.start()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def run_up(config_path: str | None, db_path: Path, port: int, seed: bool) -> int:
+    """`storelens up`: seed the demo history if empty, then supervise pipeline + dashboard."""
+    env = dict(os.environ, STORELENS_DB=str(db_path))
+    if config_path:
+        env["STORELENS_CONFIG"] = str(config_path)
+    exe = [sys.executable, "-m", "dashboard.cli"]
+    if seed and not db_path.exists():
+        subprocess.run([*exe, "demo", "seed", "--db", str(db_path)], env=env, check=True)
+    pipeline = Supervisor([*exe, "pipeline", "--db", str(db_path)], "pipeline", env=env)
+    dashboard = Supervisor(
+        [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        "dashboard",
+        env=env,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    pipeline.start()
+    dashboard.start()
+    print(f"StoreLens: dashboard on http://localhost:{port}  (Ctrl-C stops)", flush=True)
+    try:
+        while not stop.wait(1.0):
+            pipeline.poll()
+            dashboard.poll()
+    finally:
+        dashboard.stop()
+        pipeline.stop()
+    return 0

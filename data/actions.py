@@ -1,0 +1,44 @@
+"""Small writes the dashboard asks for: acknowledging alerts, logging live-view access.
+
+The functions here take a writable connection and are run through the writer
+(``Writer.execute_admin``) or, when no writer process runs, on a short-lived writable open.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import duckdb
+import pyarrow as pa
+
+from data.errors import InvalidParams
+from data.schemas import BATCH_SCHEMAS
+
+
+def ack_alert(con: duckdb.DuckDBPyConnection, alert_id: int, user: str) -> bool:
+    """Mark an alert acknowledged by ``user``; False if it does not exist or was already."""
+    if not user:
+        raise InvalidParams("acknowledging an alert needs the user's name")
+    rows = con.execute(
+        """UPDATE alerts SET acknowledged_by = ?, acknowledged_ts = now()
+           WHERE alert_id = ? AND acknowledged_ts IS NULL""",
+        [user, int(alert_id)],
+    ).fetchall()
+    return bool(rows and rows[0][0])
+
+
+def live_view_batch(user_name: str, role: str, camera_id: str) -> tuple[pa.Table, str]:
+    """One ``live_view_log`` row and a fresh batch id for it."""
+    if not (user_name and role and camera_id):
+        raise InvalidParams("a live-view log entry needs user_name, role and camera_id")
+    table = pa.table(
+        {
+            "ts": [datetime.now(UTC)],
+            "user_name": [user_name],
+            "role": [role],
+            "camera_id": [camera_id],
+        },
+        schema=BATCH_SCHEMAS["live_view_log"],
+    )
+    return table, f"live_view:{uuid.uuid4()}"

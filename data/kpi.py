@@ -1,0 +1,717 @@
+"""KPIs as polars frames, each defined as in DESIGN.md "KPI definitions".
+
+Every KPI takes a :class:`~data.reader.Reader`, a :class:`KpiFilter` (stores, an inclusive
+range of *store-local* days, granularity hour/day/week) and a :class:`Scope` (the stores
+the caller may see). Requested stores are checked against the scope: a store id outside
+it raises :class:`AccessDenied` (an empty request means "every store in scope").
+
+Frames have ``store_id`` and ``bucket`` (store-local wall clock, start of the hour / day /
+ISO week) followed by the KPI's columns. Ratios are null where the denominator is 0.
+All KPIs read the hourly rollups through named queries, so the same code runs on a local
+file or through the writer's read API.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import polars as pl
+
+from data.errors import AccessDenied, InvalidParams
+from data.reader import Reader
+
+Granularity = Literal["hour", "day", "week"]
+
+MIN_GROUP = 5  # satisfaction is shown only where at least this many tracks contribute
+VALID_GRANULARITY = ("hour", "day", "week")
+
+
+@dataclass(frozen=True)
+class KpiFilter:
+    """Which stores, which store-local days (inclusive), at what granularity."""
+
+    start: date
+    end: date
+    stores: tuple[str, ...] = ()
+    granularity: Granularity = "day"
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise InvalidParams(f"KpiFilter: end {self.end} is before start {self.start}")
+        if self.granularity not in VALID_GRANULARITY:
+            raise InvalidParams(
+                f"KpiFilter: granularity must be one of {VALID_GRANULARITY}, got {self.granularity!r}"
+            )
+        object.__setattr__(self, "stores", tuple(self.stores))
+
+    def with_(self, **changes: Any) -> KpiFilter:
+        values = {
+            "start": self.start,
+            "end": self.end,
+            "stores": self.stores,
+            "granularity": self.granularity,
+        }
+        values.update(changes)
+        return KpiFilter(**values)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Stores a user may see; ``None`` = every store (executives, admins)."""
+
+    stores: frozenset[str] | None = None
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls(None)
+
+    @classmethod
+    def of(cls, *store_ids: str) -> Scope:
+        return cls(frozenset(store_ids))
+
+
+@dataclass(frozen=True)
+class StaffingTargets:
+    target_star: float = 25.0  # visitors per staff hour
+    target_wait_s: float = 120.0  # mean checkout wait (Erlang C)
+    service_time_s: float = 90.0  # mean checkout service time per transaction
+    min_staff: int = 1  # during opening hours
+    default_hourly_cost: float = 20.0  # where no shift data gives a rate
+    basis: Literal["forecast", "actual"] = "forecast"
+    history_weeks: int = 4  # forecast = mean of the same weekday and hour over these weeks
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------- plumbing
+
+
+def resolve_stores(reader: Reader, flt: KpiFilter, scope: Scope) -> list[str]:
+    """Requested stores intersected with the scope; forged ids raise AccessDenied."""
+    if flt.stores:
+        if scope.stores is not None:
+            forged = sorted(set(flt.stores) - scope.stores)
+            if forged:
+                raise AccessDenied(f"stores {forged} are outside this user's scope")
+        return sorted(set(flt.stores))
+    known = reader.query("stores", {})["store_id"].to_list()
+    if scope.stores is None:
+        return sorted(known)
+    return sorted(set(known) & scope.stores)
+
+
+def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    return pl.when(den > 0).then(num / den).otherwise(None)
+
+
+_EMPTY_METRICS_SCHEMA = {
+    "store_id": pl.String,
+    "bucket": pl.Datetime("us"),
+    "visitors": pl.Int64,
+    "exits": pl.Int64,
+    "tracks_total": pl.Int64,
+    "tracks_readable": pl.Int64,
+    "satisfied": pl.Int64,
+    "neutral": pl.Int64,
+    "frustrated": pl.Int64,
+    "dwell_visits": pl.Int64,
+    "dwell_seconds": pl.Float64,
+    "queue_joins": pl.Int64,
+    "queue_leaves": pl.Int64,
+    "queue_wait_s": pl.Float64,
+    "queue_length_sum": pl.Float64,
+    "queue_sampled_hours": pl.Int64,
+    "queue_length_max": pl.Int32,
+    "alerts": pl.Int64,
+    "transactions": pl.Int64,
+    "sales": pl.Float64,
+    "staff_hours": pl.Float64,
+    "labour_cost": pl.Float64,
+}
+
+
+def metrics(
+    reader: Reader, flt: KpiFilter, scope: Scope, granularity: Granularity | None = None
+) -> pl.DataFrame:
+    """All additive rollup columns per store and bucket (the input of most KPIs)."""
+    stores = resolve_stores(reader, flt, scope)
+    if not stores:
+        return pl.DataFrame(schema=_EMPTY_METRICS_SCHEMA)
+    return reader.query(
+        "metrics",
+        {
+            "stores": stores,
+            "start": flt.start,
+            "end": flt.end,
+            "granularity": granularity or flt.granularity,
+        },
+    )
+
+
+def zone_metrics(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
+    stores = resolve_stores(reader, flt, scope)
+    if not stores:
+        schema = dict(_EMPTY_METRICS_SCHEMA)
+        return pl.DataFrame(schema={"store_id": pl.String, "zone": pl.String, **{
+            k: v for k, v in schema.items() if k != "store_id"}})
+    return reader.query(
+        "zone_metrics",
+        {"stores": stores, "start": flt.start, "end": flt.end, "granularity": flt.granularity},
+    )
+
+
+def _keys(by_zone: bool = False) -> list[str]:
+    return ["store_id", "zone", "bucket"] if by_zone else ["store_id", "bucket"]
+
+
+# ------------------------------------------------------------------------- traffic
+
+
+def visitors(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
+    """Distinct tracks crossing an entrance line inward, per store and bucket."""
+    return metrics(reader, flt, scope).select("store_id", "bucket", "visitors")
+
+
+def occupancy(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
+    """People inside: inward minus outward crossings, never below 0, reset every local day.
+
+    Computed per hour (end-of-hour value) and summarised per bucket as the mean and the
+    peak of the hourly values.
+    """
+    hourly = metrics(reader, flt, scope, granularity="hour").sort("store_id", "bucket")
+    day = pl.col("bucket").dt.date()
+    net = (pl.col("visitors") - pl.col("exits")).cum_sum().over("store_id", day)
+    hourly = hourly.with_columns(net.alias("_s")).with_columns(
+        # A running sum clipped at 0 equals the raw running sum minus its running minimum
+        # (when negative): the clip absorbs exits of people who entered before opening.
+        (pl.col("_s") - pl.min_horizontal(pl.col("_s").cum_min().over("store_id", day), 0))
+        .alias("occupancy")
+    )
+    bucket = _truncate(pl.col("bucket"), flt.granularity)
+    return (
+        hourly.group_by("store_id", bucket.alias("bucket"))
+        .agg(
+            pl.col("occupancy").mean().alias("occupancy_avg"),
+            pl.col("occupancy").max().alias("occupancy_peak"),
+        )
+        .sort("store_id", "bucket")
+    )
+
+
+def _truncate(expr: pl.Expr, granularity: str) -> pl.Expr:
+    return {"hour": expr, "day": expr.dt.truncate("1d"), "week": expr.dt.truncate("1w")}[
+        granularity
+    ]
+
+
+def dwell(reader: Reader, flt: KpiFilter, scope: Scope, by_zone: bool = False) -> pl.DataFrame:
+    """Zone visits of at least 5 s and their mean duration (per zone if ``by_zone``)."""
+    frame = zone_metrics(reader, flt, scope) if by_zone else metrics(reader, flt, scope)
+    return frame.select(
+        *_keys(by_zone),
+        "dwell_visits",
+        _ratio(pl.col("dwell_seconds"), pl.col("dwell_visits")).alias("avg_dwell_s"),
+    )
+
+
+def queue(
+    reader: Reader,
+    flt: KpiFilter,
+    scope: Scope,
+    by_zone: bool = False,
+    intact_share: float = 0.8,
+) -> pl.DataFrame:
+    """Queue length and wait.
+
+    ``queue_length_avg`` is the mean of sampled lengths (summed over queue zones);
+    ``wait_measured_s`` the mean of measured waits (queue_leave values);
+    ``wait_littles_s`` = L / λ with λ = queue joins per sampled hour (Little's law).
+    ``wait_s`` takes the measured wait where tracks are mostly intact (at least
+    ``intact_share`` of joins ended with a measured leave), else Little's law;
+    ``wait_method`` says which.
+    """
+    frame = zone_metrics(reader, flt, scope) if by_zone else metrics(reader, flt, scope)
+    measured = _ratio(pl.col("queue_wait_s"), pl.col("queue_leaves"))
+    # L / λ: (Σ hourly L / hours) / (joins / (hours * 3600 s)) = Σ L * 3600 / joins
+    littles = _ratio(pl.col("queue_length_sum") * 3600.0, pl.col("queue_joins"))
+    intact = pl.col("queue_leaves") >= intact_share * pl.col("queue_joins")
+    out = frame.select(
+        *_keys(by_zone),
+        _ratio(pl.col("queue_length_sum"), pl.col("queue_sampled_hours")).alias("queue_length_avg"),
+        *(["queue_length_max"] if not by_zone else []),
+        "queue_joins",
+        measured.alias("wait_measured_s"),
+        littles.alias("wait_littles_s"),
+        intact.alias("_intact"),
+    )
+    return out.with_columns(
+        pl.when(pl.col("queue_joins") == 0)
+        .then(None)
+        .when(pl.col("_intact") & pl.col("wait_measured_s").is_not_null())
+        .then(pl.col("wait_measured_s"))
+        .otherwise(pl.col("wait_littles_s"))
+        .alias("wait_s"),
+        pl.when(pl.col("queue_joins") == 0)
+        .then(None)
+        .when(pl.col("_intact") & pl.col("wait_measured_s").is_not_null())
+        .then(pl.lit("measured"))
+        .otherwise(pl.lit("littles_law"))
+        .alias("wait_method"),
+    ).drop("_intact")
+
+
+# ------------------------------------------------------------------------- sales
+
+
+def conversion(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
+    """Transactions / visitors."""
+    return metrics(reader, flt, scope).select(
+        "store_id",
+        "bucket",
+        "visitors",
+        "transactions",
+        _ratio(pl.col("transactions"), pl.col("visitors")).alias("conversion"),
+    )
+
+
+def sales_per_visitor(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
+    """Sales / visitors."""
+    return metrics(reader, flt, scope).select(
+        "store_id",
+        "bucket",
+        "visitors",
+        "sales",
+        _ratio(pl.col("sales"), pl.col("visitors")).alias("sales_per_visitor"),
+    )
+
+
+# ------------------------------------------------------------------------- satisfaction
+
+
+def _satisfaction_columns(min_group: int) -> list[pl.Expr]:
+    readable = pl.col("tracks_readable")
+    index = 100.0 * (pl.col("satisfied") - pl.col("frustrated")) / readable
+    return [
+        pl.col("tracks_total"),
+        readable,
+        pl.col("satisfied"),
+        pl.col("neutral"),
+        pl.col("frustrated"),
+        _ratio(readable.cast(pl.Float64), pl.col("tracks_total")).alias("faces_read"),
+        pl.when(readable >= min_group).then(index).otherwise(None).alias("satisfaction_index"),
+    ]
+
+
+def satisfaction(
+    reader: Reader,
+    flt: KpiFilter,
+    scope: Scope,
+    min_group: int = MIN_GROUP,
+    by_zone: bool = False,
+) -> pl.DataFrame:
+    """100 × (satisfied − frustrated) / tracks with a readable face.
+
+    Null (not shown) where fewer than ``min_group`` tracks contribute; ``faces_read`` is the
+    share of tracks whose face could be read.
+    """
+    if min_group < 1:
+        raise InvalidParams(f"min_group must be >= 1, got {min_group}")
+    frame = zone_metrics(reader, flt, scope) if by_zone else metrics(reader, flt, scope)
+    return frame.select(*_keys(by_zone), *_satisfaction_columns(min_group))
+
+
+def frustration_alerts(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
+    """Alerts raised (frustrated shopper in a queue / checkout zone, long queue wait)."""
+    return metrics(reader, flt, scope).select("store_id", "bucket", "alerts")
+
+
+def alert_list(
+    reader: Reader,
+    scope: Scope,
+    stores: list[str] | None = None,
+    since: datetime | None = None,
+    only_open: bool = False,
+    limit: int = 200,
+) -> pl.DataFrame:
+    """The alerts themselves, newest first (for acknowledgement)."""
+    flt = KpiFilter(start=date.today(), end=date.today(), stores=tuple(stores or ()))
+    allowed = resolve_stores(reader, flt, scope)
+    since = since or datetime.now() - timedelta(days=1)
+    return reader.query(
+        "alerts",
+        {"stores": allowed or ["\x00none"], "since": since, "only_open": only_open, "limit": limit},
+    )
+
+
+# ------------------------------------------------------------------------- staff
+
+
+def star(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
+    """Shopper-to-associate ratio: visitors / staff hours."""
+    return metrics(reader, flt, scope).select(
+        "store_id",
+        "bucket",
+        "visitors",
+        "staff_hours",
+        _ratio(pl.col("visitors").cast(pl.Float64), pl.col("staff_hours")).alias("star"),
+    )
+
+
+def labour_cost(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
+    """Labour cost per visitor, per transaction and as % of sales."""
+    return metrics(reader, flt, scope).select(
+        "store_id",
+        "bucket",
+        "staff_hours",
+        "labour_cost",
+        _ratio(pl.col("labour_cost"), pl.col("visitors")).alias("labour_cost_per_visitor"),
+        _ratio(pl.col("labour_cost"), pl.col("transactions")).alias(
+            "labour_cost_per_transaction"
+        ),
+        _ratio(100.0 * pl.col("labour_cost"), pl.col("sales")).alias("labour_pct_of_sales"),
+    )
+
+
+def erlang_c_wait_probability(servers: int, offered_load: float) -> float:
+    """Probability that an arrival waits (Erlang C), for ``servers`` > ``offered_load``."""
+    if servers <= offered_load:
+        return 1.0
+    blocking = 1.0  # Erlang B by the stable recursion B(k) = A·B(k−1) / (k + A·B(k−1))
+    for k in range(1, servers + 1):
+        blocking = offered_load * blocking / (k + offered_load * blocking)
+    return servers * blocking / (servers - offered_load * (1.0 - blocking))
+
+
+def erlang_c_mean_wait_s(servers: int, arrivals_per_hour: float, service_time_s: float) -> float:
+    """Mean wait in queue (seconds) of an M/M/c queue; inf when unstable."""
+    load = arrivals_per_hour * service_time_s / 3600.0
+    if servers <= load:
+        return math.inf
+    return erlang_c_wait_probability(servers, load) * service_time_s / (servers - load)
+
+
+def erlang_c_servers(
+    arrivals_per_hour: float, service_time_s: float, target_wait_s: float, max_servers: int = 200
+) -> int:
+    """Fewest servers whose mean queue wait is at most ``target_wait_s`` (0 if no arrivals)."""
+    if arrivals_per_hour <= 0:
+        return 0
+    load = arrivals_per_hour * service_time_s / 3600.0
+    servers = max(1, math.floor(load) + 1)
+    while servers <= max_servers:
+        if erlang_c_mean_wait_s(servers, arrivals_per_hour, service_time_s) <= target_wait_s:
+            return servers
+        servers += 1
+    raise InvalidParams(
+        f"no staffing up to {max_servers} meets a {target_wait_s} s wait at "
+        f"{arrivals_per_hour}/h × {service_time_s} s"
+    )
+
+
+def _open_hours(reader: Reader, stores: list[str]) -> pl.DataFrame:
+    return reader.query("stores", {"stores": stores}).select(
+        "store_id", "open_hour", "close_hour", "area_m2"
+    )
+
+
+def staffing(
+    reader: Reader,
+    flt: KpiFilter,
+    scope: Scope,
+    targets: StaffingTargets | None = None,
+) -> pl.DataFrame:
+    """Recommended staff per opening hour vs scheduled, and the cost of the difference.
+
+    recommended = max(ceil(visitors / target STAR), Erlang C checkout servers for the
+    hour's transactions at ``service_time_s`` and ``target_wait_s``, ``min_staff``), from
+    forecast traffic (mean of the same weekday and hour over the previous
+    ``history_weeks`` weeks; the actual hour where no history exists) or actual traffic.
+    ``diff_staff`` = scheduled − recommended; hours with diff >= 1 are ``over``, <= −1
+    ``under``; ``cost_diff`` = diff × the store's mean hourly labour rate.
+    """
+    t = targets or StaffingTargets()
+    stores = resolve_stores(reader, flt, scope)
+    schema = {
+        "store_id": pl.String,
+        "bucket": pl.Datetime("us"),
+        "visitors_basis": pl.Float64,
+        "transactions_basis": pl.Float64,
+        "scheduled_staff": pl.Float64,
+        "star_staff": pl.Int64,
+        "checkout_staff": pl.Int64,
+        "recommended_staff": pl.Int64,
+        "diff_staff": pl.Float64,
+        "status": pl.String,
+        "cost_diff": pl.Float64,
+    }
+    if not stores:
+        return pl.DataFrame(schema=schema)
+    hourly = metrics(reader, flt.with_(stores=tuple(stores)), scope, granularity="hour")
+    hours = _open_hours(reader, stores)
+    # Every opening hour of every day, even those with no rows yet.
+    days = pl.date_range(flt.start, flt.end, "1d", eager=True).alias("day")
+    grid = (
+        hours.join(pl.DataFrame(days), how="cross")
+        .with_columns(pl.int_ranges("open_hour", "close_hour").alias("h"))
+        .explode("h")
+        .select(
+            "store_id",
+            (pl.col("day").cast(pl.Datetime("us")) + pl.duration(hours=pl.col("h"))).alias(
+                "bucket"
+            ),
+        )
+    )
+    frame = grid.join(
+        hourly.select("store_id", "bucket", "visitors", "transactions", "staff_hours", "labour_cost"),
+        on=["store_id", "bucket"],
+        how="left",
+    ).with_columns(pl.col("visitors", "transactions", "staff_hours", "labour_cost").fill_null(0))
+    if t.basis == "forecast":
+        hist_flt = flt.with_(
+            start=flt.start - timedelta(weeks=t.history_weeks),
+            end=flt.start - timedelta(days=1),
+            stores=tuple(stores),
+        )
+        history = metrics(reader, hist_flt, scope, granularity="hour")
+        profile = history.group_by(
+            "store_id",
+            pl.col("bucket").dt.weekday().alias("wd"),
+            pl.col("bucket").dt.hour().alias("hr"),
+        ).agg(
+            (pl.col("visitors").sum() / t.history_weeks).alias("f_visitors"),
+            (pl.col("transactions").sum() / t.history_weeks).alias("f_transactions"),
+        )
+        frame = (
+            frame.with_columns(
+                pl.col("bucket").dt.weekday().alias("wd"), pl.col("bucket").dt.hour().alias("hr")
+            )
+            .join(profile, on=["store_id", "wd", "hr"], how="left")
+            .with_columns(
+                pl.coalesce("f_visitors", pl.col("visitors").cast(pl.Float64)).alias(
+                    "visitors_basis"
+                ),
+                pl.coalesce("f_transactions", pl.col("transactions").cast(pl.Float64)).alias(
+                    "transactions_basis"
+                ),
+            )
+            .drop("wd", "hr", "f_visitors", "f_transactions")
+        )
+    else:
+        frame = frame.with_columns(
+            pl.col("visitors").cast(pl.Float64).alias("visitors_basis"),
+            pl.col("transactions").cast(pl.Float64).alias("transactions_basis"),
+        )
+    rates = frame.group_by("store_id").agg(
+        (pl.col("labour_cost").sum() / pl.col("staff_hours").sum()).alias("rate")
+    )
+    frame = frame.join(rates, on="store_id", how="left").with_columns(
+        pl.when(pl.col("rate").is_finite() & (pl.col("rate") > 0))
+        .then(pl.col("rate"))
+        .otherwise(t.default_hourly_cost)
+        .alias("rate")
+    )
+    checkout = [
+        erlang_c_servers(tx, t.service_time_s, t.target_wait_s)
+        for tx in frame["transactions_basis"].to_list()
+    ]
+    frame = frame.with_columns(
+        (pl.col("visitors_basis") / t.target_star).ceil().cast(pl.Int64).alias("star_staff"),
+        pl.Series("checkout_staff", checkout, dtype=pl.Int64),
+        pl.col("staff_hours").alias("scheduled_staff"),
+    ).with_columns(
+        pl.max_horizontal("star_staff", "checkout_staff", pl.lit(t.min_staff, pl.Int64)).alias(
+            "recommended_staff"
+        )
+    ).with_columns(
+        (pl.col("scheduled_staff") - pl.col("recommended_staff")).alias("diff_staff")
+    ).with_columns(
+        pl.when(pl.col("diff_staff") >= 1)
+        .then(pl.lit("over"))
+        .when(pl.col("diff_staff") <= -1)
+        .then(pl.lit("under"))
+        .otherwise(pl.lit("ok"))
+        .alias("status"),
+        (pl.col("diff_staff") * pl.col("rate")).alias("cost_diff"),
+    )
+    return frame.select(list(schema)).sort("store_id", "bucket")
+
+
+def staffing_summary(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per store: hours over/under-staffed and what the difference costs (from staffing())."""
+    return (
+        frame.group_by("store_id")
+        .agg(
+            (pl.col("status") == "over").sum().alias("hours_over"),
+            (pl.col("status") == "under").sum().alias("hours_under"),
+            pl.col("cost_diff").filter(pl.col("status") == "over").sum().alias("cost_over"),
+            (-pl.col("cost_diff").filter(pl.col("status") == "under").sum()).alias("cost_under"),
+        )
+        .sort("store_id")
+    )
+
+
+# ------------------------------------------------------------------------- comparison
+
+_PERIOD_SUMS = [
+    "visitors",
+    "transactions",
+    "sales",
+    "tracks_total",
+    "tracks_readable",
+    "satisfied",
+    "neutral",
+    "frustrated",
+    "dwell_visits",
+    "dwell_seconds",
+    "queue_joins",
+    "queue_leaves",
+    "queue_wait_s",
+    "queue_length_sum",
+    "queue_sampled_hours",
+    "alerts",
+    "staff_hours",
+    "labour_cost",
+]
+
+
+def _period_kpis(frame: pl.DataFrame, min_group: int) -> pl.DataFrame:
+    """Collapse per-bucket metrics to one row per store with every headline KPI."""
+    summed = frame.group_by("store_id").agg(pl.col(c).sum() for c in _PERIOD_SUMS)
+    readable = pl.col("tracks_readable")
+    return summed.with_columns(
+        _ratio(pl.col("transactions"), pl.col("visitors")).alias("conversion"),
+        _ratio(pl.col("sales"), pl.col("visitors")).alias("sales_per_visitor"),
+        pl.when(readable >= min_group)
+        .then(100.0 * (pl.col("satisfied") - pl.col("frustrated")) / readable)
+        .otherwise(None)
+        .alias("satisfaction_index"),
+        _ratio(readable.cast(pl.Float64), pl.col("tracks_total")).alias("faces_read"),
+        _ratio(pl.col("visitors").cast(pl.Float64), pl.col("staff_hours")).alias("star"),
+        _ratio(pl.col("labour_cost"), pl.col("visitors")).alias("labour_cost_per_visitor"),
+        _ratio(pl.col("labour_cost"), pl.col("transactions")).alias("labour_cost_per_transaction"),
+        _ratio(100.0 * pl.col("labour_cost"), pl.col("sales")).alias("labour_pct_of_sales"),
+        _ratio(pl.col("dwell_seconds"), pl.col("dwell_visits")).alias("avg_dwell_s"),
+        _ratio(pl.col("queue_length_sum"), pl.col("queue_sampled_hours")).alias(
+            "queue_length_avg"
+        ),
+        pl.when(pl.col("queue_leaves") >= 0.8 * pl.col("queue_joins"))
+        .then(_ratio(pl.col("queue_wait_s"), pl.col("queue_leaves")))
+        .otherwise(_ratio(pl.col("queue_length_sum") * 3600.0, pl.col("queue_joins")))
+        .alias("queue_wait_s_avg"),
+    )
+
+
+def store_comparison(
+    reader: Reader, flt: KpiFilter, scope: Scope, min_group: int = MIN_GROUP
+) -> pl.DataFrame:
+    """Every headline KPI per store over the period, per opening hour and per m², with
+    week-over-week change (last 7 days of the period vs the 7 before, in %)."""
+    stores = resolve_stores(reader, flt, scope)
+    if not stores:
+        return pl.DataFrame(schema={"store_id": pl.String})
+    wide_start = min(flt.start, flt.end - timedelta(days=13))
+    daily = metrics(
+        reader, flt.with_(start=wide_start, stores=tuple(stores)), scope, granularity="day"
+    )
+    start_dt = datetime.combine(flt.start, datetime.min.time())
+    period = _period_kpis(daily.filter(pl.col("bucket") >= start_dt), min_group)
+    info = reader.query("stores", {"stores": stores}).select(
+        "store_id", "name", "region", "open_hour", "close_hour", "area_m2"
+    )
+    days = (flt.end - flt.start).days + 1
+    out = info.join(period, on="store_id", how="left").with_columns(
+        ((pl.col("close_hour") - pl.col("open_hour")) * days).alias("open_hours")
+    )
+    out = out.with_columns(
+        _ratio(pl.col("visitors").cast(pl.Float64), pl.col("open_hours")).alias(
+            "visitors_per_open_hour"
+        ),
+        _ratio(pl.col("sales"), pl.col("open_hours")).alias("sales_per_open_hour"),
+        _ratio(pl.col("transactions").cast(pl.Float64), pl.col("open_hours")).alias(
+            "transactions_per_open_hour"
+        ),
+        (pl.col("visitors") / pl.col("area_m2")).alias("visitors_per_m2"),
+        (pl.col("sales") / pl.col("area_m2")).alias("sales_per_m2"),
+        (pl.col("labour_cost") / pl.col("area_m2")).alias("labour_cost_per_m2"),
+    )
+    end_dt = datetime.combine(flt.end, datetime.min.time())
+    this_week = _period_kpis(
+        daily.filter(pl.col("bucket") > end_dt - timedelta(days=7)), min_group
+    )
+    last_week = _period_kpis(
+        daily.filter(
+            (pl.col("bucket") > end_dt - timedelta(days=14))
+            & (pl.col("bucket") <= end_dt - timedelta(days=7))
+        ),
+        min_group,
+    )
+    wow_cols = ["visitors", "transactions", "sales", "conversion", "satisfaction_index", "star",
+                "labour_cost_per_visitor", "queue_wait_s_avg"]
+    wow = this_week.select("store_id", *wow_cols).join(
+        last_week.select("store_id", *wow_cols), on="store_id", how="full", suffix="_prev",
+        coalesce=True,
+    )
+    wow = wow.select(
+        "store_id",
+        *[
+            _ratio(100.0 * (pl.col(c) - pl.col(f"{c}_prev")), pl.col(f"{c}_prev").abs()).alias(
+                f"{c}_wow_pct"
+            )
+            for c in wow_cols
+        ],
+    )
+    return out.join(wow, on="store_id", how="left").sort("store_id")
+
+
+def headline(
+    reader: Reader,
+    store: str,
+    start: date,
+    end: date,
+    scope: Scope | None = None,
+    min_group: int = MIN_GROUP,
+) -> dict[str, Any]:
+    """One store's headline KPIs for a period, as a JSON-able dict."""
+    scope = scope or Scope.everything()
+    flt = KpiFilter(start=start, end=end, stores=(store,), granularity="day")
+    resolve_stores(reader, flt, scope)  # scope first: never reveal whether a store exists
+    known = reader.query("stores", {"stores": [store]})
+    if known.is_empty():
+        raise InvalidParams(f"store {store!r} does not exist")
+    frame = metrics(reader, flt, scope)
+    if frame.is_empty():
+        frame = pl.DataFrame({"store_id": [store]}).join(
+            pl.DataFrame(schema=_EMPTY_METRICS_SCHEMA), on="store_id", how="left"
+        ).with_columns(pl.col(c).fill_null(0) for c in _PERIOD_SUMS)
+    row = _period_kpis(frame, min_group).row(0, named=True)
+    keys = [
+        "visitors", "transactions", "sales", "conversion", "sales_per_visitor",
+        "satisfaction_index", "faces_read", "tracks_readable", "star", "staff_hours",
+        "labour_cost", "labour_cost_per_visitor", "labour_cost_per_transaction",
+        "labour_pct_of_sales", "avg_dwell_s", "queue_length_avg", "queue_wait_s_avg", "alerts",
+    ]
+    out: dict[str, Any] = {"store_id": store, "from": start.isoformat(), "to": end.isoformat()}
+    for key in keys:
+        value = row[key]
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        out[key] = value
+    out["min_group"] = min_group
+    return out
+
+
+# ------------------------------------------------------------------------- live
+
+
+def people_per_minute(reader: Reader, camera_id: str, since: datetime) -> pl.DataFrame:
+    """Per UTC minute since ``since``: distinct person track ids seen (``people``) and boxes."""
+    return reader.query("people_per_minute", {"camera_id": camera_id, "since": since})
+
+
+def latest_counts(
+    reader: Reader, camera_ids: list[str] | None = None, window_s: int = 60
+) -> pl.DataFrame:
+    """Per camera: last detection time, people in the last frame and in the last window."""
+    return reader.query("latest_counts", {"camera_ids": camera_ids, "window_s": window_s})

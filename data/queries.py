@@ -1,0 +1,328 @@
+"""Named read queries: the only SQL a reader can run, locally or over the read API.
+
+Each query has a pydantic parameter model (bounded, extra fields forbidden) and a function
+``(cursor, params) -> polars.DataFrame``. Readers send a name and a JSON-able dict; nothing
+else crosses the wire, so no raw SQL is ever accepted from a client.
+
+Time conventions: ``ts``-like columns are UTC (``datetime[us, UTC]``); ``bucket`` and
+``local_hour`` columns are the store's wall clock (naive ``datetime``), because KPIs are
+asked for in store-local days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import duckdb
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from data.errors import InvalidParams, UnknownQuery
+
+Granularity = Literal["hour", "day", "week"]
+
+_BUCKET = {
+    "hour": "local_hour",
+    "day": "date_trunc('day', local_hour)",
+    "week": "date_trunc('week', local_hour)",  # ISO weeks start on Monday
+}
+
+MAX_RANGE_DAYS = 3 * 366
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreRange(_Params):
+    """Stores and an inclusive range of store-local days."""
+
+    stores: list[str] = Field(..., min_length=1, max_length=1000)
+    start: date
+    end: date
+    granularity: Granularity = "day"
+
+    @field_validator("end")
+    @classmethod
+    def _range(cls, end: date, info: Any) -> date:
+        start = info.data.get("start")
+        if start is not None:
+            if end < start:
+                raise ValueError(f"end {end} is before start {start}")
+            if (end - start).days > MAX_RANGE_DAYS:
+                raise ValueError(f"range {start}..{end} is longer than {MAX_RANGE_DAYS} days")
+        return end
+
+
+class CameraSince(_Params):
+    camera_id: str = Field(..., min_length=1, max_length=200)
+    since: datetime
+
+    @field_validator("since")
+    @classmethod
+    def _aware(cls, since: datetime) -> datetime:
+        return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+
+class CameraList(_Params):
+    camera_ids: list[str] | None = Field(None, max_length=1000)
+    window_s: int = Field(60, ge=1, le=3600, description="'people in the last N seconds'")
+
+
+class StoreList(_Params):
+    stores: list[str] | None = Field(None, max_length=1000)
+
+
+class AlertQuery(_Params):
+    stores: list[str] = Field(..., min_length=1, max_length=1000)
+    since: datetime
+    only_open: bool = False
+    limit: int = Field(200, ge=1, le=10_000)
+
+
+class NoParams(_Params):
+    pass
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    params: type[_Params]
+    run: Callable[[duckdb.DuckDBPyConnection, Any], pl.DataFrame]
+    doc: str
+
+
+REGISTRY: dict[str, NamedQuery] = {}
+
+
+def _register(name: str, params: type[_Params], doc: str) -> Callable[..., Any]:
+    def deco(fn: Callable[[duckdb.DuckDBPyConnection, Any], pl.DataFrame]) -> Any:
+        REGISTRY[name] = NamedQuery(name, params, fn, doc)
+        return fn
+
+    return deco
+
+
+def validate(name: str, params: dict[str, Any] | None) -> tuple[NamedQuery, _Params]:
+    query = REGISTRY.get(name)
+    if query is None:
+        raise UnknownQuery(f"no query named {name!r}; known: {sorted(REGISTRY)}")
+    try:
+        parsed = query.params.model_validate(params or {})
+    except ValidationError as exc:
+        raise InvalidParams(f"query {name!r}: {exc.errors(include_url=False)}") from exc
+    return query, parsed
+
+
+def run_query(
+    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
+) -> pl.DataFrame:
+    """Validate ``params`` and run the named query on ``con`` (a cursor or connection)."""
+    query, parsed = validate(name, params)
+    return query.run(con, parsed)
+
+
+def _end_exclusive(end: date) -> datetime:
+    return datetime.combine(end + timedelta(days=1), datetime.min.time())
+
+
+def _start(start: date) -> datetime:
+    return datetime.combine(start, datetime.min.time())
+
+
+# ---------------------------------------------------------------------------- live
+
+
+@_register("people_per_minute", CameraSince, "distinct person track ids per minute, one camera")
+def _people_per_minute(con: duckdb.DuckDBPyConnection, p: CameraSince) -> pl.DataFrame:
+    return con.sql(
+        """
+        SELECT date_trunc('minute', ts) AS minute,
+               count(DISTINCT track_id) FILTER (WHERE track_id >= 0) AS people,
+               count(*) AS boxes
+        FROM detections
+        WHERE camera_id = $camera AND ts >= $since AND class = 'person'
+        GROUP BY 1 ORDER BY 1
+        """,
+        params={"camera": p.camera_id, "since": p.since},
+    ).pl()
+
+
+@_register("latest_counts", CameraList, "per camera: last detection, people now and recently")
+def _latest_counts(con: duckdb.DuckDBPyConnection, p: CameraList) -> pl.DataFrame:
+    return con.sql(
+        """
+        WITH cams AS (
+            SELECT camera_id, store_id, name FROM cameras
+            WHERE $ids IS NULL OR list_contains($ids, camera_id)
+        ),
+        last AS (
+            SELECT d.camera_id, max(d.ts) AS last_ts FROM detections d
+            JOIN cams USING (camera_id)
+            WHERE d.ts >= now() - INTERVAL 1 DAY GROUP BY 1
+        ),
+        now_people AS (
+            SELECT d.camera_id, count(*) AS people_now FROM detections d
+            JOIN last l ON l.camera_id = d.camera_id AND d.ts = l.last_ts
+            WHERE d.class = 'person' GROUP BY 1
+        ),
+        recent AS (
+            SELECT d.camera_id,
+                   count(DISTINCT track_id) FILTER (WHERE track_id >= 0) AS people_recent
+            FROM detections d JOIN last l ON l.camera_id = d.camera_id
+            WHERE d.class = 'person' AND d.ts > l.last_ts - to_seconds($window)
+            GROUP BY 1
+        ),
+        enters AS (
+            SELECT e.camera_id, count(*) FILTER (WHERE kind = 'enter') AS enters_last_hour,
+                   count(*) FILTER (WHERE kind = 'exit') AS exits_last_hour
+            FROM events e JOIN cams USING (camera_id)
+            WHERE e.ts >= now() - INTERVAL 1 HOUR GROUP BY 1
+        )
+        SELECT c.camera_id, c.store_id, c.name, l.last_ts,
+               coalesce(n.people_now, 0) AS people_now,
+               coalesce(r.people_recent, 0) AS people_recent,
+               coalesce(e.enters_last_hour, 0) AS enters_last_hour,
+               coalesce(e.exits_last_hour, 0) AS exits_last_hour
+        FROM cams c
+        LEFT JOIN last l USING (camera_id)
+        LEFT JOIN now_people n USING (camera_id)
+        LEFT JOIN recent r USING (camera_id)
+        LEFT JOIN enters e USING (camera_id)
+        ORDER BY c.camera_id
+        """,
+        params={"ids": p.camera_ids, "window": p.window_s},
+    ).pl()
+
+
+# ---------------------------------------------------------------------------- catalog
+
+
+@_register("stores", StoreList, "the stores table (optionally only some ids)")
+def _stores(con: duckdb.DuckDBPyConnection, p: StoreList) -> pl.DataFrame:
+    return con.sql(
+        """SELECT * FROM stores WHERE $ids IS NULL OR list_contains($ids, store_id)
+           ORDER BY store_id""",
+        params={"ids": p.stores},
+    ).pl()
+
+
+@_register("cameras", StoreList, "cameras of some or all stores")
+def _cameras(con: duckdb.DuckDBPyConnection, p: StoreList) -> pl.DataFrame:
+    return con.sql(
+        """SELECT camera_id, store_id, name, role, source_masked,
+                  CAST(lines AS VARCHAR) AS lines, CAST(zones AS VARCHAR) AS zones
+           FROM cameras WHERE $ids IS NULL OR list_contains($ids, store_id)
+           ORDER BY camera_id""",
+        params={"ids": p.stores},
+    ).pl()
+
+
+@_register("table_sizes", NoParams, "row count of every table (privacy page, benchmarks)")
+def _table_sizes(con: duckdb.DuckDBPyConnection, p: NoParams) -> pl.DataFrame:
+    names = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY 1"
+        ).fetchall()
+    ]
+    counts = [con.execute(f'SELECT count(*) FROM "{n}"').fetchall()[0][0] for n in names]
+    return pl.DataFrame({"table": names, "rows": counts}, schema={"table": pl.String, "rows": pl.Int64})
+
+
+# ---------------------------------------------------------------------------- KPI inputs
+
+_TRAFFIC_SUMS = """
+    sum(visitors)::BIGINT AS visitors, sum(exits)::BIGINT AS exits,
+    sum(tracks_total)::BIGINT AS tracks_total, sum(tracks_readable)::BIGINT AS tracks_readable,
+    sum(satisfied)::BIGINT AS satisfied, sum(neutral)::BIGINT AS neutral,
+    sum(frustrated)::BIGINT AS frustrated,
+    sum(dwell_visits)::BIGINT AS dwell_visits, sum(dwell_seconds)::DOUBLE AS dwell_seconds,
+    sum(queue_joins)::BIGINT AS queue_joins, sum(queue_leaves)::BIGINT AS queue_leaves,
+    sum(queue_wait_s)::DOUBLE AS queue_wait_s, sum(queue_length)::DOUBLE AS queue_length_sum,
+    sum(queue_sampled)::BIGINT AS queue_sampled_hours"""
+
+
+@_register(
+    "metrics",
+    StoreRange,
+    "additive hourly rollups per store and local bucket (traffic, sales, staff)",
+)
+def _metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
+    bucket = _BUCKET[p.granularity]
+    return con.sql(
+        f"""
+        WITH t AS (
+            SELECT store_id, {bucket} AS bucket, {_TRAFFIC_SUMS},
+                   max(queue_length_max)::INTEGER AS queue_length_max,
+                   sum(alerts)::BIGINT AS alerts
+            FROM hourly_traffic
+            WHERE list_contains($stores, store_id) AND local_hour >= $lo AND local_hour < $hi
+            GROUP BY ALL
+        ),
+        s AS (
+            SELECT store_id, {bucket} AS bucket, sum(transactions)::BIGINT AS transactions,
+                   sum(sales)::DOUBLE AS sales
+            FROM hourly_sales
+            WHERE list_contains($stores, store_id) AND local_hour >= $lo AND local_hour < $hi
+            GROUP BY ALL
+        ),
+        st AS (
+            SELECT store_id, {bucket} AS bucket, sum(staff_hours)::DOUBLE AS staff_hours,
+                   sum(labour_cost)::DOUBLE AS labour_cost
+            FROM hourly_staff
+            WHERE list_contains($stores, store_id) AND local_hour >= $lo AND local_hour < $hi
+            GROUP BY ALL
+        )
+        SELECT store_id, bucket,
+            coalesce(visitors, 0) AS visitors, coalesce(exits, 0) AS exits,
+            coalesce(tracks_total, 0) AS tracks_total,
+            coalesce(tracks_readable, 0) AS tracks_readable,
+            coalesce(satisfied, 0) AS satisfied, coalesce(neutral, 0) AS neutral,
+            coalesce(frustrated, 0) AS frustrated,
+            coalesce(dwell_visits, 0) AS dwell_visits,
+            coalesce(dwell_seconds, 0) AS dwell_seconds,
+            coalesce(queue_joins, 0) AS queue_joins, coalesce(queue_leaves, 0) AS queue_leaves,
+            coalesce(queue_wait_s, 0) AS queue_wait_s,
+            coalesce(queue_length_sum, 0) AS queue_length_sum,
+            coalesce(queue_sampled_hours, 0) AS queue_sampled_hours,
+            coalesce(queue_length_max, 0) AS queue_length_max,
+            coalesce(alerts, 0) AS alerts,
+            coalesce(transactions, 0) AS transactions, coalesce(sales, 0) AS sales,
+            coalesce(staff_hours, 0) AS staff_hours, coalesce(labour_cost, 0) AS labour_cost
+        FROM t FULL JOIN s USING (store_id, bucket) FULL JOIN st USING (store_id, bucket)
+        ORDER BY store_id, bucket
+        """,
+        params={"stores": p.stores, "lo": _start(p.start), "hi": _end_exclusive(p.end)},
+    ).pl()
+
+
+@_register("zone_metrics", StoreRange, "additive hourly rollups per store, zone and local bucket")
+def _zone_metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
+    bucket = _BUCKET[p.granularity]
+    return con.sql(
+        f"""
+        SELECT store_id, zone, {bucket} AS bucket, {_TRAFFIC_SUMS}
+        FROM hourly_zone
+        WHERE list_contains($stores, store_id) AND local_hour >= $lo AND local_hour < $hi
+        GROUP BY ALL ORDER BY store_id, zone, bucket
+        """,
+        params={"stores": p.stores, "lo": _start(p.start), "hi": _end_exclusive(p.end)},
+    ).pl()
+
+
+@_register("alerts", AlertQuery, "alerts of some stores since a time, newest first")
+def _alerts(con: duckdb.DuckDBPyConnection, p: AlertQuery) -> pl.DataFrame:
+    return con.sql(
+        """
+        SELECT alert_id, ts, store_id, camera_id, kind, detail, acknowledged_by, acknowledged_ts
+        FROM alerts
+        WHERE list_contains($stores, store_id) AND ts >= $since
+          AND (NOT $open OR acknowledged_ts IS NULL)
+        ORDER BY ts DESC LIMIT $limit
+        """,
+        params={"stores": p.stores, "since": p.since, "open": p.only_open, "limit": p.limit},
+    ).pl()

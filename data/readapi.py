@@ -1,0 +1,203 @@
+"""Read API served by the writer process (see data/reader.py for why this read path).
+
+Endpoints (JSON in, Arrow IPC stream or JSON out; bound to 127.0.0.1 by default):
+
+- ``GET  /health``            -> writer stats, queue depth, age of the last commit
+- ``POST /query``             ``{"name": ..., "params": {...}}`` -> Arrow IPC stream
+- ``POST /alerts/ack``        ``{"alert_id": n, "user": "..."}`` -> ``{"acknowledged": bool}``
+- ``POST /live_view``         ``{"user_name", "role", "camera_id"}`` -> ``{"ok": true}``
+- ``POST /import/sales|shifts?name=FILE`` (file bytes) -> ImportReport (422 if rejected)
+
+Only named queries of :mod:`data.queries` run; errors come back as
+``{"error": message, "type": DomainErrorName}`` with 4xx/5xx status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import urllib.parse
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from data import errors
+from data.reader import WriterReader, discovery_path
+from data.writer import Writer
+
+log = logging.getLogger(__name__)
+
+MAX_JSON_BODY = 1 << 20
+MAX_IMPORT_BODY = 256 << 20
+
+_STATUS = {
+    errors.UnknownQuery: HTTPStatus.NOT_FOUND,
+    errors.InvalidParams: HTTPStatus.BAD_REQUEST,
+    errors.AccessDenied: HTTPStatus.FORBIDDEN,
+    errors.ImportRejected: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.WriterOverloaded: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.WriterClosed: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+class ReadApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, addr: tuple[str, int], writer: Writer, owns_writer: bool) -> None:
+        super().__init__(addr, _Handler)
+        self.writer = writer
+        self.reader = WriterReader(writer)
+        self.owns_writer = owns_writer
+        self.thread: threading.Thread | None = None
+        self.published: Path | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        """Stop serving, unpublish, and close the writer if this server opened it."""
+        self.shutdown()
+        self.server_close()
+        if self.published is not None:
+            self.published.unlink(missing_ok=True)
+        if self.owns_writer:
+            self.writer.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ReadApiServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: one line per request
+        log.debug("readapi %s - " + format, self.address_string(), *args)
+
+    # -------------------------------------------------------------- helpers
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, payload: Any) -> None:
+        self._send(status, json.dumps(payload, default=str).encode(), "application/json")
+
+    def _error(self, exc: BaseException) -> None:
+        status = HTTPStatus.INTERNAL_SERVER_ERROR
+        for cls, code in _STATUS.items():
+            if isinstance(exc, cls):
+                status = code
+                break
+        payload: dict[str, Any] = {"error": str(exc), "type": type(exc).__name__}
+        if isinstance(exc, errors.ImportRejected) and exc.report is not None:
+            payload["report"] = getattr(exc.report, "as_dict", lambda: exc.report)()
+        if status == HTTPStatus.INTERNAL_SERVER_ERROR:
+            log.exception("read API request %s failed", self.path)
+        self._json(status, payload)
+
+    def _body(self, limit: int) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            raise errors.InvalidParams(f"request body of {length} bytes is over {limit}")
+        return self.rfile.read(length)
+
+    def _json_body(self) -> dict[str, Any]:
+        try:
+            payload = json.loads(self._body(MAX_JSON_BODY) or b"{}")
+        except ValueError as exc:
+            raise errors.InvalidParams(f"body is not JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise errors.InvalidParams("body must be a JSON object")
+        return payload
+
+    # -------------------------------------------------------------- routes
+    def do_GET(self) -> None:
+        if self.path != "/health":
+            self._json(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}", "type": ""})
+            return
+        writer = self.server.writer
+        stats = writer.stats.as_dict()
+        last = stats["last_commit_ts"]
+        self._json(
+            HTTPStatus.OK if writer.alive else HTTPStatus.SERVICE_UNAVAILABLE,
+            {
+                "ok": writer.alive,
+                "db": str(writer.path),
+                "queue_depth": writer.queue_depth(),
+                "last_commit_age_s": None if last is None else time.time() - last,
+                "writer": stats,
+            },
+        )
+
+    def do_POST(self) -> None:
+        try:
+            route = urllib.parse.urlsplit(self.path)
+            if route.path == "/query":
+                payload = self._json_body()
+                frame = self.server.reader.query(str(payload.get("name", "")), payload.get("params"))
+                table: pa.Table = frame.to_arrow()
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, table.schema) as stream:
+                    stream.write_table(table)
+                self._send(HTTPStatus.OK, sink.getvalue().to_pybytes(), "application/vnd.apache.arrow.stream")
+            elif route.path == "/alerts/ack":
+                payload = self._json_body()
+                done = self.server.reader.ack_alert(int(payload["alert_id"]), str(payload["user"]))
+                self._json(HTTPStatus.OK, {"acknowledged": done})
+            elif route.path == "/live_view":
+                payload = self._json_body()
+                self.server.reader.log_live_view(
+                    str(payload["user_name"]), str(payload["role"]), str(payload["camera_id"])
+                )
+                self._json(HTTPStatus.OK, {"ok": True})
+            elif route.path in ("/import/sales", "/import/shifts"):
+                from data.imports import import_content
+
+                kind = route.path.rsplit("/", 1)[1]
+                name = urllib.parse.parse_qs(route.query).get("name", ["upload.csv"])[0]
+                report = import_content(self.server.writer, kind, name, self._body(MAX_IMPORT_BODY))
+                self._json(HTTPStatus.OK, report.as_dict())
+            else:
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no route {route.path}", "type": ""})
+        except (KeyError, TypeError, ValueError) as exc:
+            self._error(errors.InvalidParams(f"bad request to {self.path}: {exc!r}"))
+        except Exception as exc:
+            self._error(exc)
+
+
+def serve(
+    writer_or_db_path: Writer | str | Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    publish: bool = True,
+) -> ReadApiServer:
+    """Serve the read API in a background thread; ``port=0`` picks a free port.
+
+    Given a path, the server opens (and on ``stop()`` closes) its own :class:`Writer`.
+    With ``publish``, the URL is written to ``<db>.readapi.json`` so that
+    :class:`~data.reader.LocalReader` / :func:`~data.reader.open_reader` in other processes
+    find it instead of failing on the file lock.
+    """
+    owns = not isinstance(writer_or_db_path, Writer)
+    writer = Writer(writer_or_db_path) if owns else writer_or_db_path  # type: ignore[arg-type]
+    server = ReadApiServer((host, port), writer, owns)  # type: ignore[arg-type]
+    server.thread = threading.Thread(
+        target=server.serve_forever, name="storelens-readapi", daemon=True
+    )
+    server.thread.start()
+    if publish:
+        info = discovery_path(writer.path)  # type: ignore[union-attr]
+        tmp = info.with_name(info.name + ".tmp")
+        tmp.write_text(json.dumps({"url": server.url, "pid": os.getpid()}))
+        tmp.replace(info)
+        server.published = info
+    log.info("read API for %s at %s", writer.path, server.url)  # type: ignore[union-attr]
+    return server

@@ -1,0 +1,265 @@
+"""Read path that never fails on a lock.
+
+DuckDB allows one read-write process *or* many read-only processes on a file, never both:
+while the pipeline holds the file, another process cannot open it at all. Options weighed
+(issue 4, item 3):
+
+- **Parquet snapshots** exported by the writer: readers never touch the live file, but data
+  is as old as the last export, and exporting 1 year x 50 stores of rollups every few
+  seconds costs the writer far more than answering the handful of queries a dashboard sends.
+- **DuckLake** catalog: would need a catalog database plus an extension download (offline
+  here), and still one writer per catalog file.
+- **A read API owned by the writer process** (chosen): the writer's own DuckDB instance
+  answers named queries on a cursor per request thread. MVCC means reads never block the
+  append thread and always see committed data, so freshness is the writer's commit latency
+  (well under a second) and lock errors are impossible by construction: only one process
+  ever opens the file. Measured by ``benchmarks/bench_data.py`` (read-while-write section):
+  0 lock errors; per-query latency over HTTP + Arrow IPC is in that script's output.
+
+So there are three readers behind one :class:`Reader` protocol, all running the same
+*named* queries of :mod:`data.queries` (no raw SQL crosses a process boundary):
+
+- :class:`LocalReader` opens the file read-only per call and closes it (no pipeline
+  running: tests, a seeded demo without cameras). If the file turns out to be held by a
+  writer that published its read API (``<db>.readapi.json``, written by
+  :func:`data.readapi.serve`), it transparently asks that API instead.
+- :class:`ApiReader` talks to :func:`data.readapi.serve` over HTTP (Arrow IPC bodies).
+- :class:`WriterReader` runs on a cursor of a :class:`~data.writer.Writer` in the same
+  process.
+
+:func:`open_reader` picks one: an explicit API URL (or env ``STORELENS_READ_API``), else a
+live published API for the file, else :class:`LocalReader`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import polars as pl
+import pyarrow as pa
+
+from data import errors
+from data.actions import ack_alert, live_view_batch
+from data.db import open_database
+from data.errors import DatabaseLocked, ReadApiError
+from data.queries import run_query, validate
+
+if TYPE_CHECKING:
+    from data.writer import Writer
+
+DEFAULT_DB = Path("var/storelens.duckdb")
+
+
+def default_db_path() -> Path:
+    """``STORELENS_DB`` if set, else var/storelens.duckdb."""
+    return Path(os.environ.get("STORELENS_DB") or DEFAULT_DB)
+
+
+def discovery_path(db_path: str | Path) -> Path:
+    """Where a writer process publishes the URL of its read API for ``db_path``."""
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.name + ".readapi.json")
+
+
+@runtime_checkable
+class Reader(Protocol):
+    def query(self, name: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run a registered query by name and return its rows."""
+
+    def ack_alert(self, alert_id: int, user: str) -> bool:
+        """Acknowledge an alert (through the one writer)."""
+
+    def log_live_view(self, user_name: str, role: str, camera_id: str) -> None:
+        """Record that ``user_name`` opened the live view of ``camera_id``."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} as a query parameter")
+
+
+def encode_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    return json.loads(json.dumps(params or {}, default=_json_default))
+
+
+class LocalReader:
+    """Opens the database read-only for each call and closes it again."""
+
+    def __init__(self, db_path: str | Path) -> None:
+        self.db_path = Path(db_path)
+
+    def _delegate(self, exc: DatabaseLocked) -> ApiReader:
+        api = published_api(self.db_path)
+        if api is None:
+            raise exc
+        return api
+
+    def query(self, name: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        validate(name, params)  # bad names/params fail the same way on every reader
+        try:
+            con = open_database(self.db_path, read_only=True)
+        except DatabaseLocked as exc:
+            return self._delegate(exc).query(name, params)
+        try:
+            return run_query(con, name, params)
+        finally:
+            con.close()
+
+    def ack_alert(self, alert_id: int, user: str) -> bool:
+        try:
+            con = open_database(self.db_path)
+        except DatabaseLocked as exc:
+            return self._delegate(exc).ack_alert(alert_id, user)
+        try:
+            return ack_alert(con, alert_id, user)
+        finally:
+            con.close()
+
+    def log_live_view(self, user_name: str, role: str, camera_id: str) -> None:
+        table, _ = live_view_batch(user_name, role, camera_id)
+        try:
+            con = open_database(self.db_path)
+        except DatabaseLocked as exc:
+            self._delegate(exc).log_live_view(user_name, role, camera_id)
+            return
+        try:
+            con.register("_row", table)
+            con.execute("INSERT INTO live_view_log SELECT * FROM _row")
+        finally:
+            con.close()
+
+
+class WriterReader:
+    """Reads on a cursor of an in-process :class:`Writer`; writes go through its thread."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+
+    def query(self, name: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        validate(name, params)
+        cur = self.writer.cursor()
+        try:
+            return run_query(cur, name, params)
+        finally:
+            cur.close()
+
+    def ack_alert(self, alert_id: int, user: str) -> bool:
+        return self.writer.execute_admin(lambda con: ack_alert(con, alert_id, user))
+
+    def log_live_view(self, user_name: str, role: str, camera_id: str) -> None:
+        table, batch_id = live_view_batch(user_name, role, camera_id)
+        self.writer.append("live_view_log", table, batch_id)
+
+
+# Error types the API may name in its JSON error body, mapped back to domain errors.
+_API_ERRORS: dict[str, type[errors.DataError]] = {
+    cls.__name__: cls
+    for cls in (
+        errors.UnknownQuery,
+        errors.InvalidParams,
+        errors.AccessDenied,
+        errors.DatabaseUnavailable,
+        errors.WriterClosed,
+        errors.WriterOverloaded,
+        errors.ImportRejected,
+    )
+}
+
+
+class ApiReader:
+    """Client of the writer process's read API (:func:`data.readapi.serve`)."""
+
+    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+
+    def _post(self, path: str, body: bytes, content_type: str) -> tuple[bytes, str]:
+        request = urllib.request.Request(
+            self.base_url + path, data=body, method="POST", headers={"Content-Type": content_type}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return response.read(), response.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            payload = exc.read()
+            try:
+                info = json.loads(payload)
+            except ValueError:
+                info = {"error": payload.decode("utf-8", "replace"), "type": ""}
+            cls = _API_ERRORS.get(info.get("type", ""), ReadApiError)
+            err = cls(f"read API {path}: {info.get('error')}")
+            if isinstance(err, errors.ImportRejected):
+                err.report = info.get("report")
+            raise err from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise ReadApiError(
+                f"read API at {self.base_url} did not answer ({exc}); is the pipeline running?"
+            ) from exc
+
+    def _post_json(self, path: str, payload: dict[str, Any]) -> Any:
+        body, _ = self._post(path, json.dumps(payload).encode(), "application/json")
+        return json.loads(body)
+
+    def query(self, name: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        validate(name, params)
+        body, _ = self._post(
+            "/query",
+            json.dumps({"name": name, "params": encode_params(params)}).encode(),
+            "application/json",
+        )
+        table = pa.ipc.open_stream(body).read_all()
+        return pl.from_arrow(table)  # type: ignore[return-value]
+
+    def ack_alert(self, alert_id: int, user: str) -> bool:
+        return bool(self._post_json("/alerts/ack", {"alert_id": alert_id, "user": user})["acknowledged"])
+
+    def log_live_view(self, user_name: str, role: str, camera_id: str) -> None:
+        self._post_json("/live_view", {"user_name": user_name, "role": role, "camera_id": camera_id})
+
+    def import_file(self, kind: str, file_name: str, content: bytes) -> dict[str, Any]:
+        """Send an import file to the writer process; returns the ImportReport as a dict."""
+        body, _ = self._post(
+            f"/import/{kind}?name={urllib.request.quote(file_name)}",
+            content,
+            "application/octet-stream",
+        )
+        return json.loads(body)
+
+    def health(self) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(self.base_url + "/health", timeout=self.timeout_s) as r:
+                return json.loads(r.read())
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise ReadApiError(f"read API at {self.base_url} is not healthy: {exc}") from exc
+
+
+def published_api(db_path: str | Path) -> ApiReader | None:
+    """The live read API published for ``db_path``, if its process answers."""
+    info_path = discovery_path(db_path)
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError):
+        return None
+    api = ApiReader(str(info.get("url", "")), timeout_s=10.0)
+    try:
+        api.health()
+    except ReadApiError:
+        return None
+    return api
+
+
+def open_reader(db_path: str | Path | None = None, api_url: str | None = None) -> Reader:
+    """API URL given (or env STORELENS_READ_API) -> ApiReader; else a live published API for
+    the file -> ApiReader; else LocalReader (which still falls back to the API on a lock)."""
+    api_url = api_url or os.environ.get("STORELENS_READ_API")
+    if api_url:
+        return ApiReader(api_url)
+    db_path = Path(db_path) if db_path else default_db_path()
+    return published_api(db_path) or LocalReader(db_path)

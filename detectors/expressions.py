@@ -1,0 +1,441 @@
+"""Expression reading: one interface, several backends, valence with a confidence.
+
+PLACEHOLDER_DOCSTRING
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from detectors.errors import ModelError
+from detectors.faces import FACE_COLUMN, _quiet_mediapipe, load_yolo, mediapipe_image
+from detectors.registry import resolve_model
+from detectors.types import NO_TRACK, Detections, Valence
+
+# Faces shorter than this (full-frame pixels) are not read: UNKNOWN, never a guess.
+# Measured (benchmarks/bench_expressions.py, "size sweep"): see module docstring.
+MIN_FACE_PX = 40
+UNKNOWN_LABEL = "unknown"
+
+
+@dataclass(frozen=True)
+class ExpressionReading:
+    """One reading of one face. ``scores`` are the backend's raw evidence (blendshape
+    values or class confidences); ``confidence`` is in [0, 1]."""
+
+    label: str
+    valence: Valence
+    confidence: float
+    scores: dict[str, float]
+    model: str
+
+    @property
+    def readable(self) -> bool:
+        return self.valence is not Valence.UNKNOWN
+
+
+def unknown_reading(model: str, reason: str, scores: dict[str, float] | None = None) -> ExpressionReading:
+    """An abstention; ``reason`` lands in ``scores`` as a key so it can be counted."""
+    return ExpressionReading(UNKNOWN_LABEL, Valence.UNKNOWN, 0.0, {reason: 1.0, **(scores or {})}, model)
+
+
+@runtime_checkable
+class ExpressionReader(Protocol):
+    name: str
+
+    def read(self, image: np.ndarray, face_xyxy: np.ndarray) -> ExpressionReading: ...
+
+    def close(self) -> None: ...
+
+
+def face_crop(image: np.ndarray, face_xyxy: np.ndarray, margin: float) -> np.ndarray | None:
+    """The face box grown by ``margin`` × its size on each side, clipped; None if empty."""
+    x1, y1, x2, y2 = (float(v) for v in np.asarray(face_xyxy, dtype=np.float32).reshape(4))
+    if not all(np.isfinite([x1, y1, x2, y2])) or x2 <= x1 or y2 <= y1:
+        return None
+    w, h = x2 - x1, y2 - y1
+    h_img, w_img = image.shape[:2]
+    cx1 = int(max(0, np.floor(x1 - margin * w)))
+    cy1 = int(max(0, np.floor(y1 - margin * h)))
+    cx2 = int(min(w_img, np.ceil(x2 + margin * w)))
+    cy2 = int(min(h_img, np.ceil(y2 + margin * h)))
+    if cx2 - cx1 < 2 or cy2 - cy1 < 2:
+        return None
+    return np.ascontiguousarray(image[cy1:cy2, cx1:cx2])
+
+
+def _resize_longest(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp)
+
+
+class _BaseReader:
+    """Size gate, confidence gate and a lock around the (not thread-safe) model."""
+
+    name = "base"
+    crop_margin = 0.25
+
+    def __init__(self, *, min_face_px: int = MIN_FACE_PX, min_confidence: float = 0.5) -> None:
+        self.min_face_px = min_face_px
+        self.min_confidence = min_confidence
+        self._lock = threading.Lock()
+
+    def _read_crop(self, crop: np.ndarray) -> ExpressionReading:
+        raise NotImplementedError
+
+    def read(self, image: np.ndarray, face_xyxy: np.ndarray) -> ExpressionReading:
+        box = np.asarray(face_xyxy, dtype=np.float32).reshape(4)
+        if not np.all(np.isfinite(box)):
+            return unknown_reading(self.name, "no_face")
+        if box[3] - box[1] < self.min_face_px:
+            return unknown_reading(self.name, "face_too_small")
+        crop = face_crop(image, box, self.crop_margin)
+        if crop is None:
+            return unknown_reading(self.name, "no_face")
+        with self._lock:
+            reading = self._read_crop(crop)
+        if reading.readable and reading.confidence < self.min_confidence:
+            return unknown_reading(
+                self.name, "low_confidence", {f"raw:{reading.label}": reading.confidence}
+            )
+        return reading
+
+    def close(self) -> None:
+        """Release native resources."""
+
+    def __enter__(self) -> _BaseReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# Blendshape thresholds, set on the labelled faces (see module docstring).
+SMILE_THRESHOLD = 0.5
+FROWN_THRESHOLD = 0.35
+BROW_DOWN_THRESHOLD = 0.5
+JAW_OPEN_THRESHOLD = 0.5
+
+
+class BlendshapeReader(_BaseReader):
+    """MediaPipe FaceLandmarker blendshapes → valence by a small, explainable rule.
+
+    mouthSmile high → satisfied; browDown or mouthFrown high → frustrated; jawOpen
+    alone (surprise) → neutral; else neutral. Confidence is how far the deciding
+    blendshape is past its threshold (neutral: how far every cue is below its own).
+    """
+
+    name = "mediapipe-blendshapes"
+    crop_margin = 0.35  # the landmarker re-detects the face: give it forehead and chin
+    input_px = 256
+
+    def __init__(self, model_path: Path | None = None, **gates: float) -> None:
+        super().__init__(**gates)  # type: ignore[arg-type]
+        _quiet_mediapipe()
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        path = model_path or resolve_model("face-landmarker")
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            output_face_blendshapes=True,
+            num_faces=1,
+            min_face_detection_confidence=0.3,
+            min_face_presence_confidence=0.3,
+        )
+        try:
+            self._task = vision.FaceLandmarker.create_from_options(options)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(f"{path}: MediaPipe could not load the face landmarker ({exc})") from exc
+
+    def blendshapes(self, crop: np.ndarray) -> dict[str, float] | None:
+        result = self._task.detect(mediapipe_image(_resize_longest(crop, self.input_px)))
+        if not result.face_blendshapes:
+            return None
+        return {c.category_name: float(c.score) for c in result.face_blendshapes[0]}
+
+    def _read_crop(self, crop: np.ndarray) -> ExpressionReading:
+        shapes = self.blendshapes(crop)
+        if shapes is None:
+            return unknown_reading(self.name, "no_landmarks")
+        return classify_blendshapes(shapes, self.name)
+
+    def close(self) -> None:
+        task, self._task = getattr(self, "_task", None), None
+        if task is not None:
+            task.close()
+
+
+def classify_blendshapes(shapes: dict[str, float], model: str = BlendshapeReader.name) -> ExpressionReading:
+    """The blendshape rule as a pure function (unit-testable without a model)."""
+
+    def pair(stem: str) -> float:
+        return (shapes.get(f"{stem}Left", 0.0) + shapes.get(f"{stem}Right", 0.0)) / 2
+
+    cues = {
+        "smile": pair("mouthSmile"),
+        "frown": pair("mouthFrown"),
+        "brow_down": pair("browDown"),
+        "jaw_open": shapes.get("jawOpen", 0.0),
+    }
+    ratios = {
+        "smile": cues["smile"] / SMILE_THRESHOLD,
+        "frown": cues["frown"] / FROWN_THRESHOLD,
+        "brow_down": cues["brow_down"] / BROW_DOWN_THRESHOLD,
+    }
+    strongest = max(ratios, key=lambda k: ratios[k])
+    if ratios[strongest] >= 1.0:
+        valence = Valence.SATISFIED if strongest == "smile" else Valence.FRUSTRATED
+        label = "happy" if strongest == "smile" else strongest
+        # 1.0 at twice the threshold, 0.5 right at it: a barely-there cue is unsure.
+        confidence = min(1.0, 0.5 * ratios[strongest])
+    else:
+        valence = Valence.NEUTRAL
+        label = "surprise" if cues["jaw_open"] >= JAW_OPEN_THRESHOLD else "neutral"
+        confidence = 1.0 - 0.5 * ratios[strongest]
+    return ExpressionReading(label, valence, round(confidence, 4), cues, model)
+
+
+# The YOLO model's 8 classes → valence. Happy is the only positive class. Anger,
+# Disgust and Contempt are the displeasure a store wants to know about. Sad is
+# negative too, but this model reads resting and low-resolution faces as Sad
+# often (STACK-NOTES), so Sad counts as frustrated only past the confidence gate
+# like every class. Surprise and Fear are high-arousal but not clearly positive or
+# negative for a shopper (a price tag, a product found): neutral, not a guess.
+YOLO_VALENCE: dict[str, Valence] = {
+    "Happy": Valence.SATISFIED,
+    "Anger": Valence.FRUSTRATED,
+    "Disgust": Valence.FRUSTRATED,
+    "Contempt": Valence.FRUSTRATED,
+    "Sad": Valence.FRUSTRATED,
+    "Neutral": Valence.NEUTRAL,
+    "Surprise": Valence.NEUTRAL,
+    "Fear": Valence.NEUTRAL,
+}
+
+
+class YoloExpressionReader(_BaseReader):
+    """The YOLO face/expression model (8 classes, trained at 320 px) on a face crop.
+
+    It was trained on face close-ups: on a crop it returns a box around the whole
+    crop per class it sees, so the per-class scores are the best box confidence of
+    each class. The top class decides; the valence confidence is that class's
+    share of all class scores times its own confidence (so two classes close
+    together lower it).
+    """
+
+    name = "yolo-expression"
+    crop_margin = 0.15
+    input_px = 320
+
+    def __init__(self, model_path: Path | None = None, **gates: float) -> None:
+        super().__init__(**gates)  # type: ignore[arg-type]
+        self._model = load_yolo(model_path or resolve_model("yolo-face-expression"))
+        self._names: dict[int, str] = dict(self._model.names)
+        unknown = set(self._names.values()) - set(YOLO_VALENCE)
+        if unknown:
+            raise ModelError(f"yolo-face-expression has classes {sorted(unknown)} with no valence mapping")
+
+    def _read_crop(self, crop: np.ndarray) -> ExpressionReading:
+        result = self._model.predict(crop, imgsz=self.input_px, conf=0.02, verbose=False)[0]
+        scores = {name: 0.0 for name in self._names.values()}
+        for cls, conf in zip(result.boxes.cls.tolist(), result.boxes.conf.tolist(), strict=True):
+            name = self._names[int(cls)]
+            scores[name] = max(scores[name], float(conf))
+        total = sum(scores.values())
+        if total <= 0:
+            return unknown_reading(self.name, "no_face")
+        label = max(scores, key=lambda k: scores[k])
+        valence = YOLO_VALENCE[label]
+        same_valence = sum(s for k, s in scores.items() if YOLO_VALENCE[k] is valence)
+        confidence = float(np.sqrt(scores[label] * same_valence / total))
+        return ExpressionReading(label.lower(), valence, round(confidence, 4), scores, self.name)
+
+
+EXPRESSION_READERS: dict[str, type[_BaseReader]] = {
+    "mediapipe-blendshapes": BlendshapeReader,
+    "yolo-expression": YoloExpressionReader,
+}
+READER_ALIASES = {"mediapipe": "mediapipe-blendshapes", "yolo": "yolo-expression"}
+DEFAULT_EXPRESSION_READER = "mediapipe-blendshapes"
+
+
+def make_expression_reader(name: str = DEFAULT_EXPRESSION_READER, **gates: float) -> ExpressionReader:
+    """Build a reader by name: ``mediapipe-blendshapes`` (default) or ``yolo-expression``.
+
+    ``gates``: ``min_face_px`` and ``min_confidence`` override the abstention gates.
+    """
+    try:
+        cls = EXPRESSION_READERS[READER_ALIASES.get(name, name)]
+    except KeyError:
+        raise ValueError(
+            f"unknown expression reader {name!r}; choose one of {sorted(EXPRESSION_READERS)}"
+        ) from None
+    return cls(**gates)
+
+
+@dataclass
+class ExpressionSmoother:
+    """Per-track smoothing: a confidence-weighted vote over the last ``window`` readings.
+
+    Abstentions are not votes. The result stays UNKNOWN until at least
+    ``min_agreeing`` readings share the winning valence and that valence holds at
+    least ``min_share`` of the vote weight: one reading is never enough.
+    """
+
+    window: int = 5
+    min_agreeing: int = 2
+    min_share: float = 0.6
+    _history: dict[int, deque[ExpressionReading]] = field(default_factory=dict, repr=False)
+    _latest: dict[int, ExpressionReading] = field(default_factory=dict, repr=False)
+
+    def update(self, track_id: int, reading: ExpressionReading) -> ExpressionReading:
+        history = self._history.setdefault(int(track_id), deque(maxlen=self.window))
+        if reading.readable:
+            history.append(reading)
+        smoothed = self._vote(history, reading.model)
+        self._latest[int(track_id)] = smoothed
+        return smoothed
+
+    def current(self, track_id: int) -> ExpressionReading | None:
+        """The last smoothed reading of a track (None if it was never read)."""
+        return self._latest.get(int(track_id))
+
+    def forget(self, track_id: int) -> None:
+        self._history.pop(int(track_id), None)
+        self._latest.pop(int(track_id), None)
+
+    def retain(self, active_track_ids: np.ndarray | list[int]) -> None:
+        """Forget every track not in ``active_track_ids`` (bounded memory)."""
+        keep = {int(t) for t in active_track_ids}
+        for track_id in [t for t in self._history if t not in keep]:
+            self.forget(track_id)
+
+    def _vote(self, history: deque[ExpressionReading], model: str) -> ExpressionReading:
+        if not history:
+            return unknown_reading(model, "no_readings")
+        weights: dict[Valence, float] = {}
+        for r in history:
+            weights[r.valence] = weights.get(r.valence, 0.0) + max(r.confidence, 1e-3)
+        total = sum(weights.values())
+        winner = max(weights, key=lambda v: weights[v])
+        agreeing = [r for r in history if r.valence is winner]
+        share = weights[winner] / total
+        vote = {str(v): round(w / total, 4) for v, w in weights.items()}
+        if len(agreeing) < self.min_agreeing or share < self.min_share:
+            return unknown_reading(model, "no_agreement", vote)
+        label = Counter(r.label for r in agreeing).most_common(1)[0][0]
+        confidence = share * float(np.mean([r.confidence for r in agreeing]))
+        return ExpressionReading(label, winner, round(confidence, 4), vote, model)
+
+
+@dataclass
+class ExpressionScheduler:
+    """Which tracks to read this analysed frame.
+
+    Each track is read on its first analysed frame and then every ``every_k``-th;
+    tracks in staff zones are never read (privacy: no expression inference behind
+    the counter), nor are detections without a track id (a reading that cannot be
+    smoothed over several frames would be a guess).
+    """
+
+    every_k: int = 3
+    _seen: dict[int, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.every_k <= 1000:
+            raise ValueError(f"every_k must be in 1..1000, got {self.every_k}")
+
+    def should_read(self, tracker_id: np.ndarray, in_staff_zone: np.ndarray | None = None) -> np.ndarray:
+        ids = np.asarray(tracker_id, dtype=np.int64).reshape(-1)
+        staff = np.zeros(len(ids), bool) if in_staff_zone is None else np.asarray(in_staff_zone, bool)
+        if len(staff) != len(ids):
+            raise ValueError(f"in_staff_zone has {len(staff)} rows, tracker_id has {len(ids)}")
+        out = np.zeros(len(ids), dtype=bool)
+        for i, track_id in enumerate(ids.tolist()):
+            if track_id == NO_TRACK:
+                continue
+            count = self._seen.get(track_id, 0)
+            self._seen[track_id] = count + 1
+            out[i] = count % self.every_k == 0 and not staff[i]
+        return out
+
+    def retain(self, active_track_ids: np.ndarray | list[int]) -> None:
+        keep = {int(t) for t in active_track_ids}
+        for track_id in [t for t in self._seen if t not in keep]:
+            del self._seen[track_id]
+
+
+@dataclass(frozen=True)
+class TrackReading:
+    """A reading made this frame for one detection row.
+
+    ``reading`` is what the track shows (smoothed; the raw one for rows without a
+    track id), ``raw`` is this frame's unsmoothed reading. Unpacks as
+    ``track_id, reading`` for callers that only want those two.
+    """
+
+    track_id: int
+    reading: ExpressionReading
+    raw: ExpressionReading
+    row: int
+
+    def __iter__(self) -> Iterator[object]:
+        return iter((self.track_id, self.reading))
+
+
+EXPRESSION_COLUMN = "expression"
+VALENCE_COLUMN = "valence"
+EXPRESSION_CONFIDENCE_COLUMN = "expression_confidence"
+
+
+def annotate_expressions(
+    image: np.ndarray,
+    detections: Detections,
+    reader: ExpressionReader,
+    smoother: ExpressionSmoother | None,
+    *,
+    should_read: np.ndarray,
+) -> tuple[Detections, list[TrackReading]]:
+    """Read faces where ``should_read`` and add the expression columns.
+
+    Columns: ``expression`` (label), ``valence`` (str) and ``expression_confidence``
+    (float32). Rows not read this frame carry their track's last smoothed reading
+    (so badges persist between reads), else ``unknown``. Rows without a track id are
+    not smoothed: their raw reading is used (still-image CLI). Needs ``face_xyxy``.
+    """
+    n = len(detections)
+    mask = np.asarray(should_read, dtype=bool).reshape(-1)
+    if len(mask) != n:
+        raise ValueError(f"should_read has {len(mask)} rows, detections have {n}")
+    if n and FACE_COLUMN not in detections.data:
+        raise ValueError("detections have no 'face_xyxy' column: run a FaceDetector first")
+    labels = np.full(n, UNKNOWN_LABEL, dtype=object)
+    valences = np.full(n, str(Valence.UNKNOWN), dtype=object)
+    confidences = np.zeros(n, dtype=np.float32)
+    made: list[TrackReading] = []
+    faces = detections.data.get(FACE_COLUMN, np.zeros((0, 4), np.float32))
+    for row in range(n):
+        track_id = int(detections.tracker_id[row])
+        shown: ExpressionReading | None = None
+        if mask[row] and np.all(np.isfinite(faces[row])):
+            raw = reader.read(image, faces[row])
+            shown = raw if smoother is None or track_id == NO_TRACK else smoother.update(track_id, raw)
+            made.append(TrackReading(track_id, shown, raw, row))
+        elif smoother is not None and track_id != NO_TRACK:
+            shown = smoother.current(track_id)
+        if shown is not None:
+            labels[row], valences[row], confidences[row] = shown.label, str(shown.valence), shown.confidence
+    detections.with_column(EXPRESSION_COLUMN, labels)
+    detections.with_column(VALENCE_COLUMN, valences)
+    detections.with_column(EXPRESSION_CONFIDENCE_COLUMN, confidences)
+    return detections, made

@@ -1,0 +1,475 @@
+"""The runner: all cameras of one store in one process, sharing one copy of each model.
+
+Flow per analysed frame (``CameraPipeline.analyse``):
+detect persons (shared model) → track (per camera) → faces inside person boxes
+(every k-th frame per track) → expressions (outside staff zones, smoothed per
+track) → events (pure state machine) → overlay → JPEG into the :class:`FrameHub`.
+Rows accumulate per camera and go to the sink as one Arrow batch per table about
+once a second.
+
+Scheduling: capture never blocks (each ``CaptureWorker`` keeps only the newest
+frame). ``workers`` analysis threads take cameras in round-robin order, each time
+serving the next camera that has a frame it has not analysed, so when the CPU
+cannot keep up every camera's analysed fps drops by the same share instead of one
+camera starving. Two threads overlap one frame's Python work with another's
+inference (measured in ``storelens bench``).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from data.sink import RowSink
+from detectors.config import CameraConfig, StoreLensConfig
+from detectors.events import EventEngine, EventRow, rows_to_arrow
+from detectors.hub import FrameHub
+from detectors.types import NO_TRACK, CameraState, CameraStatus, Detections, Frame, TrackEvent
+
+log = logging.getLogger(__name__)
+
+DETECTIONS_SCHEMA = pa.schema(
+    [
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("camera_id", pa.string()),
+        ("track_id", pa.int64()),
+        ("class", pa.string()),
+        ("x1", pa.float32()),
+        ("y1", pa.float32()),
+        ("x2", pa.float32()),
+        ("y2", pa.float32()),
+        ("conf", pa.float32()),
+    ]
+)
+EXPRESSIONS_SCHEMA = pa.schema(
+    [
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("camera_id", pa.string()),
+        ("track_id", pa.int64()),
+        ("label", pa.string()),
+        ("valence", pa.string()),
+        ("confidence", pa.float32()),
+        ("scores", pa.string()),
+        ("model", pa.string()),
+        ("zone", pa.string()),
+    ]
+)
+TRACKS_SCHEMA = pa.schema(
+    [
+        ("camera_id", pa.string()),
+        ("track_id", pa.int64()),
+        ("first_ts", pa.timestamp("us", tz="UTC")),
+        ("last_ts", pa.timestamp("us", tz="UTC")),
+        ("zones", pa.string()),
+        ("valence", pa.string()),
+        ("faces_read", pa.int32()),
+    ]
+)
+
+
+def _ts_us(ts: float) -> int:
+    return round(ts * 1_000_000)
+
+
+@dataclass
+class PipelineOptions:
+    """Knobs with defaults chosen by ``storelens bench`` on a 2-core CPU."""
+
+    max_fps_per_camera: float = 10.0
+    batch_interval_s: float = 1.0
+    faces: bool = True
+    expressions: bool = True
+    face_detector: str = "yunet"
+    expression_reader: str = "mediapipe"
+    read_every_k: int = 3  # expression reading per track every k-th analysed frame
+    jpeg_quality: int = 70
+    tile_width: int = 640  # tiles are downscaled to this before encoding
+    workers: int = 2
+    blur_faces: bool = True
+
+
+@dataclass
+class SharedModels:
+    """One copy of each model for every camera of the store."""
+
+    person: Any
+    face: Any | None = None
+    expression: Any | None = None
+
+    @classmethod
+    def load(cls, config: StoreLensConfig, options: PipelineOptions) -> SharedModels:
+        from detectors.persons import PersonDetector
+
+        m = config.models
+        person = PersonDetector(
+            m.person_backend, m.person_imgsz, m.person_conf, m.person_model, m.paths.get(m.person_model)
+        )
+        face = expression = None
+        if options.faces:
+            from detectors.faces import make_face_detector
+
+            face = make_face_detector(options.face_detector)
+        if options.faces and options.expressions:
+            from detectors.expressions import make_expression_reader
+
+            expression = make_expression_reader(options.expression_reader)
+        return cls(person, face, expression)
+
+
+@dataclass
+class _TrackSummary:
+    first_ts: float
+    last_ts: float
+    zones: set[str] = field(default_factory=set)
+    valence: str | None = None
+    faces_read: int = 0
+
+
+@dataclass
+class AnalysedFrame:
+    detections: Detections
+    events: list[EventRow]
+    annotated: np.ndarray | None
+
+
+class CameraPipeline:
+    """Per-camera analysis state: tracker, event engine, smoother, row buffers."""
+
+    def __init__(self, camera: CameraConfig, models: SharedModels, options: PipelineOptions) -> None:
+        from detectors.tracking import PersonTracker
+
+        self.camera = camera
+        self.models = models
+        self.options = options
+        self.tracker = PersonTracker(analysed_fps=options.max_fps_per_camera)
+        self.engine = EventEngine(camera.camera_id, camera.lines, camera.zones)
+        self.smoother = self.scheduler = None
+        if models.expression is not None:
+            from detectors.expressions import ExpressionScheduler, ExpressionSmoother
+
+            self.smoother = ExpressionSmoother()
+            self.scheduler = ExpressionScheduler(every_k=options.read_every_k)
+        self._frame_count = 0
+        self._det_rows: list[tuple] = []
+        self._expr_rows: list[tuple] = []
+        self._event_rows: list[EventRow] = []
+        self._queue_tables: list[pa.Table] = []
+        self._track_rows: list[tuple] = []
+        self._tracks: dict[int, _TrackSummary] = {}
+        self.stage_ms: dict[str, collections.deque[float]] = collections.defaultdict(
+            lambda: collections.deque(maxlen=200)
+        )
+        self.analysed_times: collections.deque[float] = collections.deque(maxlen=30)
+
+    def _timed(self, stage: str, start: float) -> float:
+        now = time.perf_counter()
+        self.stage_ms[stage].append((now - start) * 1000)
+        return now
+
+    def analyse(self, frame: Frame, status: CameraStatus | None = None, draw: bool = True) -> AnalysedFrame:
+        t = time.perf_counter()
+        image = frame.image
+        dets = self.models.person.detect(image)
+        t = self._timed("detect", t)
+        dets = self.tracker.update(dets)
+        t = self._timed("track", t)
+        self._frame_count += 1
+        staff = self.engine.in_staff_zone(dets) if len(dets) else np.zeros(0, bool)
+        if self.models.face is not None and len(dets):
+            dets = self.models.face.detect(image, dets)
+            t = self._timed("face", t)
+            if self.scheduler is not None:
+                from detectors.expressions import annotate_expressions
+
+                due = self.scheduler.should_read(dets.tracker_id, staff)
+                dets, readings = annotate_expressions(
+                    image, dets, self.models.expression, self.smoother, should_read=due
+                )
+                self._record_expressions(frame.ts, readings)
+                t = self._timed("expression", t)
+        events = self.engine.update(frame.ts, dets)
+        t = self._timed("events", t)
+        self._record(frame.ts, dets, events)
+        annotated = None
+        if draw:
+            from detectors.overlay import draw_overlay
+
+            annotated = draw_overlay(
+                image,
+                dets,
+                lines=self.camera.lines,
+                zones=self.camera.zones,
+                engine_state=self.engine.state,
+                status=status or CameraStatus(self.camera.camera_id, self.camera.name, CameraState.ONLINE),
+                blur_faces=self.options.blur_faces,
+            )
+            self._timed("draw", t)
+        self.analysed_times.append(time.monotonic())
+        return AnalysedFrame(dets, events, annotated)
+
+    @property
+    def analysed_fps(self) -> float:
+        times = self.analysed_times
+        if len(times) < 2 or time.monotonic() - times[-1] > 3:
+            return 0.0
+        return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
+
+    def _record(self, ts: float, dets: Detections, events: list[EventRow]) -> None:
+        us = _ts_us(ts)
+        for (x1, y1, x2, y2), conf, tid in zip(dets.xyxy, dets.confidence, dets.tracker_id, strict=True):
+            self._det_rows.append((us, int(tid), "person", float(x1), float(y1), float(x2), float(y2), float(conf)))
+            if tid != NO_TRACK:
+                summary = self._tracks.get(int(tid))
+                if summary is None:
+                    self._tracks[int(tid)] = _TrackSummary(ts, ts)
+                else:
+                    summary.last_ts = ts
+        if "face_xyxy" in dets.data:
+            for face, tid in zip(dets.data["face_xyxy"], dets.tracker_id, strict=True):
+                if not np.isnan(face).any():
+                    x1, y1, x2, y2 = (float(v) for v in face)
+                    self._det_rows.append((us, int(tid), "face", x1, y1, x2, y2, 1.0))
+        self._event_rows.extend(events)
+        for event in events:
+            summary = self._tracks.get(event.track_id)
+            if event.kind is TrackEvent.ZONE_ENTER and summary is not None and event.zone:
+                summary.zones.add(event.zone)
+            if event.kind is TrackEvent.EXIT:
+                self._close_track(event.track_id)
+
+    def _record_expressions(self, ts: float, readings: list[tuple[int, Any]]) -> None:
+        us = _ts_us(ts)
+        for track_id, reading in readings:
+            self._expr_rows.append(
+                (us, int(track_id), reading.label, str(reading.valence), float(reading.confidence),
+                 json.dumps({k: round(float(v), 4) for k, v in reading.scores.items()}), reading.model, None)
+            )
+            summary = self._tracks.get(int(track_id))
+            if summary is not None:
+                summary.faces_read += 1
+                if str(reading.valence) != "unknown":
+                    summary.valence = str(reading.valence)
+
+    def _close_track(self, track_id: int) -> None:
+        summary = self._tracks.pop(track_id, None)
+        if summary is None:
+            return
+        if self.smoother is not None:
+            self.smoother.forget(track_id)
+        if self.scheduler is not None:
+            self.scheduler.retain(list(self._tracks))
+        self._track_rows.append(
+            (track_id, _ts_us(summary.first_ts), _ts_us(summary.last_ts), json.dumps(sorted(summary.zones)),
+             summary.valence, summary.faces_read)
+        )
+
+    def sample_queues(self, ts: float) -> None:
+        table = self.engine.queue_samples_arrow(ts)
+        if table.num_rows:
+            self._queue_tables.append(table)
+
+    def finish(self, ts: float) -> None:
+        self._record(ts, Detections.empty(), self.engine.finish(ts))
+        for track_id in list(self._tracks):
+            self._close_track(track_id)
+
+    def drain(self) -> dict[str, pa.Table]:
+        """Everything recorded since the last drain, as Arrow tables (empty ones omitted)."""
+        cam = self.camera.camera_id
+        out: dict[str, pa.Table] = {}
+        if self._det_rows:
+            rows, self._det_rows = self._det_rows, []
+            cols = list(zip(*rows, strict=True))
+            out["detections"] = pa.Table.from_arrays(
+                [pa.array(cols[0], pa.int64()).cast(pa.timestamp("us", tz="UTC")), pa.array([cam] * len(rows)),
+                 *(pa.array(c, t.type) for c, t in zip(cols[1:], list(DETECTIONS_SCHEMA)[2:], strict=True))],
+                schema=DETECTIONS_SCHEMA,
+            )
+        if self._event_rows:
+            rows_ev, self._event_rows = self._event_rows, []
+            out["events"] = rows_to_arrow(rows_ev)
+        if self._expr_rows:
+            rows, self._expr_rows = self._expr_rows, []
+            cols = list(zip(*rows, strict=True))
+            out["expressions"] = pa.Table.from_arrays(
+                [pa.array(cols[0], pa.int64()).cast(pa.timestamp("us", tz="UTC")), pa.array([cam] * len(rows)),
+                 *(pa.array(c, t.type) for c, t in zip(cols[1:], list(EXPRESSIONS_SCHEMA)[2:], strict=True))],
+                schema=EXPRESSIONS_SCHEMA,
+            )
+        if self._queue_tables:
+            tables, self._queue_tables = self._queue_tables, []
+            out["queue_samples"] = pa.concat_tables(tables)
+        if self._track_rows:
+            rows, self._track_rows = self._track_rows, []
+            cols = list(zip(*rows, strict=True))
+            out["tracks"] = pa.Table.from_arrays(
+                [pa.array([cam] * len(rows)), pa.array(cols[0], pa.int64()),
+                 pa.array(cols[1], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                 pa.array(cols[2], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                 pa.array(cols[3], pa.string()), pa.array(cols[4], pa.string()), pa.array(cols[5], pa.int32())],
+                schema=TRACKS_SCHEMA,
+            )
+        return out
+
+
+class Runner:
+    """All cameras of a store: capture workers, analysis threads, batched sink writes."""
+
+    def __init__(
+        self,
+        config: StoreLensConfig,
+        sink: RowSink | None,
+        hub: FrameHub | None = None,
+        options: PipelineOptions | None = None,
+        models: SharedModels | None = None,
+        worker_factory: Callable[[CameraConfig], Any] | None = None,
+    ) -> None:
+        from detectors.sources import CaptureWorker
+
+        self.config = config
+        self.sink = sink
+        self.hub = hub or FrameHub()
+        self.options = options or PipelineOptions(blur_faces=config.privacy.blur_faces)
+        self.models = models or SharedModels.load(config, self.options)
+        self.run_id = uuid.uuid4().hex[:12]
+        self._batch_seq = itertools.count(1)
+        self.pipelines = {c.camera_id: CameraPipeline(c, self.models, self.options) for c in config.cameras}
+        factory = worker_factory or (
+            lambda c: CaptureWorker(c.camera_id, c.name, c.source, realtime=c.realtime, loop=c.loop)
+        )
+        self.workers = {c.camera_id: factory(c) for c in config.cameras}
+        self._locks = {cid: threading.Lock() for cid in self.pipelines}
+        self._order = list(self.pipelines)
+        self._rr = itertools.cycle(range(len(self._order))) if self._order else None
+        self._rr_lock = threading.Lock()
+        self._next_due = dict.fromkeys(self.pipelines, 0.0)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.frames_analysed = collections.Counter()
+        self.errors = collections.Counter()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Runner:
+        for worker in self.workers.values():
+            worker.start()
+        for i in range(max(1, self.options.workers)):
+            thread = threading.Thread(target=self._analysis_loop, name=f"analysis-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        flusher = threading.Thread(target=self._flush_loop, name="batch-flusher", daemon=True)
+        flusher.start()
+        self._threads.append(flusher)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop capture and analysis, close open tracks, and flush every row to the sink."""
+        self._stop.set()
+        for worker in self.workers.values():
+            worker.stop(timeout=timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+        now = time.time()
+        for cid, pipeline in self.pipelines.items():
+            with self._locks[cid]:
+                pipeline.finish(now)
+        self.flush_rows()
+        if self.sink is not None:
+            self.sink.flush(timeout)
+
+    # -- scheduling ------------------------------------------------------------------------
+    def _pick(self) -> tuple[str, Frame] | None:
+        """Next camera in round-robin order that has an unanalysed frame and is due."""
+        if not self._order:
+            return None
+        now = time.monotonic()
+        with self._rr_lock:
+            for _ in range(len(self._order)):
+                cid = self._order[next(self._rr)]
+                if now < self._next_due[cid] or self._locks[cid].locked():
+                    continue
+                frame = self.workers[cid].latest()
+                if frame is not None:
+                    self._next_due[cid] = now + 1.0 / self.options.max_fps_per_camera
+                    return cid, frame
+        return None
+
+    def _analysis_loop(self) -> None:
+        while not self._stop.is_set():
+            picked = self._pick()
+            if picked is None:
+                time.sleep(0.005)
+                continue
+            cid, frame = picked
+            with self._locks[cid]:
+                self.analyse_one(cid, frame)
+
+    def analyse_one(self, cid: str, frame: Frame) -> None:
+        pipeline = self.pipelines[cid]
+        status = self.workers[cid].status()
+        try:
+            result = pipeline.analyse(frame, status)
+        except Exception as exc:  # one bad frame (or model hiccup) must not stop the camera
+            self.errors[cid] += 1
+            log.warning("camera %s: frame %d dropped: %s", cid, frame.index, exc)
+            return
+        self.frames_analysed[cid] += 1
+        status.analysed_fps = pipeline.analysed_fps
+        self.hub.set_status(status)
+        if result.annotated is not None:
+            t = time.perf_counter()
+            self._publish(cid, frame, result)
+            pipeline._timed("encode", t)
+
+    def _publish(self, cid: str, frame: Frame, result: AnalysedFrame) -> None:
+        from detectors.overlay import encode_jpeg
+
+        image = result.annotated
+        assert image is not None
+        scale = self.options.tile_width / image.shape[1]
+        if scale < 1:
+            import cv2
+
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        faces_jpeg = None
+        # The overlay is blurred by default; the unblurred variant exists only on demand.
+        self.hub.publish(cid, frame.ts, encode_jpeg(image, quality=self.options.jpeg_quality), faces_jpeg)
+
+    # -- batching --------------------------------------------------------------------------
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.options.batch_interval_s):
+            now = time.time()
+            for cid, pipeline in self.pipelines.items():
+                with self._locks[cid]:
+                    pipeline.sample_queues(now)
+                self.hub.set_status(self._status_with_fps(cid))
+            self.flush_rows()
+
+    def _status_with_fps(self, cid: str) -> CameraStatus:
+        status = self.workers[cid].status()
+        status.analysed_fps = self.pipelines[cid].analysed_fps
+        return status
+
+    def flush_rows(self) -> int:
+        """Hand every camera's pending rows to the sink; returns the number of rows."""
+        total = 0
+        for cid, pipeline in self.pipelines.items():
+            with self._locks[cid]:
+                tables = pipeline.drain()
+            if self.sink is None:
+                continue
+            for table_name, rows in tables.items():
+                batch_id = f"{self.run_id}:{cid}:{table_name}:{next(self._batch_seq)}"
+                self.sink.append(table_name, rows, batch_id)
+                total += rows.num_rows
+        return total

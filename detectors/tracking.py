@@ -1,0 +1,73 @@
+"""Per-camera tracking with Ultralytics' ByteTrack.
+
+The detector is shared by all cameras, so tracking cannot live inside
+``model.track`` (its tracker is attached to the shared predictor and would mix
+cameras). Each camera owns one :class:`PersonTracker` instead. ByteTrack was the
+fastest of ultralytics' trackers here (STACK-NOTES.md) and needs no ReID model.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from detectors.types import Detections
+
+
+class _BoxesView:
+    """The minimal numpy view of detections that BYTETracker.update reads."""
+
+    def __init__(self, detections: Detections) -> None:
+        xyxy = detections.xyxy
+        self.conf = detections.confidence
+        self.cls = detections.class_id.astype(np.float32)
+        self.xywh = np.stack(
+            [(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2, xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]],
+            axis=1,
+        ) if len(xyxy) else np.zeros((0, 4), dtype=np.float32)
+        self.xyxy = xyxy
+
+    def __len__(self) -> int:
+        return len(self.conf)
+
+    def __getitem__(self, mask: np.ndarray) -> _BoxesView:
+        view = object.__new__(_BoxesView)
+        view.conf, view.cls, view.xywh, view.xyxy = self.conf[mask], self.cls[mask], self.xywh[mask], self.xyxy[mask]
+        return view
+
+
+class PersonTracker:
+    """``update(detections) -> detections`` with ``tracker_id`` filled.
+
+    ``track_buffer_s`` is how long a lost track is kept for re-association (short
+    occlusions), converted to frames from the analysed frame rate.
+    """
+
+    def __init__(self, analysed_fps: float = 10.0, track_buffer_s: float = 3.0) -> None:
+        from ultralytics.trackers.byte_tracker import BYTETracker
+
+        args = SimpleNamespace(
+            tracker_type="bytetrack",
+            track_high_thresh=0.3,
+            track_low_thresh=0.1,
+            new_track_thresh=0.4,
+            track_buffer=max(1, round(analysed_fps * track_buffer_s)),
+            match_thresh=0.8,
+            fuse_score=True,
+        )
+        self._tracker = BYTETracker(args)
+
+    def update(self, detections: Detections) -> Detections:
+        if len(detections) == 0:
+            self._tracker.update(_BoxesView(detections))
+            return detections
+        tracked = self._tracker.update(_BoxesView(detections))
+        ids = np.full(len(detections), -1, dtype=np.int64)
+        if len(tracked):
+            idx = tracked[:, 7].astype(int)
+            ids[idx] = tracked[:, 4].astype(np.int64)
+            # Tracked boxes are Kalman-smoothed: steadier feet points for lines and zones.
+            detections.xyxy[idx] = tracked[:, :4].astype(np.float32)
+        detections.tracker_id = ids
+        return detections
