@@ -117,7 +117,9 @@ def downscaled(image: np.ndarray, box: np.ndarray, face_px: int) -> tuple[np.nda
     """The image scaled so the face is ``face_px`` high (never up), and the new box."""
     scale = min(1.0, face_px / float(box[3] - box[1]))
     h, w = image.shape[:2]
-    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
     return small, box * scale
 
 
@@ -151,7 +153,8 @@ def evaluate(name: str, faces: list[LabelledFace], images: dict, runs: int, verb
                 print(
                     f"  {name:22s} {Path(face.source).name[:24]:24s} f{face.frame:<3d} "
                     f"h{int(face.box[3] - face.box[1]):<4d} label={face.label:10s} "
-                    f"read={reading.valence!s:10s} raw={raw.label}/{raw.valence!s}@{raw.confidence:.2f} "
+                    f"read={reading.valence!s:10s} "
+                    f"raw={raw.label}/{raw.valence!s}@{raw.confidence:.2f} "
                     + " ".join(f"{k}={v:.2f}" for k, v in top)
                 )
         readable = [(f, r) for f, r, _ in per_face if f.readable]
@@ -189,12 +192,16 @@ def evaluate(name: str, faces: list[LabelledFace], images: dict, runs: int, verb
             "backend": name,
             "readable_faces": len(readable),
             "accuracy_on_answered": round(correct / len(answered), 3) if answered else None,
-            "abstain_rate_readable": round(1 - len(answered) / len(readable), 3) if readable else None,
+            "abstain_rate_readable": round(1 - len(answered) / len(readable), 3)
+            if readable
+            else None,
             "coverage_accuracy": round(correct / len(readable), 3) if readable else None,
             "clear_faces": len(clear),
             "clear_agreement": round(clear_correct / len(clear), 3) if clear else None,
             "abstain_rate_unreadable": (
-                round(sum(not r.readable for r in unreadable) / len(unreadable), 3) if unreadable else None
+                round(sum(not r.readable for r in unreadable) / len(unreadable), 3)
+                if unreadable
+                else None
             ),
             "ms_per_face_median": round(statistics.median(times), 2) if times else None,
             "confusion": {f"{a}->{b}": n for (a, b), n in sorted(confusion.items())},
@@ -206,34 +213,133 @@ def evaluate(name: str, faces: list[LabelledFace], images: dict, runs: int, verb
         ungated.close()
 
 
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def evaluate_face_detectors(faces: list[LabelledFace], images: dict, runs: int) -> list[dict]:
+    """Each face detector inside real person boxes (YOLO11n persons) on the labelled
+    frames: share of labelled faces found (IoU ≥ 0.3), their mean IoU, and the face
+    stage's ms per frame (median of ``runs``)."""
+    from ultralytics import YOLO
+
+    from detectors.faces import FACE_COLUMN, FACE_DETECTORS, make_face_detector
+    from detectors.registry import resolve_model
+    from detectors.types import Detections
+
+    person_model = YOLO(str(resolve_model("yolo11n-person")))
+    persons = {}
+    for key, image in images.items():
+        result = person_model.predict(image, classes=[0], conf=0.3, imgsz=640, verbose=False)[0]
+        xyxy = result.boxes.xyxy.cpu().numpy()
+        persons[key] = Detections(xyxy, result.boxes.conf.cpu().numpy(), np.zeros(len(xyxy)))
+    out = []
+    for name in FACE_DETECTORS:
+        detector = make_face_detector(name)
+        try:
+            found: dict[str, list[float]] = {"readable": [], "unreadable": []}
+            frame_ms: list[float] = []
+            for key, image in images.items():
+                samples = []
+                for _ in range(runs):
+                    t = time.perf_counter()
+                    dets = detector.detect(image, persons[key][np.arange(len(persons[key]))])
+                    samples.append((time.perf_counter() - t) * 1000)
+                frame_ms.append(statistics.median(samples))
+                boxes = [b for b in dets.data[FACE_COLUMN] if np.isfinite(b).all()]
+                for face in faces:
+                    if (face.source, face.frame) != key:
+                        continue
+                    best = max((_iou(face.box, b) for b in boxes), default=0.0)
+                    found["readable" if face.readable else "unreadable"].append(best)
+            row = {"detector": name, "ms_per_frame_median": round(statistics.median(frame_ms), 1)}
+            for group, ious in found.items():
+                hits = [v for v in ious if v >= 0.3]
+                row[f"found_{group}"] = f"{len(hits)}/{len(ious)}"
+                row[f"mean_iou_{group}"] = round(float(np.mean(hits)), 2) if hits else None
+            out.append(row)
+        finally:
+            detector.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per face (median)")
     parser.add_argument("--backend", action="append", choices=sorted(EXPRESSION_READERS))
     parser.add_argument("--verbose", action="store_true", help="print every face's reading")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--no-faces", action="store_true", help="skip the face-detector section")
     args = parser.parse_args(argv)
     faces, images, missing = load_labelled_faces()
     if missing:
         print(f"skipped faces from missing sources: {missing}", file=sys.stderr)
     counts = Counter((f.label, f.clarity) for f in faces)
-    results = [evaluate(n, faces, images, args.runs, args.verbose) for n in args.backend or EXPRESSION_READERS]
+    results = [
+        evaluate(n, faces, images, args.runs, args.verbose)
+        for n in args.backend or EXPRESSION_READERS
+    ]
+    detectors = [] if args.no_faces else evaluate_face_detectors(faces, images, args.runs)
     if args.json:
-        print(json.dumps({"faces": len(faces), "label_counts": {f"{a}/{b}": n for (a, b), n in counts.items()},
-                          "backends": results}))
+        print(
+            json.dumps(
+                {
+                    "faces": len(faces),
+                    "label_counts": {f"{a}/{b}": n for (a, b), n in counts.items()},
+                    "backends": results,
+                    "face_detectors": detectors,
+                }
+            )
+        )
         return 0
-    print(f"{len(faces)} labelled faces: " + ", ".join(f"{a}/{b} {n}" for (a, b), n in sorted(counts.items())))
-    header = ("backend", "acc(answered)", "abstain(readable)", "cov-acc", "clear agree",
-              "abstain(unreadable)", "ms/face", "flip-stable")
+    print(
+        f"{len(faces)} labelled faces: "
+        + ", ".join(f"{a}/{b} {n}" for (a, b), n in sorted(counts.items()))
+    )
+    header = (
+        "backend",
+        "acc(answered)",
+        "abstain(readable)",
+        "cov-acc",
+        "clear agree",
+        "abstain(unreadable)",
+        "ms/face",
+        "flip-stable",
+    )
     print(" | ".join(header))
     for r in results:
-        print(" | ".join(str(v) for v in (
-            r["backend"], r["accuracy_on_answered"], r["abstain_rate_readable"], r["coverage_accuracy"],
-            r["clear_agreement"], r["abstain_rate_unreadable"], r["ms_per_face_median"], r["flip_stable"])))
+        print(
+            " | ".join(
+                str(v)
+                for v in (
+                    r["backend"],
+                    r["accuracy_on_answered"],
+                    r["abstain_rate_readable"],
+                    r["coverage_accuracy"],
+                    r["clear_agreement"],
+                    r["abstain_rate_unreadable"],
+                    r["ms_per_face_median"],
+                    r["flip_stable"],
+                )
+            )
+        )
     for r in results:
         print(f"{r['backend']} confusion: {r['confusion']}")
-        print(f"{r['backend']} size sweep (face px → agreement on clear faces, size gate off): "
-              f"{r['size_sweep_agreement']}")
+        print(
+            f"{r['backend']} size sweep (face px → agreement on clear faces, size gate off): "
+            f"{r['size_sweep_agreement']}"
+        )
+    if detectors:
+        print("face detector | found readable (IoU≥0.3) | mean IoU | found unreadable | ms/frame")
+        for d in detectors:
+            print(
+                f"{d['detector']} | {d['found_readable']} | {d['mean_iou_readable']} | "
+                f"{d['found_unreadable']} | {d['ms_per_frame_median']}"
+            )
     return 0
 
 

@@ -1,21 +1,29 @@
-"""Charts: pure functions from polars frames to plotly figures (no Streamlit, no SQL)."""
+"""Charts: pure functions from polars frames to plotly figures (no Streamlit, no SQL).
+
+Every function takes the frame's documented columns and returns a figure; an empty frame
+gives an empty figure with the same title, never an error.
+"""
 
 from __future__ import annotations
+
+import base64
 
 import plotly.graph_objects as go
 import polars as pl
 
 PALETTE = {"satisfied": "#2da44e", "neutral": "#8c959f", "frustrated": "#cf222e", "unknown": "#d0d7de"}
+BLUE, ORANGE, GREEN, RED, GREY = "#1f6feb", "#fb8500", "#2da44e", "#cf222e", "#8c959f"
 
 
-def _layout(fig: go.Figure, title: str, y_title: str) -> go.Figure:
+def _layout(fig: go.Figure, title: str, y_title: str | None, height: int = 300) -> go.Figure:
     fig.update_layout(
         title=title,
         margin={"l": 40, "r": 10, "t": 40, "b": 30},
-        height=300,
+        height=height,
         yaxis_title=y_title,
         xaxis_title=None,
         showlegend=len(fig.data) > 1,
+        legend={"orientation": "h", "y": -0.2},
     )
     return fig
 
@@ -24,5 +32,141 @@ def people_per_minute(df: pl.DataFrame, title: str = "People per minute") -> go.
     """``df``: columns minute (datetime) and people (int), one row per minute."""
     fig = go.Figure()
     if df.height:
-        fig.add_bar(x=df["minute"].to_list(), y=df["people"].to_list(), name="people", marker_color="#1f6feb")
+        fig.add_bar(x=df["minute"].to_list(), y=df["people"].to_list(), name="people", marker_color=BLUE)
     return _layout(fig, title, "distinct people")
+
+
+def visitors_transactions(df: pl.DataFrame, title: str = "Visitors and transactions") -> go.Figure:
+    """``df``: bucket, visitors, transactions."""
+    fig = go.Figure()
+    if df.height:
+        x = df["bucket"].to_list()
+        fig.add_bar(x=x, y=df["visitors"].to_list(), name="visitors", marker_color=BLUE)
+        fig.add_scatter(x=x, y=df["transactions"].to_list(), name="transactions",
+                        mode="lines+markers", line={"color": ORANGE})
+    return _layout(fig, title, "count")
+
+
+def conversion(df: pl.DataFrame, title: str = "Conversion") -> go.Figure:
+    """``df``: bucket, conversion (0..1, null where no visitors)."""
+    fig = go.Figure()
+    if df.height:
+        fig.add_scatter(x=df["bucket"].to_list(), y=df["conversion"].to_list(), name="conversion",
+                        mode="lines+markers", line={"color": GREEN}, connectgaps=False)
+    fig.update_yaxes(tickformat=".0%")
+    return _layout(fig, title, "transactions / visitors")
+
+
+def satisfaction_heatmap(df: pl.DataFrame, title: str = "Satisfaction by zone and hour") -> go.Figure:
+    """``df``: zone, hour (0–23), satisfaction_index (null = below the minimum group:
+    drawn as a blank cell, never as a number), tracks_readable."""
+    fig = go.Figure()
+    if df.height:
+        wide = df.pivot(on="hour", index="zone", values="satisfaction_index", sort_columns=True)
+        hours = [c for c in wide.columns if c != "zone"]
+        fig.add_heatmap(
+            x=[f"{int(h):02d}:00" for h in hours],
+            y=wide["zone"].to_list(),
+            z=wide.select(hours).to_numpy().tolist(),
+            zmin=-100, zmax=100, colorscale="RdYlGn", hoverongaps=False,
+            colorbar={"title": "index"},
+        )
+    return _layout(fig, title, None)
+
+
+def queue(df: pl.DataFrame, title: str = "Checkout queue") -> go.Figure:
+    """``df``: bucket, queue_length_avg, wait_s (seconds)."""
+    fig = go.Figure()
+    if df.height:
+        x = df["bucket"].to_list()
+        fig.add_bar(x=x, y=df["queue_length_avg"].to_list(), name="mean length (people)",
+                    marker_color=GREY)
+        fig.add_scatter(x=x, y=(df["wait_s"] / 60.0).to_list(), name="wait (min)", yaxis="y2",
+                        mode="lines+markers", line={"color": RED})
+        fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "wait (min)"})
+    return _layout(fig, title, "people")
+
+
+def dwell_by_zone(df: pl.DataFrame, title: str = "Dwell by zone") -> go.Figure:
+    """``df``: zone, avg_dwell_s, dwell_visits."""
+    fig = go.Figure()
+    if df.height:
+        fig.add_bar(y=df["zone"].to_list(), x=df["avg_dwell_s"].to_list(), orientation="h",
+                    marker_color=BLUE, text=[f"{v} visits" for v in df["dwell_visits"].to_list()],
+                    name="mean dwell")
+    fig = _layout(fig, title, None)
+    fig.update_xaxes(title="mean dwell (s)")
+    return fig
+
+
+def position_heatmap(df: pl.DataFrame, title: str = "Where people stand") -> go.Figure:
+    """``df``: x_bin, y_bin (grid cells over the frame, row 0 at the top), people."""
+    fig = go.Figure()
+    if df.height:
+        fig.add_histogram2d(x=df["x_bin"].to_list(), y=df["y_bin"].to_list(),
+                            z=df["people"].to_list(), histfunc="sum", colorscale="YlOrRd",
+                            nbinsx=int(df["x_bin"].max()) + 1, nbinsy=int(df["y_bin"].max()) + 1)
+        fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, None)
+
+
+def kpi_trend(df: pl.DataFrame, kpi: str, label: str, title: str | None = None) -> go.Figure:
+    """``df``: store_id, bucket and the column ``kpi``; one line per store."""
+    fig = go.Figure()
+    for (store,), part in df.sort("bucket").group_by("store_id", maintain_order=True):
+        fig.add_scatter(x=part["bucket"].to_list(), y=part[kpi].to_list(), name=str(store),
+                        mode="lines")
+    return _layout(fig, title or f"{label} by store", label)
+
+
+def leaderboard_bars(df: pl.DataFrame, kpi: str, label: str, flagged: set[str] | None = None) -> go.Figure:
+    """``df``: store_id and ``kpi``; outlier stores (``flagged``) drawn in red."""
+    flagged = flagged or set()
+    ordered = df.drop_nulls(kpi).sort(kpi, descending=True)
+    stores = ordered["store_id"].to_list()
+    fig = go.Figure()
+    if ordered.height:
+        fig.add_bar(x=stores, y=ordered[kpi].to_list(), name=label,
+                    marker_color=[RED if s in flagged else BLUE for s in stores])
+    return _layout(fig, f"{label} by store (red: outlier)", label)
+
+
+def staffing(df: pl.DataFrame, title: str = "Scheduled vs recommended staff") -> go.Figure:
+    """``df``: bucket, scheduled_staff, recommended_staff, status (over / under / ok)."""
+    fig = go.Figure()
+    if df.height:
+        x = df["bucket"].to_list()
+        colours = {"over": ORANGE, "under": RED, "ok": GREY}
+        fig.add_bar(x=x, y=df["scheduled_staff"].to_list(), name="scheduled",
+                    marker_color=[colours.get(s, GREY) for s in df["status"].to_list()])
+        fig.add_scatter(x=x, y=df["recommended_staff"].to_list(), name="recommended",
+                        mode="lines", line={"color": BLUE, "shape": "hv"})
+    return _layout(fig, title, "staff")
+
+
+def frame_overlay(
+    jpeg: bytes | None,
+    width: int,
+    height: int,
+    lines: list[dict],
+    zones: list[dict],
+    title: str = "Lines and zones",
+) -> go.Figure:
+    """A still frame (if any) with the camera's lines and zone polygons drawn on top, in
+    frame pixels (``lines``: name/start/end; ``zones``: name/polygon)."""
+    fig = go.Figure()
+    if jpeg:
+        fig.add_layout_image(source="data:image/jpeg;base64," + base64.b64encode(jpeg).decode(),
+                             x=0, y=0, sizex=width, sizey=height, xref="x", yref="y",
+                             layer="below", sizing="stretch")
+    for zone in zones:
+        pts = [*zone["polygon"], zone["polygon"][0]]
+        fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], fill="toself",
+                        name=f"zone {zone['name']}", mode="lines", opacity=0.5)
+    for line in lines:
+        fig.add_scatter(x=[line["start"][0], line["end"][0]], y=[line["start"][1], line["end"][1]],
+                        name=f"line {line['name']}", mode="lines+markers",
+                        line={"width": 4, "color": ORANGE})
+    fig.update_xaxes(range=[0, width], showgrid=False)
+    fig.update_yaxes(range=[height, 0], showgrid=False, scaleanchor="x")
+    return _layout(fig, title, None, height=420)

@@ -3,6 +3,9 @@ pipeline's servers listen. Pages never open cameras or models."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import streamlit as st
 
 from dashboard.launcher import default_db_path, read_services
@@ -28,3 +31,41 @@ def tile_base_url() -> str | None:
     port = tiles.rsplit(":", 1)[1]
     host = (st.context.headers.get("Host") or "localhost").rsplit(":", 1)[0]
     return f"http://{host}:{port}"
+
+
+def pipeline_cameras(store_id: str) -> list[dict]:
+    """Cameras the running pipeline streams for ``store_id`` ([] when none runs here)."""
+    services = read_services()
+    if services.get("store_id") != store_id:
+        return []
+    return list(services.get("cameras", []))
+
+
+def tile_status(timeout_s: float = 1.0) -> dict[str, dict]:
+    """The tile server's /status JSON (camera id -> CameraStatus.as_dict()); {} if down.
+
+    Fetched server-side from the address in services.json (not the browser's host)."""
+    tiles = read_services().get("tiles")
+    if not tiles:
+        return {}
+    try:
+        with urllib.request.urlopen(f"{tiles}/status", timeout=timeout_s) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return {}
+
+
+def tile_still(camera_id: str, faces: bool = False, timeout_s: float = 2.0) -> bytes | None:
+    """One JPEG still of ``camera_id`` from the tile server (Setup page), or None."""
+    tiles = read_services().get("tiles")
+    if not tiles:
+        return None
+    from detectors.stream import sign_stream_token, stream_secret
+
+    token = sign_stream_token(stream_secret(), camera_id, faces=faces, ttl_s=60)
+    try:
+        with urllib.request.urlopen(f"{tiles}/frame/{camera_id}.jpg?token={token}",
+                                    timeout=timeout_s) as response:
+            return response.read()
+    except OSError:
+        return None

@@ -235,8 +235,7 @@ def _table_sizes(con: duckdb.DuckDBPyConnection, p: NoParams) -> pl.DataFrame:
 
 # ---------------------------------------------------------------------------- KPI inputs
 
-_TRAFFIC_SUMS = """
-    sum(visitors)::BIGINT AS visitors, sum(exits)::BIGINT AS exits,
+_ZONE_SUMS = """
     sum(tracks_total)::BIGINT AS tracks_total, sum(tracks_readable)::BIGINT AS tracks_readable,
     sum(satisfied)::BIGINT AS satisfied, sum(neutral)::BIGINT AS neutral,
     sum(frustrated)::BIGINT AS frustrated,
@@ -244,6 +243,9 @@ _TRAFFIC_SUMS = """
     sum(queue_joins)::BIGINT AS queue_joins, sum(queue_leaves)::BIGINT AS queue_leaves,
     sum(queue_wait_s)::DOUBLE AS queue_wait_s, sum(queue_length)::DOUBLE AS queue_length_sum,
     sum(queue_sampled)::BIGINT AS queue_sampled_hours"""
+
+_TRAFFIC_SUMS = """
+    sum(visitors)::BIGINT AS visitors, sum(exits)::BIGINT AS exits,""" + _ZONE_SUMS
 
 
 @_register(
@@ -305,7 +307,7 @@ def _zone_metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame
     bucket = _BUCKET[p.granularity]
     return con.sql(
         f"""
-        SELECT store_id, zone, {bucket} AS bucket, {_TRAFFIC_SUMS}
+        SELECT store_id, zone, {bucket} AS bucket, {_ZONE_SUMS}
         FROM hourly_zone
         WHERE list_contains($stores, store_id) AND local_hour >= $lo AND local_hour < $hi
         GROUP BY ALL ORDER BY store_id, zone, bucket

@@ -154,15 +154,13 @@ _INSERTS: dict[str, str] = {
     "expressions": "INSERT INTO expressions SELECT * FROM _batch",
     "queue_samples": "INSERT INTO queue_samples SELECT * FROM _batch",
     "live_view_log": "INSERT INTO live_view_log SELECT * FROM _batch",
-    # The pipeline re-sends a growing track; keep the latest version of each.
+    # The pipeline re-sends a growing track; keep the latest version of each (the older
+    # version is deleted first, see _TRACKS_REPLACE).
     "tracks": """
         INSERT INTO tracks
         SELECT * FROM _batch
         QUALIFY row_number() OVER (PARTITION BY camera_id, track_id, first_ts
-                                   ORDER BY last_ts DESC) = 1
-        ON CONFLICT (camera_id, track_id, first_ts) DO UPDATE SET
-            last_ts = excluded.last_ts, zones = excluded.zones,
-            valence = excluded.valence, faces_read = excluded.faces_read""",
+                                   ORDER BY last_ts DESC) = 1""",
     # Imported rows carry their own ids: a row already stored is skipped.
     "transactions": """
         INSERT INTO transactions
@@ -179,6 +177,13 @@ _INSERTS: dict[str, str] = {
         SELECT b.ts, c.store_id, b.camera_id, b.kind, b.detail
         FROM _batch b LEFT JOIN cameras c ON c.camera_id = b.camera_id""",
 }
+
+_TRACKS_REPLACE = """
+    DELETE FROM tracks t
+    WHERE t.first_ts >= (SELECT min(first_ts) FROM _batch)
+      AND t.first_ts <= (SELECT max(first_ts) FROM _batch)
+      AND EXISTS (SELECT 1 FROM _batch b WHERE b.camera_id = t.camera_id
+                  AND b.track_id = t.track_id AND b.first_ts = t.first_ts)"""
 
 # Alert events from the pipeline also become rows of ``alerts`` for staff to acknowledge.
 _ALERTS_FROM_EVENTS = """
@@ -498,6 +503,8 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> i
     """
     con.register("_batch", rows)
     try:
+        if table == "tracks":
+            con.execute(_TRACKS_REPLACE)
         inserted = con.execute(_INSERTS[table]).fetchall()[0][0]
         if table == "events":
             con.execute(_ALERTS_FROM_EVENTS)

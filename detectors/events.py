@@ -191,21 +191,23 @@ class _Line:
     """A line segment with the geometry precomputed; signed distance > 0 = the *in* side."""
 
     def __init__(self, config: LineConfig) -> None:
+        # Plain floats: this runs per person, per line, per frame, where numpy's per-call
+        # overhead would cost more than the arithmetic.
         self.name = config.name
-        self.start = np.asarray(config.start, dtype=np.float64)
-        direction = np.asarray(config.end, dtype=np.float64) - self.start
-        self.length = float(np.hypot(*direction))
-        self.unit = direction / self.length
+        self.x0, self.y0 = float(config.start[0]), float(config.start[1])
+        dx, dy = float(config.end[0]) - self.x0, float(config.end[1]) - self.y0
+        self.length = math.hypot(dx, dy)
+        self.ux, self.uy = dx / self.length, dy / self.length
         # Image y grows downwards, so the screen's "right of start->end" is where the 2-D
         # cross product direction x (p - start) is positive. Right of the line = in.
-        self.normal = np.array([-self.unit[1], self.unit[0]])
+        self.nx, self.ny = -self.uy, self.ux
 
-    def signed_distance(self, point: np.ndarray) -> float:
-        return float(np.dot(point - self.start, self.normal))
+    def signed_distance(self, point: tuple[float, float]) -> float:
+        return (point[0] - self.x0) * self.nx + (point[1] - self.y0) * self.ny
 
-    def position_along(self, point: np.ndarray) -> float:
+    def position_along(self, point: tuple[float, float]) -> float:
         """0 at start, 1 at end, outside [0, 1] beyond the ends."""
-        return float(np.dot(point - self.start, self.unit)) / self.length
+        return ((point[0] - self.x0) * self.ux + (point[1] - self.y0) * self.uy) / self.length
 
 
 @dataclass(slots=True)
@@ -220,12 +222,12 @@ class _Track:
     track_id: int
     first_ts: float
     last_ts: float
-    first_point: np.ndarray
+    first_point: tuple[float, float]
     max_displacement: float = 0.0
     qualified: bool = False
     # Per line: last decided side (+1 in side, -1 out side) and the point where it was decided.
     side: dict[str, int] = field(default_factory=dict)
-    anchor: dict[str, np.ndarray] = field(default_factory=dict)
+    anchor: dict[str, tuple[float, float]] = field(default_factory=dict)
     crossed: set[tuple[str, TrackEvent]] = field(default_factory=set)
     pending: list[EventRow] = field(default_factory=list)
     visits: dict[str, _Visit] = field(default_factory=dict)
@@ -307,19 +309,22 @@ class EventEngine:
             self._occupancy[zone.name] = int(mask.sum())
 
         seen: set[int] = set()
+        points = feet.tolist()
+        inside_rows = [mask.tolist() for mask in inside]
         for row, track_id in enumerate(persons.tracker_id.tolist()):
             if track_id == NO_TRACK or track_id in seen:
                 continue  # untracked rows never cross; a duplicate id keeps its first row
             seen.add(track_id)
-            point = feet[row]
+            point = (points[row][0], points[row][1])
             track = self._tracks.get(track_id)
             if track is None:
-                track = _Track(track_id, ts, ts, point.copy())
+                track = _Track(track_id, ts, ts, point)
                 self._tracks[track_id] = track
             track.last_ts = ts
-            track.max_displacement = max(
-                track.max_displacement, float(np.hypot(*(point - track.first_point)))
+            displacement = math.hypot(
+                point[0] - track.first_point[0], point[1] - track.first_point[1]
             )
+            track.max_displacement = max(track.max_displacement, displacement)
             self._update_lines(ts, track, point, out)
             if not track.qualified and self._qualifies(track):
                 track.qualified = True
@@ -327,7 +332,7 @@ class EventEngine:
                     self._count_crossing(pending)
                 out.extend(track.pending)
                 track.pending.clear()
-            self._update_zones(ts, track, [bool(mask[row]) for mask in inside], out)
+            self._update_zones(ts, track, [rows[row] for rows in inside_rows], out)
 
         for track_id in list(self._tracks):
             track = self._tracks[track_id]
@@ -374,7 +379,7 @@ class EventEngine:
         )
 
     def _update_lines(
-        self, ts: float, track: _Track, point: np.ndarray, out: list[EventRow]
+        self, ts: float, track: _Track, point: tuple[float, float], out: list[EventRow]
     ) -> None:
         for line in self.lines:
             distance = line.signed_distance(point)
@@ -384,13 +389,17 @@ class EventEngine:
             previous = track.side.get(line.name)
             anchor = track.anchor.get(line.name)
             track.side[line.name] = side
-            track.anchor[line.name] = point.copy()
+            track.anchor[line.name] = point
             if previous is None or previous == side or anchor is None:
                 continue
             # Where did the path anchor -> point cut the (infinite) line? Only a cut inside
             # the segment is a crossing; walking round its end just changes side.
             d0 = line.signed_distance(anchor)
-            cut = anchor + (point - anchor) * (d0 / (d0 - distance))
+            share = d0 / (d0 - distance)
+            cut = (
+                anchor[0] + (point[0] - anchor[0]) * share,
+                anchor[1] + (point[1] - anchor[1]) * share,
+            )
             if not 0.0 <= line.position_along(cut) <= 1.0:
                 continue
             kind = TrackEvent.ENTER if side > 0 else TrackEvent.EXIT

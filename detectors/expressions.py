@@ -22,7 +22,7 @@ from detectors.types import NO_TRACK, Detections, Valence
 
 # Faces shorter than this (full-frame pixels) are not read: UNKNOWN, never a guess.
 # Measured (benchmarks/bench_expressions.py, "size sweep"): see module docstring.
-MIN_FACE_PX = 40
+MIN_FACE_PX = 32
 UNKNOWN_LABEL = "unknown"
 
 
@@ -42,9 +42,13 @@ class ExpressionReading:
         return self.valence is not Valence.UNKNOWN
 
 
-def unknown_reading(model: str, reason: str, scores: dict[str, float] | None = None) -> ExpressionReading:
+def unknown_reading(
+    model: str, reason: str, scores: dict[str, float] | None = None
+) -> ExpressionReading:
     """An abstention; ``reason`` lands in ``scores`` as a key so it can be counted."""
-    return ExpressionReading(UNKNOWN_LABEL, Valence.UNKNOWN, 0.0, {reason: 1.0, **(scores or {})}, model)
+    return ExpressionReading(
+        UNKNOWN_LABEL, Valence.UNKNOWN, 0.0, {reason: 1.0, **(scores or {})}, model
+    )
 
 
 @runtime_checkable
@@ -76,7 +80,9 @@ def _resize_longest(image: np.ndarray, side: int) -> np.ndarray:
     h, w = image.shape[:2]
     scale = side / max(h, w)
     interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp)
+    return cv2.resize(
+        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp
+    )
 
 
 class _BaseReader:
@@ -155,7 +161,9 @@ class BlendshapeReader(_BaseReader):
         try:
             self._task = vision.FaceLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
-            raise ModelError(f"{path}: MediaPipe could not load the face landmarker ({exc})") from exc
+            raise ModelError(
+                f"{path}: MediaPipe could not load the face landmarker ({exc})"
+            ) from exc
 
     def blendshapes(self, crop: np.ndarray) -> dict[str, float] | None:
         result = self._task.detect(mediapipe_image(_resize_longest(crop, self.input_px)))
@@ -175,7 +183,9 @@ class BlendshapeReader(_BaseReader):
             task.close()
 
 
-def classify_blendshapes(shapes: dict[str, float], model: str = BlendshapeReader.name) -> ExpressionReading:
+def classify_blendshapes(
+    shapes: dict[str, float], model: str = BlendshapeReader.name
+) -> ExpressionReading:
     """The blendshape rule as a pure function (unit-testable without a model)."""
 
     def pair(stem: str) -> float:
@@ -207,16 +217,17 @@ def classify_blendshapes(shapes: dict[str, float], model: str = BlendshapeReader
 
 # The YOLO model's 8 classes → valence. Happy is the only positive class. Anger,
 # Disgust and Contempt are the displeasure a store wants to know about. Sad is
-# negative too, but this model reads resting and low-resolution faces as Sad
-# often (STACK-NOTES), so Sad counts as frustrated only past the confidence gate
-# like every class. Surprise and Fear are high-arousal but not clearly positive or
-# negative for a shopper (a price tag, a product found): neutral, not a guess.
+# NOT frustrated: measured on the labelled faces, this model reads a resting face
+# as Sad (the woman of the head-pose clip: 13 of 13 frames, confidence 0.50–0.79),
+# and mapping Sad → frustrated turned 14 of 28 neutral faces into frustrated ones.
+# Surprise and Fear are high-arousal but not clearly positive or negative for a
+# shopper (a price tag, a product found): neutral.
 YOLO_VALENCE: dict[str, Valence] = {
     "Happy": Valence.SATISFIED,
     "Anger": Valence.FRUSTRATED,
     "Disgust": Valence.FRUSTRATED,
     "Contempt": Valence.FRUSTRATED,
-    "Sad": Valence.FRUSTRATED,
+    "Sad": Valence.NEUTRAL,
     "Neutral": Valence.NEUTRAL,
     "Surprise": Valence.NEUTRAL,
     "Fear": Valence.NEUTRAL,
@@ -243,7 +254,9 @@ class YoloExpressionReader(_BaseReader):
         self._names: dict[int, str] = dict(self._model.names)
         unknown = set(self._names.values()) - set(YOLO_VALENCE)
         if unknown:
-            raise ModelError(f"yolo-face-expression has classes {sorted(unknown)} with no valence mapping")
+            raise ModelError(
+                f"yolo-face-expression has classes {sorted(unknown)} with no valence mapping"
+            )
 
     def _read_crop(self, crop: np.ndarray) -> ExpressionReading:
         result = self._model.predict(crop, imgsz=self.input_px, conf=0.02, verbose=False)[0]
@@ -269,7 +282,9 @@ READER_ALIASES = {"mediapipe": "mediapipe-blendshapes", "yolo": "yolo-expression
 DEFAULT_EXPRESSION_READER = "mediapipe-blendshapes"
 
 
-def make_expression_reader(name: str = DEFAULT_EXPRESSION_READER, **gates: float) -> ExpressionReader:
+def make_expression_reader(
+    name: str = DEFAULT_EXPRESSION_READER, **gates: float
+) -> ExpressionReader:
     """Build a reader by name: ``mediapipe-blendshapes`` (default) or ``yolo-expression``.
 
     ``gates``: ``min_face_px`` and ``min_confidence`` override the abstention gates.
@@ -355,9 +370,13 @@ class ExpressionScheduler:
         if not 1 <= self.every_k <= 1000:
             raise ValueError(f"every_k must be in 1..1000, got {self.every_k}")
 
-    def should_read(self, tracker_id: np.ndarray, in_staff_zone: np.ndarray | None = None) -> np.ndarray:
+    def should_read(
+        self, tracker_id: np.ndarray, in_staff_zone: np.ndarray | None = None
+    ) -> np.ndarray:
         ids = np.asarray(tracker_id, dtype=np.int64).reshape(-1)
-        staff = np.zeros(len(ids), bool) if in_staff_zone is None else np.asarray(in_staff_zone, bool)
+        staff = (
+            np.zeros(len(ids), bool) if in_staff_zone is None else np.asarray(in_staff_zone, bool)
+        )
         if len(staff) != len(ids):
             raise ValueError(f"in_staff_zone has {len(staff)} rows, tracker_id has {len(ids)}")
         out = np.zeros(len(ids), dtype=bool)
@@ -429,12 +448,18 @@ def annotate_expressions(
         shown: ExpressionReading | None = None
         if mask[row] and np.all(np.isfinite(faces[row])):
             raw = reader.read(image, faces[row])
-            shown = raw if smoother is None or track_id == NO_TRACK else smoother.update(track_id, raw)
+            shown = (
+                raw if smoother is None or track_id == NO_TRACK else smoother.update(track_id, raw)
+            )
             made.append(TrackReading(track_id, shown, raw, row))
         elif smoother is not None and track_id != NO_TRACK:
             shown = smoother.current(track_id)
         if shown is not None:
-            labels[row], valences[row], confidences[row] = shown.label, str(shown.valence), shown.confidence
+            labels[row], valences[row], confidences[row] = (
+                shown.label,
+                str(shown.valence),
+                shown.confidence,
+            )
     detections.with_column(EXPRESSION_COLUMN, labels)
     detections.with_column(VALENCE_COLUMN, valences)
     detections.with_column(EXPRESSION_CONFIDENCE_COLUMN, confidences)

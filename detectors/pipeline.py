@@ -126,6 +126,13 @@ class SharedModels:
             expression = make_expression_reader(options.expression_reader)
         return cls(person, face, expression)
 
+    def close(self) -> None:
+        """Release native resources (MediaPipe tasks must be closed before exit)."""
+        for model in (self.expression, self.face):
+            close = getattr(model, "close", None)
+            if close is not None:
+                close()
+
 
 @dataclass
 class _TrackSummary:
@@ -161,6 +168,7 @@ class CameraPipeline:
             self.smoother = ExpressionSmoother()
             self.scheduler = ExpressionScheduler(every_k=options.read_every_k)
         self._frame_count = 0
+        self.faces_read = 0  # expression readings made on a detected face
         self._det_rows: list[tuple] = []
         self._expr_rows: list[tuple] = []
         self._event_rows: list[EventRow] = []
@@ -250,6 +258,7 @@ class CameraPipeline:
 
     def _record_expressions(self, ts: float, readings: list[tuple[int, Any]]) -> None:
         us = _ts_us(ts)
+        self.faces_read += len(readings)
         for track_id, reading in readings:
             self._expr_rows.append(
                 (us, int(track_id), reading.label, str(reading.valence), float(reading.confidence),
@@ -341,6 +350,7 @@ class Runner:
         self.sink = sink
         self.hub = hub or FrameHub()
         self.options = options or PipelineOptions(blur_faces=config.privacy.blur_faces)
+        self._owns_models = models is None
         self.models = models or SharedModels.load(config, self.options)
         self.run_id = uuid.uuid4().hex[:12]
         self._batch_seq = itertools.count(1)
@@ -386,6 +396,8 @@ class Runner:
         self.flush_rows()
         if self.sink is not None:
             self.sink.flush(timeout)
+        if self._owns_models:
+            self.models.close()
 
     # -- scheduling ------------------------------------------------------------------------
     def _pick(self) -> tuple[str, Frame] | None:

@@ -50,6 +50,10 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 DEFAULT_FFMPEG_OPTIONS = "rtsp_transport;tcp"
 
+# Set once at import, from the importing (main) thread: setenv while another thread's
+# capture reads the environment is not thread-safe in C. A value the user set wins.
+os.environ.setdefault(FFMPEG_OPTIONS_ENV, DEFAULT_FFMPEG_OPTIONS)
+
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#]*)@")
 _SECRET_PARAMS = re.compile(
     r"(?P<key>[?&;](?:password|passwd|pwd|pass|token|access_token|api_key|apikey|key|secret|"
@@ -128,7 +132,6 @@ class FrameSource(ABC):
 
 
 def _ffmpeg_capture(url: str, open_timeout_s: float, read_timeout_s: float) -> cv2.VideoCapture:
-    os.environ.setdefault(FFMPEG_OPTIONS_ENV, DEFAULT_FFMPEG_OPTIONS)
     params = [
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
         int(open_timeout_s * 1000),
@@ -418,6 +421,11 @@ class CaptureWorker:
                 return self._newest
             frame, self._slot = self._slot, None
             return frame
+
+    def report_analysed_fps(self, fps: float) -> None:
+        """The pipeline tells the worker how fast this camera is analysed (shown in status)."""
+        with self._lock:
+            self._status.analysed_fps = float(fps)
 
     def status(self) -> CameraStatus:
         """A copy of the status (safe to read while the thread updates its own)."""

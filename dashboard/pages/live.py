@@ -1,32 +1,118 @@
-"""Live: camera tiles (MJPEG pulled by the browser from the pipeline) and people per minute."""
+"""Live: camera tiles, a status badge per tile, and the alert feed with acknowledgement.
+
+Frames never pass through Streamlit: each tile is an ``<img>`` whose MJPEG stream the
+browser pulls from the pipeline's tile server (HMAC token per camera, faces blurred unless
+the role may see them). Only the small status/alert fragment refreshes, and it fetches
+JSON and rows, never frames.
+"""
 
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
 from dashboard import charts
-from dashboard.launcher import read_services
-from dashboard.services import get_reader, tile_base_url
+from dashboard.filters import filter_bar
+from dashboard.services import pipeline_cameras, tile_base_url, tile_status
+from dashboard.session import data_errors, page_context
+from data import kpi
 from detectors.stream import sign_stream_token, stream_secret
 
+REFRESH_S = 2.0
+ctx = page_context()
+flt = filter_bar(ctx.allowed_stores(), dates=False, granularity=False)
 st.title("Live")
-services = read_services()
-cameras = services.get("cameras", [])
+if flt.store is None:
+    st.info("No store is in your scope.")
+    st.stop()
+
+with data_errors():
+    # The scope check happens in the data layer: a forged ?store= stops here.
+    kpi.resolve_stores(ctx.reader, kpi.KpiFilter(datetime.now().date(), datetime.now().date(),
+                                                 (flt.store,)), ctx.scope)
+    cameras = ctx.reader.query("cameras", {"stores": [flt.store]})
+
+streaming = {c["camera_id"]: c for c in pipeline_cameras(flt.store)}
 base = tile_base_url()
+tiles, feed = st.columns([3, 1])
 
-if not cameras or base is None:
-    st.info("The pipeline is not running, so there are no live tiles. Start everything with `storelens up`.")
-else:
-    columns = st.columns(2 if len(cameras) > 1 else 1)
-    secret = stream_secret()
-    for i, camera in enumerate(cameras):
-        token = sign_stream_token(secret, camera["camera_id"], faces=False)
-        with columns[i % len(columns)]:
-            st.image(f"{base}/stream/{camera['camera_id']}.mjpg?token={token}", caption=camera["name"])
 
-reader = get_reader()
-since = datetime.now(UTC) - timedelta(minutes=60)
-camera_ids = [c["camera_id"] for c in cameras] or ["demo-cam-1"]
-for camera_id in camera_ids[:1] if not cameras else camera_ids:
-    frame = reader.query("people_per_minute", {"camera_id": camera_id, "since": since})
-    st.plotly_chart(charts.people_per_minute(frame, f"People per minute — {camera_id}"), width="stretch")
+def _log_views(camera_ids: list[str]) -> None:
+    """Audit trail: one live_view_log row per camera per browser session."""
+    logged: set[str] = st.session_state.setdefault("storelens_logged_views", set())
+    for camera_id in camera_ids:
+        if camera_id not in logged:
+            ctx.reader.log_live_view(ctx.user.name, ctx.user.role.value, camera_id)
+            logged.add(camera_id)
+
+
+with tiles:
+    live_ids = [cid for cid in cameras["camera_id"].to_list() if cid in streaming][:9]
+    if not live_ids or base is None:
+        st.info("No live tiles for this store: its pipeline is not running here. "
+                "Start everything with `storelens up`.")
+    else:
+        _log_views(live_ids)
+        secret = stream_secret()
+        per_row = 1 if len(live_ids) == 1 else 2 if len(live_ids) <= 4 else 3
+        grid = st.columns(per_row)
+        for i, camera_id in enumerate(live_ids):
+            token = sign_stream_token(secret, camera_id, faces=ctx.user.may_see_faces)
+            with grid[i % per_row]:
+                st.image(f"{base}/stream/{camera_id}.mjpg?token={token}",
+                         caption=streaming[camera_id]["name"], width="stretch")
+
+
+@st.fragment(run_every=REFRESH_S)
+def status_badges() -> None:
+    """One badge per tile from the tile server's /status JSON (no frames)."""
+    statuses = tile_status()
+    badges = []
+    for camera_id in live_ids:
+        s = statuses.get(camera_id)
+        if s is None:
+            badges.append(f":gray-badge[{camera_id}: no status]")
+            continue
+        state, fps = s.get("state", "offline"), s.get("analysed_fps", 0.0)
+        colour = {"online": "green", "reconnecting": "orange"}.get(state, "red")
+        since = ""
+        if state != "online" and s.get("since"):
+            since = " since " + datetime.fromtimestamp(s["since"]).strftime("%H:%M:%S")
+        badges.append(f":{colour}-badge[{s.get('name') or camera_id}: {state}{since} · {fps:.1f} fps]")
+    if badges:
+        st.markdown(" ".join(badges))
+
+
+@st.fragment(run_every=REFRESH_S)
+def alert_feed() -> None:
+    """Open and recent alerts of this store (scoped rows), each with Acknowledge."""
+    st.subheader("Alerts")
+    with data_errors():
+        alerts = kpi.alert_list(ctx.reader, ctx.scope, [flt.store],
+                                since=datetime.now(UTC) - timedelta(days=1))
+    if alerts.is_empty():
+        st.caption("No alerts in the last 24 h.")
+    for row in alerts.iter_rows(named=True):
+        with st.container(border=True):
+            st.markdown(f"**{row['kind'].replace('_', ' ')}** · {row['ts']:%H:%M}  \n{row['detail'] or ''}")
+            if row["acknowledged_ts"] is not None:
+                st.caption(f"acknowledged by {row['acknowledged_by']}")
+            elif ctx.user.may_acknowledge:
+                if st.button("Acknowledge", key=f"ack_{row['alert_id']}"):
+                    # The id comes from the scoped list above, never from the URL.
+                    with data_errors():
+                        ctx.reader.ack_alert(row["alert_id"], ctx.user.name)
+                    st.rerun(scope="fragment")
+
+
+with tiles:
+    if live_ids:
+        status_badges()
+with feed:
+    alert_feed()
+
+with data_errors():
+    since = datetime.now(UTC) - timedelta(minutes=60)
+    for camera_id in live_ids[:1] or cameras["camera_id"].to_list()[:1]:
+        frame = kpi.people_per_minute(ctx.reader, camera_id, since)
+        st.plotly_chart(charts.people_per_minute(frame, f"People per minute — {camera_id}"),
+                        width="stretch")

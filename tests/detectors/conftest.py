@@ -117,7 +117,8 @@ def rtsp_server_available() -> str | None:
     probe = (
         "import gi; gi.require_version('Gst','1.0'); gi.require_version('GstRtspServer','1.0');"
         "from gi.repository import Gst, GstRtspServer; Gst.init(None);"
-        "missing=[e for e in ('videotestsrc','x264enc','rtph264pay') if not Gst.ElementFactory.find(e)];"
+        "missing=[e for e in ('videotestsrc','x264enc','rtph264pay')"
+        " if not Gst.ElementFactory.find(e)];"
         "print(','.join(missing))"
     )
     try:

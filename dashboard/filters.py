@@ -1,0 +1,146 @@
+"""Filters (store, date range, granularity) that live in the URL so a view is a link.
+
+The URL is *input*, never authority: a store id read from it is only a request. Pages pass
+it to the KPI functions together with the user's :class:`~data.kpi.Scope`, and the data
+layer refuses stores outside the scope (a forged ``?store=`` ends in "access denied").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+import streamlit as st
+
+GRANULARITIES = ("hour", "day", "week")
+MAX_RANGE_DAYS = 366
+_MEMORY = "storelens_filters"  # last filters of this session, for links between pages
+
+
+@dataclass(frozen=True)
+class Filters:
+    store: str | None
+    start: date
+    end: date
+    granularity: str
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def parse_filters(
+    params: Mapping[str, str],
+    today: date,
+    default_days: int = 7,
+    default_granularity: str = "day",
+) -> tuple[Filters, list[str]]:
+    """Filters from URL parameters; bad values fall back to defaults with a warning each."""
+    warnings: list[str] = []
+    default = Filters(None, today - timedelta(days=default_days - 1), today, default_granularity)
+
+    def day(name: str, fallback: date) -> date:
+        raw = params.get(name)
+        if not raw:
+            return fallback
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            warnings.append(f"ignored {name}={raw!r}: not a date (use YYYY-MM-DD)")
+            return fallback
+
+    start, end = day("from", default.start), day("to", default.end)
+    if end < start:
+        warnings.append(f"ignored from={start} to={end}: the range ends before it starts")
+        start, end = default.start, default.end
+    if (end - start).days >= MAX_RANGE_DAYS:
+        warnings.append(f"range shortened to {MAX_RANGE_DAYS} days")
+        start = end - timedelta(days=MAX_RANGE_DAYS - 1)
+    granularity = params.get("granularity") or default_granularity
+    if granularity not in GRANULARITIES:
+        warnings.append(f"ignored granularity={granularity!r}: use one of {GRANULARITIES}")
+        granularity = default_granularity
+    store = (params.get("store") or "").strip() or None
+    return Filters(store, start, end, granularity), warnings
+
+
+def _to_url(**values: str) -> None:
+    for name, value in values.items():
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+
+
+def _on_store() -> None:
+    value = st.session_state.get("f_store")
+    if value:
+        _to_url(store=value)
+
+
+def _on_dates() -> None:
+    value = st.session_state.get("f_dates")
+    if isinstance(value, tuple | list) and len(value) == 2:
+        _to_url(**{"from": value[0].isoformat(), "to": value[1].isoformat()})
+
+
+def _on_granularity() -> None:
+    value = st.session_state.get("f_granularity")
+    if value:
+        _to_url(granularity=value)
+
+
+def _seed(key: str, value: object) -> None:
+    if key not in st.session_state or st.session_state[key] != value:
+        st.session_state[key] = value
+
+
+def filter_bar(
+    allowed_stores: list[str],
+    *,
+    store: bool = True,
+    dates: bool = True,
+    granularity: bool = True,
+    default_days: int = 7,
+    default_granularity: str = "day",
+    today: date | None = None,
+) -> Filters:
+    """Render the sidebar filters and keep them in ``st.query_params``.
+
+    Returns the *requested* filters. ``Filters.store`` may be a store outside
+    ``allowed_stores`` when the URL names one: the caller must pass it to the data layer
+    with the user's scope (which denies it), never treat it as allowed.
+    """
+    today = today or date.today()
+    memory: dict[str, str] = st.session_state.get(_MEMORY, {})
+    params = {**memory, **{k: st.query_params.get(k) for k in st.query_params}}
+    flt, warnings = parse_filters(params, today, default_days, default_granularity)
+    if store and flt.store is None and allowed_stores:
+        flt = replace(flt, store=allowed_stores[0])
+    for warning in warnings:
+        st.warning(warning)
+    with st.sidebar:
+        if store:
+            requested_ok = flt.store in allowed_stores
+            _seed("f_store", flt.store if requested_ok else None)
+            st.selectbox(
+                "Store", allowed_stores, key="f_store", on_change=_on_store,
+                placeholder="choose a store",
+            )
+        if dates:
+            _seed("f_dates", (flt.start, flt.end))
+            st.date_input("Dates", key="f_dates", on_change=_on_dates, max_value=today)
+        if granularity:
+            _seed("f_granularity", flt.granularity)
+            st.segmented_control(
+                "Granularity", GRANULARITIES, key="f_granularity", on_change=_on_granularity
+            )
+    url: dict[str, str] = {}
+    if dates:
+        url.update({"from": flt.start.isoformat(), "to": flt.end.isoformat()})
+    if granularity:
+        url["granularity"] = flt.granularity
+    if store and flt.store:
+        url["store"] = flt.store
+    _to_url(**url)
+    st.session_state[_MEMORY] = {**memory, **url}
+    return flt

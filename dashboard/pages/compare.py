@@ -1,0 +1,70 @@
+"""Compare stores: a sortable leaderboard of every KPI per store (per opening hour and per
+m², week over week), outliers flagged, trends, and an export of exactly what is shown."""
+
+import io
+
+import polars as pl
+import streamlit as st
+
+from dashboard import charts, views
+from dashboard.filters import filter_bar
+from dashboard.session import data_errors, page_context
+from data import kpi
+
+ctx = page_context()
+allowed = ctx.allowed_stores()
+flt = filter_bar(allowed, store=False, default_days=28, default_granularity="day")
+st.title("Compare stores")
+if not allowed:
+    st.info("No store is in your scope.")
+    st.stop()
+
+with data_errors():
+    # No stores requested = every store in the user's scope (resolved by the data layer).
+    period = kpi.KpiFilter(flt.start, flt.end, (), flt.granularity)  # type: ignore[arg-type]
+    table = kpi.store_comparison(ctx.reader, period, ctx.scope)
+
+regions = sorted(r for r in table["region"].unique().to_list() if r)
+chosen = st.sidebar.multiselect("Region", regions, default=regions, key="f_regions")
+shown = table.filter(pl.col("region").is_in(chosen)) if chosen else table.clear()
+columns = [c for c, _, _ in views.LEADERBOARD if c in shown.columns]
+shown = views.flag_outliers(shown.select("store_id", "name", "region", *columns), columns)
+
+st.caption(f"{flt.start} – {flt.end} · {shown.height} stores · click a column header to sort · "
+           "outliers: robust z-score over 3.5 (median/MAD)")
+labels = {c: label for c, label, _ in views.LEADERBOARD}
+config = {c: st.column_config.NumberColumn(labels[c], format="%.2f") for c in columns}
+config["conversion"] = st.column_config.NumberColumn("Conversion", format="percent")
+config["visitors"] = st.column_config.NumberColumn("Visitors", format="%d")
+config["outliers"] = st.column_config.TextColumn("Outliers", help="KPIs far from the median")
+st.dataframe(shown, hide_index=True, column_config=config, key="leaderboard")
+
+left, right = st.columns(2)
+left.download_button("Download CSV", shown.write_csv().encode(), "storelens-compare.csv",
+                     "text/csv", key="dl_csv")
+buffer = io.BytesIO()
+shown.write_parquet(buffer)
+right.download_button("Download Parquet", buffer.getvalue(), "storelens-compare.parquet",
+                      "application/vnd.apache.parquet", key="dl_parquet")
+
+kpi_column = st.selectbox("KPI", columns, format_func=labels.get, key="f_kpi")
+flagged = {s for s, o in zip(shown["store_id"], shown["outliers"], strict=True)
+           if kpi_column in o.split(", ")}
+st.plotly_chart(charts.leaderboard_bars(shown, kpi_column, labels[kpi_column], flagged),
+                width="stretch")
+
+trend_kpis = {"visitors": "Visitors", "conversion": "Conversion", "sales": "Sales",
+              "satisfaction_index": "Satisfaction", "star": "STAR"}
+trend_kpi = st.segmented_control("Trend", list(trend_kpis), format_func=trend_kpis.get,
+                                 default="visitors", key="f_trend") or "visitors"
+with data_errors():
+    trend_flt = period.with_(stores=tuple(shown["store_id"].to_list()))
+    if trend_flt.stores:
+        daily = {
+            "visitors": lambda: kpi.visitors(ctx.reader, trend_flt, ctx.scope),
+            "conversion": lambda: kpi.conversion(ctx.reader, trend_flt, ctx.scope),
+            "sales": lambda: kpi.sales_per_visitor(ctx.reader, trend_flt, ctx.scope),
+            "satisfaction_index": lambda: kpi.satisfaction(ctx.reader, trend_flt, ctx.scope),
+            "star": lambda: kpi.star(ctx.reader, trend_flt, ctx.scope),
+        }[trend_kpi]()
+        st.plotly_chart(charts.kpi_trend(daily, trend_kpi, trend_kpis[trend_kpi]), width="stretch")

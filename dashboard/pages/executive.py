@@ -1,0 +1,48 @@
+"""Executive summary: one screen — which stores lead, which lag, and why."""
+
+from datetime import date, timedelta
+
+import polars as pl
+import streamlit as st
+
+from dashboard import charts, views
+from dashboard.session import data_errors, page_context
+from data import kpi
+
+ctx = page_context()
+st.title("Summary")
+st.markdown(":orange-badge[:material/science: demo data]" if ctx.user.demo else "")
+
+end = date.today()
+start = end - timedelta(days=27)
+with data_errors():
+    period = kpi.KpiFilter(start, end, (), "day")
+    comparison = kpi.store_comparison(ctx.reader, period, ctx.scope)
+if comparison.is_empty() or "visitors" not in comparison.columns:
+    st.info("No stores with data in your scope yet. `storelens demo seed` writes a demo history.")
+    st.stop()
+
+ranked = views.rank_stores(comparison)
+totals = comparison.select(pl.col("visitors", "transactions", "sales").sum()).row(0, named=True)
+a, b, c, d = st.columns(4)
+a.metric("Stores", comparison.height)
+b.metric("Visitors (28 days)", f"{totals['visitors'] or 0:,}")
+c.metric("Sales (28 days)", f"€{totals['sales'] or 0:,.0f}")
+d.metric("Conversion", f"{(totals['transactions'] or 0) / max(totals['visitors'] or 1, 1):.1%}")
+
+lead, lag = st.columns(2)
+with lead:
+    st.subheader("Leading")
+    for r in ranked.head(3).iter_rows(named=True):
+        st.markdown(f"**{r['name']}** ({r['store_id']}) — score {r['score']:.0f}  \n"
+                    f"{r['strengths'] or 'steady on every KPI'}")
+with lag:
+    st.subheader("Lagging")
+    for r in ranked.tail(3).reverse().iter_rows(named=True):
+        st.markdown(f"**{r['name']}** ({r['store_id']}) — score {r['score']:.0f}  \n"
+                    f"{r['weaknesses'] or 'no KPI far from the median'}")
+
+st.plotly_chart(charts.leaderboard_bars(ranked, "score", "Overall score (mean KPI percentile)"),
+                width="stretch")
+st.caption(f"{start} – {end}. Score = mean percentile over conversion, sales per visitor, "
+           "satisfaction, queue wait, labour cost per visitor and visitors per m².")

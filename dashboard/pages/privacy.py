@@ -1,0 +1,42 @@
+"""Privacy: what is stored and for how long, the entrance signage text, and an export of
+the data inventory."""
+
+import json
+
+import streamlit as st
+
+from dashboard.privacy import inventory, retention_days, signage_text
+from dashboard.settings import load_store_config
+from dashboard.session import data_errors, page_context
+
+ctx = page_context()
+st.title("Privacy")
+st.markdown(
+    "StoreLens counts people and reads facial *expressions* as satisfied / neutral / "
+    "frustrated. It **never identifies anyone**: no face recognition, no face embeddings, "
+    "no re-identification across visits, and no video frames or face crops are stored. "
+    "Satisfaction is shown only for groups of at least the minimum size, and faces are "
+    "blurred on live tiles."
+)
+with data_errors():
+    sizes = ctx.reader.query("table_sizes", {})
+try:
+    privacy = (load_store_config() or None) and load_store_config().privacy  # type: ignore[union-attr]
+except Exception:  # a broken config file must not hide the privacy statement
+    privacy = None
+table = inventory(sizes, privacy=privacy)
+st.subheader("What is stored, and for how long")
+st.dataframe(table, hide_index=True)
+
+left, right = st.columns(2)
+left.download_button("Export data inventory (CSV)", table.write_csv().encode(),
+                     "storelens-data-inventory.csv", "text/csv", key="inv_csv")
+right.download_button("Export data inventory (JSON)",
+                      json.dumps(table.to_dicts(), indent=2, default=str).encode(),
+                      "storelens-data-inventory.json", "application/json", key="inv_json")
+
+st.subheader("Signage for the entrance")
+st.code(signage_text(days=retention_days(privacy=privacy)), language=None)
+st.caption("Live-view access is logged (who, role, camera, when) and kept as the table above says.")
+if ctx.user.may_setup:
+    st.caption("Retention and privacy settings: Setup → Retention & privacy.")

@@ -1,0 +1,70 @@
+"""Store: headline numbers vs the same weekdays a week earlier, and the charts by hour."""
+
+from datetime import UTC, datetime, timedelta
+
+import streamlit as st
+
+from dashboard import charts, views
+from dashboard.filters import filter_bar
+from dashboard.session import data_errors, page_context
+from data import kpi
+from data.queries import REGISTRY
+
+ctx = page_context()
+flt = filter_bar(ctx.allowed_stores(), default_days=1, default_granularity="hour")
+st.title("Store")
+if flt.store is None:
+    st.info("No store is in your scope.")
+    st.stop()
+
+with data_errors():
+    # The scope goes with every call: a store outside it raises AccessDenied here.
+    now = kpi.headline(ctx.reader, flt.store, flt.start, flt.end, ctx.scope)
+    before_start, before_end = views.comparison_period(flt.start, flt.end)
+    before = kpi.headline(ctx.reader, flt.store, before_start, before_end, ctx.scope)
+    period = kpi.KpiFilter(flt.start, flt.end, (flt.store,), flt.granularity)  # type: ignore[arg-type]
+    metrics = kpi.metrics(ctx.reader, period, ctx.scope)
+    queue = kpi.queue(ctx.reader, period, ctx.scope)
+    zones = kpi.zone_metrics(ctx.reader, period.with_(granularity="hour"), ctx.scope)
+
+st.caption(f"**{flt.store}** · {flt.start} – {flt.end} · change vs {before_start} – {before_end}")
+columns = st.columns(len(views.HEADLINE))
+for column, (key, label, fmt, higher_better) in zip(columns, views.HEADLINE, strict=True):
+    value = now.get(key)
+    delta = views.headline_delta(value, before.get(key))
+    help_text = None
+    if key == "satisfaction_index":
+        share = now.get("faces_read")
+        help_text = (f"faces read on {share:.0%} of tracks; hidden below {now['min_group']} faces"
+                     if share is not None else "no faces read")
+    column.metric(
+        label,
+        "—" if value is None else fmt.format(value),
+        None if delta is None else f"{delta:+.1%}",
+        delta_color="normal" if higher_better else "inverse",
+        help=help_text,
+    )
+
+left, right = st.columns(2)
+left.plotly_chart(charts.visitors_transactions(metrics), width="stretch")
+conversion = metrics.select(
+    "bucket", (metrics["transactions"] / metrics["visitors"].replace(0, None)).alias("conversion")
+)
+right.plotly_chart(charts.conversion(conversion), width="stretch")
+
+left, right = st.columns(2)
+left.plotly_chart(
+    charts.satisfaction_heatmap(views.satisfaction_by_zone_hour(zones)), width="stretch"
+)
+left.caption(f"Blank cells: fewer than {kpi.MIN_GROUP} readable faces, so nothing is shown.")
+right.plotly_chart(charts.queue(queue), width="stretch")
+
+left, right = st.columns(2)
+left.plotly_chart(charts.dwell_by_zone(views.dwell_by_zone(zones)), width="stretch")
+if "position_heatmap" in REGISTRY:  # proposed named query (data room), see the dashboard report
+    since = datetime.now(UTC) - timedelta(days=1)
+    with data_errors():
+        cells = ctx.reader.query("position_heatmap", {"stores": [flt.store], "since": since})
+    right.plotly_chart(charts.position_heatmap(cells), width="stretch")
+else:
+    right.info("Heatmap of where people stand: needs the data layer's position query.")

@@ -1,0 +1,83 @@
+"""What StoreLens keeps and for how long (Privacy page, inventory export, signage)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from data.writer import RetentionPolicy
+from detectors.config import PrivacyConfig
+
+# table -> what a row holds (never pixels, crops, embeddings or identities)
+CONTENTS: dict[str, str] = {
+    "detections": "person boxes per frame (position, track number, confidence) — heatmaps, debugging",
+    "tracks": "one row per anonymous track: first/last seen, zones visited, smoothed expression label",
+    "events": "entries, exits, zone and queue visits with durations",
+    "expressions": "expression label, valence and scores per reading — no image, no embedding",
+    "queue_samples": "queue length per checkout zone over time",
+    "alerts": "alerts raised and who acknowledged them",
+    "live_view_log": "who opened which live camera view, with role and time (audit trail)",
+    "transactions": "imported POS receipts: time, store, register, amount (no customer data)",
+    "shifts": "imported staff shifts: role, start, end, hourly cost",
+    "hourly_traffic": "hourly aggregates per store (counts only)",
+    "hourly_zone": "hourly aggregates per store and zone (counts only)",
+    "hourly_sales": "hourly sales totals per store",
+    "hourly_staff": "hourly staff hours and labour cost per store",
+    "stores": "store catalog", "cameras": "camera catalog (source URLs with credentials removed)",
+}
+ROLLUPS = ("hourly_traffic", "hourly_zone", "hourly_sales", "hourly_staff")
+NOT_STORED = "video frames, face crops, face embeddings, identities, re-identification across visits"
+
+
+def retention_days(
+    policy: RetentionPolicy | None = None, privacy: PrivacyConfig | None = None
+) -> dict[str, int | None]:
+    """Days each table keeps rows (None = until deleted); the store config's privacy
+    settings override the writer's defaults for detections and events."""
+    days: dict[str, int | None] = dict((policy or RetentionPolicy()).model_dump())
+    if privacy is not None:
+        days["detections"] = privacy.detections_retention_days
+        days["events"] = privacy.events_retention_days
+    return days
+
+
+def inventory(
+    table_sizes: pl.DataFrame,
+    policy: RetentionPolicy | None = None,
+    privacy: PrivacyConfig | None = None,
+) -> pl.DataFrame:
+    """One row per table that holds operating data: contents, retention, row count."""
+    days = retention_days(policy, privacy)
+    rows = dict(zip(table_sizes["table"].to_list(), table_sizes["rows"].to_list(), strict=True))
+    out = []
+    for table, contents in CONTENTS.items():
+        if table in ROLLUPS:
+            kept = "kept (aggregates, no individual rows)"
+        elif table in ("stores", "cameras"):
+            kept = "until changed"
+        else:
+            d = days.get(table)
+            kept = f"{d} days, then deleted automatically" if d else "until deleted by an admin"
+        out.append({"table": table, "contents": contents, "retention": kept,
+                    "rows": rows.get(table)})
+    out.append({"table": "(not stored)", "contents": NOT_STORED, "retention": "never stored",
+                "rows": None})
+    return pl.DataFrame(out, schema={"table": pl.String, "contents": pl.String,
+                                     "retention": pl.String, "rows": pl.Int64})
+
+
+def signage_text(store_name: str = "this store", days: dict[str, int | None] | None = None) -> str:
+    """Entrance notice (adapt the controller's name and contact before printing)."""
+    days = days or retention_days()
+    return (
+        f"VIDEO ANALYTICS IN USE — {store_name}\n\n"
+        "Cameras in this store count visitors, measure queue times and estimate whether "
+        "shoppers look satisfied, neutral or frustrated, to improve service and staffing.\n"
+        "• We do NOT identify you: no face recognition, no face templates, no tracking "
+        "across visits.\n"
+        "• No video or images of you are stored. Only anonymous counts and expression "
+        "labels are kept.\n"
+        f"• Position data is deleted after {days.get('detections')} days, visit events after "
+        f"{days.get('events')} days; hourly totals are kept.\n"
+        "• Expression reading is switched off in staff areas.\n"
+        "Controller: <company name, address> · Contact / your rights: <privacy e-mail>"
+    )

@@ -1,0 +1,160 @@
+"""The Streamlit side of sign-in: the gate app.py runs before any page, and the page
+context (user, reader, scope) every page starts from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from dashboard.auth import (
+    DEMO_USER,
+    AuthConfig,
+    AuthError,
+    LoginLimiter,
+    User,
+    auth_config,
+    local_sign_in,
+    scope_for,
+)
+from dashboard.services import get_reader
+from data.errors import AccessDenied, DataError
+from data.kpi import Scope
+from data.reader import Reader
+
+_USER_KEY = "storelens_user"
+
+
+@st.cache_resource(show_spinner=False)
+def login_limiter() -> LoginLimiter:
+    """One limiter for the whole server process (shared by every browser session)."""
+    return LoginLimiter()
+
+
+def _secrets() -> dict[str, Any]:
+    try:
+        return st.secrets.to_dict()
+    except (FileNotFoundError, OSError, KeyError, ValueError):
+        return {}
+    except Exception as exc:  # StreamlitSecretNotFoundError when no secrets.toml exists
+        if type(exc).__name__.startswith("StreamlitSecret"):
+            return {}
+        raise
+
+
+def current_config() -> AuthConfig:
+    return auth_config(_secrets())
+
+
+def signed_in_user() -> User | None:
+    return st.session_state.get(_USER_KEY)
+
+
+def sign_out() -> None:
+    st.session_state.pop(_USER_KEY, None)
+    st.session_state.pop("storelens_logged_views", None)
+    if current_config().mode == "oidc" and st.user.is_logged_in:
+        st.logout()
+
+
+def _local_form(config: AuthConfig) -> None:
+    st.title("StoreLens")
+    with st.form("sign_in"):
+        name = st.text_input("User name", key="login_name")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            st.session_state[_USER_KEY] = local_sign_in(config, login_limiter(), name, password)
+        except AuthError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+
+
+def _oidc(config: AuthConfig) -> None:
+    st.title("StoreLens")
+    if not st.user.is_logged_in:
+        st.button("Sign in", type="primary", on_click=st.login)
+        return
+    user = config.user_for_email(getattr(st.user, "email", None))
+    if user is None:
+        st.error(
+            f"{st.user.get('email', 'This account')} has no StoreLens role. Ask an admin to add "
+            "a [users.<name>] entry with this email to .streamlit/secrets.toml."
+        )
+        st.button("Sign out", on_click=st.logout)
+        return
+    st.session_state[_USER_KEY] = user
+    st.rerun()
+
+
+def require_user() -> User | None:
+    """The signed-in user, or None after rendering the sign-in screen for this run."""
+    try:
+        config = current_config()
+    except AuthError as exc:
+        st.error(f"Sign-in is misconfigured: {exc}")
+        return None
+    user = signed_in_user()
+    if user is not None:
+        return user
+    if config.mode == "demo":
+        st.session_state[_USER_KEY] = DEMO_USER
+        return DEMO_USER
+    (_oidc if config.mode == "oidc" else _local_form)(config)
+    return None
+
+
+def render_user_box(user: User) -> None:
+    with st.sidebar:
+        where = user.store or user.region or "all stores"
+        st.caption(f"Signed in as **{user.name}** · {user.role.value.replace('_', ' ')} · {where}")
+        if not user.demo:
+            st.button("Sign out", on_click=sign_out, key="sign_out")
+    if user.demo:
+        st.info(
+            "**Demo mode** — signed in as an executive (read-only). All numbers are "
+            "**demo data**. Configure users in .streamlit/secrets.toml to turn this off.",
+            icon=":material/theater_comedy:",
+        )
+
+
+@dataclass(frozen=True)
+class PageContext:
+    user: User
+    reader: Reader
+    scope: Scope
+
+    def allowed_stores(self) -> list[str]:
+        """Store ids in scope (for pickers only: the KPI calls enforce the scope again)."""
+        if self.scope.stores is not None and not self.scope.stores:
+            return []
+        params = {} if self.scope.stores is None else {"stores": sorted(self.scope.stores)}
+        return self.reader.query("stores", params)["store_id"].to_list()
+
+
+def page_context() -> PageContext:
+    """For page scripts: app.py has already signed the user in (else it stopped)."""
+    user = signed_in_user()
+    if user is None:  # a page run directly, not through app.py
+        st.error("Not signed in.")
+        st.stop()
+    reader = get_reader()
+    return PageContext(user, reader, scope_for(user, reader))
+
+
+@contextmanager
+def data_errors() -> Iterator[None]:
+    """Turn the data layer's refusals into a message and stop the page (nothing shown)."""
+    try:
+        yield
+    except AccessDenied as exc:
+        st.error(f"Access denied: {exc}", icon=":material/block:")
+        st.stop()
+    except DataError as exc:
+        st.error(f"Could not read the data: {exc}")
+        st.stop()

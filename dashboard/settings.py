@@ -1,0 +1,105 @@
+"""The store config the Setup page edits: ``<STORELENS_HOME>/store.toml``.
+
+Cameras, lines, zones and privacy settings are the pipeline's config (detectors.config),
+so Setup writes that file, validated by the same pydantic models, and the pipeline applies
+it when it (re)starts. Writes are atomic (temp file + rename); a config that does not
+validate is never written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from detectors.config import (
+    CameraConfig,
+    StoreConfig,
+    StoreLensConfig,
+    load_config,
+    parse_config,
+)
+from detectors.paths import storelens_home
+
+
+def settings_path() -> Path:
+    return storelens_home() / "store.toml"
+
+
+def load_store_config() -> StoreLensConfig | None:
+    """The saved Setup config, else env STORELENS_CONFIG's file, else None."""
+    path = settings_path()
+    if not path.is_file():
+        env = os.environ.get("STORELENS_CONFIG")
+        path = Path(env) if env else path
+    return load_config(path) if path.is_file() else None
+
+
+def config_from_catalog(stores: pl.DataFrame, cameras: pl.DataFrame, store_id: str) -> StoreLensConfig:
+    """A starting config from the database catalog (sources as stored: masked)."""
+    row = stores.filter(pl.col("store_id") == store_id).row(0, named=True)
+    store = StoreConfig(
+        store_id=row["store_id"], name=row["name"], region=row["region"],
+        timezone=row["timezone"], open_hour=row["open_hour"], close_hour=row["close_hour"],
+        area_m2=row["area_m2"],
+    )
+    cams = []
+    for cam in cameras.filter(pl.col("store_id") == store_id).iter_rows(named=True):
+        lines, zones = json.loads(cam["lines"] or "[]"), json.loads(cam["zones"] or "[]")
+        cams.append(CameraConfig(
+            camera_id=cam["camera_id"], name=cam["name"], role=cam["role"],
+            source=cam["source_masked"] or "unset",
+            lines=lines if isinstance(lines, list) else [],
+            zones=zones if isinstance(zones, list) else [],
+        ))
+    return StoreLensConfig(store=store, cameras=cams)
+
+
+def with_camera(config: StoreLensConfig, camera: CameraConfig) -> StoreLensConfig:
+    """``config`` with ``camera`` added, or replacing the camera with the same id."""
+    cameras = [c for c in config.cameras if c.camera_id != camera.camera_id] + [camera]
+    return parse_config({**config.model_dump(mode="json"),
+                         "cameras": [c.model_dump(mode="json") for c in cameras]}, "Setup")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def to_toml(config: StoreLensConfig) -> str:
+    """TOML for a config (tables for sections, an array of tables for cameras)."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    out: list[str] = ["# StoreLens store config, written by the dashboard's Setup page."]
+    for section in ("store", "models", "privacy"):
+        out.append(f"\n[{section}]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in data.get(section, {}).items()]
+    for camera in data.get("cameras", []):
+        out.append("\n[[cameras]]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in camera.items()]
+    return "\n".join(out) + "\n"
+
+
+def save_store_config(config: StoreLensConfig, path: Path | None = None) -> Path:
+    """Validate by re-reading the TOML, then write it atomically."""
+    path = path or settings_path()
+    text = to_toml(config)
+    import tomllib
+
+    parse_config(tomllib.loads(text), str(path))  # what we write must load back
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path

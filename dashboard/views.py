@@ -1,0 +1,161 @@
+"""Pure polars shaping between the KPI frames of data/ and the charts (no Streamlit).
+
+Only re-arrangements and sums of KPI inputs live here; KPI definitions stay in data/kpi.py
+(where a ratio is recomputed after summing, it uses the same definition and the same
+minimum group as data/kpi.py).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from typing import Any
+
+import polars as pl
+
+from data.kpi import MIN_GROUP
+
+# Headline KPIs of the Store page: key in kpi.headline(), label, format, higher-is-better.
+HEADLINE = [
+    ("visitors", "Visitors", "{:,.0f}", True),
+    ("conversion", "Conversion", "{:.1%}", True),
+    ("sales_per_visitor", "Sales per visitor", "€{:,.2f}", True),
+    ("satisfaction_index", "Satisfaction index", "{:+.0f}", True),
+    ("queue_wait_s_avg", "Avg queue wait", "{:.0f} s", False),
+    ("labour_cost_per_visitor", "Labour cost / visitor", "€{:,.2f}", False),
+]
+
+# Leaderboard columns of the Compare page: column, label, higher-is-better.
+LEADERBOARD = [
+    ("visitors", "Visitors", True),
+    ("conversion", "Conversion", True),
+    ("sales_per_visitor", "Sales / visitor", True),
+    ("satisfaction_index", "Satisfaction", True),
+    ("queue_wait_s_avg", "Queue wait (s)", False),
+    ("star", "STAR", True),
+    ("labour_cost_per_visitor", "Labour € / visitor", False),
+    ("labour_pct_of_sales", "Labour % of sales", False),
+    ("visitors_per_open_hour", "Visitors / open hour", True),
+    ("sales_per_open_hour", "Sales / open hour", True),
+    ("visitors_per_m2", "Visitors / m²", True),
+    ("sales_per_m2", "Sales / m²", True),
+    ("visitors_wow_pct", "Visitors WoW %", True),
+    ("conversion_wow_pct", "Conversion WoW %", True),
+]
+
+
+def comparison_period(start: date, end: date) -> tuple[date, date]:
+    """The same weekdays one (or more whole) week(s) earlier, as long as the period."""
+    days = (end - start).days + 1
+    shift = timedelta(days=7 * math.ceil(days / 7))
+    return start - shift, end - shift
+
+
+def headline_delta(now: Any, before: Any) -> float | None:
+    """Change now vs before: relative for counts and money, absolute for the index."""
+    if now is None or before is None:
+        return None
+    if before == 0:
+        return None
+    return (now - before) / abs(before)
+
+
+def satisfaction_by_zone_hour(zone_hourly: pl.DataFrame, min_group: int = MIN_GROUP) -> pl.DataFrame:
+    """Zone × hour of day over the whole period; the index is null (hidden) where fewer than
+    ``min_group`` tracks with a readable face contribute."""
+    if zone_hourly.is_empty():
+        return pl.DataFrame(schema={"zone": pl.String, "hour": pl.Int8, "tracks_readable": pl.Int64,
+                                    "satisfaction_index": pl.Float64})
+    summed = zone_hourly.group_by("zone", pl.col("bucket").dt.hour().alias("hour")).agg(
+        pl.col("tracks_readable", "satisfied", "frustrated").sum()
+    )
+    readable = pl.col("tracks_readable")
+    return summed.select(
+        "zone", "hour", "tracks_readable",
+        pl.when(readable >= min_group)
+        .then(100.0 * (pl.col("satisfied") - pl.col("frustrated")) / readable)
+        .otherwise(None)
+        .alias("satisfaction_index"),
+    ).sort("zone", "hour")
+
+
+def dwell_by_zone(zone_frame: pl.DataFrame) -> pl.DataFrame:
+    """Per zone over the period: visits and mean dwell (zones with no visit dropped)."""
+    if zone_frame.is_empty():
+        return pl.DataFrame(schema={"zone": pl.String, "dwell_visits": pl.Int64, "avg_dwell_s": pl.Float64})
+    return (
+        zone_frame.group_by("zone")
+        .agg(pl.col("dwell_visits").sum(), pl.col("dwell_seconds").sum())
+        .filter(pl.col("dwell_visits") > 0)
+        .select("zone", "dwell_visits",
+                (pl.col("dwell_seconds") / pl.col("dwell_visits")).alias("avg_dwell_s"))
+        .sort("avg_dwell_s")
+    )
+
+
+def flag_outliers(frame: pl.DataFrame, columns: list[str], threshold: float = 3.5) -> pl.DataFrame:
+    """Add ``outliers``: the columns where a store's robust z-score (median / MAD) exceeds
+    ``threshold`` (Iglewicz–Hoaglin's 3.5). Needs at least 4 stores to say anything."""
+    flags: list[list[str]] = [[] for _ in range(frame.height)]
+    if frame.height >= 4:
+        for column in columns:
+            if column not in frame.columns:
+                continue
+            values = frame[column].cast(pl.Float64)
+            median = values.median()
+            if median is None:
+                continue
+            mad = (values - median).abs().median()
+            if not mad:
+                continue
+            for i, v in enumerate(values.to_list()):
+                if v is not None and abs(0.6745 * (v - median) / mad) > threshold:
+                    flags[i].append(column)
+    return frame.with_columns(pl.Series("outliers", [", ".join(f) for f in flags], pl.String))
+
+
+def rank_stores(comparison: pl.DataFrame, columns: list[tuple[str, str, bool]] | None = None) -> pl.DataFrame:
+    """Score each store by its mean percentile rank over the KPIs (higher = better, with
+    lower-is-better KPIs inverted) and name its best and worst KPI relative to the median.
+
+    Returns store_id, name, score (0–100), strengths, weaknesses, sorted best first.
+    """
+    columns = columns or [
+        (c, label, up) for c, label, up in LEADERBOARD
+        if c in ("conversion", "sales_per_visitor", "satisfaction_index", "queue_wait_s_avg",
+                 "labour_cost_per_visitor", "visitors_per_m2")
+    ]
+    if comparison.is_empty():
+        return pl.DataFrame(schema={"store_id": pl.String, "name": pl.String, "score": pl.Float64,
+                                    "strengths": pl.String, "weaknesses": pl.String})
+    n = comparison.height
+    ranks, notes_good, notes_bad = [], [[] for _ in range(n)], [[] for _ in range(n)]
+    for column, label, higher_better in columns:
+        if column not in comparison.columns:
+            continue
+        values = comparison[column].cast(pl.Float64)
+        rank = values.rank("average", descending=not higher_better)
+        ranks.append(((rank - 1) / max(n - 1, 1) * 100.0).fill_null(50.0).alias(column))
+        median = values.median()
+        if median in (None, 0):
+            continue
+        for i, v in enumerate(values.to_list()):
+            if v is None:
+                continue
+            rel = (v - median) / abs(median)
+            better = rel > 0 if higher_better else rel < 0
+            if abs(rel) >= 0.1:
+                text = f"{label} {rel:+.0%} vs median"
+                (notes_good if better else notes_bad)[i].append((abs(rel), text))
+    score = pl.DataFrame(ranks).mean_horizontal() if ranks else pl.Series([50.0] * n)
+
+    def top(notes: list[tuple[float, str]]) -> str:
+        return "; ".join(t for _, t in sorted(notes, reverse=True)[:2])
+
+    return pl.DataFrame({
+        "store_id": comparison["store_id"],
+        "name": comparison["name"] if "name" in comparison.columns else comparison["store_id"],
+        "score": score,
+        "strengths": [top(x) for x in notes_good],
+        "weaknesses": [top(x) for x in notes_bad],
+    }).sort("score", descending=True)

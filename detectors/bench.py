@@ -1,0 +1,143 @@
+"""``storelens bench``: our runner against a plain loop, same footage, same run.
+
+*Ours*: N looping cameras (capture paced at each file's frame rate, newest frame
+only), one shared OpenVINO person model, per-camera ByteTrack, faces searched in
+person boxes, expressions every k-th frame per track, events, overlay and JPEG.
+*Baseline*: the loop most tutorials write — per camera a PyTorch ``YOLO.track``
+on every frame, then face detection and an expression read for every person on
+every frame, no drawing. Both report analysed camera-frames per second.
+"""
+
+from __future__ import annotations
+
+import itertools
+import resource
+import statistics
+import time
+from typing import Any
+
+import cv2
+
+from detectors.config import CameraConfig, StoreLensConfig
+from detectors.demo import _DEMO_CAMERAS, demo_config
+from detectors.errors import MediaNotFound
+from detectors.media import shared_clip
+from detectors.pipeline import PipelineOptions, Runner, SharedModels
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_config(cameras: int) -> StoreLensConfig:
+    base = demo_config(max_cameras=len(_DEMO_CAMERAS))
+    if not base.cameras or not shared_clip(_DEMO_CAMERAS[0][1]).is_file():
+        raise MediaNotFound("bench needs ../shared/media (the shared clips)")
+    cams = [
+        CameraConfig(**{**cam.model_dump(), "camera_id": f"bench-{i + 1}", "name": f"bench {i + 1}"})
+        for i, cam in zip(range(cameras), itertools.cycle(base.cameras), strict=False)
+    ]
+    return StoreLensConfig(cameras=cams)
+
+
+def run_ours(config: StoreLensConfig, seconds: float, warmup_s: float = 5.0,
+             options: PipelineOptions | None = None) -> dict[str, Any]:
+    options = options or PipelineOptions(max_fps_per_camera=30.0)
+    runner = Runner(config, sink=None, options=options)
+    runner.start()
+    time.sleep(warmup_s)
+    rss_start = _rss_mb()
+    before = sum(runner.frames_analysed.values())
+    per_cam_before = dict(runner.frames_analysed)
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    after = sum(runner.frames_analysed.values())
+    per_cam = {cid: (runner.frames_analysed[cid] - per_cam_before.get(cid, 0)) / elapsed for cid in runner.pipelines}
+    stages: dict[str, list[float]] = {}
+    for pipeline in runner.pipelines.values():
+        for stage, values in pipeline.stage_ms.items():
+            stages.setdefault(stage, []).extend(values)
+    captured = sum(w.frames_captured for w in runner.workers.values())
+    dropped = sum(w.status().dropped_frames for w in runner.workers.values())
+    rss_end = _rss_mb()
+    runner.stop()
+    return {
+        "camera_frames_per_s": round((after - before) / elapsed, 2),
+        "per_camera_fps": {k: round(v, 2) for k, v in per_cam.items()},
+        "stage_ms_median": {k: round(statistics.median(v), 2) for k, v in stages.items() if v},
+        "frames_captured": captured,
+        "frames_dropped": dropped,
+        "errors": sum(runner.errors.values()),
+        "rss_mb_start": round(rss_start, 1),
+        "rss_mb_end": round(rss_end, 1),
+    }
+
+
+def run_baseline(config: StoreLensConfig, seconds: float, models: SharedModels) -> dict[str, Any]:
+    from ultralytics import YOLO
+
+    from detectors.registry import resolve_model
+    from detectors.types import Detections
+
+    weights = str(resolve_model("yolo11n-person"))
+    trackers = [YOLO(weights, task="segment") for _ in config.cameras]
+    captures = [cv2.VideoCapture(c.source) for c in config.cameras]
+    frames = 0
+    t0 = time.monotonic()
+    for i in itertools.cycle(range(len(captures))):
+        if time.monotonic() - t0 >= seconds:
+            break
+        ok, image = captures[i].read()
+        if not ok:
+            captures[i].set(cv2.CAP_PROP_POS_FRAMES, 0)
+            continue
+        result = trackers[i].track(image, persist=True, classes=[0], verbose=False)[0]
+        boxes = result.boxes
+        if boxes is not None and len(boxes) and models.face is not None:
+            dets = Detections(boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy())
+            dets = models.face.detect(image, dets)
+            for face in dets.data.get("face_xyxy", []):
+                if models.expression is not None and not (face != face).any():
+                    models.expression.read(image, face)
+        frames += 1
+    elapsed = time.monotonic() - t0
+    for cap in captures:
+        cap.release()
+    return {"camera_frames_per_s": round(frames / elapsed, 2)}
+
+
+def run_bench(cameras: int = 4, seconds: float = 30.0, baseline: bool = True) -> dict[str, Any]:
+    config = bench_config(cameras)
+    ours = run_ours(config, seconds)
+    out: dict[str, Any] = {"cameras": cameras, "seconds": seconds, "ours": ours,
+                           "camera_frames_per_s": ours["camera_frames_per_s"]}
+    if baseline:
+        options = PipelineOptions()
+        models = SharedModels.load(config, options)
+        try:
+            base = run_baseline(config, seconds, models)
+        finally:
+            models.close()
+        out["baseline"] = base
+        out["baseline_camera_frames_per_s"] = base["camera_frames_per_s"]
+        out["speedup"] = round(ours["camera_frames_per_s"] / max(base["camera_frames_per_s"], 1e-6), 2)
+    return out
+
+
+def format_table(result: dict[str, Any]) -> str:
+    ours = result["ours"]
+    lines = [f"cameras: {result['cameras']}   measured: {result['seconds']} s per mode", "",
+             "stage          median ms"]
+    lines += [f"{stage:<14} {ms:>9.2f}" for stage, ms in ours["stage_ms_median"].items()]
+    lines += ["", f"ours      camera-frames/s: {ours['camera_frames_per_s']:.1f}  per camera: {ours['per_camera_fps']}"]
+    if "baseline" in result:
+        lines.append(f"baseline  camera-frames/s: {result['baseline_camera_frames_per_s']:.1f}")
+        lines.append(f"speed-up: {result['speedup']:.2f}x")
+    lines.append(f"RSS MB start/end: {ours['rss_mb_start']} / {ours['rss_mb_end']}   "
+                 f"captured {ours['frames_captured']}, dropped {ours['frames_dropped']}, errors {ours['errors']}")
+    return "\n".join(lines)

@@ -1,0 +1,268 @@
+"""Annotated frames for the live tiles: boxes, faces with expression badges, lines and zones
+with live counts, face blur, and a status strip. Pure drawing: never mutates its input.
+
+Privacy first: with ``blur_faces`` (the default) every person's face box is blurred, and a
+person without a face box gets the top of their box (the head) blurred instead, so a face
+the detector missed is still hidden. Blur happens before anything is drawn on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from detectors.config import LineConfig, ZoneConfig, ZoneKind
+from detectors.events import EngineState
+from detectors.types import NO_TRACK, CameraState, CameraStatus, Detections, Valence
+
+# Colours are BGR.
+PERSON_COLOR = (255, 160, 0)  # tracked person: blue
+UNTRACKED_COLOR = (170, 170, 170)
+LINE_COLOR = (0, 220, 255)  # yellow
+ZONE_COLORS = {
+    ZoneKind.FLOOR: (120, 200, 0),
+    ZoneKind.QUEUE: (0, 140, 255),
+    ZoneKind.CHECKOUT: (0, 140, 255),
+    ZoneKind.STAFF: (200, 120, 200),
+}
+VALENCE_COLORS = {
+    Valence.SATISFIED: (60, 200, 60),
+    Valence.NEUTRAL: (200, 200, 0),
+    Valence.FRUSTRATED: (40, 40, 230),
+    Valence.UNKNOWN: (150, 150, 150),
+}
+STATE_COLORS = {
+    CameraState.ONLINE: (60, 200, 60),
+    CameraState.RECONNECTING: (0, 170, 255),
+    CameraState.OFFLINE: (40, 40, 230),
+}
+STRIP_COLOR = (30, 30, 30)
+HEAD_FRACTION = 0.2  # top share of a person box treated as the head when no face was found
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def _scale(image: np.ndarray) -> float:
+    """Text scale that stays legible from 270p tiles to 1080p streams."""
+    return max(0.35, image.shape[0] / 700)
+
+
+def _clip_box(box: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    if not np.all(np.isfinite(box)):
+        return None
+    h, w = shape[:2]
+    x1, y1, x2, y2 = (round(float(v)) for v in box)
+    x1, x2 = max(0, min(x1, x2)), min(w, max(x1, x2))
+    y1, y2 = max(0, min(y1, y2)), min(h, max(y1, y2))
+    if x2 - x1 < 1 or y2 - y1 < 1:
+        return None
+    return x1, y1, x2, y2
+
+
+def blur_region(image: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """Blur ``image[y1:y2, x1:x2]`` in place beyond recognition.
+
+    Down to at most 6 px across and back up: a blur whose strength scales with the face
+    (a fixed Gaussian kernel leaves big close-up faces recognisable) at the cost of two
+    tiny resizes.
+    """
+    x1, y1, x2, y2 = box
+    region = image[y1:y2, x1:x2]
+    h, w = region.shape[:2]
+    small = cv2.resize(region, (max(1, min(6, w)), max(1, min(6, h))), interpolation=cv2.INTER_AREA)
+    image[y1:y2, x1:x2] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def privacy_boxes(detections: Detections) -> list[tuple[np.ndarray, bool]]:
+    """Per person, the box to blur and whether it is a detected face (False: head area)."""
+    faces = detections.data.get("face_xyxy")
+    out = []
+    for i, person in enumerate(detections.xyxy):
+        face = None if faces is None else np.asarray(faces[i], dtype=np.float64)
+        if face is not None and face.shape == (4,) and np.all(np.isfinite(face)):
+            # A little margin: detectors cut faces tight, hair and ears identify too.
+            mx, my = 0.15 * (face[2] - face[0]), 0.15 * (face[3] - face[1])
+            out.append((face + np.array([-mx, -my, mx, my]), True))
+        else:
+            x1, y1, x2, y2 = (float(v) for v in person)
+            out.append((np.array([x1, y1, x2, y1 + HEAD_FRACTION * (y2 - y1)]), False))
+    return out
+
+
+def _label(
+    image: np.ndarray,
+    text: str,
+    origin: tuple[int, int],
+    color: tuple[int, int, int],
+    scale: float,
+    text_color: tuple[int, int, int] = (255, 255, 255),
+) -> None:
+    """Text on a filled badge whose bottom-left corner is ``origin`` (kept inside the image)."""
+    thickness = max(1, int(scale * 2))
+    (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
+    x = int(min(max(0, origin[0]), max(0, image.shape[1] - tw - 4)))
+    y = int(min(max(th + base + 2, origin[1]), image.shape[0] - 1))
+    cv2.rectangle(image, (x, y - th - base - 2), (x + tw + 4, y), color, cv2.FILLED)
+    cv2.putText(image, text, (x + 2, y - base), FONT, scale, text_color, thickness, cv2.LINE_AA)
+
+
+def _valence(value: object) -> Valence:
+    try:
+        return Valence(str(value))
+    except ValueError:
+        return Valence.UNKNOWN
+
+
+def _fmt_wait(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _draw_zones(
+    image: np.ndarray, zones: Sequence[ZoneConfig], state: EngineState | None, scale: float
+) -> None:
+    if not zones:
+        return
+    tint = image.copy()
+    for zone in zones:
+        pts = np.round(np.asarray(zone.polygon, dtype=np.float64)).astype(np.int32)
+        cv2.fillPoly(tint, [pts], ZONE_COLORS[zone.kind])
+    cv2.addWeighted(tint, 0.18, image, 0.82, 0, dst=image)
+    for zone in zones:
+        pts = np.round(np.asarray(zone.polygon, dtype=np.float64)).astype(np.int32)
+        color = ZONE_COLORS[zone.kind]
+        cv2.polylines(image, [pts], True, color, max(2, int(scale * 3)))
+        text = zone.name
+        if state is not None:
+            text += f" {state.zone_occupancy.get(zone.name, 0)}"
+            if zone.name in state.queue_length:
+                waits = state.queue_waits.get(zone.name, {})
+                text += f" | queue {state.queue_length[zone.name]}"
+                if waits:
+                    text += f" max {_fmt_wait(max(waits.values()))}"
+        top = pts[np.argmin(pts[:, 1])]
+        _label(image, text, (int(top[0]), int(top[1]) - 2), color, scale)
+
+
+def _draw_lines(
+    image: np.ndarray, lines: Sequence[LineConfig], state: EngineState | None, scale: float
+) -> None:
+    for line in lines:
+        start = np.asarray(line.start, dtype=np.float64)
+        end = np.asarray(line.end, dtype=np.float64)
+        p1, p2 = tuple(np.round(start).astype(int)), tuple(np.round(end).astype(int))
+        cv2.line(image, p1, p2, LINE_COLOR, max(2, int(scale * 4)), cv2.LINE_AA)
+        # An arrow from the middle towards the "in" side: right of start->end on screen.
+        direction = (end - start) / max(1e-9, float(np.hypot(*(end - start))))
+        normal = np.array([-direction[1], direction[0]])
+        mid = (start + end) / 2
+        tip = mid + normal * 25 * scale / 0.4
+        cv2.arrowedLine(
+            image,
+            tuple(np.round(mid).astype(int)),
+            tuple(np.round(tip).astype(int)),
+            LINE_COLOR,
+            max(1, int(scale * 3)),
+            cv2.LINE_AA,
+            tipLength=0.35,
+        )
+        text = line.name
+        if state is not None:
+            text += f" in {state.line_in.get(line.name, 0)} out {state.line_out.get(line.name, 0)}"
+        _label(
+            image, text, (min(p1[0], p2[0]), min(p1[1], p2[1]) - 4), LINE_COLOR, scale, (0, 0, 0)
+        )
+
+
+def _draw_people(image: np.ndarray, detections: Detections, scale: float) -> None:
+    thickness = max(1, int(scale * 4))
+    faces = detections.data.get("face_xyxy")
+    valences = detections.data.get("valence")
+    labels = detections.data.get("expression")
+    confidences = detections.data.get("expression_confidence")
+    for i in range(len(detections)):
+        box = _clip_box(detections.xyxy[i], image.shape)
+        if box is None:
+            continue
+        track_id = int(detections.tracker_id[i])
+        color = UNTRACKED_COLOR if track_id == NO_TRACK else PERSON_COLOR
+        cv2.rectangle(image, box[:2], box[2:], color, thickness)
+        if track_id != NO_TRACK:
+            _label(image, f"#{track_id}", (box[0], box[1] - 1), color, scale)
+        face = None if faces is None else _clip_box(np.asarray(faces[i], np.float64), image.shape)
+        if face is None:
+            continue
+        valence = _valence(valences[i]) if valences is not None else Valence.UNKNOWN
+        face_color = VALENCE_COLORS[valence]
+        cv2.rectangle(image, face[:2], face[2:], face_color, max(1, thickness - 1))
+        if valences is None and labels is None:
+            continue
+        label = labels[i] if labels is not None else None
+        text = str(label) if isinstance(label, str) and label else str(valence)
+        if confidences is not None and np.isfinite(float(confidences[i])):
+            text += f" {float(confidences[i]):.2f}"
+        _label(image, text, (face[0], face[3] + int(20 * scale / 0.4)), face_color, scale)
+
+
+def _draw_status(image: np.ndarray, status: CameraStatus | None, scale: float) -> None:
+    if status is None:
+        return
+    thickness = max(1, int(scale * 2))
+    (_, th), base = cv2.getTextSize("Ag", FONT, scale, thickness)
+    height = th + base + 8
+    cv2.rectangle(image, (0, 0), (image.shape[1], height), STRIP_COLOR, cv2.FILLED)
+    state_color = STATE_COLORS.get(status.state, STATE_COLORS[CameraState.OFFLINE])
+    radius = max(3, th // 2)
+    cv2.circle(image, (6 + radius, height // 2), radius, state_color, cv2.FILLED, cv2.LINE_AA)
+    fps = status.analysed_fps or status.capture_fps
+    text = f"{status.name or status.camera_id}  {fps:.1f} fps  {status.state.value}"
+    if status.dropped_frames:
+        text += f"  dropped {status.dropped_frames}"
+    cv2.putText(
+        image,
+        text,
+        (12 + 2 * radius, height - base - 3),
+        FONT,
+        scale,
+        (255, 255, 255),
+        thickness,
+        cv2.LINE_AA,
+    )
+
+
+def draw_overlay(
+    image: np.ndarray,
+    detections: Detections,
+    *,
+    lines: Sequence[LineConfig] = (),
+    zones: Sequence[ZoneConfig] = (),
+    engine_state: EngineState | None = None,
+    status: CameraStatus | None = None,
+    blur_faces: bool = True,
+) -> np.ndarray:
+    """A new annotated BGR image; ``image`` and ``detections`` are left untouched."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"draw_overlay needs a BGR uint8 image, got {image.shape} {image.dtype}")
+    out = image.copy()
+    scale = _scale(out)
+    if blur_faces:
+        for box, _is_face in privacy_boxes(detections):
+            clipped = _clip_box(box, out.shape)
+            if clipped is not None:
+                blur_region(out, clipped)
+    _draw_zones(out, zones, engine_state, scale)
+    _draw_lines(out, lines, engine_state, scale)
+    _draw_people(out, detections, scale)
+    _draw_status(out, status, scale)
+    return out
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 75) -> bytes:
+    """JPEG bytes for a tile or an MJPEG stream."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality {quality} out of range; use 1..100")
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError(f"could not encode a {image.shape} {image.dtype} image as JPEG")
+    return buffer.tobytes()
