@@ -67,7 +67,7 @@ def satisfaction_heatmap(df: pl.DataFrame, title: str = "Satisfaction by zone an
         fig.add_heatmap(
             x=[f"{int(h):02d}:00" for h in hours],
             y=wide["zone"].to_list(),
-            z=wide.select(hours).to_numpy().tolist(),
+            z=[list(r) for r in wide.select(hours).rows()],  # None = hidden cell
             zmin=-100, zmax=100, colorscale="RdYlGn", hoverongaps=False,
             colorbar={"title": "index"},
         )

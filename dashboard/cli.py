@@ -23,13 +23,21 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-models_app = typer.Typer(help="Model registry: list, verify and prepare model files.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Model registry: list, verify and prepare model files.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 
 ConfigOpt = Annotated[
-    str | None, typer.Option("--config", "-c", help="TOML config (default: env STORELENS_CONFIG, else the demo store)")
+    str | None,
+    typer.Option(
+        "--config", "-c", help="TOML config (default: env STORELENS_CONFIG, else the demo store)"
+    ),
 ]
-DbOpt = Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: env STORELENS_DB, else var/storelens.duckdb)")]
+DbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="DuckDB file (default: env STORELENS_DB, else var/storelens.duckdb)"),
+]
 
 
 def _fail(exc: Exception) -> None:
@@ -48,7 +56,9 @@ def up(
     config: ConfigOpt = None,
     db: DbOpt = None,
     port: Annotated[int, typer.Option(help="dashboard port")] = 8501,
-    seed: Annotated[bool, typer.Option(help="seed 90 days of demo history into a new database")] = True,
+    seed: Annotated[
+        bool, typer.Option(help="seed 90 days of demo history into a new database")
+    ] = True,
 ) -> None:
     """Start everything: the pipeline (cameras, models, writer) and the dashboard."""
     from dashboard.launcher import resolve_config, run_up
@@ -61,15 +71,20 @@ def up(
 
 
 @app.command()
-def pipeline(config: ConfigOpt = None, db: DbOpt = None,
-             tile_port: Annotated[int, typer.Option(help="MJPEG tile server port")] = 8503,
-             api_port: Annotated[int, typer.Option(help="read API port")] = 8502) -> None:
+def pipeline(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    tile_port: Annotated[int, typer.Option(help="MJPEG tile server port")] = 8503,
+    api_port: Annotated[int, typer.Option(help="read API port")] = 8502,
+) -> None:
     """Run the pipeline process alone (all cameras of one store; the only DuckDB writer)."""
     from dashboard.launcher import resolve_config, run_pipeline
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        raise typer.Exit(run_pipeline(resolve_config(config), _db(db), tile_port=tile_port, api_port=api_port))
+        raise typer.Exit(
+            run_pipeline(resolve_config(config), _db(db), tile_port=tile_port, api_port=api_port)
+        )
     except StoreLensError as exc:
         _fail(exc)
 
@@ -82,8 +97,18 @@ def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     rows = []
     for name, spec in MODELS.items():
         status = model_status(name)
-        rows.append({"name": name, "purpose": spec.purpose, "file": spec.filename, "licence": spec.licence,
-                     "sha256": spec.sha256, "ok": status.ok, "provider": status.provider, "detail": status.detail})
+        rows.append(
+            {
+                "name": name,
+                "purpose": spec.purpose,
+                "file": spec.filename,
+                "licence": spec.licence,
+                "sha256": spec.sha256,
+                "ok": status.ok,
+                "provider": status.provider,
+                "detail": status.detail,
+            }
+        )
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -101,14 +126,18 @@ def models_verify() -> None:
     bad = 0
     for name in MODELS:
         status = model_status(name)
-        typer.echo(f"{'ok' if status.ok else 'FAIL':4} {name:22} {status.provider:22} {status.detail}")
+        typer.echo(
+            f"{'ok' if status.ok else 'FAIL':4} {name:22} {status.provider:22} {status.detail}"
+        )
         bad += not status.ok
     raise typer.Exit(1 if bad else 0)
 
 
 @models_app.command("prepare")
 def models_prepare(
-    imgsz: Annotated[list[int] | None, typer.Option(help="input sizes to export (repeatable)")] = None,
+    imgsz: Annotated[
+        list[int] | None, typer.Option(help="input sizes to export (repeatable)")
+    ] = None,
     onnx: Annotated[bool, typer.Option(help="also export ONNX")] = True,
 ) -> None:
     """Export the person model to OpenVINO (and ONNX) into the cache, once (idempotent)."""

@@ -15,7 +15,9 @@ def _parse_line(text: str, index: int) -> dict:
     try:
         x1, y1, x2, y2 = (float(v) for v in text.split(","))
     except ValueError:
-        raise typer.BadParameter(f"--line {text!r}: expected x1,y1,x2,y2 in pixels, e.g. 0,200,480,200") from None
+        raise typer.BadParameter(
+            f"--line {text!r}: expected x1,y1,x2,y2 in pixels, e.g. 0,200,480,200"
+        ) from None
     return {"name": f"line{index + 1}", "start": (x1, y1), "end": (x2, y2)}
 
 
@@ -32,7 +34,10 @@ def _parse_zone(text: str, index: int) -> dict:
             f"--zone {text!r}: expected [NAME[:KIND]=]x1,y1,x2,y2,x3,y3[,...] (≥ 3 points), "
             "e.g. queue:queue=10,100,200,100,200,260,10,260"
         )
-    zone = {"name": name or f"zone{index + 1}", "polygon": list(zip(values[::2], values[1::2], strict=True))}
+    zone = {
+        "name": name or f"zone{index + 1}",
+        "polygon": list(zip(values[::2], values[1::2], strict=True)),
+    }
     if kind:
         zone["kind"] = kind
     return zone
@@ -42,10 +47,17 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def analyze(
         path: Annotated[Path, typer.Argument(help="video file, GIF or image folder")],
-        line: Annotated[list[str] | None, typer.Option(help="entrance line x1,y1,x2,y2 (repeatable)")] = None,
-        zone: Annotated[list[str] | None, typer.Option(help="zone [NAME[:KIND]=]x1,y1,x2,y2,x3,y3,... (repeatable)")] = None,
+        line: Annotated[
+            list[str] | None, typer.Option(help="entrance line x1,y1,x2,y2 (repeatable)")
+        ] = None,
+        zone: Annotated[
+            list[str] | None,
+            typer.Option(help="zone [NAME[:KIND]=]x1,y1,x2,y2,x3,y3,... (repeatable)"),
+        ] = None,
         faces: Annotated[bool, typer.Option(help="detect faces and read expressions")] = True,
-        as_json: Annotated[bool, typer.Option("--json", help="print exactly one JSON object")] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="print exactly one JSON object")
+        ] = False,
     ) -> None:
         """Run one clip through the full pipeline as fast as possible and summarise it."""
         from pydantic import ValidationError
@@ -62,7 +74,9 @@ def register(app: typer.Typer) -> None:
         except ValidationError as exc:
             raise typer.BadParameter(str(exc)) from None
         try:
-            summary = analyze_clip(str(path), lines, zones, options=PipelineOptions(workers=1, faces=faces))
+            summary = analyze_clip(
+                str(path), lines, zones, options=PipelineOptions(workers=1, faces=faces)
+            )
         except StoreLensError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
@@ -76,8 +90,12 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def expression(
         image: Annotated[Path, typer.Argument(help="a photo (JPEG/PNG)")],
-        reader: Annotated[str, typer.Option(help="mediapipe-blendshapes | yolo-expression")] = "mediapipe-blendshapes",
-        as_json: Annotated[bool, typer.Option("--json", help="print exactly one JSON object")] = False,
+        reader: Annotated[
+            str, typer.Option(help="mediapipe-blendshapes | yolo-expression")
+        ] = "mediapipe-blendshapes",
+        as_json: Annotated[
+            bool, typer.Option("--json", help="print exactly one JSON object")
+        ] = False,
     ) -> None:
         """Faces in a photo and each face's expression, valence and confidence."""
         import cv2
@@ -97,26 +115,36 @@ def register(app: typer.Typer) -> None:
         faces = []
         for box in boxes:
             reading = expression_reader.read(frame, box)
-            faces.append({
-                "box": [round(float(v), 1) for v in box],
-                "label": reading.label,
-                "valence": str(reading.valence),
-                "confidence": round(float(reading.confidence), 3),
-            })
+            faces.append(
+                {
+                    "box": [round(float(v), 1) for v in box],
+                    "label": reading.label,
+                    "valence": str(reading.valence),
+                    "confidence": round(float(reading.confidence), 3),
+                }
+            )
         expression_reader.close()
         if as_json:
             typer.echo(json.dumps({"faces": faces}))
             return
         typer.echo(f"{len(faces)} face(s) in {image}")
         for face in faces:
-            typer.echo(f"  {face['box']}  {face['label']:<10} {face['valence']:<10} {face['confidence']:.2f}")
+            typer.echo(
+                f"  {face['box']}  {face['label']:<10} {face['valence']:<10} {face['confidence']:.2f}"
+            )
 
     @app.command()
     def bench(
         cameras: Annotated[int, typer.Option(min=1, max=9, help="number of looping cameras")] = 4,
-        seconds: Annotated[float, typer.Option(min=5, max=3600, help="measuring time per mode")] = 30.0,
-        baseline: Annotated[bool, typer.Option(help="also run the plain YOLO.track + per-face loop")] = True,
-        as_json: Annotated[bool, typer.Option("--json", help="print exactly one JSON object")] = False,
+        seconds: Annotated[
+            float, typer.Option(min=5, max=3600, help="measuring time per mode")
+        ] = 30.0,
+        baseline: Annotated[
+            bool, typer.Option(help="also run the plain YOLO.track + per-face loop")
+        ] = True,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="print exactly one JSON object")
+        ] = False,
     ) -> None:
         """Per-stage ms and aggregate analysed camera-frames/s on ../shared/media."""
         from detectors.bench import format_table, run_bench

@@ -65,7 +65,9 @@ def register_store(writer, config: StoreLensConfig) -> None:
     s = config.store
 
     def apply(con) -> None:
-        upsert_store(con, s.store_id, s.name, s.region, s.timezone, s.open_hour, s.close_hour, s.area_m2)
+        upsert_store(
+            con, s.store_id, s.name, s.region, s.timezone, s.open_hour, s.close_hour, s.area_m2
+        )
         for cam in config.cameras:
             upsert_camera(
                 con,
@@ -138,8 +140,14 @@ def run_pipeline(
 class Supervisor:
     """Restart a crashed child, at most ``max_restarts`` within ``window_s`` (then give up)."""
 
-    def __init__(self, argv: list[str], name: str, max_restarts: int = 5, window_s: float = 300.0,
-                 env: dict | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        name: str,
+        max_restarts: int = 5,
+        window_s: float = 300.0,
+        env: dict | None = None,
+    ) -> None:
         self.argv, self.name, self.env = argv, name, env
         self.max_restarts, self.window_s = max_restarts, window_s
         self.restarts: deque[float] = deque()
@@ -158,7 +166,12 @@ class Supervisor:
         while self.restarts and now - self.restarts[0] > self.window_s:
             self.restarts.popleft()
         if len(self.restarts) >= self.max_restarts:
-            log.error("%s crashed %d times in %.0f s; not restarting", self.name, len(self.restarts), self.window_s)
+            log.error(
+                "%s crashed %d times in %.0f s; not restarting",
+                self.name,
+                len(self.restarts),
+                self.window_s,
+            )
             self.gave_up = True
             return
         log.warning("%s exited with %s; restarting", self.name, self.proc.returncode)
@@ -185,8 +198,19 @@ def run_up(config_path: str | None, db_path: Path, port: int, seed: bool) -> int
         subprocess.run([*exe, "demo", "seed", "--db", str(db_path)], env=env, check=True)
     pipeline = Supervisor([*exe, "pipeline", "--db", str(db_path)], "pipeline", env=env)
     dashboard = Supervisor(
-        [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(PROJECT_ROOT / "dashboard" / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
         "dashboard",
         env=env,
     )

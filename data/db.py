@@ -76,7 +76,8 @@ def _move_aside(path: Path, exc: BaseException) -> Path:
         wal.rename(moved.with_name(moved.name + ".wal"))
     log.error(
         "DATABASE MOVED ASIDE: %s could not be opened (%s). The damaged file is kept as %s "
-        "for inspection; a fresh database starts now. Nothing was deleted.",
+        "for inspection (copy it without its .wal to read everything up to the last "
+        "checkpoint); a fresh database starts now. Nothing was deleted.",
         path,
         exc,
         moved,

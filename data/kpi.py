@@ -546,7 +546,7 @@ def staffing_summary(frame: pl.DataFrame) -> pl.DataFrame:
             (pl.col("status") == "over").sum().alias("hours_over"),
             (pl.col("status") == "under").sum().alias("hours_under"),
             pl.col("cost_diff").filter(pl.col("status") == "over").sum().alias("cost_over"),
-            (-pl.col("cost_diff").filter(pl.col("status") == "under").sum()).alias("cost_under"),
+            pl.col("cost_diff").filter(pl.col("status") == "under").sum().abs().alias("cost_under"),
         )
         .sort("store_id")
     )

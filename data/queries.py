@@ -328,3 +328,38 @@ def _alerts(con: duckdb.DuckDBPyConnection, p: AlertQuery) -> pl.DataFrame:
         """,
         params={"stores": p.stores, "since": p.since, "open": p.only_open, "limit": p.limit},
     ).pl()
+
+
+class HeatmapQuery(_Params):
+    stores: list[str] = Field(..., min_length=1, max_length=1000)
+    since: datetime
+    x_bins: int = Field(16, ge=2, le=200)
+    y_bins: int = Field(9, ge=2, le=200)
+
+
+@_register(
+    "position_heatmap",
+    HeatmapQuery,
+    "where people stand: person boxes' bottom-centre binned over each camera's frame",
+)
+def _position_heatmap(con: duckdb.DuckDBPyConnection, p: HeatmapQuery) -> pl.DataFrame:
+    # The frame size is not stored, so each camera's extent is the largest box edge seen.
+    return con.sql(
+        """
+        WITH d AS (
+            SELECT d.camera_id, d.track_id, (d.x1 + d.x2) / 2 AS cx, d.y2 AS cy
+            FROM detections d JOIN cameras c ON c.camera_id = d.camera_id
+            WHERE list_contains($stores, c.store_id) AND d.ts >= $since AND d.class = 'person'
+        ),
+        ext AS (SELECT camera_id, max(cx) * 1.0001 + 1e-6 AS w, max(cy) * 1.0001 + 1e-6 AS h
+                FROM d GROUP BY 1)
+        SELECT d.camera_id,
+               CAST(floor(d.cx / ext.w * $nx) AS INTEGER) AS x_bin,
+               CAST(floor(d.cy / ext.h * $ny) AS INTEGER) AS y_bin,
+               count(DISTINCT d.track_id) FILTER (WHERE d.track_id >= 0)
+                 + count(*) FILTER (WHERE d.track_id < 0) AS people
+        FROM d JOIN ext USING (camera_id)
+        GROUP BY ALL ORDER BY 1, 2, 3
+        """,
+        params={"stores": p.stores, "since": p.since, "nx": p.x_bins, "ny": p.y_bins},
+    ).pl()

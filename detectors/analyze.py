@@ -60,8 +60,13 @@ def analyze_clip(
     """Run the full per-camera pipeline over every frame of ``path`` once."""
     options = options or PipelineOptions(workers=1)
     camera = CameraConfig(
-        camera_id="analyze", name="analyze", source=str(path), realtime=False, loop=False,
-        lines=lines or [], zones=zones or [],
+        camera_id="analyze",
+        name="analyze",
+        source=str(path),
+        realtime=False,
+        loop=False,
+        lines=lines or [],
+        zones=zones or [],
     )
     config = StoreLensConfig(cameras=[camera])
     owns_models = models is None
@@ -87,7 +92,9 @@ def analyze_clip(
                     span = track_span.setdefault(tid, [ts, ts])
                     span[1] = ts
             if "valence" in dets.data:
-                for tid, valence in zip(dets.tracker_id.tolist(), dets.data["valence"].tolist(), strict=True):
+                for tid, valence in zip(
+                    dets.tracker_id.tolist(), dets.data["valence"].tolist(), strict=True
+                ):
                     if tid != NO_TRACK and valence != Valence.UNKNOWN:
                         track_valence[tid] = valence
             for event in result.events:
@@ -111,7 +118,9 @@ def analyze_clip(
     summary.seconds = summary.frames / fps
     summary.analysed_fps = summary.frames / wall if wall > 0 else 0.0
     summary.person_tracks = sum(1 for a, b in track_span.values() if b - a >= min_track_s)
-    summary.expressions = {str(v): 0 for v in (Valence.SATISFIED, Valence.NEUTRAL, Valence.FRUSTRATED)}
+    summary.expressions = {
+        str(v): 0 for v in (Valence.SATISFIED, Valence.NEUTRAL, Valence.FRUSTRATED)
+    }
     for valence in track_valence.values():
         summary.expressions[valence] = summary.expressions.get(valence, 0) + 1
     summary.crossings_in, summary.crossings_out = crossings["in"], crossings["out"]

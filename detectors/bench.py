@@ -38,14 +38,20 @@ def bench_config(cameras: int) -> StoreLensConfig:
     if not base.cameras or not shared_clip(_DEMO_CAMERAS[0][1]).is_file():
         raise MediaNotFound("bench needs ../shared/media (the shared clips)")
     cams = [
-        CameraConfig(**{**cam.model_dump(), "camera_id": f"bench-{i + 1}", "name": f"bench {i + 1}"})
+        CameraConfig(
+            **{**cam.model_dump(), "camera_id": f"bench-{i + 1}", "name": f"bench {i + 1}"}
+        )
         for i, cam in zip(range(cameras), itertools.cycle(base.cameras), strict=False)
     ]
     return StoreLensConfig(cameras=cams)
 
 
-def run_ours(config: StoreLensConfig, seconds: float, warmup_s: float = 5.0,
-             options: PipelineOptions | None = None) -> dict[str, Any]:
+def run_ours(
+    config: StoreLensConfig,
+    seconds: float,
+    warmup_s: float = 5.0,
+    options: PipelineOptions | None = None,
+) -> dict[str, Any]:
     options = options or PipelineOptions(max_fps_per_camera=30.0)
     runner = Runner(config, sink=None, options=options)
     runner.start()
@@ -57,7 +63,10 @@ def run_ours(config: StoreLensConfig, seconds: float, warmup_s: float = 5.0,
     time.sleep(seconds)
     elapsed = time.monotonic() - t0
     after = sum(runner.frames_analysed.values())
-    per_cam = {cid: (runner.frames_analysed[cid] - per_cam_before.get(cid, 0)) / elapsed for cid in runner.pipelines}
+    per_cam = {
+        cid: (runner.frames_analysed[cid] - per_cam_before.get(cid, 0)) / elapsed
+        for cid in runner.pipelines
+    }
     stages: dict[str, list[float]] = {}
     for pipeline in runner.pipelines.values():
         for stage, values in pipeline.stage_ms.items():
@@ -99,7 +108,9 @@ def run_baseline(config: StoreLensConfig, seconds: float, models: SharedModels) 
         result = trackers[i].track(image, persist=True, classes=[0], verbose=False)[0]
         boxes = result.boxes
         if boxes is not None and len(boxes) and models.face is not None:
-            dets = Detections(boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy())
+            dets = Detections(
+                boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy()
+            )
             dets = models.face.detect(image, dets)
             for face in dets.data.get("face_xyxy", []):
                 if models.expression is not None and not (face != face).any():
@@ -114,8 +125,12 @@ def run_baseline(config: StoreLensConfig, seconds: float, models: SharedModels) 
 def run_bench(cameras: int = 4, seconds: float = 30.0, baseline: bool = True) -> dict[str, Any]:
     config = bench_config(cameras)
     ours = run_ours(config, seconds)
-    out: dict[str, Any] = {"cameras": cameras, "seconds": seconds, "ours": ours,
-                           "camera_frames_per_s": ours["camera_frames_per_s"]}
+    out: dict[str, Any] = {
+        "cameras": cameras,
+        "seconds": seconds,
+        "ours": ours,
+        "camera_frames_per_s": ours["camera_frames_per_s"],
+    }
     if baseline:
         options = PipelineOptions()
         models = SharedModels.load(config, options)
@@ -125,19 +140,29 @@ def run_bench(cameras: int = 4, seconds: float = 30.0, baseline: bool = True) ->
             models.close()
         out["baseline"] = base
         out["baseline_camera_frames_per_s"] = base["camera_frames_per_s"]
-        out["speedup"] = round(ours["camera_frames_per_s"] / max(base["camera_frames_per_s"], 1e-6), 2)
+        out["speedup"] = round(
+            ours["camera_frames_per_s"] / max(base["camera_frames_per_s"], 1e-6), 2
+        )
     return out
 
 
 def format_table(result: dict[str, Any]) -> str:
     ours = result["ours"]
-    lines = [f"cameras: {result['cameras']}   measured: {result['seconds']} s per mode", "",
-             "stage          median ms"]
+    lines = [
+        f"cameras: {result['cameras']}   measured: {result['seconds']} s per mode",
+        "",
+        "stage          median ms",
+    ]
     lines += [f"{stage:<14} {ms:>9.2f}" for stage, ms in ours["stage_ms_median"].items()]
-    lines += ["", f"ours      camera-frames/s: {ours['camera_frames_per_s']:.1f}  per camera: {ours['per_camera_fps']}"]
+    lines += [
+        "",
+        f"ours      camera-frames/s: {ours['camera_frames_per_s']:.1f}  per camera: {ours['per_camera_fps']}",
+    ]
     if "baseline" in result:
         lines.append(f"baseline  camera-frames/s: {result['baseline_camera_frames_per_s']:.1f}")
         lines.append(f"speed-up: {result['speedup']:.2f}x")
-    lines.append(f"RSS MB start/end: {ours['rss_mb_start']} / {ours['rss_mb_end']}   "
-                 f"captured {ours['frames_captured']}, dropped {ours['frames_dropped']}, errors {ours['errors']}")
+    lines.append(
+        f"RSS MB start/end: {ours['rss_mb_start']} / {ours['rss_mb_end']}   "
+        f"captured {ours['frames_captured']}, dropped {ours['frames_dropped']}, errors {ours['errors']}"
+    )
     return "\n".join(lines)

@@ -40,7 +40,9 @@ class LineConfig(Strict):
     """An entrance line in frame pixels. Crossing from its left side to its right side
     (looking from ``start`` to ``end``) counts as *in*."""
 
-    name: str = Field("entrance", min_length=1, max_length=64, description="label on tile and in events")
+    name: str = Field(
+        "entrance", min_length=1, max_length=64, description="label on tile and in events"
+    )
     start: Point = Field(description="(x, y) pixel where the line starts")
     end: Point = Field(description="(x, y) pixel where the line ends")
 
@@ -66,12 +68,16 @@ class ZoneConfig(Strict):
         for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
             area += x1 * y2 - x2 * y1
         if abs(area) < 1.0:
-            raise ValueError("polygon has no area (points on one line?); give ≥ 3 non-collinear points")
+            raise ValueError(
+                "polygon has no area (points on one line?); give ≥ 3 non-collinear points"
+            )
         return polygon
 
 
 class CameraConfig(Strict):
-    camera_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="stable id, lowercase")
+    camera_id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="stable id, lowercase"
+    )
     name: str = Field(min_length=1, max_length=80, description="shown on the tile")
     source: str = Field(
         min_length=1,
@@ -79,7 +85,9 @@ class CameraConfig(Strict):
         description="file path, folder of images, rtsp://, http(s):// MJPEG, or a webcam index",
     )
     role: CameraRole = CameraRole.FLOOR
-    realtime: bool = Field(True, description="pace files at their own frame rate (False: as fast as possible)")
+    realtime: bool = Field(
+        True, description="pace files at their own frame rate (False: as fast as possible)"
+    )
     loop: bool = Field(True, description="restart files at the end (demo footage)")
     lines: list[LineConfig] = Field(default_factory=list, max_length=8)
     zones: list[ZoneConfig] = Field(default_factory=list, max_length=16)
@@ -88,12 +96,15 @@ class CameraConfig(Strict):
 class ModelsConfig(Strict):
     person_model: str = Field("yolo11n-person", description="registry name of the person detector")
     person_backend: str = Field(
-        "openvino", pattern="^(openvino|onnx|torch)$", description="fastest that runs here: openvino"
+        "openvino",
+        pattern="^(openvino|onnx|torch)$",
+        description="fastest that runs here: openvino",
     )
     person_imgsz: int = Field(416, ge=160, le=1280, multiple_of=32, description="YOLO input size")
     person_conf: float = Field(0.35, ge=0.05, le=0.95)
     paths: dict[str, Path] = Field(
-        default_factory=dict, description="explicit model file per registry name (first in the chain)"
+        default_factory=dict,
+        description="explicit model file per registry name (first in the chain)",
     )
 
 
@@ -125,7 +136,9 @@ class StoreLensConfig(Strict):
         seen: set[str] = set()
         for camera in self.cameras:
             if camera.camera_id in seen:
-                raise ValueError(f"camera_id {camera.camera_id!r} appears twice; ids must be unique")
+                raise ValueError(
+                    f"camera_id {camera.camera_id!r} appears twice; ids must be unique"
+                )
             seen.add(camera.camera_id)
         return self
 

@@ -16,25 +16,47 @@ from detectors.media import find_demo_media, shared_clip
 
 # camera id, clip, name, role, line (fractions) or None, zones [(name, kind, polygon fractions)]
 _DEMO_CAMERAS: tuple[tuple[str, str, str, str, tuple | None, list], ...] = (
-    ("demo-cam-1", "store-aisle-detection.gif", "Aisle 3 (homeware)", "floor",
-     ((0.0, 0.55), (1.0, 0.55)),
-     [("aisle", "floor", [(0.05, 0.35), (0.95, 0.35), (0.95, 1.0), (0.05, 1.0)])]),
-    ("demo-cam-2", "people-detection.gif", "Entrance", "entrance",
-     ((0.5, 0.0), (0.5, 1.0)),
-     [("lobby", "floor", [(0.0, 0.3), (1.0, 0.3), (1.0, 1.0), (0.0, 1.0)])]),
-    ("demo-cam-3", "face-demographics-walking.gif", "Checkout 1", "checkout",
-     None,
-     [("checkout queue", "queue", [(0.1, 0.2), (0.9, 0.2), (0.9, 1.0), (0.1, 1.0)])]),
-    ("demo-cam-4", "head-pose-face-detection-female-and-male.gif", "Service desk", "floor",
-     None,
-     [("service desk", "checkout", [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])]),
+    (
+        "demo-cam-1",
+        "store-aisle-detection.gif",
+        "Aisle 3 (homeware)",
+        "floor",
+        ((0.0, 0.55), (1.0, 0.55)),
+        [("aisle", "floor", [(0.05, 0.35), (0.95, 0.35), (0.95, 1.0), (0.05, 1.0)])],
+    ),
+    (
+        "demo-cam-2",
+        "people-detection.gif",
+        "Entrance",
+        "entrance",
+        ((0.5, 0.0), (0.5, 1.0)),
+        [("lobby", "floor", [(0.0, 0.3), (1.0, 0.3), (1.0, 1.0), (0.0, 1.0)])],
+    ),
+    (
+        "demo-cam-3",
+        "face-demographics-walking.gif",
+        "Checkout 1",
+        "checkout",
+        None,
+        [("checkout queue", "queue", [(0.1, 0.2), (0.9, 0.2), (0.9, 1.0), (0.1, 1.0)])],
+    ),
+    (
+        "demo-cam-4",
+        "head-pose-face-detection-female-and-male.gif",
+        "Service desk",
+        "floor",
+        None,
+        [("service desk", "checkout", [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])],
+    ),
 )
 
 
 def frame_size(source: Path) -> tuple[int, int]:
     """(width, height) of the first frame of a clip or of the first image in a folder."""
     if source.is_dir():
-        images = sorted(p for p in source.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+        images = sorted(
+            p for p in source.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
+        )
         image = cv2.imread(str(images[0])) if images else None
         return (image.shape[1], image.shape[0]) if image is not None else (640, 480)
     cap = cv2.VideoCapture(str(source))
@@ -64,10 +86,19 @@ def demo_config(max_cameras: int = 4) -> StoreLensConfig:
                 name=name,
                 source=str(path),
                 role=role,
-                lines=[LineConfig(name="entrance", start=_scaled([line[0]], size)[0], end=_scaled([line[1]], size)[0])]
+                lines=[
+                    LineConfig(
+                        name="entrance",
+                        start=_scaled([line[0]], size)[0],
+                        end=_scaled([line[1]], size)[0],
+                    )
+                ]
                 if line
                 else [],
-                zones=[ZoneConfig(name=z, kind=k, polygon=_scaled(poly, size), min_dwell_s=2.0) for z, k, poly in zones],
+                zones=[
+                    ZoneConfig(name=z, kind=k, polygon=_scaled(poly, size), min_dwell_s=2.0)
+                    for z, k, poly in zones
+                ],
             )
         )
     if not cameras:  # no shared media: the chain's best find, one camera
@@ -78,7 +109,11 @@ def demo_config(max_cameras: int = 4) -> StoreLensConfig:
                 camera_id="demo-cam-1",
                 name=f"Demo ({media.provider})",
                 source=str(media.path),
-                lines=[LineConfig(start=_scaled([(0.0, 0.55)], size)[0], end=_scaled([(1.0, 0.55)], size)[0])],
+                lines=[
+                    LineConfig(
+                        start=_scaled([(0.0, 0.55)], size)[0], end=_scaled([(1.0, 0.55)], size)[0]
+                    )
+                ],
             )
         )
     return StoreLensConfig(store=StoreConfig(), cameras=cameras)

@@ -89,6 +89,16 @@ class EventRow:
     zone: str | None = None
     value: float | None = None
 
+    @property
+    def is_line_crossing(self) -> bool:
+        """An inward (enter) or outward (exit) crossing of the line named in ``zone``."""
+        return self.kind in (TrackEvent.ENTER, TrackEvent.EXIT) and self.zone is not None
+
+    @property
+    def is_track_end(self) -> bool:
+        """The track ended; ``value`` is its duration in seconds."""
+        return self.kind is TrackEvent.EXIT and self.zone is None
+
 
 @dataclass(frozen=True, slots=True)
 class QueueSample:

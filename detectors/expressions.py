@@ -1,6 +1,51 @@
 """Expression reading: one interface, several backends, valence with a confidence.
 
-PLACEHOLDER_DOCSTRING
+A reader takes a frame and one face box (full-frame pixels) and returns an
+:class:`ExpressionReading`: a label, a :class:`Valence` (satisfied / neutral /
+frustrated / unknown), a confidence in [0, 1], the backend's raw scores and the
+model name. It abstains (``Valence.UNKNOWN``, never a guess) when the face is
+shorter than ``MIN_FACE_PX``, when the backend finds no face in the crop, or when
+its confidence is below the reader's ``min_confidence``. Readings are smoothed per
+track (:class:`ExpressionSmoother`) and taken every k-th analysed frame per track,
+never in staff zones (:class:`ExpressionScheduler`).
+
+Backends (``make_expression_reader(name)``):
+
+- ``mediapipe-blendshapes`` (alias ``mediapipe``), the DEFAULT: FaceLandmarker's
+  52 blendshapes through a small rule (smile → satisfied; brow-down or frown →
+  frustrated; jaw-open alone = surprise → neutral; else neutral).
+- ``yolo-expression`` (alias ``yolo``): the 8-class YOLO face/expression model.
+- ``fer`` / ``facex`` are not installed and were not added: on the labelled set
+  below the default already makes no false alarm, and neither would fix its one
+  real gap (near-profile faces, where every landmark/crop model struggles).
+
+Why the default, measured by ``benchmarks/bench_expressions.py --runs 5`` on
+``tests/data_faces/labels.csv`` (61 faces labelled by eye: 26 clear + 2 ambiguous
+neutral, 1 clear frustrated, 1 clear + 1 ambiguous satisfied, 30 unreadable;
+the two scikit-image portraits count only where scikit-image is installed):
+
+                          mediapipe-blendshapes   yolo-expression
+accuracy on answered      0.967 (29/30)           0.903 (28/31)
+abstain, readable faces   1/31                    0/31
+abstain, unreadable       30/30                   30/30
+false alarms on neutral   0/28                    2/28 (Contempt, Disgust)
+same valence mirrored     30/30                   25/31
+ms per face               18 idle / 35 loaded     48 idle / 210 loaded
+
+(ms: median per face on the 2-core machine, once nearly idle and once at load
+average ≈ 5 with the team's jobs running.) Blendshapes abstain on Zidane's
+near-profile shout (no landmarks), which YOLO reads right (Anger); both miss
+Grace Hopper's faint closed-mouth smile (labelled ambiguous). Before Sad was
+mapped to neutral, YOLO read 16 of 28 neutral faces as frustrated (accuracy 0.45).
+The set is mostly calm faces, so "always neutral" would score high too: the tests
+therefore also require no false alarm, no satisfied/frustrated swap, abstention on
+every unreadable face and the clear smile read as satisfied.
+
+``MIN_FACE_PX = 32``: clear faces downscaled to 16 px are misread by both backends
+(expressive 0/2; YOLO neutral 21/26), from 24 px up they read as at full size;
+the real 15–29 px faces in the shared GIFs are ones a person cannot read either
+(dithered), and ungated readers still produce readings there (YOLO: Anger/Sad on
+19 of 30), so 32 px keeps a margin and abstains on all of them.
 """
 
 from __future__ import annotations
@@ -218,7 +263,7 @@ def classify_blendshapes(
 # The YOLO model's 8 classes → valence. Happy is the only positive class. Anger,
 # Disgust and Contempt are the displeasure a store wants to know about. Sad is
 # NOT frustrated: measured on the labelled faces, this model reads a resting face
-# as Sad (the woman of the head-pose clip: 13 of 13 frames, confidence 0.50–0.79),
+# as Sad (the woman of the head-pose clip: 12 of 12 labelled frames, confidence 0.50–0.79),
 # and mapping Sad → frustrated turned 14 of 28 neutral faces into frustrated ones.
 # Surprise and Fear are high-arousal but not clearly positive or negative for a
 # shopper (a price tag, a product found): neutral.

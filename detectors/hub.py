@@ -31,7 +31,9 @@ class FrameHub:
         self._faces_demand: dict[str, float] = {}
         self._faces_window = faces_demand_window_s
 
-    def publish(self, camera_id: str, ts: float, jpeg_blurred: bytes, jpeg_faces: bytes | None) -> None:
+    def publish(
+        self, camera_id: str, ts: float, jpeg_blurred: bytes, jpeg_faces: bytes | None
+    ) -> None:
         with self._cond:
             previous = self._frames.get(camera_id)
             seq = previous.seq + 1 if previous else 1

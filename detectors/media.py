@@ -24,7 +24,10 @@ DEMO_CLIPS = (
     "head-pose-face-detection-female-and-male.gif",
     "classroom.gif",
 )
-VTEST_GLOBS = ("/usr/share/doc/opencv-doc/examples/data/vtest.avi*", "/usr/share/opencv*/samples/data/vtest.avi")
+VTEST_GLOBS = (
+    "/usr/share/doc/opencv-doc/examples/data/vtest.avi*",
+    "/usr/share/opencv*/samples/data/vtest.avi",
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,10 @@ def demo_media_candidates(configured: str | Path | None = None) -> list[DemoMedi
     if configured:
         found.append(DemoMedia(Path(configured), "config"))
     env_dir = os.environ.get("STORELENS_MEDIA_DIR")
-    for provider, folder in (("STORELENS_MEDIA_DIR", env_dir), ("../shared/media", shared_dir() / "media")):
+    for provider, folder in (
+        ("STORELENS_MEDIA_DIR", env_dir),
+        ("../shared/media", shared_dir() / "media"),
+    ):
         if folder:
             found.extend(DemoMedia(Path(folder) / clip, provider) for clip in DEMO_CLIPS)
     for pattern in VTEST_GLOBS:

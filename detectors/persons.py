@@ -71,9 +71,13 @@ def prepare_person_model(
         local = Path(tmp) / weights.name
         shutil.copy2(weights, local)  # export writes beside its input; keep site-packages clean
         try:
-            YOLO(str(local)).export(format=_EXPORT_FORMATS[backend], imgsz=imgsz, half=False, verbose=False)
+            YOLO(str(local)).export(
+                format=_EXPORT_FORMATS[backend], imgsz=imgsz, half=False, verbose=False
+            )
         except Exception as exc:
-            raise ModelError(f"exporting {model_name} to {backend} at {imgsz}px failed: {exc}") from exc
+            raise ModelError(
+                f"exporting {model_name} to {backend} at {imgsz}px failed: {exc}"
+            ) from exc
         local.unlink()
         (Path(tmp) / ".complete").write_text(f"{get_spec(model_name).sha256}\n")
         if folder.exists():  # another process won the race; keep theirs

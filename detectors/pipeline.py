@@ -113,7 +113,11 @@ class SharedModels:
 
         m = config.models
         person = PersonDetector(
-            m.person_backend, m.person_imgsz, m.person_conf, m.person_model, m.paths.get(m.person_model)
+            m.person_backend,
+            m.person_imgsz,
+            m.person_conf,
+            m.person_model,
+            m.paths.get(m.person_model),
         )
         face = expression = None
         if options.faces:
@@ -153,7 +157,9 @@ class AnalysedFrame:
 class CameraPipeline:
     """Per-camera analysis state: tracker, event engine, smoother, row buffers."""
 
-    def __init__(self, camera: CameraConfig, models: SharedModels, options: PipelineOptions) -> None:
+    def __init__(
+        self, camera: CameraConfig, models: SharedModels, options: PipelineOptions
+    ) -> None:
         from detectors.tracking import PersonTracker
 
         self.camera = camera
@@ -169,6 +175,7 @@ class CameraPipeline:
             self.scheduler = ExpressionScheduler(every_k=options.read_every_k)
         self._frame_count = 0
         self.faces_read = 0  # expression readings made on a detected face
+        self._face_memory: dict[int, tuple[np.ndarray, int]] = {}
         self._det_rows: list[tuple] = []
         self._expr_rows: list[tuple] = []
         self._event_rows: list[EventRow] = []
@@ -185,7 +192,9 @@ class CameraPipeline:
         self.stage_ms[stage].append((now - start) * 1000)
         return now
 
-    def analyse(self, frame: Frame, status: CameraStatus | None = None, draw: bool = True) -> AnalysedFrame:
+    def analyse(
+        self, frame: Frame, status: CameraStatus | None = None, draw: bool = True
+    ) -> AnalysedFrame:
         t = time.perf_counter()
         image = frame.image
         dets = self.models.person.detect(image)
@@ -195,12 +204,19 @@ class CameraPipeline:
         self._frame_count += 1
         staff = self.engine.in_staff_zone(dets) if len(dets) else np.zeros(0, bool)
         if self.models.face is not None and len(dets):
-            dets = self.models.face.detect(image, dets)
+            # Faces are searched only for tracks due for an expression reading this frame
+            # (every k-th frame per track, never in staff zones); other rows reuse their
+            # track's last face box, moved with the person box. This cuts face detection
+            # k-fold; the overlay blurs the head region of any row without a face box.
+            if self.scheduler is not None:
+                due = self.scheduler.should_read(dets.tracker_id, staff)
+            else:
+                due = ~staff
+            dets = self._faces(image, dets, due)
             t = self._timed("face", t)
             if self.scheduler is not None:
                 from detectors.expressions import annotate_expressions
 
-                due = self.scheduler.should_read(dets.tracker_id, staff)
                 dets, readings = annotate_expressions(
                     image, dets, self.models.expression, self.smoother, should_read=due
                 )
@@ -219,12 +235,36 @@ class CameraPipeline:
                 lines=self.camera.lines,
                 zones=self.camera.zones,
                 engine_state=self.engine.state,
-                status=status or CameraStatus(self.camera.camera_id, self.camera.name, CameraState.ONLINE),
+                status=status
+                or CameraStatus(self.camera.camera_id, self.camera.name, CameraState.ONLINE),
                 blur_faces=self.options.blur_faces,
             )
             self._timed("draw", t)
         self.analysed_times.append(time.monotonic())
         return AnalysedFrame(dets, events, annotated)
+
+    def _faces(self, image: np.ndarray, dets: Detections, due: np.ndarray) -> Detections:
+        faces = np.full((len(dets), 4), np.nan, dtype=np.float32)
+        if due.any():
+            found = self.models.face.detect(image, dets[due]).data["face_xyxy"]
+            faces[due] = found
+        boxes = dets.xyxy
+        size = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1).clip(min=1)
+        for row, track_id in enumerate(dets.tracker_id.tolist()):
+            if track_id == NO_TRACK:
+                continue
+            if not np.isnan(faces[row]).any():
+                # Remember the face relative to its person box, to follow it between reads.
+                rel = (faces[row].reshape(2, 2) - boxes[row, :2]) / size[row]
+                self._face_memory[track_id] = (rel, self._frame_count)
+            elif track_id in self._face_memory:
+                rel, seen = self._face_memory[track_id]
+                if self._frame_count - seen <= 2 * self.options.read_every_k:
+                    faces[row] = (rel * size[row] + boxes[row, :2]).reshape(4)
+        if len(self._face_memory) > 4 * max(len(dets), 16):
+            active = set(dets.tracker_id.tolist())
+            self._face_memory = {k: v for k, v in self._face_memory.items() if k in active}
+        return dets.with_column("face_xyxy", faces)
 
     @property
     def analysed_fps(self) -> float:
@@ -235,8 +275,12 @@ class CameraPipeline:
 
     def _record(self, ts: float, dets: Detections, events: list[EventRow]) -> None:
         us = _ts_us(ts)
-        for (x1, y1, x2, y2), conf, tid in zip(dets.xyxy, dets.confidence, dets.tracker_id, strict=True):
-            self._det_rows.append((us, int(tid), "person", float(x1), float(y1), float(x2), float(y2), float(conf)))
+        for (x1, y1, x2, y2), conf, tid in zip(
+            dets.xyxy, dets.confidence, dets.tracker_id, strict=True
+        ):
+            self._det_rows.append(
+                (us, int(tid), "person", float(x1), float(y1), float(x2), float(y2), float(conf))
+            )
             if tid != NO_TRACK:
                 summary = self._tracks.get(int(tid))
                 if summary is None:
@@ -261,8 +305,16 @@ class CameraPipeline:
         self.faces_read += len(readings)
         for track_id, reading in readings:
             self._expr_rows.append(
-                (us, int(track_id), reading.label, str(reading.valence), float(reading.confidence),
-                 json.dumps({k: round(float(v), 4) for k, v in reading.scores.items()}), reading.model, None)
+                (
+                    us,
+                    int(track_id),
+                    reading.label,
+                    str(reading.valence),
+                    float(reading.confidence),
+                    json.dumps({k: round(float(v), 4) for k, v in reading.scores.items()}),
+                    reading.model,
+                    None,
+                )
             )
             summary = self._tracks.get(int(track_id))
             if summary is not None:
@@ -279,8 +331,14 @@ class CameraPipeline:
         if self.scheduler is not None:
             self.scheduler.retain(list(self._tracks))
         self._track_rows.append(
-            (track_id, _ts_us(summary.first_ts), _ts_us(summary.last_ts), json.dumps(sorted(summary.zones)),
-             summary.valence, summary.faces_read)
+            (
+                track_id,
+                _ts_us(summary.first_ts),
+                _ts_us(summary.last_ts),
+                json.dumps(sorted(summary.zones)),
+                summary.valence,
+                summary.faces_read,
+            )
         )
 
     def sample_queues(self, ts: float) -> None:
@@ -301,8 +359,14 @@ class CameraPipeline:
             rows, self._det_rows = self._det_rows, []
             cols = list(zip(*rows, strict=True))
             out["detections"] = pa.Table.from_arrays(
-                [pa.array(cols[0], pa.int64()).cast(pa.timestamp("us", tz="UTC")), pa.array([cam] * len(rows)),
-                 *(pa.array(c, t.type) for c, t in zip(cols[1:], list(DETECTIONS_SCHEMA)[2:], strict=True))],
+                [
+                    pa.array(cols[0], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                    pa.array([cam] * len(rows)),
+                    *(
+                        pa.array(c, t.type)
+                        for c, t in zip(cols[1:], list(DETECTIONS_SCHEMA)[2:], strict=True)
+                    ),
+                ],
                 schema=DETECTIONS_SCHEMA,
             )
         if self._event_rows:
@@ -312,8 +376,14 @@ class CameraPipeline:
             rows, self._expr_rows = self._expr_rows, []
             cols = list(zip(*rows, strict=True))
             out["expressions"] = pa.Table.from_arrays(
-                [pa.array(cols[0], pa.int64()).cast(pa.timestamp("us", tz="UTC")), pa.array([cam] * len(rows)),
-                 *(pa.array(c, t.type) for c, t in zip(cols[1:], list(EXPRESSIONS_SCHEMA)[2:], strict=True))],
+                [
+                    pa.array(cols[0], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                    pa.array([cam] * len(rows)),
+                    *(
+                        pa.array(c, t.type)
+                        for c, t in zip(cols[1:], list(EXPRESSIONS_SCHEMA)[2:], strict=True)
+                    ),
+                ],
                 schema=EXPRESSIONS_SCHEMA,
             )
         if self._queue_tables:
@@ -323,10 +393,15 @@ class CameraPipeline:
             rows, self._track_rows = self._track_rows, []
             cols = list(zip(*rows, strict=True))
             out["tracks"] = pa.Table.from_arrays(
-                [pa.array([cam] * len(rows)), pa.array(cols[0], pa.int64()),
-                 pa.array(cols[1], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-                 pa.array(cols[2], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-                 pa.array(cols[3], pa.string()), pa.array(cols[4], pa.string()), pa.array(cols[5], pa.int32())],
+                [
+                    pa.array([cam] * len(rows)),
+                    pa.array(cols[0], pa.int64()),
+                    pa.array(cols[1], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                    pa.array(cols[2], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                    pa.array(cols[3], pa.string()),
+                    pa.array(cols[4], pa.string()),
+                    pa.array(cols[5], pa.int32()),
+                ],
                 schema=TRACKS_SCHEMA,
             )
         return out
@@ -354,7 +429,9 @@ class Runner:
         self.models = models or SharedModels.load(config, self.options)
         self.run_id = uuid.uuid4().hex[:12]
         self._batch_seq = itertools.count(1)
-        self.pipelines = {c.camera_id: CameraPipeline(c, self.models, self.options) for c in config.cameras}
+        self.pipelines = {
+            c.camera_id: CameraPipeline(c, self.models, self.options) for c in config.cameras
+        }
         factory = worker_factory or (
             lambda c: CaptureWorker(c.camera_id, c.name, c.source, realtime=c.realtime, loop=c.loop)
         )
@@ -429,6 +506,7 @@ class Runner:
     def analyse_one(self, cid: str, frame: Frame) -> None:
         pipeline = self.pipelines[cid]
         status = self.workers[cid].status()
+        status.analysed_fps = pipeline.analysed_fps
         try:
             result = pipeline.analyse(frame, status)
         except Exception as exc:  # one bad frame (or model hiccup) must not stop the camera
@@ -455,7 +533,9 @@ class Runner:
             image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         faces_jpeg = None
         # The overlay is blurred by default; the unblurred variant exists only on demand.
-        self.hub.publish(cid, frame.ts, encode_jpeg(image, quality=self.options.jpeg_quality), faces_jpeg)
+        self.hub.publish(
+            cid, frame.ts, encode_jpeg(image, quality=self.options.jpeg_quality), faces_jpeg
+        )
 
     # -- batching --------------------------------------------------------------------------
     def _flush_loop(self) -> None:

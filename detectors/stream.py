@@ -77,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: TileServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("tile server: " + format, *args)
 
     def _send(self, code: int, body: bytes, content_type: str = "text/plain") -> None:
@@ -96,7 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, b"ok")
         if url.path == "/status":
             now = time.time()
-            body = json.dumps({cid: s.as_dict(now) for cid, s in self.server.hub.statuses().items()})
+            body = json.dumps(
+                {cid: s.as_dict(now) for cid, s in self.server.hub.statuses().items()}
+            )
             return self._send(200, body.encode(), "application/json")
         if len(parts) != 2 or parts[0] not in ("frame", "stream"):
             return self._send(404, b"not found")
@@ -152,7 +154,9 @@ class _Handler(BaseHTTPRequestHandler):
 class TileServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, hub: FrameHub, host: str = "127.0.0.1", port: int = 8503, secret: bytes | None = None):
+    def __init__(
+        self, hub: FrameHub, host: str = "127.0.0.1", port: int = 8503, secret: bytes | None = None
+    ):
         super().__init__((host, port), _Handler)
         self.hub = hub
         self.secret = secret or stream_secret()

@@ -22,10 +22,19 @@ class _BoxesView:
         xyxy = detections.xyxy
         self.conf = detections.confidence
         self.cls = detections.class_id.astype(np.float32)
-        self.xywh = np.stack(
-            [(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2, xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]],
-            axis=1,
-        ) if len(xyxy) else np.zeros((0, 4), dtype=np.float32)
+        self.xywh = (
+            np.stack(
+                [
+                    (xyxy[:, 0] + xyxy[:, 2]) / 2,
+                    (xyxy[:, 1] + xyxy[:, 3]) / 2,
+                    xyxy[:, 2] - xyxy[:, 0],
+                    xyxy[:, 3] - xyxy[:, 1],
+                ],
+                axis=1,
+            )
+            if len(xyxy)
+            else np.zeros((0, 4), dtype=np.float32)
+        )
         self.xyxy = xyxy
 
     def __len__(self) -> int:
@@ -33,7 +42,12 @@ class _BoxesView:
 
     def __getitem__(self, mask: np.ndarray) -> _BoxesView:
         view = object.__new__(_BoxesView)
-        view.conf, view.cls, view.xywh, view.xyxy = self.conf[mask], self.cls[mask], self.xywh[mask], self.xyxy[mask]
+        view.conf, view.cls, view.xywh, view.xyxy = (
+            self.conf[mask],
+            self.cls[mask],
+            self.xywh[mask],
+            self.xyxy[mask],
+        )
         return view
 
 

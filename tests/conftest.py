@@ -18,7 +18,9 @@ def ultralytics_assets() -> Path:
     from detectors.media import _ultralytics_assets
 
     assets = _ultralytics_assets()
-    assert assets is not None, "ultralytics is a dependency; its wheel carries bus.jpg and zidane.jpg"
+    assert assets is not None, (
+        "ultralytics is a dependency; its wheel carries bus.jpg and zidane.jpg"
+    )
     return assets
 
 
@@ -28,5 +30,7 @@ def shared_media() -> Path:
 
     media = shared_dir() / "media"
     if not media.is_dir():
-        pytest.skip(f"shared footage not found at {media}; CI always has ../shared beside the clone")
+        pytest.skip(
+            f"shared footage not found at {media}; CI always has ../shared beside the clone"
+        )
     return media

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import cv2
@@ -25,7 +26,9 @@ def test_prepare_is_idempotent() -> None:
 
 
 @pytest.mark.parametrize("backend", ["openvino", "torch"])
-def test_bus_has_at_least_three_people(backend: str, ultralytics_assets: Path, openvino_detector) -> None:
+def test_bus_has_at_least_three_people(
+    backend: str, ultralytics_assets: Path, openvino_detector
+) -> None:
     detector = openvino_detector if backend == "openvino" else PersonDetector("torch", 416)
     dets = detector.detect(cv2.imread(str(ultralytics_assets / "bus.jpg")))
     assert len(dets) >= 3
@@ -35,7 +38,9 @@ def test_bus_has_at_least_three_people(backend: str, ultralytics_assets: Path, o
     assert dets.xyxy[:, 3].max() > 700
 
 
-def test_tracker_keeps_ids_across_frames_of_a_real_clip(shared_media: Path, openvino_detector) -> None:
+def test_tracker_keeps_ids_across_frames_of_a_real_clip(
+    shared_media: Path, openvino_detector
+) -> None:
     cap = cv2.VideoCapture(str(shared_media / "store-aisle-detection.gif"))
     tracker = PersonTracker(analysed_fps=10)
     seen: list[set[int]] = []
@@ -46,6 +51,6 @@ def test_tracker_keeps_ids_across_frames_of_a_real_clip(shared_media: Path, open
         seen.append({int(t) for t in dets.tracker_id if t >= 0})
     cap.release()
     # Consecutive frames of a walking shopper share ids (a tracker that re-numbered every frame fails).
-    overlaps = [len(a & b) for a, b in zip(seen[5:], seen[6:], strict=False)]
+    overlaps = [len(a & b) for a, b in itertools.pairwise(seen[5:])]
     assert np.mean(overlaps) >= 1
     assert len(set().union(*seen)) < sum(len(s) for s in seen)

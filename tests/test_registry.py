@@ -71,7 +71,7 @@ def test_missing_wheel_names_the_package_to_install(tmp_path: Path, monkeypatch)
 
 
 def test_explicit_path_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelNotFound, match="models.paths"):
+    with pytest.raises(ModelNotFound, match=r"models\.paths"):
         resolve_model("yunet", explicit=tmp_path / "nope.onnx")
 
 

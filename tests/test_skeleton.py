@@ -37,33 +37,45 @@ def skeleton_run(shared_media: Path, tmp_path_factory) -> dict:
     hub = FrameHub()
     secret = b"test-secret"
     server = TileServer(hub, port=0, secret=secret).start()
-    runner = Runner(config, writer, hub, PipelineOptions(faces=False, workers=1, batch_interval_s=0.5))
+    runner = Runner(
+        config, writer, hub, PipelineOptions(faces=False, workers=1, batch_interval_s=0.5)
+    )
     runner.start()
     deadline = time.monotonic() + 90
     while runner.frames_analysed["cam-aisle"] < 25 and time.monotonic() < deadline:
         time.sleep(0.2)
     port = server.server_address[1]
     token = sign_stream_token(secret, "cam-aisle")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/frame/cam-aisle.jpg?token={token}", timeout=10) as r:
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{port}/frame/cam-aisle.jpg?token={token}", timeout=10
+    ) as r:
         jpeg = r.read()
     try:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/frame/cam-aisle.jpg?token=bad", timeout=10)
         forbidden = False
     except urllib.error.HTTPError as exc:
         forbidden = exc.code == 403
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream/cam-aisle.mjpg?token={token}", timeout=10) as r:
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{port}/stream/cam-aisle.mjpg?token={token}", timeout=10
+    ) as r:
         head = r.read(200_000)
     runner.stop()
     server.stop()
     writer.close()
-    return {"db": db, "jpeg": jpeg, "forbidden": forbidden, "mjpeg": head,
-            "analysed": runner.frames_analysed["cam-aisle"]}
+    return {
+        "db": db,
+        "jpeg": jpeg,
+        "forbidden": forbidden,
+        "mjpeg": head,
+        "analysed": runner.frames_analysed["cam-aisle"],
+    }
 
 
 def test_rows_land_in_duckdb_and_chart_query_reads_them(skeleton_run: dict) -> None:
     reader = LocalReader(skeleton_run["db"])
     frame = reader.query(
-        "people_per_minute", {"camera_id": "cam-aisle", "since": datetime.now(UTC) - timedelta(minutes=10)}
+        "people_per_minute",
+        {"camera_id": "cam-aisle", "since": datetime.now(UTC) - timedelta(minutes=10)},
     )
     assert frame.height >= 1
     assert frame["people"].max() >= 1  # the aisle clip always has shoppers in it
@@ -82,4 +94,6 @@ def test_tile_is_an_annotated_jpeg_with_boxes(skeleton_run: dict) -> None:
     image = cv2.imdecode(np.frombuffer(skeleton_run["jpeg"], np.uint8), cv2.IMREAD_COLOR)
     assert image is not None and image.shape[1] == 480
     assert skeleton_run["forbidden"], "a request without a valid token must get 403"
-    assert skeleton_run["mjpeg"].count(b"--storelensframe") >= 2, "the MJPEG stream sends frame after frame"
+    assert skeleton_run["mjpeg"].count(b"--storelensframe") >= 2, (
+        "the MJPEG stream sends frame after frame"
+    )

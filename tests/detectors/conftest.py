@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import os
 import subprocess
 import threading
 import time
@@ -16,23 +15,14 @@ import cv2
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
 RTSP_SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def shared_dir() -> Path:
-    return Path(os.environ.get("STORELENS_SHARED", REPO.parent / "shared"))
-
-
 @pytest.fixture(scope="session")
-def media_dir() -> Path:
-    media = shared_dir() / "media"
-    if not media.is_dir():
-        pytest.skip(
-            f"shared footage not found at {media} (set STORELENS_SHARED or clone ../shared)"
-        )
-    return media
+def media_dir(shared_media: Path) -> Path:
+    """../shared/media (tests/conftest.py skips with the reason when it is absent)."""
+    return shared_media
 
 
 @pytest.fixture(scope="session")

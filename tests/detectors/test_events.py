@@ -253,6 +253,15 @@ def test_track_lost_inside_a_zone_closes_the_visit_after_the_grace_period() -> N
     assert engine.state.active_tracks == 0
 
 
+def test_row_helpers_tell_crossings_from_track_ends() -> None:
+    crossing_out = EventRow(T0, "cam", 1, TrackEvent.EXIT, "door", None)
+    track_end = EventRow(T0, "cam", 1, TrackEvent.EXIT, None, 4.0)
+    visit = EventRow(T0, "cam", 1, TrackEvent.ZONE_EXIT, "aisle", 4.0)
+    assert (crossing_out.is_line_crossing, crossing_out.is_track_end) == (True, False)
+    assert (track_end.is_line_crossing, track_end.is_track_end) == (False, True)
+    assert (visit.is_line_crossing, visit.is_track_end) == (False, False)
+
+
 def test_short_lived_track_gets_no_exit_row() -> None:
     engine = EventEngine("cam", [], [], min_track_s=1.0, track_grace_s=2.0)
     assert engine.update(T0, frame((1, 10, 10))) == []

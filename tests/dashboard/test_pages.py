@@ -1,0 +1,218 @@
+"""AppTest: every page for every role, scoping in the data layer (forged store ids),
+URL filters, sign-in, alert acknowledgement and the live-view audit trail."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.auth import Role, User, hash_password
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+TODAY = datetime.now(UTC).date()  # the day conftest's data ends
+
+PAGES = ["pages/executive.py", "pages/live.py", "pages/store.py", "pages/compare.py",
+         "pages/staffing.py", "pages/privacy.py"]
+USERS = {
+    "manager": User("mia", Role.STORE_MANAGER, store="s1"),
+    "regional": User("rex", Role.REGIONAL_LEAD, region="north"),
+    "executive": User("eve", Role.EXECUTIVE),
+    "admin": User("ada", Role.ADMIN),
+}
+
+
+def open_app(user: User | None, params: dict | None = None, page: str | None = None,
+             secrets: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if secrets:
+        for key, value in secrets.items():
+            at.secrets[key] = value
+    if user is not None:
+        at.session_state["storelens_user"] = user
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def problems(at: AppTest) -> list[str]:
+    return [e.value for e in at.exception]
+
+
+def errors(at: AppTest) -> str:
+    return " ".join(e.value for e in at.error)
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.mark.parametrize("role", list(USERS))
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_for_every_role(dashboard_env: Path, role: str, page: str) -> None:
+    at = open_app(USERS[role], page=page)
+    assert not problems(at), problems(at)
+    assert not errors(at), errors(at)
+    assert at.title, f"{page} rendered no title for {role}"
+
+
+def test_demo_mode_signs_in_as_executive_with_banner(dashboard_env: Path) -> None:
+    at = open_app(None)
+    assert not problems(at)
+    assert "Demo mode" in " ".join(i.value for i in at.info)
+    assert at.session_state["storelens_user"].role is Role.EXECUTIVE
+    assert at.title[0].value == "Summary"
+    assert metric(at, "Stores") == "3"
+
+
+@pytest.mark.parametrize("page", ["pages/store.py", "pages/live.py", "pages/staffing.py"])
+@pytest.mark.parametrize(("role", "forged"), [("manager", "s2"), ("manager", "s3"),
+                                              ("regional", "s3"), ("manager", "nope")])
+def test_forged_store_in_url_is_denied(dashboard_env: Path, page: str, role: str,
+                                       forged: str) -> None:
+    at = open_app(USERS[role], {"store": forged}, page)
+    assert not problems(at), problems(at)
+    assert "Access denied" in errors(at)
+    assert not at.metric, "no numbers may be shown for a store outside the scope"
+    assert not at.get("plotly_chart")
+
+
+def test_store_page_numbers_follow_the_url(dashboard_env: Path) -> None:
+    day = TODAY.isoformat()
+    at = open_app(USERS["regional"], {"store": "s2", "from": day, "to": day}, "pages/store.py")
+    assert metric(at, "Visitors") == "54"  # s2: 6 visitors an hour, 09-17 h
+    assert at.query_params["store"] == "s2"
+    at.selectbox(key="f_store").select("s1").run()
+    assert metric(at, "Visitors") == "90"
+    assert at.query_params["store"] == "s1"  # the view is a link
+
+
+def test_bad_url_filters_fall_back_with_a_warning(dashboard_env: Path) -> None:
+    at = open_app(USERS["manager"], {"from": "soon", "granularity": "minute"}, "pages/store.py")
+    assert not problems(at)
+    assert len(at.warning) == 2
+    assert metric(at, "Visitors")  # still rendered, with defaults
+
+
+@pytest.mark.parametrize(("role", "stores"), [("manager", {"s1"}), ("regional", {"s1", "s2"}),
+                                              ("executive", {"s1", "s2", "s3"})])
+def test_compare_shows_only_the_scope(dashboard_env: Path, role: str, stores: set) -> None:
+    at = open_app(USERS[role], page="pages/compare.py")
+    board = at.dataframe[0].value
+    assert set(board["store_id"]) == stores
+    assert len(at.get("download_button")) == 2
+
+
+def test_compare_region_filter(dashboard_env: Path) -> None:
+    at = open_app(USERS["executive"], page="pages/compare.py")
+    at.multiselect(key="f_regions").set_value(["south"]).run()
+    assert set(at.dataframe[0].value["store_id"]) == {"s3"}
+
+
+def test_staffing_sliders_recompute(dashboard_env: Path) -> None:
+    at = open_app(USERS["manager"], page="pages/staffing.py")
+    before = metric(at, "Hours under-staffed")
+    at.slider(key="w_star").set_value(60.0).run()  # fewer staff needed per visitor
+    after = metric(at, "Hours under-staffed")
+    assert int(after) < int(before)
+    at.slider(key="w_cost").set_value(40.0).run()
+    assert metric(at, "Cost to close the gap") != "€0"
+
+
+def _db_rows(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_manager_acknowledges_own_alert_only(dashboard_env: Path) -> None:
+    at = open_app(USERS["manager"], page="pages/live.py")
+    texts = " ".join(m.value for m in at.markdown)
+    assert "queue wait over 4 min at s1" in texts
+    assert "s3 checkout" not in texts  # s3's alert is outside the scope
+    buttons = [b for b in at.button if b.label == "Acknowledge"]
+    assert len(buttons) == 1
+    buttons[0].click().run()
+    assert not problems(at)
+    rows = _db_rows(dashboard_env, "SELECT store_id, acknowledged_by FROM alerts ORDER BY 1")
+    assert rows == [("s1", "mia"), ("s3", None)]
+    assert "acknowledged by mia" in " ".join(c.value for c in at.caption)
+
+
+def test_executive_is_read_only(dashboard_env: Path) -> None:
+    at = open_app(USERS["executive"], {"store": "s3"}, "pages/live.py")
+    assert "s3 checkout" in " ".join(m.value for m in at.markdown)
+    assert not [b for b in at.button if b.label == "Acknowledge"]
+
+
+def test_live_tiles_are_streams_and_views_are_logged_once(dashboard_env: Path) -> None:
+    home = Path(dashboard_env).parent / "home"
+    (home / "services.json").write_text(json.dumps({
+        "store_id": "s1", "tiles": "http://127.0.0.1:9", "db": str(dashboard_env),
+        "cameras": [{"camera_id": "s1-entrance", "name": "Front door"}],
+    }))
+    at = open_app(USERS["manager"], page="pages/live.py")
+    assert not problems(at)
+    images = at.get("imgs")
+    urls = [img.proto.imgs[0].url for img in images]
+    assert len(urls) == 1 and "/stream/s1-entrance.mjpg?token=" in urls[0]
+    assert urls[0].split("token=")[1].split(".")[1] == "0"  # faces blurred for a manager
+    at.run()  # a rerun in the same session logs nothing new
+    rows = _db_rows(dashboard_env, "SELECT user_name, role, camera_id FROM live_view_log")
+    assert rows == [("mia", "store_manager", "s1-entrance")]
+
+
+def test_setup_is_admin_only(dashboard_env: Path) -> None:
+    at = open_app(USERS["admin"], page="pages/setup.py")
+    assert not problems(at) and at.title[0].value == "Setup"
+    for role in ("manager", "regional", "executive"):
+        at = open_app(USERS[role], page="pages/setup.py")
+        assert all(t.value != "Setup" for t in at.title), role
+
+
+def test_setup_saves_a_valid_camera(dashboard_env: Path) -> None:
+    at = open_app(USERS["admin"], page="pages/setup.py")
+    at.text_input(key="cam_id").input("s3-door")
+    at.text_input(key="cam_name").input("Door")
+    at.text_input(key="cam_source").input("rtsp://user:pw@10.0.0.9/live")
+    at.text_area(key="cam_lines").input('[{"name": "in", "start": [0, 100], "end": [640, 100]}]')
+    at.run()
+    at.button(key="cam_save").click().run()
+    assert not problems(at), problems(at)
+    saved = Path(dashboard_env).parent / "home" / "store.toml"
+    assert "s3-door" in saved.read_text()
+    at.text_area(key="cam_zones").input('[{"name": "q", "polygon": [[0, 0], [1, 1]]}]').run()
+    assert "Not valid yet" in errors(at)
+
+
+def test_local_sign_in_with_rate_limit(dashboard_env: Path) -> None:
+    secrets = {"users": {"mia": {"role": "store_manager", "store": "s1",
+                                 "password_hash": hash_password("right-pw")}}}
+    at = open_app(None, secrets=secrets)
+    assert at.text_input(key="login_password")  # the form, no page yet
+    assert not at.metric
+    at.text_input(key="login_name").input("mia")
+    at.text_input(key="login_password").input("wrong")
+    at.button[0].click().run()
+    assert "wrong password" in errors(at)
+    at.text_input(key="login_password").input("right-pw")
+    at.button[0].click().run()
+    assert at.session_state["storelens_user"] == User("mia", Role.STORE_MANAGER, "s1", None,
+                                                      "local")
+    assert at.title[0].value == "Live"
+
+
+def test_privacy_page_lists_retention_and_signage(dashboard_env: Path) -> None:
+    at = open_app(USERS["manager"], page="pages/privacy.py")
+    inventory = at.dataframe[0].value
+    assert "live_view_log" in set(inventory["table"])
+    assert "VIDEO ANALYTICS IN USE" in at.code[0].value

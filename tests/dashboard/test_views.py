@@ -1,0 +1,113 @@
+"""Pure helpers of the dashboard: filters from URLs, KPI shaping, settings, privacy text."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime
+
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+
+from dashboard import charts, views
+from dashboard.filters import parse_filters
+from dashboard.privacy import inventory, signage_text
+from dashboard.settings import save_store_config, to_toml, with_camera
+from detectors.config import CameraConfig, PrivacyConfig, StoreLensConfig, parse_config
+
+TODAY = date(2026, 3, 10)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected", "warned"),
+    [
+        ({}, (None, date(2026, 3, 4), TODAY, "day"), 0),
+        ({"store": "s1", "from": "2026-03-01", "to": "2026-03-02", "granularity": "hour"},
+         ("s1", date(2026, 3, 1), date(2026, 3, 2), "hour"), 0),
+        ({"from": "yesterday"}, (None, date(2026, 3, 4), TODAY, "day"), 1),
+        ({"from": "2026-03-09", "to": "2026-03-01"}, (None, date(2026, 3, 4), TODAY, "day"), 1),
+        ({"granularity": "minute"}, (None, date(2026, 3, 4), TODAY, "day"), 1),
+        ({"from": "2020-01-01", "to": "2026-03-10"}, (None, date(2025, 3, 10), TODAY, "day"), 1),
+    ],
+)
+def test_parse_filters(params: dict, expected: tuple, warned: int) -> None:
+    flt, warnings = parse_filters(params, TODAY)
+    assert (flt.store, flt.start, flt.end, flt.granularity) == expected
+    assert len(warnings) == warned
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "before"),
+    [
+        (date(2026, 3, 10), date(2026, 3, 10), (date(2026, 3, 3), date(2026, 3, 3))),
+        (date(2026, 3, 4), date(2026, 3, 10), (date(2026, 2, 25), date(2026, 3, 3))),
+        (date(2026, 3, 1), date(2026, 3, 10), (date(2026, 2, 15), date(2026, 2, 24))),
+    ],
+)
+def test_comparison_period_keeps_weekdays(start: date, end: date, before: tuple) -> None:
+    got = views.comparison_period(start, end)
+    assert got == before and got[0].weekday() == start.weekday()
+
+
+def test_satisfaction_hidden_below_min_group() -> None:
+    hour = datetime(2026, 3, 10, 10)
+    zone = pl.DataFrame({
+        "zone": ["a", "a", "b"], "bucket": [hour, hour.replace(day=9), hour],
+        "tracks_readable": [3, 2, 4], "satisfied": [3, 1, 4], "frustrated": [0, 1, 0],
+    })
+    out = views.satisfaction_by_zone_hour(zone, min_group=5).sort("zone")
+    # zone a: 5 readable over two days at 10:00 -> (4 - 1) / 5 = +60; zone b: 4 < 5 -> hidden
+    assert out["satisfaction_index"].to_list() == [60.0, None]
+    fig = charts.satisfaction_heatmap(out)
+    assert fig.data[0].z[1][0] is None  # drawn blank, not as a number
+
+
+def test_outliers_flag_the_far_store_only() -> None:
+    frame = pl.DataFrame({"store_id": list("abcdef"),
+                          "queue_wait_s_avg": [60.0, 62.0, 58.0, 61.0, 59.0, 400.0]})
+    out = views.flag_outliers(frame, ["queue_wait_s_avg"])
+    assert out["outliers"].to_list() == ["", "", "", "", "", "queue_wait_s_avg"]
+
+
+def test_rank_stores_names_why() -> None:
+    comparison = pl.DataFrame({
+        "store_id": ["good", "mid", "bad"], "name": ["G", "M", "B"],
+        "conversion": [0.5, 0.4, 0.2], "queue_wait_s_avg": [60.0, 90.0, 300.0],
+    })
+    ranked = views.rank_stores(comparison)
+    assert ranked["store_id"].to_list() == ["good", "mid", "bad"]
+    assert "Queue wait" in ranked["weaknesses"][2] and "Conversion" in ranked["weaknesses"][2]
+
+
+def test_charts_accept_empty_frames() -> None:
+    empty = pl.DataFrame(schema={"bucket": pl.Datetime, "visitors": pl.Int64,
+                                 "transactions": pl.Int64})
+    assert isinstance(charts.visitors_transactions(empty), go.Figure)
+    assert isinstance(charts.staffing(pl.DataFrame(schema={
+        "bucket": pl.Datetime, "scheduled_staff": pl.Float64, "recommended_staff": pl.Int64,
+        "status": pl.String})), go.Figure)
+
+
+def test_settings_toml_round_trip(tmp_path) -> None:
+    config = parse_config({"store": {"store_id": "s1", "name": 'Store "One"'}}, "test")
+    camera = CameraConfig(camera_id="cam-1", name="Door", source="rtsp://u:p@h/x", role="entrance",
+                          lines=[{"name": "in", "start": (0, 10), "end": (100, 10)}],
+                          zones=[{"name": "q", "kind": "queue",
+                                  "polygon": [(0, 0), (50, 0), (50, 50)]}])
+    config = with_camera(config, camera)
+    path = save_store_config(config, tmp_path / "store.toml")
+    loaded = parse_config(tomllib.loads(path.read_text()), "reload")
+    assert loaded == config
+    assert to_toml(loaded) == to_toml(config)
+
+
+def test_inventory_and_signage_follow_privacy_settings() -> None:
+    sizes = pl.DataFrame({"table": ["detections", "events"], "rows": [10, 20]})
+    privacy = PrivacyConfig(detections_retention_days=3, events_retention_days=30)
+    table = inventory(sizes, privacy=privacy)
+    row = table.filter(pl.col("table") == "detections").row(0, named=True)
+    assert row["retention"].startswith("3 days") and row["rows"] == 10
+    assert "never stored" in table["retention"].to_list()
+    text = signage_text(days={"detections": 3, "events": 30})
+    assert "after 3 days" in text and "30 days" in text
+    assert StoreLensConfig().privacy.min_group_size >= 2
