@@ -8,13 +8,14 @@ dashboard/session.py.
 import streamlit as st
 
 from dashboard.auth import Role
-from dashboard.session import render_user_box, require_user
+from dashboard.session import render_user_box, require_user, sign_in_page
 
 st.set_page_config(page_title="StoreLens", page_icon=":material/storefront:", layout="wide")
 
 user = require_user()
-if user is None:  # the sign-in screen was rendered instead
-    st.navigation([st.Page("pages/signin.py", title="Sign in")], position="hidden")
+if user is None:  # signed out: the sign-in form is the only page there is
+    st.navigation([st.Page(sign_in_page, title="Sign in", url_path="signin")],
+                  position="hidden").run()
     st.stop()
 
 render_user_box(user)

@@ -89,11 +89,6 @@ def _on_granularity() -> None:
         _to_url(granularity=value)
 
 
-def _seed(key: str, value: object) -> None:
-    if key not in st.session_state or st.session_state[key] != value:
-        st.session_state[key] = value
-
-
 def filter_bar(
     allowed_stores: list[str],
     *,
@@ -118,21 +113,22 @@ def filter_bar(
         flt = replace(flt, store=allowed_stores[0])
     for warning in warnings:
         st.warning(warning)
+    # Widgets take their initial value from the URL; their callbacks write changes back to
+    # the URL, so URL and widgets agree on every run.
     with st.sidebar:
         if store:
-            requested_ok = flt.store in allowed_stores
-            _seed("f_store", flt.store if requested_ok else None)
+            index = allowed_stores.index(flt.store) if flt.store in allowed_stores else None
             st.selectbox(
-                "Store", allowed_stores, key="f_store", on_change=_on_store,
+                "Store", allowed_stores, index=index, key="f_store", on_change=_on_store,
                 placeholder="choose a store",
             )
         if dates:
-            _seed("f_dates", (flt.start, flt.end))
-            st.date_input("Dates", key="f_dates", on_change=_on_dates, max_value=today)
+            st.date_input("Dates", (flt.start, flt.end), key="f_dates", on_change=_on_dates,
+                          max_value=max(today, flt.end))
         if granularity:
-            _seed("f_granularity", flt.granularity)
             st.segmented_control(
-                "Granularity", GRANULARITIES, key="f_granularity", on_change=_on_granularity
+                "Granularity", GRANULARITIES, default=flt.granularity, key="f_granularity",
+                on_change=_on_granularity,
             )
     url: dict[str, str] = {}
     if dates:

@@ -93,20 +93,26 @@ def _oidc(config: AuthConfig) -> None:
 
 
 def require_user() -> User | None:
-    """The signed-in user, or None after rendering the sign-in screen for this run."""
+    """The signed-in user (demo mode signs in at once), or None: then app.py shows
+    :func:`sign_in_page` as the only page."""
+    try:
+        config = current_config()
+    except AuthError:
+        return None  # sign_in_page explains the misconfiguration
+    user = signed_in_user()
+    if user is None and config.mode == "demo":
+        st.session_state[_USER_KEY] = user = DEMO_USER
+    return user
+
+
+def sign_in_page() -> None:
+    """The page shown while signed out: OIDC button or the local form."""
     try:
         config = current_config()
     except AuthError as exc:
         st.error(f"Sign-in is misconfigured: {exc}")
-        return None
-    user = signed_in_user()
-    if user is not None:
-        return user
-    if config.mode == "demo":
-        st.session_state[_USER_KEY] = DEMO_USER
-        return DEMO_USER
+        return
     (_oidc if config.mode == "oidc" else _local_form)(config)
-    return None
 
 
 def render_user_box(user: User) -> None:

@@ -142,7 +142,13 @@ def _read_frame(name: str, content: bytes) -> tuple[pl.DataFrame, int]:
 def _parse_ts(text: str | None, tz: ZoneInfo | None) -> datetime:
     if text is None or not text.strip():
         raise ValueError("empty timestamp")
-    value = datetime.fromisoformat(text.strip())
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"timestamp {text!r} is not ISO 8601 (e.g. 2026-03-02T09:15:00 or "
+            "2026-03-02T09:15:00+01:00)"
+        ) from None
     if value.tzinfo is None:
         if tz is None:
             raise ValueError("timestamp without offset and the store is unknown")
@@ -153,7 +159,10 @@ def _parse_ts(text: str | None, tz: ZoneInfo | None) -> datetime:
 def _parse_amount(text: str | None, what: str, allow_zero: bool) -> float:
     if text is None or not text.strip():
         raise ValueError(f"{what} is empty")
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a number") from None
     if not math.isfinite(value):
         raise ValueError(f"{what} {text!r} is not a finite number")
     if value < 0 or (value == 0 and not allow_zero):

@@ -61,7 +61,13 @@ import cv2
 import numpy as np
 
 from detectors.errors import ModelError
-from detectors.faces import FACE_COLUMN, _quiet_mediapipe, load_yolo, mediapipe_image
+from detectors.faces import (
+    FACE_COLUMN,
+    _quiet_mediapipe,
+    close_at_exit,
+    load_yolo,
+    mediapipe_image,
+)
 from detectors.registry import resolve_model
 from detectors.types import NO_TRACK, Detections, Valence
 
@@ -205,6 +211,7 @@ class BlendshapeReader(_BaseReader):
         )
         try:
             self._task = vision.FaceLandmarker.create_from_options(options)
+            self._closer = close_at_exit(self, self._task)
         except (RuntimeError, ValueError) as exc:
             raise ModelError(
                 f"{path}: MediaPipe could not load the face landmarker ({exc})"
@@ -223,9 +230,9 @@ class BlendshapeReader(_BaseReader):
         return classify_blendshapes(shapes, self.name)
 
     def close(self) -> None:
-        task, self._task = getattr(self, "_task", None), None
-        if task is not None:
-            task.close()
+        closer = getattr(self, "_closer", None)
+        if closer is not None:
+            closer()
 
 
 def classify_blendshapes(

@@ -34,8 +34,10 @@ YuNet is the default over MediaPipe for its tighter boxes at equal recall; the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import weakref
 import zipfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -240,6 +242,23 @@ def _quiet_mediapipe() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def close_at_exit(owner: object, task: object) -> weakref.finalize:
+    """Close a MediaPipe task when ``owner`` is collected or the interpreter exits.
+
+    MediaPipe closes through a ``concurrent.futures`` executor, which is shut down
+    by ``threading``'s exit hooks, before ``atexit`` and before ``__del__`` run at
+    interpreter teardown (they then print ``TypeError: 'NoneType' object is not
+    callable``). So the close is registered with those same hooks; registered
+    later, it runs earlier. Calling the returned object closes the task now (once).
+    """
+    finalizer = weakref.finalize(owner, task.close)  # type: ignore[attr-defined]
+    register = getattr(threading, "_register_atexit", None)  # CPython ≥ 3.9
+    if register is not None:
+        with contextlib.suppress(RuntimeError):  # raised once shutdown has begun
+            register(finalizer)
+    return finalizer
+
+
 def mediapipe_image(bgr: np.ndarray):  # -> mediapipe.Image
     import mediapipe as mp
 
@@ -271,6 +290,7 @@ class MediaPipeFaceDetector(_CropFaceDetector):
                 min_detection_confidence=score_threshold,
             )
             self._task = vision.FaceDetector.create_from_options(options)
+            self._closer = close_at_exit(self, self._task)
         except (zipfile.BadZipFile, KeyError, RuntimeError, ValueError) as exc:
             raise ModelError(
                 f"{path}: not a usable face_landmarker.task bundle ({exc}); "
@@ -314,9 +334,9 @@ class MediaPipeFaceDetector(_CropFaceDetector):
         return boxes[keep], scores[keep]
 
     def close(self) -> None:
-        task, self._task = getattr(self, "_task", None), None
-        if task is not None:
-            task.close()
+        closer = getattr(self, "_closer", None)
+        if closer is not None:
+            closer()
 
 
 def load_yolo(path: Path):  # -> ultralytics.YOLO

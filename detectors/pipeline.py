@@ -36,6 +36,7 @@ from detectors.config import CameraConfig, StoreLensConfig
 from detectors.events import EventEngine, EventRow, rows_to_arrow
 from detectors.hub import FrameHub
 from detectors.types import NO_TRACK, CameraState, CameraStatus, Detections, Frame, TrackEvent
+from detectors.watchdog import AnalysisJobs, Job
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,11 @@ class PipelineOptions:
     tile_width: int = 640  # tiles are downscaled to this before encoding
     workers: int = 2
     blur_faces: bool = True
+    # Watchdog (issue 6, see detectors/watchdog.py): a frame still in analysis after this
+    # many seconds is abandoned and its camera gets a fresh pipeline; 0 turns it off.
+    # 20 s is far above the slowest frame measured here (cold OpenVINO start, ~2 s).
+    frame_timeout_s: float = 20.0
+    max_abandoned_threads: int = 4  # beyond this, Runner.fatal is set: restart the process
 
 
 @dataclass
@@ -292,13 +298,16 @@ class CameraPipeline:
                 if not np.isnan(face).any():
                     x1, y1, x2, y2 = (float(v) for v in face)
                     self._det_rows.append((us, int(tid), "face", x1, y1, x2, y2, 1.0))
-        self._event_rows.extend(events)
         for event in events:
-            summary = self._tracks.get(event.track_id)
-            if event.kind is TrackEvent.ZONE_ENTER and summary is not None and event.zone:
-                summary.zones.add(event.zone)
-            if event.kind is TrackEvent.EXIT:
+            if event.is_track_end:
+                # A track's end goes to the tracks table; in events, enter/exit are only
+                # line crossings, so footfall and occupancy count nothing else.
                 self._close_track(event.track_id)
+                continue
+            self._event_rows.append(event)
+            summary = self._tracks.get(event.track_id)
+            if event.kind in (TrackEvent.ZONE_ENTER, TrackEvent.QUEUE_JOIN) and summary and event.zone:
+                summary.zones.add(event.zone)
 
     def _record_expressions(self, ts: float, readings: list[tuple[int, Any]]) -> None:
         us = _ts_us(ts)
@@ -445,15 +454,26 @@ class Runner:
         self._threads: list[threading.Thread] = []
         self.frames_analysed = collections.Counter()
         self.errors = collections.Counter()
+        # Watchdog state (issue 6): see detectors/watchdog.py for the trade-offs.
+        self.jobs = AnalysisJobs()
+        self._generation = dict.fromkeys(self.pipelines, 0)  # bumped when a pipeline is replaced
+        self._analysis_threads: set[threading.Thread] = set()
+        self._thread_names = itertools.count()
+        self.hung = collections.Counter()  # frames abandoned by the watchdog, per camera
+        self.late_discarded = collections.Counter()  # results of abandoned frames that came back
+        self.abandoned_threads = 0
+        self.fatal: str | None = None  # set when the watchdog gave up: restart the process
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Runner:
         for worker in self.workers.values():
             worker.start()
-        for i in range(max(1, self.options.workers)):
-            thread = threading.Thread(target=self._analysis_loop, name=f"analysis-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        for _ in range(max(1, self.options.workers)):
+            self._spawn_analysis_thread()
+        if self.options.frame_timeout_s > 0:
+            watchdog = threading.Thread(target=self._watchdog_loop, name="frame-watchdog", daemon=True)
+            watchdog.start()
+            self._threads.append(watchdog)
         flusher = threading.Thread(target=self._flush_loop, name="batch-flusher", daemon=True)
         flusher.start()
         self._threads.append(flusher)
@@ -468,8 +488,14 @@ class Runner:
             thread.join(timeout)
         now = time.time()
         for cid, pipeline in self.pipelines.items():
-            with self._locks[cid]:
+            lock = self._locks[cid]
+            if not lock.acquire(timeout=timeout):  # a hung frame holds it: skip that camera
+                log.error("camera %s: analysis still busy at stop; its open tracks are not closed", cid)
+                continue
+            try:
                 pipeline.finish(now)
+            finally:
+                lock.release()
         self.flush_rows()
         if self.sink is not None:
             self.sink.flush(timeout)
@@ -493,17 +519,92 @@ class Runner:
                     return cid, frame
         return None
 
+    def _spawn_analysis_thread(self) -> threading.Thread:
+        thread = threading.Thread(
+            target=self._analysis_loop, name=f"analysis-{next(self._thread_names)}", daemon=True
+        )
+        self._analysis_threads.add(thread)
+        self._threads.append(thread)
+        thread.start()
+        return thread
+
     def _analysis_loop(self) -> None:
-        while not self._stop.is_set():
+        me = threading.current_thread()
+        # An abandoned thread (see _abandon) leaves the pool and ends once its call returns.
+        while not self._stop.is_set() and me in self._analysis_threads:
             picked = self._pick()
             if picked is None:
                 time.sleep(0.005)
                 continue
             cid, frame = picked
             with self._locks[cid]:
-                self.analyse_one(cid, frame)
+                generation = self._generation[cid]
+                self.jobs.begin(me, cid, frame.index)
+                try:
+                    self.analyse_one(cid, frame, generation)
+                finally:
+                    self.jobs.end(me)
 
-    def analyse_one(self, cid: str, frame: Frame) -> None:
+    def _watchdog_loop(self) -> None:
+        timeout = self.options.frame_timeout_s
+        while not self._stop.wait(min(1.0, timeout / 4)):
+            for job in self.jobs.overdue(timeout):
+                self._abandon(job)
+
+    def _abandon(self, job: Job) -> None:
+        """Give up on a hung frame: fresh pipeline + lock for its camera, a new thread."""
+        cid = job.camera_id
+        with self._rr_lock:  # _pick must not see a half-replaced camera
+            if job.thread not in self._analysis_threads:
+                return
+            self._analysis_threads.discard(job.thread)
+            self.jobs.end(job.thread)
+            self.hung[cid] += 1
+            self.abandoned_threads += 1
+            old = self.pipelines[cid]
+            self._generation[cid] += 1
+            self.pipelines[cid] = CameraPipeline(old.camera, self.models, self.options)
+            self._locks[cid] = threading.Lock()
+        log.error(
+            "camera %s: frame %d still in analysis after %.0f s; frame dropped, thread %s abandoned, "
+            "camera continues with a fresh pipeline", cid, job.frame_index,
+            time.monotonic() - job.started, job.thread.name,
+        )
+        try:  # the stuck thread waits inside a model call; the old tracks end here
+            old.finish(time.time())
+            self._send(cid, old.drain())
+        except Exception:
+            log.exception("camera %s: rows of the abandoned pipeline could not be sent", cid)
+        if self.abandoned_threads > self.options.max_abandoned_threads:
+            self.fatal = (
+                f"{self.abandoned_threads} analysis threads hung (last: camera {cid}); "
+                "restart the pipeline process"
+            )
+            log.error("watchdog: %s", self.fatal)
+            return
+        self._spawn_analysis_thread()
+
+    def counters(self) -> dict[str, dict[str, Any]]:
+        """Per camera: analysis and capture counters (soak runs and health pages read these)."""
+        out: dict[str, dict[str, Any]] = {}
+        for cid, worker in self.workers.items():
+            status = worker.status()
+            out[cid] = {
+                "frames_analysed": self.frames_analysed[cid],
+                "frames_failed": self.errors[cid],
+                "frames_hung": self.hung[cid],
+                "late_discarded": self.late_discarded[cid],
+                "frames_captured": getattr(worker, "frames_captured", 0),
+                "corrupt_frames": getattr(worker, "corrupt_frames", 0),
+                "resolution_changes": getattr(worker, "resolution_changes", 0),
+                "dropped_frames": status.dropped_frames,
+                "reconnects": status.reconnects,
+                "state": str(status.state),
+                "analysed_fps": self.pipelines[cid].analysed_fps,
+            }
+        return out
+
+    def analyse_one(self, cid: str, frame: Frame, generation: int | None = None) -> None:
         pipeline = self.pipelines[cid]
         status = self.workers[cid].status()
         status.analysed_fps = pipeline.analysed_fps
@@ -512,6 +613,9 @@ class Runner:
         except Exception as exc:  # one bad frame (or model hiccup) must not stop the camera
             self.errors[cid] += 1
             log.warning("camera %s: frame %d dropped: %s", cid, frame.index, exc)
+            return
+        if generation is not None and generation != self._generation[cid]:
+            self.late_discarded[cid] += 1  # the watchdog gave up on this frame meanwhile
             return
         self.frames_analysed[cid] += 1
         status.analysed_fps = pipeline.analysed_fps
@@ -541,9 +645,14 @@ class Runner:
     def _flush_loop(self) -> None:
         while not self._stop.wait(self.options.batch_interval_s):
             now = time.time()
-            for cid, pipeline in self.pipelines.items():
-                with self._locks[cid]:
-                    pipeline.sample_queues(now)
+            for cid, pipeline in list(self.pipelines.items()):
+                lock = self._locks[cid]
+                # Never block on a camera whose frame is hung: the other cameras' rows go on.
+                if lock.acquire(timeout=0.2):
+                    try:
+                        pipeline.sample_queues(now)
+                    finally:
+                        lock.release()
                 self.hub.set_status(self._status_with_fps(cid))
             self.flush_rows()
 
@@ -555,13 +664,23 @@ class Runner:
     def flush_rows(self) -> int:
         """Hand every camera's pending rows to the sink; returns the number of rows."""
         total = 0
-        for cid, pipeline in self.pipelines.items():
-            with self._locks[cid]:
-                tables = pipeline.drain()
-            if self.sink is None:
+        for cid, pipeline in list(self.pipelines.items()):
+            lock = self._locks[cid]
+            if not lock.acquire(timeout=0.2):  # hung frame: its rows wait for the watchdog
                 continue
-            for table_name, rows in tables.items():
-                batch_id = f"{self.run_id}:{cid}:{table_name}:{next(self._batch_seq)}"
-                self.sink.append(table_name, rows, batch_id)
-                total += rows.num_rows
+            try:
+                tables = pipeline.drain()
+            finally:
+                lock.release()
+            total += self._send(cid, tables)
+        return total
+
+    def _send(self, cid: str, tables: dict[str, pa.Table]) -> int:
+        if self.sink is None:
+            return 0
+        total = 0
+        for table_name, rows in tables.items():
+            batch_id = f"{self.run_id}:{cid}:{table_name}:{next(self._batch_seq)}"
+            self.sink.append(table_name, rows, batch_id)
+            total += rows.num_rows
         return total

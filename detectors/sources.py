@@ -253,8 +253,9 @@ class StreamSource(FrameSource):
             self.kind = spec.split("://", 1)[0].lower()
             cap = _ffmpeg_capture(spec, open_timeout_s, read_timeout_s)
             hint = (
-                f"{masked}: cannot open the stream within {open_timeout_s:g} s; check the "
-                "address, credentials and that the camera is reachable"
+                f"{masked}: cannot open the stream (refused, unauthorised, not a video "
+                f"stream, or no answer within {open_timeout_s:g} s); check the address, "
+                "credentials and that the camera is reachable"
             )
         if not cap.isOpened():
             cap.release()

@@ -15,6 +15,7 @@ from dashboard.filters import filter_bar
 from dashboard.services import pipeline_cameras, tile_base_url, tile_status
 from dashboard.session import data_errors, page_context
 from data import kpi
+from data.errors import DataError
 from detectors.stream import sign_stream_token, stream_secret
 
 REFRESH_S = 2.0
@@ -82,6 +83,13 @@ def status_badges() -> None:
         st.markdown(" ".join(badges))
 
 
+def _acknowledge(alert_id: int) -> None:
+    try:
+        ctx.reader.ack_alert(alert_id, ctx.user.name)
+    except DataError as exc:
+        st.toast(f"Could not acknowledge: {exc}")
+
+
 @st.fragment(run_every=REFRESH_S)
 def alert_feed() -> None:
     """Open and recent alerts of this store (scoped rows), each with Acknowledge."""
@@ -97,11 +105,10 @@ def alert_feed() -> None:
             if row["acknowledged_ts"] is not None:
                 st.caption(f"acknowledged by {row['acknowledged_by']}")
             elif ctx.user.may_acknowledge:
-                if st.button("Acknowledge", key=f"ack_{row['alert_id']}"):
-                    # The id comes from the scoped list above, never from the URL.
-                    with data_errors():
-                        ctx.reader.ack_alert(row["alert_id"], ctx.user.name)
-                    st.rerun(scope="fragment")
+                # The id comes from the scoped list above, never from the URL; the callback
+                # runs before the fragment reruns, so the list below already shows it done.
+                st.button("Acknowledge", key=f"ack_{row['alert_id']}", on_click=_acknowledge,
+                          args=(row["alert_id"],))
 
 
 with tiles:

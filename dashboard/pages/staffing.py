@@ -18,7 +18,7 @@ if flt.store is None:
 
 defaults = kpi.StaffingTargets()
 left, middle, right = st.columns(3)
-target_star = left.slider("Target STAR (visitors per staff hour)", 5.0, 60.0,
+target_star = left.slider("Target STAR (visitors per staff hour)", 1.0, 60.0,
                           float(defaults.target_star), 1.0, key="w_star")
 target_wait = middle.slider("Target checkout wait (s)", 15, 600, int(defaults.target_wait_s), 15,
                             key="w_wait")

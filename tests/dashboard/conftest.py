@@ -2,7 +2,8 @@
 
 Three stores in two regions with different, known traffic so scoping is visible in the
 numbers: s1 (north) 10 visitors an hour, s2 (north) 6, s3 (south) 3; 15 days, 09–17 h,
-all in UTC so local hours equal UTC hours. Alerts today in s1 and s3.
+all in UTC so local hours equal UTC hours. Alerts today in s1 and s3. s1 schedules two
+associates where one is enough (over-staffed).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def build_dashboard_db(path: Path, today: date = TODAY) -> Path:
     tracks: dict[str, list] = {k: [] for k in BATCH_SCHEMAS["tracks"].names}
     queue: dict[str, list] = {k: [] for k in BATCH_SCHEMAS["queue_samples"].names}
     sales = ["ts,store_id,amount,register"]
-    shifts = ["store_id,staff_role,start_ts,end_ts,hourly_cost"]
+    shifts = ["store_id,staff_role,start_ts,end_ts,hourly_cost,staff_id"]
     valences = ["satisfied", "satisfied", "neutral", "frustrated", None]
     track_id = 0
     for store, per_hour in VISITORS_PER_HOUR.items():
@@ -72,9 +73,10 @@ def build_dashboard_db(path: Path, today: date = TODAY) -> Path:
                         sales.append(f"{(ts + timedelta(minutes=3)).isoformat()},{store},25.0,1")
                 for key, val in zip(queue, (start, f"{store}-entrance", "checkout", 2), strict=True):
                     queue[key].append(val)
-            shifts.append(
-                f"{store},associate,{day}T09:00:00+00:00,{day}T18:00:00+00:00,20.0"
-            )
+            for staff in range(2 if store == "s1" else 1):  # s1 is over-staffed
+                shifts.append(
+                    f"{store},associate,{day}T09:00:00+00:00,{day}T18:00:00+00:00,20.0,a{staff}"
+                )
     now = datetime.now(UTC)
     alerts = _table("alerts", {
         "ts": [now - timedelta(minutes=5), now - timedelta(minutes=2)],

@@ -346,7 +346,9 @@ def test_rtsp_stream_from_a_real_server(rtsp_server) -> None:
 
 
 @pytest.mark.slow
-def test_rtsp_credentials_work_and_never_show_in_status(rtsp_server_factory, wait_until) -> None:
+def test_rtsp_credentials_work_and_never_show_in_status(
+    rtsp_server_factory, wait_until, capfd
+) -> None:
     server = rtsp_server_factory("--user", "viewer", "--password", "s3cret")
     good = server.url.replace("rtsp://", "rtsp://viewer:s3cret@")
     bad = server.url.replace("rtsp://", "rtsp://viewer:wrong-s3cret@")
@@ -364,6 +366,9 @@ def test_rtsp_credentials_work_and_never_show_in_status(rtsp_server_factory, wai
         assert "s3cret" not in status.last_error and "viewer:***@" in status.last_error
     finally:
         assert worker.stop(timeout=10)
+    # FFmpeg's and OpenCV's own log lines (fd-level stderr) must not leak the password.
+    captured = capfd.readouterr()
+    assert "s3cret" not in captured.out + captured.err
 
 
 @pytest.mark.fault
