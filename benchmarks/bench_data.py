@@ -113,8 +113,16 @@ def generate_history(path: Path, stores: int, days: int) -> dict[str, int]:
     con = open_database(path)
     tzs = ["Europe/London", "Europe/Berlin", "Europe/Madrid"]
     for s in range(stores):
-        upsert_store(con, f"b{s:03d}", f"Bench {s}", ["North", "Central", "South"][s % 3], tzs[s % 3],
-                     8 + s % 3, 20 + s % 2, 300 + 20 * s)
+        upsert_store(
+            con,
+            f"b{s:03d}",
+            f"Bench {s}",
+            ["North", "Central", "South"][s % 3],
+            tzs[s % 3],
+            8 + s % 3,
+            20 + s % 2,
+            300 + 20 * s,
+        )
         upsert_camera(con, f"b{s:03d}-cam", f"b{s:03d}", "door", "entrance")
     end = date.today() - timedelta(days=1)
     start = end - timedelta(days=days - 1)
@@ -123,7 +131,8 @@ def generate_history(path: Path, stores: int, days: int) -> dict[str, int]:
         """
         CREATE TEMP TABLE grid AS
         SELECT s.store_id, s.timezone,
-               CAST($start AS TIMESTAMP) + to_days(CAST(d.range AS INTEGER)) + to_hours(CAST(h.range AS INTEGER)) AS local_hour,
+               CAST($start AS TIMESTAMP) + to_days(CAST(d.range AS INTEGER))
+                   + to_hours(CAST(h.range AS INTEGER)) AS local_hour,
                CAST(h.range AS INTEGER) AS hr, CAST(d.range AS INTEGER) AS d
         FROM stores s, range(CAST($days AS BIGINT)) d, range(24) h
         WHERE h.range >= s.open_hour AND h.range < s.close_hour
@@ -170,12 +179,23 @@ def generate_history(path: Path, stores: int, days: int) -> dict[str, int]:
         "INSERT INTO hourly_staff SELECT store_id, hour, local_hour, 2 + (v / 25)::INT, "
         "(2 + (v / 25)::INT) * 21.5 FROM g"
     )
+    # Daily rollups are derived by the writer's own rollup code, as in production.
+    from data.rollup import run_rollup
+
+    con.execute("INSERT INTO rollup_dirty SELECT DISTINCT store_id, hour, 'daily' FROM g")
+    run_rollup(con)
     # Raw rows for the live queries: one hour of detections (10 fps, ~12 people) on one camera.
     now_us = int(time.time() * 1e6)
     n = 3600 * 10 * 12
     rng = np.random.default_rng(3)
     det = detections_batch(rng, n, now_us - 3_600_000_000, "b000-cam")
-    det = det.set_column(0, "ts", pa.array(now_us - 3_600_000_000 + np.sort(rng.integers(0, 3_600_000_000, n)), pa.int64()).cast(TS))
+    det = det.set_column(
+        0,
+        "ts",
+        pa.array(
+            now_us - 3_600_000_000 + np.sort(rng.integers(0, 3_600_000_000, n)), pa.int64()
+        ).cast(TS),
+    )
     con.register("_det", det)
     con.execute("INSERT INTO detections SELECT * FROM _det")
     con.unregister("_det")
@@ -186,8 +206,17 @@ def generate_history(path: Path, stores: int, days: int) -> dict[str, int]:
     con.execute("CHECKPOINT")
     sizes = {
         t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-        for t in ("stores", "hourly_traffic", "hourly_zone", "hourly_sales", "hourly_staff",
-                  "detections", "alerts")
+        for t in (
+            "stores",
+            "hourly_traffic",
+            "hourly_zone",
+            "hourly_sales",
+            "hourly_staff",
+            "daily_store",
+            "daily_zone",
+            "detections",
+            "alerts",
+        )
     }
     con.close()
     return sizes
@@ -217,38 +246,108 @@ def bench_kpi(stores: int, days: int) -> None:
         everyone = kpi.Scope.everything()
         since = datetime.now(UTC) - timedelta(minutes=30)
         cases: list[tuple[str, Callable[[kpi.Reader], object]]] = [
-            ("visitors 1 store, year, day", lambda r: kpi.visitors(r, year.with_(stores=(one,)), everyone)),
-            ("visitors all stores, year, week", lambda r: kpi.visitors(r, year.with_(granularity="week"), everyone)),
+            (
+                "visitors 1 store, year, day",
+                lambda r: kpi.visitors(r, year.with_(stores=(one,)), everyone),
+            ),
+            (
+                "visitors all stores, year, week",
+                lambda r: kpi.visitors(r, year.with_(granularity="week"), everyone),
+            ),
             ("visitors all stores, year, day", lambda r: kpi.visitors(r, year, everyone)),
-            ("occupancy 1 store, 90 days, hour", lambda r: kpi.occupancy(r, year.with_(start=end - timedelta(days=89), stores=(one,), granularity="hour"), everyone)),
-            ("dwell by zone 1 store, year", lambda r: kpi.dwell(r, year.with_(stores=(one,)), everyone, by_zone=True)),
-            ("queue 1 store, year, day", lambda r: kpi.queue(r, year.with_(stores=(one,)), everyone)),
-            ("conversion all stores, year, week", lambda r: kpi.conversion(r, year.with_(granularity="week"), everyone)),
-            ("sales_per_visitor 1 store, year", lambda r: kpi.sales_per_visitor(r, year.with_(stores=(one,)), everyone)),
-            ("satisfaction 1 store, 90 d, zone x hour", lambda r: kpi.satisfaction(r, year.with_(start=end - timedelta(days=89), stores=(one,), granularity="hour"), everyone, by_zone=True)),
-            ("frustration_alerts all, year, week", lambda r: kpi.frustration_alerts(r, year.with_(granularity="week"), everyone)),
-            ("star all stores, year, week", lambda r: kpi.star(r, year.with_(granularity="week"), everyone)),
-            ("labour_cost all stores, year, week", lambda r: kpi.labour_cost(r, year.with_(granularity="week"), everyone)),
-            ("staffing 1 store, 1 week (forecast)", lambda r: kpi.staffing(r, year.with_(start=end - timedelta(days=6), stores=(one,), granularity="hour"), everyone)),
-            ("staffing 1 store, 4 weeks (forecast)", lambda r: kpi.staffing(r, year.with_(start=end - timedelta(days=27), stores=(one,), granularity="hour"), everyone)),
-            ("store_comparison all, 28 days", lambda r: kpi.store_comparison(r, year.with_(start=end - timedelta(days=27)), everyone)),
+            (
+                "occupancy 1 store, 90 days, hour",
+                lambda r: kpi.occupancy(
+                    r,
+                    year.with_(start=end - timedelta(days=89), stores=(one,), granularity="hour"),
+                    everyone,
+                ),
+            ),
+            (
+                "dwell by zone 1 store, year",
+                lambda r: kpi.dwell(r, year.with_(stores=(one,)), everyone, by_zone=True),
+            ),
+            (
+                "queue 1 store, year, day",
+                lambda r: kpi.queue(r, year.with_(stores=(one,)), everyone),
+            ),
+            (
+                "conversion all stores, year, week",
+                lambda r: kpi.conversion(r, year.with_(granularity="week"), everyone),
+            ),
+            (
+                "sales_per_visitor 1 store, year",
+                lambda r: kpi.sales_per_visitor(r, year.with_(stores=(one,)), everyone),
+            ),
+            (
+                "satisfaction 1 store, 90 d, zone x hour",
+                lambda r: kpi.satisfaction(
+                    r,
+                    year.with_(start=end - timedelta(days=89), stores=(one,), granularity="hour"),
+                    everyone,
+                    by_zone=True,
+                ),
+            ),
+            (
+                "frustration_alerts all, year, week",
+                lambda r: kpi.frustration_alerts(r, year.with_(granularity="week"), everyone),
+            ),
+            (
+                "star all stores, year, week",
+                lambda r: kpi.star(r, year.with_(granularity="week"), everyone),
+            ),
+            (
+                "labour_cost all stores, year, week",
+                lambda r: kpi.labour_cost(r, year.with_(granularity="week"), everyone),
+            ),
+            (
+                "staffing 1 store, 1 week (forecast)",
+                lambda r: kpi.staffing(
+                    r,
+                    year.with_(start=end - timedelta(days=6), stores=(one,), granularity="hour"),
+                    everyone,
+                ),
+            ),
+            (
+                "staffing 1 store, 4 weeks (forecast)",
+                lambda r: kpi.staffing(
+                    r,
+                    year.with_(start=end - timedelta(days=27), stores=(one,), granularity="hour"),
+                    everyone,
+                ),
+            ),
+            (
+                "store_comparison all, 28 days",
+                lambda r: kpi.store_comparison(
+                    r, year.with_(start=end - timedelta(days=27)), everyone
+                ),
+            ),
             ("store_comparison all, year", lambda r: kpi.store_comparison(r, year, everyone)),
             ("headline 1 store, year", lambda r: kpi.headline(r, one, year.start, end)),
-            ("people_per_minute 1 camera, 30 min", lambda r: kpi.people_per_minute(r, "b000-cam", since)),
+            (
+                "people_per_minute 1 camera, 30 min",
+                lambda r: kpi.people_per_minute(r, "b000-cam", since),
+            ),
             ("latest_counts all cameras", lambda r: kpi.latest_counts(r)),
-            ("alert_list 1 store, 7 days", lambda r: kpi.alert_list(r, everyone, [one], datetime.now(UTC) - timedelta(days=7))),
+            (
+                "alert_list 1 store, 7 days",
+                lambda r: kpi.alert_list(r, everyone, [one], datetime.now(UTC) - timedelta(days=7)),
+            ),
         ]
-        local = LocalReader(path)
-        writer = Writer(path)
         from data.readapi import serve
         from data.reader import ApiReader
 
+        # LocalReader (file opened read-only per call) first: no writer may hold the file.
+        local = LocalReader(path)
+        local_times = {name: timed(lambda fn=fn: fn(local)) for name, fn in cases}
+        local.close()
+        writer = Writer(path)
         server = serve(writer, port=0, publish=False)
         api = ApiReader(server.url)
         print(f"{'query':42} {'local ms':>9} {'(max)':>7} {'api ms':>8} {'(max)':>7}")
         worst = 0.0
         for name, fn in cases:
-            lm, lx = timed(lambda fn=fn: fn(local))
+            lm, lx = local_times[name]
             am, ax = timed(lambda fn=fn: fn(api))
             worst = max(worst, lm, am)
             flag = "" if max(lm, am) <= 200 else "  OVER 200 ms"
@@ -290,12 +389,17 @@ while True:  # 4 cameras, one batch per camera per 250 ms (4x the pipeline's 1 s
 
 
 def bench_rw(seconds: float, readers: int) -> None:
-    print(f"\n== rw: reads while a writer process writes, {seconds:.0f} s, {readers} reader threads ==")
+    print(
+        f"\n== rw: reads while a writer process writes, {seconds:.0f} s, {readers} reader threads =="
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rw.duckdb"
         child = subprocess.Popen(
             [sys.executable, "-c", WRITER_CHILD, str(path), str(ROOT)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
         )
         assert child.stdout is not None
         line = child.stdout.readline()
@@ -314,7 +418,9 @@ def bench_rw(seconds: float, readers: int) -> None:
         def reader_loop(k: int) -> None:
             nonlocal lock_errors
             reader = open_reader(path)
-            flt = kpi.KpiFilter(start=today - timedelta(days=1), end=today, stores=("bench",), granularity="hour")
+            flt = kpi.KpiFilter(
+                start=today - timedelta(days=1), end=today, stores=("bench",), granularity="hour"
+            )
             n = 0
             while time.monotonic() < stop:
                 t = time.perf_counter()
@@ -326,7 +432,9 @@ def bench_rw(seconds: float, readers: int) -> None:
                             with guard:
                                 staleness.append((datetime.now(UTC) - last).total_seconds())
                     elif n % 3 == 1:
-                        kpi.people_per_minute(reader, f"cam-{k % 4}", datetime.now(UTC) - timedelta(minutes=5))
+                        kpi.people_per_minute(
+                            reader, f"cam-{k % 4}", datetime.now(UTC) - timedelta(minutes=5)
+                        )
                     else:
                         kpi.visitors(reader, flt, kpi.Scope.everything())
                     with guard:
@@ -361,19 +469,29 @@ def bench_rw(seconds: float, readers: int) -> None:
         child.kill()
         child.wait()
         lat = sorted(latencies)
-        print(f"reads: {len(lat)}  lock errors: {lock_errors}  other errors: {len(other_errors) - lock_errors}")
+        print(
+            f"reads: {len(lat)}  lock errors: {lock_errors}  other errors: {len(other_errors) - lock_errors}"
+        )
         if other_errors:
             print("  first errors:", other_errors[:3])
         if lat:
-            print(f"latency ms: p50 {lat[len(lat) // 2]:.1f}  p95 {lat[int(len(lat) * 0.95)]:.1f}  max {lat[-1]:.1f}")
+            print(
+                f"latency ms: p50 {lat[len(lat) // 2]:.1f}  p95 {lat[int(len(lat) * 0.95)]:.1f}  max {lat[-1]:.1f}"
+            )
         if staleness:
             st = sorted(staleness)
-            print(f"freshness (now - newest detection seen) s: p50 {st[len(st) // 2]:.2f}  max {st[-1]:.2f}")
-        print(f"control: plain read-only duckdb.connect on the same file failed {control_fail}/{control_total}")
+            print(
+                f"freshness (now - newest detection seen) s: p50 {st[len(st) // 2]:.2f}  max {st[-1]:.2f}"
+            )
+        print(
+            f"control: plain read-only duckdb.connect on the same file failed {control_fail}/{control_total}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sections", default="append,kpi,rw")
     parser.add_argument("--append-rows", type=int, default=2_000_000)
     parser.add_argument("--stores", type=int, default=50)

@@ -198,9 +198,9 @@ def parse_users(raw: Mapping[str, Any] | None) -> dict[str, UserEntry]:
             ) from None
         store, region = entry.get("store"), entry.get("region")
         if role is Role.STORE_MANAGER and not store:
-            raise AuthError(f"{where}: a store_manager needs store = \"<store_id>\"")
+            raise AuthError(f'{where}: a store_manager needs store = "<store_id>"')
         if role is Role.REGIONAL_LEAD and not region:
-            raise AuthError(f"{where}: a regional_lead needs region = \"<region>\"")
+            raise AuthError(f'{where}: a regional_lead needs region = "<region>"')
         users[str(name).lower()] = UserEntry(
             str(name).lower(),
             role,
@@ -242,9 +242,7 @@ def auth_config(secrets_map: Mapping[str, Any], env: Mapping[str, str] | None = 
 DEMO_USER = User("demo", Role.EXECUTIVE, method="demo")
 
 
-def local_sign_in(
-    config: AuthConfig, limiter: LoginLimiter, name: str, password: str
-) -> User:
+def local_sign_in(config: AuthConfig, limiter: LoginLimiter, name: str, password: str) -> User:
     """Check a local sign-in; raises AuthError (same message for unknown user and bad
     password, so the form does not reveal which names exist)."""
     key = (name or "").strip().lower()

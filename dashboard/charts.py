@@ -11,7 +11,12 @@ import base64
 import plotly.graph_objects as go
 import polars as pl
 
-PALETTE = {"satisfied": "#2da44e", "neutral": "#8c959f", "frustrated": "#cf222e", "unknown": "#d0d7de"}
+PALETTE = {
+    "satisfied": "#2da44e",
+    "neutral": "#8c959f",
+    "frustrated": "#cf222e",
+    "unknown": "#d0d7de",
+}
 BLUE, ORANGE, GREEN, RED, GREY = "#1f6feb", "#fb8500", "#2da44e", "#cf222e", "#8c959f"
 
 
@@ -32,7 +37,9 @@ def people_per_minute(df: pl.DataFrame, title: str = "People per minute") -> go.
     """``df``: columns minute (datetime) and people (int), one row per minute."""
     fig = go.Figure()
     if df.height:
-        fig.add_bar(x=df["minute"].to_list(), y=df["people"].to_list(), name="people", marker_color=BLUE)
+        fig.add_bar(
+            x=df["minute"].to_list(), y=df["people"].to_list(), name="people", marker_color=BLUE
+        )
     return _layout(fig, title, "distinct people")
 
 
@@ -42,8 +49,13 @@ def visitors_transactions(df: pl.DataFrame, title: str = "Visitors and transacti
     if df.height:
         x = df["bucket"].to_list()
         fig.add_bar(x=x, y=df["visitors"].to_list(), name="visitors", marker_color=BLUE)
-        fig.add_scatter(x=x, y=df["transactions"].to_list(), name="transactions",
-                        mode="lines+markers", line={"color": ORANGE})
+        fig.add_scatter(
+            x=x,
+            y=df["transactions"].to_list(),
+            name="transactions",
+            mode="lines+markers",
+            line={"color": ORANGE},
+        )
     return _layout(fig, title, "count")
 
 
@@ -51,13 +63,21 @@ def conversion(df: pl.DataFrame, title: str = "Conversion") -> go.Figure:
     """``df``: bucket, conversion (0..1, null where no visitors)."""
     fig = go.Figure()
     if df.height:
-        fig.add_scatter(x=df["bucket"].to_list(), y=df["conversion"].to_list(), name="conversion",
-                        mode="lines+markers", line={"color": GREEN}, connectgaps=False)
+        fig.add_scatter(
+            x=df["bucket"].to_list(),
+            y=df["conversion"].to_list(),
+            name="conversion",
+            mode="lines+markers",
+            line={"color": GREEN},
+            connectgaps=False,
+        )
     fig.update_yaxes(tickformat=".0%")
     return _layout(fig, title, "transactions / visitors")
 
 
-def satisfaction_heatmap(df: pl.DataFrame, title: str = "Satisfaction by zone and hour") -> go.Figure:
+def satisfaction_heatmap(
+    df: pl.DataFrame, title: str = "Satisfaction by zone and hour"
+) -> go.Figure:
     """``df``: zone, hour (0–23), satisfaction_index (null = below the minimum group:
     drawn as a blank cell, never as a number), tracks_readable."""
     fig = go.Figure()
@@ -68,7 +88,10 @@ def satisfaction_heatmap(df: pl.DataFrame, title: str = "Satisfaction by zone an
             x=[f"{int(h):02d}:00" for h in hours],
             y=wide["zone"].to_list(),
             z=[list(r) for r in wide.select(hours).rows()],  # None = hidden cell
-            zmin=-100, zmax=100, colorscale="RdYlGn", hoverongaps=False,
+            zmin=-100,
+            zmax=100,
+            colorscale="RdYlGn",
+            hoverongaps=False,
             colorbar={"title": "index"},
         )
     return _layout(fig, title, None)
@@ -79,10 +102,17 @@ def queue(df: pl.DataFrame, title: str = "Checkout queue") -> go.Figure:
     fig = go.Figure()
     if df.height:
         x = df["bucket"].to_list()
-        fig.add_bar(x=x, y=df["queue_length_avg"].to_list(), name="mean length (people)",
-                    marker_color=GREY)
-        fig.add_scatter(x=x, y=(df["wait_s"] / 60.0).to_list(), name="wait (min)", yaxis="y2",
-                        mode="lines+markers", line={"color": RED})
+        fig.add_bar(
+            x=x, y=df["queue_length_avg"].to_list(), name="mean length (people)", marker_color=GREY
+        )
+        fig.add_scatter(
+            x=x,
+            y=(df["wait_s"] / 60.0).to_list(),
+            name="wait (min)",
+            yaxis="y2",
+            mode="lines+markers",
+            line={"color": RED},
+        )
         fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "wait (min)"})
     return _layout(fig, title, "people")
 
@@ -91,9 +121,14 @@ def dwell_by_zone(df: pl.DataFrame, title: str = "Dwell by zone") -> go.Figure:
     """``df``: zone, avg_dwell_s, dwell_visits."""
     fig = go.Figure()
     if df.height:
-        fig.add_bar(y=df["zone"].to_list(), x=df["avg_dwell_s"].to_list(), orientation="h",
-                    marker_color=BLUE, text=[f"{v} visits" for v in df["dwell_visits"].to_list()],
-                    name="mean dwell")
+        fig.add_bar(
+            y=df["zone"].to_list(),
+            x=df["avg_dwell_s"].to_list(),
+            orientation="h",
+            marker_color=BLUE,
+            text=[f"{v} visits" for v in df["dwell_visits"].to_list()],
+            name="mean dwell",
+        )
     fig = _layout(fig, title, None)
     fig.update_xaxes(title="mean dwell (s)")
     return fig
@@ -103,9 +138,15 @@ def position_heatmap(df: pl.DataFrame, title: str = "Where people stand") -> go.
     """``df``: x_bin, y_bin (grid cells over the frame, row 0 at the top), people."""
     fig = go.Figure()
     if df.height:
-        fig.add_histogram2d(x=df["x_bin"].to_list(), y=df["y_bin"].to_list(),
-                            z=df["people"].to_list(), histfunc="sum", colorscale="YlOrRd",
-                            nbinsx=int(df["x_bin"].max()) + 1, nbinsy=int(df["y_bin"].max()) + 1)
+        fig.add_histogram2d(
+            x=df["x_bin"].to_list(),
+            y=df["y_bin"].to_list(),
+            z=df["people"].to_list(),
+            histfunc="sum",
+            colorscale="YlOrRd",
+            nbinsx=int(df["x_bin"].max()) + 1,
+            nbinsy=int(df["y_bin"].max()) + 1,
+        )
         fig.update_yaxes(autorange="reversed")
     return _layout(fig, title, None)
 
@@ -114,20 +155,27 @@ def kpi_trend(df: pl.DataFrame, kpi: str, label: str, title: str | None = None) 
     """``df``: store_id, bucket and the column ``kpi``; one line per store."""
     fig = go.Figure()
     for (store,), part in df.sort("bucket").group_by("store_id", maintain_order=True):
-        fig.add_scatter(x=part["bucket"].to_list(), y=part[kpi].to_list(), name=str(store),
-                        mode="lines")
+        fig.add_scatter(
+            x=part["bucket"].to_list(), y=part[kpi].to_list(), name=str(store), mode="lines"
+        )
     return _layout(fig, title or f"{label} by store", label)
 
 
-def leaderboard_bars(df: pl.DataFrame, kpi: str, label: str, flagged: set[str] | None = None) -> go.Figure:
+def leaderboard_bars(
+    df: pl.DataFrame, kpi: str, label: str, flagged: set[str] | None = None
+) -> go.Figure:
     """``df``: store_id and ``kpi``; outlier stores (``flagged``) drawn in red."""
     flagged = flagged or set()
     ordered = df.drop_nulls(kpi).sort(kpi, descending=True)
     stores = ordered["store_id"].to_list()
     fig = go.Figure()
     if ordered.height:
-        fig.add_bar(x=stores, y=ordered[kpi].to_list(), name=label,
-                    marker_color=[RED if s in flagged else BLUE for s in stores])
+        fig.add_bar(
+            x=stores,
+            y=ordered[kpi].to_list(),
+            name=label,
+            marker_color=[RED if s in flagged else BLUE for s in stores],
+        )
     return _layout(fig, f"{label} by store (red: outlier)", label)
 
 
@@ -137,10 +185,19 @@ def staffing(df: pl.DataFrame, title: str = "Scheduled vs recommended staff") ->
     if df.height:
         x = df["bucket"].to_list()
         colours = {"over": ORANGE, "under": RED, "ok": GREY}
-        fig.add_bar(x=x, y=df["scheduled_staff"].to_list(), name="scheduled",
-                    marker_color=[colours.get(s, GREY) for s in df["status"].to_list()])
-        fig.add_scatter(x=x, y=df["recommended_staff"].to_list(), name="recommended",
-                        mode="lines", line={"color": BLUE, "shape": "hv"})
+        fig.add_bar(
+            x=x,
+            y=df["scheduled_staff"].to_list(),
+            name="scheduled",
+            marker_color=[colours.get(s, GREY) for s in df["status"].to_list()],
+        )
+        fig.add_scatter(
+            x=x,
+            y=df["recommended_staff"].to_list(),
+            name="recommended",
+            mode="lines",
+            line={"color": BLUE, "shape": "hv"},
+        )
     return _layout(fig, title, "staff")
 
 
@@ -156,17 +213,35 @@ def frame_overlay(
     frame pixels (``lines``: name/start/end; ``zones``: name/polygon)."""
     fig = go.Figure()
     if jpeg:
-        fig.add_layout_image(source="data:image/jpeg;base64," + base64.b64encode(jpeg).decode(),
-                             x=0, y=0, sizex=width, sizey=height, xref="x", yref="y",
-                             layer="below", sizing="stretch")
+        fig.add_layout_image(
+            source="data:image/jpeg;base64," + base64.b64encode(jpeg).decode(),
+            x=0,
+            y=0,
+            sizex=width,
+            sizey=height,
+            xref="x",
+            yref="y",
+            layer="below",
+            sizing="stretch",
+        )
     for zone in zones:
         pts = [*zone["polygon"], zone["polygon"][0]]
-        fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], fill="toself",
-                        name=f"zone {zone['name']}", mode="lines", opacity=0.5)
+        fig.add_scatter(
+            x=[p[0] for p in pts],
+            y=[p[1] for p in pts],
+            fill="toself",
+            name=f"zone {zone['name']}",
+            mode="lines",
+            opacity=0.5,
+        )
     for line in lines:
-        fig.add_scatter(x=[line["start"][0], line["end"][0]], y=[line["start"][1], line["end"][1]],
-                        name=f"line {line['name']}", mode="lines+markers",
-                        line={"width": 4, "color": ORANGE})
+        fig.add_scatter(
+            x=[line["start"][0], line["end"][0]],
+            y=[line["start"][1], line["end"][1]],
+            name=f"line {line['name']}",
+            mode="lines+markers",
+            line={"width": 4, "color": ORANGE},
+        )
     fig.update_xaxes(range=[0, width], showgrid=False)
     fig.update_yaxes(range=[height, 0], showgrid=False, scaleanchor="x")
     return _layout(fig, title, None, height=420)

@@ -48,8 +48,12 @@ def _import(kind: str, file: Path, db: Path | None, as_json: bool) -> None:
 
     db_path = _db(db)
     try:
+        api = published_api(db_path)
         try:
-            report = import_file(db_path, kind, file).as_dict()  # type: ignore[arg-type]
+            if api is not None:  # the pipeline owns the file: its writer imports
+                report = api.import_file(kind, file.name, file.read_bytes())
+            else:
+                report = import_file(db_path, kind, file).as_dict()  # type: ignore[arg-type]
         except DatabaseLocked:
             # The pipeline owns the file: hand the file to its writer through the read API.
             api = published_api(db_path)
@@ -80,8 +84,9 @@ def _import(kind: str, file: Path, db: Path | None, as_json: bool) -> None:
 def register(app: typer.Typer) -> None:
     """Add ``demo seed``, ``kpi`` and ``import sales|shifts`` to ``app``."""
     demo_app = typer.Typer(help="Demo history.", no_args_is_help=True)
-    import_app = typer.Typer(help="Import POS sales or staff shifts (CSV or Parquet).",
-                             no_args_is_help=True)
+    import_app = typer.Typer(
+        help="Import POS sales or staff shifts (CSV or Parquet).", no_args_is_help=True
+    )
     app.add_typer(demo_app, name="demo")
     app.add_typer(import_app, name="import")
 
@@ -140,7 +145,10 @@ def register(app: typer.Typer) -> None:
 
     @import_app.command("sales")
     def import_sales(
-        file: Annotated[Path, typer.Argument(help="CSV or Parquet: ts, store_id, amount[, register, transaction_id]")],
+        file: Annotated[
+            Path,
+            typer.Argument(help="CSV or Parquet: ts, store_id, amount[, register, transaction_id]"),
+        ],
         db: DbOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     ) -> None:
@@ -151,7 +159,9 @@ def register(app: typer.Typer) -> None:
     def import_shifts(
         file: Annotated[
             Path,
-            typer.Argument(help="CSV or Parquet: store_id, staff_role, start_ts, end_ts, hourly_cost"),
+            typer.Argument(
+                help="CSV or Parquet: store_id, staff_role, start_ts, end_ts, hourly_cost"
+            ),
         ],
         db: DbOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,

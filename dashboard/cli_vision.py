@@ -100,30 +100,22 @@ def register(app: typer.Typer) -> None:
         """Faces in a photo and each face's expression, valence and confidence."""
         import cv2
 
-        from detectors.expressions import make_expression_reader
-        from detectors.faces import detect_faces_full_frame
+        from detectors.expressions import make_expression_reader, read_faces_in_image
+        from detectors.faces import make_face_detector
 
         frame = cv2.imread(str(image))
         if frame is None:
             raise typer.BadParameter(f"{image}: not a readable image (JPEG/PNG expected)")
         try:
-            boxes = detect_faces_full_frame(frame)
-            expression_reader = make_expression_reader(reader)
+            with make_face_detector() as detector:
+                expression_reader = make_expression_reader(reader)
+                try:
+                    faces = read_faces_in_image(frame, detector, expression_reader)
+                finally:
+                    expression_reader.close()
         except (StoreLensError, ValueError) as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
-        faces = []
-        for box in boxes:
-            reading = expression_reader.read(frame, box)
-            faces.append(
-                {
-                    "box": [round(float(v), 1) for v in box],
-                    "label": reading.label,
-                    "valence": str(reading.valence),
-                    "confidence": round(float(reading.confidence), 3),
-                }
-            )
-        expression_reader.close()
         if as_json:
             typer.echo(json.dumps({"faces": faces}))
             return

@@ -119,15 +119,27 @@ def filter_bar(
         if store:
             index = allowed_stores.index(flt.store) if flt.store in allowed_stores else None
             st.selectbox(
-                "Store", allowed_stores, index=index, key="f_store", on_change=_on_store,
+                "Store",
+                allowed_stores,
+                index=index,
+                key="f_store",
+                on_change=_on_store,
                 placeholder="choose a store",
             )
         if dates:
-            st.date_input("Dates", (flt.start, flt.end), key="f_dates", on_change=_on_dates,
-                          max_value=max(today, flt.end))
+            st.date_input(
+                "Dates",
+                (flt.start, flt.end),
+                key="f_dates",
+                on_change=_on_dates,
+                max_value=max(today, flt.end),
+            )
         if granularity:
             st.segmented_control(
-                "Granularity", GRANULARITIES, default=flt.granularity, key="f_granularity",
+                "Granularity",
+                GRANULARITIES,
+                default=flt.granularity,
+                key="f_granularity",
                 on_change=_on_granularity,
             )
     url: dict[str, str] = {}

@@ -22,10 +22,13 @@ CONTENTS: dict[str, str] = {
     "hourly_zone": "hourly aggregates per store and zone (counts only)",
     "hourly_sales": "hourly sales totals per store",
     "hourly_staff": "hourly staff hours and labour cost per store",
-    "stores": "store catalog", "cameras": "camera catalog (source URLs with credentials removed)",
+    "stores": "store catalog",
+    "cameras": "camera catalog (source URLs with credentials removed)",
 }
 ROLLUPS = ("hourly_traffic", "hourly_zone", "hourly_sales", "hourly_staff")
-NOT_STORED = "video frames, face crops, face embeddings, identities, re-identification across visits"
+NOT_STORED = (
+    "video frames, face crops, face embeddings, identities, re-identification across visits"
+)
 
 
 def retention_days(
@@ -57,12 +60,21 @@ def inventory(
         else:
             d = days.get(table)
             kept = f"{d} days, then deleted automatically" if d else "until deleted by an admin"
-        out.append({"table": table, "contents": contents, "retention": kept,
-                    "rows": rows.get(table)})
-    out.append({"table": "(not stored)", "contents": NOT_STORED, "retention": "never stored",
-                "rows": None})
-    return pl.DataFrame(out, schema={"table": pl.String, "contents": pl.String,
-                                     "retention": pl.String, "rows": pl.Int64})
+        out.append(
+            {"table": table, "contents": contents, "retention": kept, "rows": rows.get(table)}
+        )
+    out.append(
+        {"table": "(not stored)", "contents": NOT_STORED, "retention": "never stored", "rows": None}
+    )
+    return pl.DataFrame(
+        out,
+        schema={
+            "table": pl.String,
+            "contents": pl.String,
+            "retention": pl.String,
+            "rows": pl.Int64,
+        },
+    )
 
 
 def signage_text(store_name: str = "this store", days: dict[str, int | None] | None = None) -> str:

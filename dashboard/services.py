@@ -64,8 +64,9 @@ def tile_still(camera_id: str, faces: bool = False, timeout_s: float = 2.0) -> b
 
     token = sign_stream_token(stream_secret(), camera_id, faces=faces, ttl_s=60)
     try:
-        with urllib.request.urlopen(f"{tiles}/frame/{camera_id}.jpg?token={token}",
-                                    timeout=timeout_s) as response:
+        with urllib.request.urlopen(
+            f"{tiles}/frame/{camera_id}.jpg?token={token}", timeout=timeout_s
+        ) as response:
             return response.read()
     except OSError:
         return None

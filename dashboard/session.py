@@ -140,7 +140,8 @@ class PageContext:
         if self.scope.stores is not None and not self.scope.stores:
             return []
         params = {} if self.scope.stores is None else {"stores": sorted(self.scope.stores)}
-        return self.reader.query("stores", params)["store_id"].to_list()
+        with data_errors():
+            return self.reader.query("stores", params)["store_id"].to_list()
 
 
 def page_context() -> PageContext:
@@ -149,8 +150,9 @@ def page_context() -> PageContext:
     if user is None:  # a page run directly, not through app.py
         st.error("Not signed in.")
         st.stop()
-    reader = get_reader()
-    return PageContext(user, reader, scope_for(user, reader))
+    with data_errors():
+        reader = get_reader()
+        return PageContext(user, reader, scope_for(user, reader))
 
 
 @contextmanager

@@ -38,31 +38,43 @@ def load_store_config() -> StoreLensConfig | None:
     return load_config(path) if path.is_file() else None
 
 
-def config_from_catalog(stores: pl.DataFrame, cameras: pl.DataFrame, store_id: str) -> StoreLensConfig:
+def config_from_catalog(
+    stores: pl.DataFrame, cameras: pl.DataFrame, store_id: str
+) -> StoreLensConfig:
     """A starting config from the database catalog (sources as stored: masked)."""
     row = stores.filter(pl.col("store_id") == store_id).row(0, named=True)
     store = StoreConfig(
-        store_id=row["store_id"], name=row["name"], region=row["region"],
-        timezone=row["timezone"], open_hour=row["open_hour"], close_hour=row["close_hour"],
+        store_id=row["store_id"],
+        name=row["name"],
+        region=row["region"],
+        timezone=row["timezone"],
+        open_hour=row["open_hour"],
+        close_hour=row["close_hour"],
         area_m2=row["area_m2"],
     )
     cams = []
     for cam in cameras.filter(pl.col("store_id") == store_id).iter_rows(named=True):
         lines, zones = json.loads(cam["lines"] or "[]"), json.loads(cam["zones"] or "[]")
-        cams.append(CameraConfig(
-            camera_id=cam["camera_id"], name=cam["name"], role=cam["role"],
-            source=cam["source_masked"] or "unset",
-            lines=lines if isinstance(lines, list) else [],
-            zones=zones if isinstance(zones, list) else [],
-        ))
+        cams.append(
+            CameraConfig(
+                camera_id=cam["camera_id"],
+                name=cam["name"],
+                role=cam["role"],
+                source=cam["source_masked"] or "unset",
+                lines=lines if isinstance(lines, list) else [],
+                zones=zones if isinstance(zones, list) else [],
+            )
+        )
     return StoreLensConfig(store=store, cameras=cams)
 
 
 def with_camera(config: StoreLensConfig, camera: CameraConfig) -> StoreLensConfig:
     """``config`` with ``camera`` added, or replacing the camera with the same id."""
     cameras = [c for c in config.cameras if c.camera_id != camera.camera_id] + [camera]
-    return parse_config({**config.model_dump(mode="json"),
-                         "cameras": [c.model_dump(mode="json") for c in cameras]}, "Setup")
+    return parse_config(
+        {**config.model_dump(mode="json"), "cameras": [c.model_dump(mode="json") for c in cameras]},
+        "Setup",
+    )
 
 
 def _toml_value(value: Any) -> str:
@@ -75,7 +87,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        return (
+            "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        )
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 

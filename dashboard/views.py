@@ -60,18 +60,28 @@ def headline_delta(now: Any, before: Any) -> float | None:
     return (now - before) / abs(before)
 
 
-def satisfaction_by_zone_hour(zone_hourly: pl.DataFrame, min_group: int = MIN_GROUP) -> pl.DataFrame:
+def satisfaction_by_zone_hour(
+    zone_hourly: pl.DataFrame, min_group: int = MIN_GROUP
+) -> pl.DataFrame:
     """Zone × hour of day over the whole period; the index is null (hidden) where fewer than
     ``min_group`` tracks with a readable face contribute."""
     if zone_hourly.is_empty():
-        return pl.DataFrame(schema={"zone": pl.String, "hour": pl.Int8, "tracks_readable": pl.Int64,
-                                    "satisfaction_index": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                "zone": pl.String,
+                "hour": pl.Int8,
+                "tracks_readable": pl.Int64,
+                "satisfaction_index": pl.Float64,
+            }
+        )
     summed = zone_hourly.group_by("zone", pl.col("bucket").dt.hour().alias("hour")).agg(
         pl.col("tracks_readable", "satisfied", "frustrated").sum()
     )
     readable = pl.col("tracks_readable")
     return summed.select(
-        "zone", "hour", "tracks_readable",
+        "zone",
+        "hour",
+        "tracks_readable",
         pl.when(readable >= min_group)
         .then(100.0 * (pl.col("satisfied") - pl.col("frustrated")) / readable)
         .otherwise(None)
@@ -82,13 +92,18 @@ def satisfaction_by_zone_hour(zone_hourly: pl.DataFrame, min_group: int = MIN_GR
 def dwell_by_zone(zone_frame: pl.DataFrame) -> pl.DataFrame:
     """Per zone over the period: visits and mean dwell (zones with no visit dropped)."""
     if zone_frame.is_empty():
-        return pl.DataFrame(schema={"zone": pl.String, "dwell_visits": pl.Int64, "avg_dwell_s": pl.Float64})
+        return pl.DataFrame(
+            schema={"zone": pl.String, "dwell_visits": pl.Int64, "avg_dwell_s": pl.Float64}
+        )
     return (
         zone_frame.group_by("zone")
         .agg(pl.col("dwell_visits").sum(), pl.col("dwell_seconds").sum())
         .filter(pl.col("dwell_visits") > 0)
-        .select("zone", "dwell_visits",
-                (pl.col("dwell_seconds") / pl.col("dwell_visits")).alias("avg_dwell_s"))
+        .select(
+            "zone",
+            "dwell_visits",
+            (pl.col("dwell_seconds") / pl.col("dwell_visits")).alias("avg_dwell_s"),
+        )
         .sort("avg_dwell_s")
     )
 
@@ -114,20 +129,37 @@ def flag_outliers(frame: pl.DataFrame, columns: list[str], threshold: float = 3.
     return frame.with_columns(pl.Series("outliers", [", ".join(f) for f in flags], pl.String))
 
 
-def rank_stores(comparison: pl.DataFrame, columns: list[tuple[str, str, bool]] | None = None) -> pl.DataFrame:
+def rank_stores(
+    comparison: pl.DataFrame, columns: list[tuple[str, str, bool]] | None = None
+) -> pl.DataFrame:
     """Score each store by its mean percentile rank over the KPIs (higher = better, with
     lower-is-better KPIs inverted) and name its best and worst KPI relative to the median.
 
     Returns store_id, name, score (0–100), strengths, weaknesses, sorted best first.
     """
     columns = columns or [
-        (c, label, up) for c, label, up in LEADERBOARD
-        if c in ("conversion", "sales_per_visitor", "satisfaction_index", "queue_wait_s_avg",
-                 "labour_cost_per_visitor", "visitors_per_m2")
+        (c, label, up)
+        for c, label, up in LEADERBOARD
+        if c
+        in (
+            "conversion",
+            "sales_per_visitor",
+            "satisfaction_index",
+            "queue_wait_s_avg",
+            "labour_cost_per_visitor",
+            "visitors_per_m2",
+        )
     ]
     if comparison.is_empty():
-        return pl.DataFrame(schema={"store_id": pl.String, "name": pl.String, "score": pl.Float64,
-                                    "strengths": pl.String, "weaknesses": pl.String})
+        return pl.DataFrame(
+            schema={
+                "store_id": pl.String,
+                "name": pl.String,
+                "score": pl.Float64,
+                "strengths": pl.String,
+                "weaknesses": pl.String,
+            }
+        )
     n = comparison.height
     ranks, notes_good, notes_bad = [], [[] for _ in range(n)], [[] for _ in range(n)]
     for column, label, higher_better in columns:
@@ -152,10 +184,12 @@ def rank_stores(comparison: pl.DataFrame, columns: list[tuple[str, str, bool]] |
     def top(notes: list[tuple[float, str]]) -> str:
         return "; ".join(t for _, t in sorted(notes, reverse=True)[:2])
 
-    return pl.DataFrame({
-        "store_id": comparison["store_id"],
-        "name": comparison["name"] if "name" in comparison.columns else comparison["store_id"],
-        "score": score,
-        "strengths": [top(x) for x in notes_good],
-        "weaknesses": [top(x) for x in notes_bad],
-    }).sort("score", descending=True)
+    return pl.DataFrame(
+        {
+            "store_id": comparison["store_id"],
+            "name": comparison["name"] if "name" in comparison.columns else comparison["store_id"],
+            "score": score,
+            "strengths": [top(x) for x in notes_good],
+            "weaknesses": [top(x) for x in notes_bad],
+        }
+    ).sort("score", descending=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -55,6 +56,12 @@ def _is_lock_error(exc: BaseException) -> bool:
 
 
 def _translate_lock(path: Path, exc: BaseException) -> DatabaseLocked:
+    if "different configuration" in str(exc).lower():
+        return DatabaseLocked(
+            f"{path} is already open in this process in the other mode (a Writer holds it "
+            "read-write, or a LocalReader read-only). Read through the writer "
+            "(data.reader.WriterReader / Writer.cursor()), or close the LocalReader first."
+        )
     return DatabaseLocked(
         f"{path} is held read-write by another process ({exc}). Read it through that "
         "process's read API (data.reader.ApiReader / STORELENS_READ_API), or stop the "
@@ -85,24 +92,35 @@ def _move_aside(path: Path, exc: BaseException) -> Path:
     return moved
 
 
-def _connect_writable(path: Path) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(path))
-    except duckdb.Error as exc:
-        if _is_lock_error(exc):
-            raise _translate_lock(path, exc) from exc
-        wal = path.with_name(path.name + ".wal")
-        if path.exists() and wal.exists():
-            # The usual aftermath of a torn write: the WAL cannot be replayed.
-            _move_aside(path, exc)
-            try:
-                return duckdb.connect(str(path))
-            except duckdb.Error as exc2:
-                raise DatabaseUnavailable(f"cannot create a fresh {path}: {exc2}") from exc2
-        raise DatabaseUnavailable(
-            f"cannot open {path}: {exc}. If the file is damaged, move it aside and start "
-            "again (storelens demo seed re-creates the demo history)."
-        ) from exc
+def _connect_writable(path: Path, lock_wait_s: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + lock_wait_s
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            # Readers open the file briefly (LocalReader); wait them out, not a real writer.
+            transient = _is_lock_error(exc) and "different configuration" not in str(exc).lower()
+            if transient and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            return _writable_failed(path, exc)
+
+
+def _writable_failed(path: Path, exc: duckdb.Error) -> duckdb.DuckDBPyConnection:
+    if _is_lock_error(exc):
+        raise _translate_lock(path, exc) from exc
+    wal = path.with_name(path.name + ".wal")
+    if path.exists() and wal.exists():
+        # The usual aftermath of a torn write: the WAL cannot be replayed.
+        _move_aside(path, exc)
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.Error as exc2:
+            raise DatabaseUnavailable(f"cannot create a fresh {path}: {exc2}") from exc2
+    raise DatabaseUnavailable(
+        f"cannot open {path}: {exc}. If the file is damaged, move it aside and start "
+        "again (storelens demo seed re-creates the demo history)."
+    ) from exc
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
@@ -119,9 +137,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(sql)
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, ?, now())", [version, name]
-            )
+            con.execute("INSERT INTO schema_version VALUES (?, ?, now())", [version, name])
             con.execute("COMMIT")
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
@@ -139,8 +155,14 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0] or 0)
 
 
-def open_database(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (and, when writable, create and migrate) the StoreLens database at ``path``."""
+def open_database(
+    path: str | Path, read_only: bool = False, lock_wait_s: float = 5.0
+) -> duckdb.DuckDBPyConnection:
+    """Open (and, when writable, create and migrate) the StoreLens database at ``path``.
+
+    A writable open waits up to ``lock_wait_s`` for read-only holders to let go before it
+    raises :class:`DatabaseLocked`.
+    """
     path = Path(path)
     if read_only:
         if not path.exists():
@@ -164,7 +186,7 @@ def open_database(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyC
             )
         return con
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = _connect_writable(path)
+    con = _connect_writable(path, lock_wait_s)
     _configure(con)
     apply_migrations(con)
     return con

@@ -88,7 +88,9 @@ class SeedSummary:
 
 def _hour_curve(open_hour: int, close_hour: int) -> np.ndarray:
     hours = np.arange(open_hour, close_hour) + 0.5
-    curve = 0.55 + np.exp(-(((hours - 12.5) / 1.6) ** 2)) + 1.2 * np.exp(-(((hours - 17.5) / 1.8) ** 2))
+    curve = (
+        0.55 + np.exp(-(((hours - 12.5) / 1.6) ** 2)) + 1.2 * np.exp(-(((hours - 17.5) / 1.8) ** 2))
+    )
     return curve / curve.sum()
 
 
@@ -137,16 +139,20 @@ def _store_history(
     # Visitors per (day, hour).
     counts = rng.poisson(daily_mean[:, None] * curve[None, :])
     hour_start = np.array(
-        [[_local_to_utc_us(d, open_h + h, tz) for h in range(n_hours)] for d in days], dtype=np.int64
+        [[_local_to_utc_us(d, open_h + h, tz) for h in range(n_hours)] for d in days],
+        dtype=np.int64,
     )
     n = int(counts.sum())
     flat_counts = counts.ravel()
     start_us = np.repeat(hour_start.ravel(), flat_counts)
     day_idx = np.repeat(np.repeat(np.arange(n_days), n_hours), flat_counts)
     enter = start_us + rng.integers(0, 3_600_000_000, n)
-    close_us = np.repeat(
-        np.array([_local_to_utc_us(d, 0, tz) for d in days], dtype=np.int64), counts.sum(axis=1)
-    ) + close_h * 3_600_000_000
+    close_us = (
+        np.repeat(
+            np.array([_local_to_utc_us(d, 0, tz) for d in days], dtype=np.int64), counts.sum(axis=1)
+        )
+        + close_h * 3_600_000_000
+    )
     duration_s = np.clip(rng.lognormal(np.log(14 * 60), 0.55, n), 60, 3 * 3600)
     exit_ = np.minimum(enter + (duration_s * 1e6).astype(np.int64), close_us + 15 * 60_000_000)
     duration_s = (exit_ - enter) / 1e6
@@ -175,7 +181,9 @@ def _store_history(
     satisfied_p = np.clip(0.5 - 0.6 * (frustrated_p - 0.12), 0.1, 0.6)
     draw = rng.random(n)
     valence = np.where(
-        draw < frustrated_p, "frustrated", np.where(draw < frustrated_p + satisfied_p, "satisfied", "neutral")
+        draw < frustrated_p,
+        "frustrated",
+        np.where(draw < frustrated_p + satisfied_p, "satisfied", "neutral"),
     )
     valence_col = pa.array(np.where(readable, valence, None).tolist(), pa.string())
     zones = np.where(buys, json.dumps(["floor", "checkout"]), json.dumps(["floor"]))
@@ -183,7 +191,13 @@ def _store_history(
     # Events: enter, exit, floor zone_exit; buyers also queue_join / queue_leave.
     floor_s = duration_s * 0.7
     ev_ts = np.concatenate(
-        [enter, exit_, enter + (floor_s * 1e6).astype(np.int64), queue_join[buyers], queue_leave[buyers]]
+        [
+            enter,
+            exit_,
+            enter + (floor_s * 1e6).astype(np.int64),
+            queue_join[buyers],
+            queue_leave[buyers],
+        ]
     )
     ev_track = np.concatenate([track_id, track_id, track_id, track_id[buyers], track_id[buyers]])
     nb = buyers.size
@@ -197,7 +211,9 @@ def _store_history(
         ]
     )
     ev_zone = [None] * (2 * n) + ["floor"] * n + ["checkout"] * (2 * nb)
-    ev_value = np.concatenate([np.full(n, np.nan), duration_s, floor_s, np.full(nb, np.nan), wait_s[buyers]])
+    ev_value = np.concatenate(
+        [np.full(n, np.nan), duration_s, floor_s, np.full(nb, np.nan), wait_s[buyers]]
+    )
     # Queue-wait alerts where a buyer waited over 5 minutes.
     alert_rows = buyers[wait_s[buyers] > 300]
     if alert_rows.size:
@@ -272,7 +288,9 @@ def _store_history(
     amounts = np.round(rng.lognormal(np.log(28.0), 0.6, nb), 2) + 1.0
     transactions = pa.table(
         {
-            "transaction_id": pa.array([f"demo-{store_id}-{t}" for t in track_id[buyers]], pa.string()),
+            "transaction_id": pa.array(
+                [f"demo-{store_id}-{t}" for t in track_id[buyers]], pa.string()
+            ),
             "ts": _ts(pay_end[buyers]),
             "store_id": _strings(store_id, nb),
             "register": pa.array(rng.integers(1, 4, nb).astype(str).tolist(), pa.string()),
@@ -281,7 +299,9 @@ def _store_history(
         schema=BATCH_SCHEMAS["transactions"],
     )
     # Shifts: planned from the expected hourly traffic at a STAR of ~25, two shifts a day.
-    staff_factor = 1.8 if store_id == OVERSTAFFED_STORE else (0.8 if store_id == PROBLEM_STORE else 1.0)
+    staff_factor = (
+        1.8 if store_id == OVERSTAFFED_STORE else (0.8 if store_id == PROBLEM_STORE else 1.0)
+    )
     half = n_hours // 2
     shift_rows: list[tuple[str, str, str, int, int, float]] = []
     for d, day in enumerate(days):
@@ -293,7 +313,9 @@ def _store_history(
                 end = _local_to_utc_us(day, open_h + h1, tz)
                 role = "cashier" if k % 3 == 0 else "associate"
                 cost = 19.0 + 4.0 * (k % 3 == 0) + rng.uniform(-1, 1)
-                shift_rows.append((f"demo-{store_id}-{day}-{part}-{k}", store_id, role, start, end, cost))
+                shift_rows.append(
+                    (f"demo-{store_id}-{day}-{part}-{k}", store_id, role, start, end, cost)
+                )
     shifts = pa.table(
         {
             "shift_id": pa.array([r[0] for r in shift_rows], pa.string()),
@@ -349,8 +371,10 @@ def seed_demo(
             for sid, name, region, open_h, close_h, area, _ in specs:
                 upsert_store(con, sid, name, region, REGIONS[region], open_h, close_h, area)
                 camera = DEMO_CAMERA if sid == DEMO_STORE else f"{sid}-cam-1"
-                zones = {"floor": [[0, 0], [640, 0], [640, 360], [0, 360]],
-                         "checkout": [[0, 360], [640, 360], [640, 480], [0, 480]]}
+                zones = {
+                    "floor": [[0, 0], [640, 0], [640, 360], [0, 360]],
+                    "checkout": [[0, 360], [640, 360], [640, 480], [0, 480]],
+                }
                 lines = {"entrance": [[0, 470], [640, 470]]}
                 upsert_camera(con, camera, sid, f"{name} entrance", "entrance", None, lines, zones)
 

@@ -154,8 +154,13 @@ def zone_metrics(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
     stores = resolve_stores(reader, flt, scope)
     if not stores:
         schema = dict(_EMPTY_METRICS_SCHEMA)
-        return pl.DataFrame(schema={"store_id": pl.String, "zone": pl.String, **{
-            k: v for k, v in schema.items() if k != "store_id"}})
+        return pl.DataFrame(
+            schema={
+                "store_id": pl.String,
+                "zone": pl.String,
+                **{k: v for k, v in schema.items() if k != "store_id"},
+            }
+        )
     return reader.query(
         "zone_metrics",
         {"stores": stores, "start": flt.start, "end": flt.end, "granularity": flt.granularity},
@@ -186,8 +191,9 @@ def occupancy(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
     hourly = hourly.with_columns(net.alias("_s")).with_columns(
         # A running sum clipped at 0 equals the raw running sum minus its running minimum
         # (when negative): the clip absorbs exits of people who entered before opening.
-        (pl.col("_s") - pl.min_horizontal(pl.col("_s").cum_min().over("store_id", day), 0))
-        .alias("occupancy")
+        (pl.col("_s") - pl.min_horizontal(pl.col("_s").cum_min().over("store_id", day), 0)).alias(
+            "occupancy"
+        )
     )
     bucket = _truncate(pl.col("bucket"), flt.granularity)
     return (
@@ -367,9 +373,7 @@ def labour_cost(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
         "staff_hours",
         "labour_cost",
         _ratio(pl.col("labour_cost"), pl.col("visitors")).alias("labour_cost_per_visitor"),
-        _ratio(pl.col("labour_cost"), pl.col("transactions")).alias(
-            "labour_cost_per_transaction"
-        ),
+        _ratio(pl.col("labour_cost"), pl.col("transactions")).alias("labour_cost_per_transaction"),
         _ratio(100.0 * pl.col("labour_cost"), pl.col("sales")).alias("labour_pct_of_sales"),
     )
 
@@ -464,7 +468,9 @@ def staffing(
         )
     )
     frame = grid.join(
-        hourly.select("store_id", "bucket", "visitors", "transactions", "staff_hours", "labour_cost"),
+        hourly.select(
+            "store_id", "bucket", "visitors", "transactions", "staff_hours", "labour_cost"
+        ),
         on=["store_id", "bucket"],
         how="left",
     ).with_columns(pl.col("visitors", "transactions", "staff_hours", "labour_cost").fill_null(0))
@@ -516,24 +522,27 @@ def staffing(
         erlang_c_servers(tx, t.service_time_s, t.target_wait_s)
         for tx in frame["transactions_basis"].to_list()
     ]
-    frame = frame.with_columns(
-        (pl.col("visitors_basis") / t.target_star).ceil().cast(pl.Int64).alias("star_staff"),
-        pl.Series("checkout_staff", checkout, dtype=pl.Int64),
-        pl.col("staff_hours").alias("scheduled_staff"),
-    ).with_columns(
-        pl.max_horizontal("star_staff", "checkout_staff", pl.lit(t.min_staff, pl.Int64)).alias(
-            "recommended_staff"
+    frame = (
+        frame.with_columns(
+            (pl.col("visitors_basis") / t.target_star).ceil().cast(pl.Int64).alias("star_staff"),
+            pl.Series("checkout_staff", checkout, dtype=pl.Int64),
+            pl.col("staff_hours").alias("scheduled_staff"),
         )
-    ).with_columns(
-        (pl.col("scheduled_staff") - pl.col("recommended_staff")).alias("diff_staff")
-    ).with_columns(
-        pl.when(pl.col("diff_staff") >= 1)
-        .then(pl.lit("over"))
-        .when(pl.col("diff_staff") <= -1)
-        .then(pl.lit("under"))
-        .otherwise(pl.lit("ok"))
-        .alias("status"),
-        (pl.col("diff_staff") * pl.col("rate")).alias("cost_diff"),
+        .with_columns(
+            pl.max_horizontal("star_staff", "checkout_staff", pl.lit(t.min_staff, pl.Int64)).alias(
+                "recommended_staff"
+            )
+        )
+        .with_columns((pl.col("scheduled_staff") - pl.col("recommended_staff")).alias("diff_staff"))
+        .with_columns(
+            pl.when(pl.col("diff_staff") >= 1)
+            .then(pl.lit("over"))
+            .when(pl.col("diff_staff") <= -1)
+            .then(pl.lit("under"))
+            .otherwise(pl.lit("ok"))
+            .alias("status"),
+            (pl.col("diff_staff") * pl.col("rate")).alias("cost_diff"),
+        )
     )
     return frame.select(list(schema)).sort("store_id", "bucket")
 
@@ -593,9 +602,7 @@ def _period_kpis(frame: pl.DataFrame, min_group: int) -> pl.DataFrame:
         _ratio(pl.col("labour_cost"), pl.col("transactions")).alias("labour_cost_per_transaction"),
         _ratio(100.0 * pl.col("labour_cost"), pl.col("sales")).alias("labour_pct_of_sales"),
         _ratio(pl.col("dwell_seconds"), pl.col("dwell_visits")).alias("avg_dwell_s"),
-        _ratio(pl.col("queue_length_sum"), pl.col("queue_sampled_hours")).alias(
-            "queue_length_avg"
-        ),
+        _ratio(pl.col("queue_length_sum"), pl.col("queue_sampled_hours")).alias("queue_length_avg"),
         pl.when(pl.col("queue_leaves") >= 0.8 * pl.col("queue_joins"))
         .then(_ratio(pl.col("queue_wait_s"), pl.col("queue_leaves")))
         .otherwise(_ratio(pl.col("queue_length_sum") * 3600.0, pl.col("queue_joins")))
@@ -637,9 +644,7 @@ def store_comparison(
         (pl.col("labour_cost") / pl.col("area_m2")).alias("labour_cost_per_m2"),
     )
     end_dt = datetime.combine(flt.end, datetime.min.time())
-    this_week = _period_kpis(
-        daily.filter(pl.col("bucket") > end_dt - timedelta(days=7)), min_group
-    )
+    this_week = _period_kpis(daily.filter(pl.col("bucket") > end_dt - timedelta(days=7)), min_group)
     last_week = _period_kpis(
         daily.filter(
             (pl.col("bucket") > end_dt - timedelta(days=14))
@@ -647,10 +652,21 @@ def store_comparison(
         ),
         min_group,
     )
-    wow_cols = ["visitors", "transactions", "sales", "conversion", "satisfaction_index", "star",
-                "labour_cost_per_visitor", "queue_wait_s_avg"]
+    wow_cols = [
+        "visitors",
+        "transactions",
+        "sales",
+        "conversion",
+        "satisfaction_index",
+        "star",
+        "labour_cost_per_visitor",
+        "queue_wait_s_avg",
+    ]
     wow = this_week.select("store_id", *wow_cols).join(
-        last_week.select("store_id", *wow_cols), on="store_id", how="full", suffix="_prev",
+        last_week.select("store_id", *wow_cols),
+        on="store_id",
+        how="full",
+        suffix="_prev",
         coalesce=True,
     )
     wow = wow.select(
@@ -682,15 +698,31 @@ def headline(
         raise InvalidParams(f"store {store!r} does not exist")
     frame = metrics(reader, flt, scope)
     if frame.is_empty():
-        frame = pl.DataFrame({"store_id": [store]}).join(
-            pl.DataFrame(schema=_EMPTY_METRICS_SCHEMA), on="store_id", how="left"
-        ).with_columns(pl.col(c).fill_null(0) for c in _PERIOD_SUMS)
+        frame = (
+            pl.DataFrame({"store_id": [store]})
+            .join(pl.DataFrame(schema=_EMPTY_METRICS_SCHEMA), on="store_id", how="left")
+            .with_columns(pl.col(c).fill_null(0) for c in _PERIOD_SUMS)
+        )
     row = _period_kpis(frame, min_group).row(0, named=True)
     keys = [
-        "visitors", "transactions", "sales", "conversion", "sales_per_visitor",
-        "satisfaction_index", "faces_read", "tracks_readable", "star", "staff_hours",
-        "labour_cost", "labour_cost_per_visitor", "labour_cost_per_transaction",
-        "labour_pct_of_sales", "avg_dwell_s", "queue_length_avg", "queue_wait_s_avg", "alerts",
+        "visitors",
+        "transactions",
+        "sales",
+        "conversion",
+        "sales_per_visitor",
+        "satisfaction_index",
+        "faces_read",
+        "tracks_readable",
+        "star",
+        "staff_hours",
+        "labour_cost",
+        "labour_cost_per_visitor",
+        "labour_cost_per_transaction",
+        "labour_pct_of_sales",
+        "avg_dwell_s",
+        "queue_length_avg",
+        "queue_wait_s_avg",
+        "alerts",
     ]
     out: dict[str, Any] = {"store_id": store, "from": start.isoformat(), "to": end.isoformat()}
     for key in keys:

@@ -140,7 +140,7 @@ def _start(start: date) -> datetime:
 def _people_per_minute(con: duckdb.DuckDBPyConnection, p: CameraSince) -> pl.DataFrame:
     return con.sql(
         """
-        SELECT date_trunc('minute', ts) AS minute,
+        SELECT utc_minute(ts) AS minute,
                count(DISTINCT track_id) FILTER (WHERE track_id >= 0) AS people,
                count(*) AS boxes
         FROM detections
@@ -230,7 +230,9 @@ def _table_sizes(con: duckdb.DuckDBPyConnection, p: NoParams) -> pl.DataFrame:
         ).fetchall()
     ]
     counts = [con.execute(f'SELECT count(*) FROM "{n}"').fetchall()[0][0] for n in names]
-    return pl.DataFrame({"table": names, "rows": counts}, schema={"table": pl.String, "rows": pl.Int64})
+    return pl.DataFrame(
+        {"table": names, "rows": counts}, schema={"table": pl.String, "rows": pl.Int64}
+    )
 
 
 # ---------------------------------------------------------------------------- KPI inputs
@@ -244,8 +246,80 @@ _ZONE_SUMS = """
     sum(queue_wait_s)::DOUBLE AS queue_wait_s, sum(queue_length)::DOUBLE AS queue_length_sum,
     sum(queue_sampled)::BIGINT AS queue_sampled_hours"""
 
-_TRAFFIC_SUMS = """
-    sum(visitors)::BIGINT AS visitors, sum(exits)::BIGINT AS exits,""" + _ZONE_SUMS
+_TRAFFIC_SUMS = (
+    """
+    sum(visitors)::BIGINT AS visitors, sum(exits)::BIGINT AS exits,"""
+    + _ZONE_SUMS
+)
+
+
+_DAILY_ZONE_COLUMNS = (
+    "tracks_total",
+    "tracks_readable",
+    "satisfied",
+    "neutral",
+    "frustrated",
+    "dwell_visits",
+    "dwell_seconds",
+    "queue_joins",
+    "queue_leaves",
+    "queue_wait_s",
+    "queue_length_sum",
+    "queue_sampled_hours",
+)
+_DAILY_COLUMNS = (
+    "visitors",
+    "exits",
+    *_DAILY_ZONE_COLUMNS,
+    "queue_length_max",
+    "alerts",
+    "transactions",
+    "sales",
+    "staff_hours",
+    "labour_cost",
+)
+_INT_COLUMNS = {
+    "visitors",
+    "exits",
+    "tracks_total",
+    "tracks_readable",
+    "satisfied",
+    "neutral",
+    "frustrated",
+    "dwell_visits",
+    "queue_joins",
+    "queue_leaves",
+    "queue_sampled_hours",
+    "alerts",
+    "transactions",
+}
+
+
+def _daily_metrics(
+    con: duckdb.DuckDBPyConnection,
+    p: StoreRange,
+    table: str,
+    keys: tuple[str, ...],
+    columns: tuple[str, ...],
+) -> pl.DataFrame:
+    """Day / week buckets from the daily rollups (same columns as the hourly path)."""
+    bucket = "day" if p.granularity == "day" else "date_trunc('week', day)"
+    sums = ", ".join(
+        f"max({c})::INTEGER AS {c}"
+        if c == "queue_length_max"
+        else f"sum({c})::{'BIGINT' if c in _INT_COLUMNS else 'DOUBLE'} AS {c}"
+        for c in columns
+    )
+    key_list = ", ".join(keys)
+    return con.sql(
+        f"""
+        SELECT {key_list}, CAST({bucket} AS TIMESTAMP) AS bucket, {sums}
+        FROM {table}
+        WHERE list_contains($stores, store_id) AND day >= $lo AND day <= $hi
+        GROUP BY ALL ORDER BY {key_list}, bucket
+        """,
+        params={"stores": p.stores, "lo": p.start, "hi": p.end},
+    ).pl()
 
 
 @_register(
@@ -254,6 +328,8 @@ _TRAFFIC_SUMS = """
     "additive hourly rollups per store and local bucket (traffic, sales, staff)",
 )
 def _metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
+    if p.granularity != "hour":
+        return _daily_metrics(con, p, "daily_store", ("store_id",), _DAILY_COLUMNS)
     bucket = _BUCKET[p.granularity]
     return con.sql(
         f"""
@@ -304,6 +380,8 @@ def _metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
 
 @_register("zone_metrics", StoreRange, "additive hourly rollups per store, zone and local bucket")
 def _zone_metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
+    if p.granularity != "hour":
+        return _daily_metrics(con, p, "daily_zone", ("store_id", "zone"), _DAILY_ZONE_COLUMNS)
     bucket = _BUCKET[p.granularity]
     return con.sql(
         f"""

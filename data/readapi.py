@@ -142,12 +142,18 @@ class _Handler(BaseHTTPRequestHandler):
             route = urllib.parse.urlsplit(self.path)
             if route.path == "/query":
                 payload = self._json_body()
-                frame = self.server.reader.query(str(payload.get("name", "")), payload.get("params"))
+                frame = self.server.reader.query(
+                    str(payload.get("name", "")), payload.get("params")
+                )
                 table: pa.Table = frame.to_arrow()
                 sink = pa.BufferOutputStream()
                 with pa.ipc.new_stream(sink, table.schema) as stream:
                     stream.write_table(table)
-                self._send(HTTPStatus.OK, sink.getvalue().to_pybytes(), "application/vnd.apache.arrow.stream")
+                self._send(
+                    HTTPStatus.OK,
+                    sink.getvalue().to_pybytes(),
+                    "application/vnd.apache.arrow.stream",
+                )
             elif route.path == "/alerts/ack":
                 payload = self._json_body()
                 done = self.server.reader.ack_alert(int(payload["alert_id"]), str(payload["user"]))

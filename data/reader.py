@@ -19,8 +19,8 @@ while the pipeline holds the file, another process cannot open it at all. Option
 So there are three readers behind one :class:`Reader` protocol, all running the same
 *named* queries of :mod:`data.queries` (no raw SQL crosses a process boundary):
 
-- :class:`LocalReader` opens the file read-only per call and closes it (no pipeline
-  running: tests, a seeded demo without cameras). If the file turns out to be held by a
+- :class:`LocalReader` opens the file read-only on demand and closes it after a short
+  idle time (no pipeline running: tests, a seeded demo without cameras). If the file turns out to be held by a
   writer that published its read API (``<db>.readapi.json``, written by
   :func:`data.readapi.serve`), it transparently asks that API instead.
 - :class:`ApiReader` talks to :func:`data.readapi.serve` over HTTP (Arrow IPC bodies).
@@ -35,12 +35,17 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 
@@ -90,10 +95,22 @@ def encode_params(params: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class LocalReader:
-    """Opens the database read-only for each call and closes it again."""
+    """Opens the database read-only on demand and closes it again after ``hold_s`` idle.
 
-    def __init__(self, db_path: str | Path) -> None:
+    Measured on 1 year x 50 stores: opening the file costs 40-100 ms, a KPI query 5-50 ms,
+    and a KPI makes 1-3 queries, so re-opening per query would dominate. Holding the
+    read-only connection for a couple of idle seconds keeps KPIs fast; the price is that a
+    writer starting in that window waits for it (``open_database`` retries lock conflicts
+    for a while). ``hold_s=0`` closes after every call.
+    """
+
+    def __init__(self, db_path: str | Path, hold_s: float = 2.0) -> None:
         self.db_path = Path(db_path)
+        self.hold_s = hold_s
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._users = 0
+        self._last_used = 0.0
 
     def _delegate(self, exc: DatabaseLocked) -> ApiReader:
         api = published_api(self.db_path)
@@ -101,18 +118,53 @@ class LocalReader:
             raise exc
         return api
 
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            if self._con is None:
+                self._con = open_database(self.db_path, read_only=True)
+            self._users += 1
+            cur = self._con.cursor()
+        try:
+            cur.execute("SET TimeZone = 'UTC'")
+            yield cur
+        finally:
+            cur.close()
+            with self._lock:
+                self._users -= 1
+                self._last_used = time.monotonic()
+                if self._users == 0:
+                    if self.hold_s <= 0:
+                        self._close_locked()
+                    else:
+                        timer = threading.Timer(self.hold_s, self._close_if_idle)
+                        timer.daemon = True
+                        timer.start()
+
+    def _close_locked(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _close_if_idle(self) -> None:
+        with self._lock:
+            if self._users == 0 and time.monotonic() - self._last_used >= self.hold_s * 0.99:
+                self._close_locked()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
     def query(self, name: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         validate(name, params)  # bad names/params fail the same way on every reader
         try:
-            con = open_database(self.db_path, read_only=True)
+            with self._cursor() as cur:
+                return run_query(cur, name, params)
         except DatabaseLocked as exc:
             return self._delegate(exc).query(name, params)
-        try:
-            return run_query(con, name, params)
-        finally:
-            con.close()
 
     def ack_alert(self, alert_id: int, user: str) -> bool:
+        self.close()  # our own read-only handle would block the writable open
         try:
             con = open_database(self.db_path)
         except DatabaseLocked as exc:
@@ -124,6 +176,7 @@ class LocalReader:
 
     def log_live_view(self, user_name: str, role: str, camera_id: str) -> None:
         table, _ = live_view_batch(user_name, role, camera_id)
+        self.close()
         try:
             con = open_database(self.db_path)
         except DatabaseLocked as exc:
@@ -218,10 +271,14 @@ class ApiReader:
         return pl.from_arrow(table)  # type: ignore[return-value]
 
     def ack_alert(self, alert_id: int, user: str) -> bool:
-        return bool(self._post_json("/alerts/ack", {"alert_id": alert_id, "user": user})["acknowledged"])
+        return bool(
+            self._post_json("/alerts/ack", {"alert_id": alert_id, "user": user})["acknowledged"]
+        )
 
     def log_live_view(self, user_name: str, role: str, camera_id: str) -> None:
-        self._post_json("/live_view", {"user_name": user_name, "role": role, "camera_id": camera_id})
+        self._post_json(
+            "/live_view", {"user_name": user_name, "role": role, "camera_id": camera_id}
+        )
 
     def import_file(self, kind: str, file_name: str, content: bytes) -> dict[str, Any]:
         """Send an import file to the writer process; returns the ImportReport as a dict."""

@@ -102,9 +102,7 @@ def conform(table: str, rows: pa.Table) -> pa.Table:
     """Return ``rows`` cast to the batch schema of ``table``, or raise SchemaMismatch."""
     schema = BATCH_SCHEMAS.get(table)
     if schema is None:
-        raise SchemaMismatch(
-            f"unknown table {table!r}; the writer accepts {sorted(BATCH_SCHEMAS)}"
-        )
+        raise SchemaMismatch(f"unknown table {table!r}; the writer accepts {sorted(BATCH_SCHEMAS)}")
     if not isinstance(rows, pa.Table):
         # polars / pandas frames convert themselves; anything else is a caller bug.
         to_arrow = getattr(rows, "to_arrow", None)

@@ -220,6 +220,9 @@ class _Line:
         return ((point[0] - self.x0) * self.ux + (point[1] - self.y0) * self.uy) / self.length
 
 
+OCCLUSION_JUMP = 0.35  # relative change of box height treated as an occlusion, not a step
+
+
 @dataclass(slots=True)
 class _Visit:
     enter_ts: float
@@ -235,6 +238,7 @@ class _Track:
     first_point: tuple[float, float]
     max_displacement: float = 0.0
     qualified: bool = False
+    height: float = 0.0  # smoothed box height, to spot occlusions (see update)
     # Per line: last decided side (+1 in side, -1 out side) and the point where it was decided.
     side: dict[str, int] = field(default_factory=dict)
     anchor: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -320,6 +324,7 @@ class EventEngine:
 
         seen: set[int] = set()
         points = feet.tolist()
+        heights = (persons.xyxy[:, 3] - persons.xyxy[:, 1]).tolist() if len(persons) else []
         inside_rows = [mask.tolist() for mask in inside]
         for row, track_id in enumerate(persons.tracker_id.tolist()):
             if track_id == NO_TRACK or track_id in seen:
@@ -335,7 +340,18 @@ class EventEngine:
                 point[0] - track.first_point[0], point[1] - track.first_point[1]
             )
             track.max_displacement = max(track.max_displacement, displacement)
-            self._update_lines(ts, track, point, out)
+            # When someone is partly hidden (another shopper in front, a shelf), the box
+            # shrinks to the visible part and its "feet" jump by half a body. Measured on
+            # store-aisle-detection.gif, that made a false outward crossing; so a frame whose
+            # box height departs > OCCLUSION_JUMP from the track's smoothed height does not
+            # move the track across lines (its remembered side stands).
+            height = heights[row]
+            steady = (
+                track.height <= 0 or abs(height - track.height) <= OCCLUSION_JUMP * track.height
+            )
+            track.height = height if track.height <= 0 else 0.7 * track.height + 0.3 * height
+            if steady:
+                self._update_lines(ts, track, point, out)
             if not track.qualified and self._qualifies(track):
                 track.qualified = True
                 for pending in track.pending:

@@ -63,6 +63,7 @@ import numpy as np
 from detectors.errors import ModelError
 from detectors.faces import (
     FACE_COLUMN,
+    FaceDetector,
     _quiet_mediapipe,
     close_at_exit,
     load_yolo,
@@ -516,3 +517,26 @@ def annotate_expressions(
     detections.with_column(VALENCE_COLUMN, valences)
     detections.with_column(EXPRESSION_CONFIDENCE_COLUMN, confidences)
     return detections, made
+
+
+def read_faces_in_image(
+    image: np.ndarray, detector: FaceDetector, reader: ExpressionReader
+) -> list[dict[str, object]]:
+    """Every face anywhere in a still image, each read once, as JSON-ready dicts.
+
+    For ``storelens expression IMAGE [--json]``: ``{"box": [x1, y1, x2, y2],
+    "label", "valence", "confidence"}`` per face, most confident face first. No
+    smoothing (a photo is one frame), so the reader's own gates are the only guard.
+    """
+    faces = []
+    for box in detector.detect_full_frame(image):
+        reading = reader.read(image, box)
+        faces.append(
+            {
+                "box": [round(float(v), 1) for v in box],
+                "label": reading.label,
+                "valence": str(reading.valence),
+                "confidence": round(float(reading.confidence), 3),
+            }
+        )
+    return faces

@@ -58,46 +58,68 @@ def build_dashboard_db(path: Path, today: date = TODAY) -> Path:
                         ("queue_leave", "checkout", 60.0 + 10 * i, ts + timedelta(seconds=60)),
                     ):
                         for key, val in zip(
-                            events, (at, f"{store}-entrance", track_id, kind, zone_name, value),
+                            events,
+                            (at, f"{store}-entrance", track_id, kind, zone_name, value),
                             strict=True,
                         ):
                             events[key].append(val)
                     for key, val in zip(
                         tracks,
-                        (f"{store}-entrance", track_id, ts, ts + timedelta(minutes=2),
-                         json.dumps([zone]), valences[i % len(valences)], 3),
+                        (
+                            f"{store}-entrance",
+                            track_id,
+                            ts,
+                            ts + timedelta(minutes=2),
+                            json.dumps([zone]),
+                            valences[i % len(valences)],
+                            3,
+                        ),
                         strict=True,
                     ):
                         tracks[key].append(val)
                     if i < per_hour // 2:
                         sales.append(f"{(ts + timedelta(minutes=3)).isoformat()},{store},25.0,1")
-                for key, val in zip(queue, (start, f"{store}-entrance", "checkout", 2), strict=True):
+                for key, val in zip(
+                    queue, (start, f"{store}-entrance", "checkout", 2), strict=True
+                ):
                     queue[key].append(val)
             for staff in range(2 if store == "s1" else 1):  # s1 is over-staffed
                 shifts.append(
                     f"{store},associate,{day}T09:00:00+00:00,{day}T18:00:00+00:00,20.0,a{staff}"
                 )
     now = datetime.now(UTC)
-    alerts = _table("alerts", {
-        "ts": [now - timedelta(minutes=5), now - timedelta(minutes=2)],
-        "camera_id": ["s1-entrance", "s3-entrance"],
-        "kind": ["queue_wait", "frustrated_shopper"],
-        "detail": ["queue wait over 4 min at s1", "frustrated shopper at s3 checkout"],
-    })
-    detections = _table("detections", {
-        "ts": [now - timedelta(minutes=m) for m in range(3)],
-        "camera_id": ["s1-entrance"] * 3, "track_id": [1, 2, 3], "class": ["person"] * 3,
-        "x1": [10.0, 200.0, 400.0], "y1": [10.0, 50.0, 100.0], "x2": [60.0, 260.0, 460.0],
-        "y2": [200.0, 240.0, 300.0], "conf": [0.9, 0.8, 0.7],
-    })
+    alerts = _table(
+        "alerts",
+        {
+            "ts": [now - timedelta(minutes=5), now - timedelta(minutes=2)],
+            "camera_id": ["s1-entrance", "s3-entrance"],
+            "kind": ["queue_wait", "frustrated_shopper"],
+            "detail": ["queue wait over 4 min at s1", "frustrated shopper at s3 checkout"],
+        },
+    )
+    detections = _table(
+        "detections",
+        {
+            "ts": [now - timedelta(minutes=m) for m in range(3)],
+            "camera_id": ["s1-entrance"] * 3,
+            "track_id": [1, 2, 3],
+            "class": ["person"] * 3,
+            "x1": [10.0, 200.0, 400.0],
+            "y1": [10.0, 50.0, 100.0],
+            "x2": [60.0, 260.0, 460.0],
+            "y2": [200.0, 240.0, 300.0],
+            "conf": [0.9, 0.8, 0.7],
+        },
+    )
 
     def catalog(con) -> None:
         from data.catalog import upsert_camera, upsert_store
 
         for store, region in REGIONS.items():
             upsert_store(con, store, f"Store {store.upper()}", region, "UTC", 9, 18, 500.0)
-            upsert_camera(con, f"{store}-entrance", store, f"{store} entrance", "entrance",
-                          None, [], [])
+            upsert_camera(
+                con, f"{store}-entrance", store, f"{store} entrance", "entrance", None, [], []
+            )
 
     with Writer(path) as writer:
         writer.execute_admin(catalog)
@@ -120,8 +142,9 @@ def dashboard_db_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def dashboard_env(dashboard_db_master: Path, tmp_path: Path,
-                  monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def dashboard_env(
+    dashboard_db_master: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """A private copy of the database; STORELENS_DB / STORELENS_HOME point at tmp paths."""
     db = tmp_path / "dash.duckdb"
     db.write_bytes(dashboard_db_master.read_bytes())

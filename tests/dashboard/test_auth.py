@@ -47,8 +47,9 @@ def test_limiter_locks_after_failures_and_unlocks_after_window() -> None:
 
 
 def _config() -> AuthConfig:
-    users = parse_users({"Ann": {"role": "store_manager", "store": "s1",
-                                 "password_hash": hash_password("pw-ann")}})
+    users = parse_users(
+        {"Ann": {"role": "store_manager", "store": "s1", "password_hash": hash_password("pw-ann")}}
+    )
     return AuthConfig("local", users)
 
 
@@ -86,8 +87,11 @@ def test_bad_user_entries_are_named(entry: object, message: str) -> None:
         ({}, {}, "demo"),
         ({"users": {"a": {"role": "admin"}}}, {}, "demo"),  # no password anywhere
         ({"users": {"a": {"role": "admin", "password_hash": "scrypt$..."}}}, {}, "local"),
-        ({"users": {"a": {"role": "admin", "password_hash": "scrypt$..."}}},
-         {"STORELENS_DEMO": "1"}, "demo"),
+        (
+            {"users": {"a": {"role": "admin", "password_hash": "scrypt$..."}}},
+            {"STORELENS_DEMO": "1"},
+            "demo",
+        ),
         ({"auth": {"client_id": "x"}}, {}, "oidc"),
     ],
 )
@@ -96,10 +100,18 @@ def test_mode_selection(secrets: dict, env: dict, mode: str) -> None:
 
 
 def test_oidc_email_maps_to_entry_or_nothing() -> None:
-    config = auth_config({"auth": {"client_id": "x"}, "users": {
-        "lea": {"role": "regional_lead", "region": "north", "email": "Lea@Example.com"}}}, {})
-    assert config.user_for_email("lea@example.com") == User("lea", Role.REGIONAL_LEAD, None,
-                                                            "north", "oidc")
+    config = auth_config(
+        {
+            "auth": {"client_id": "x"},
+            "users": {
+                "lea": {"role": "regional_lead", "region": "north", "email": "Lea@Example.com"}
+            },
+        },
+        {},
+    )
+    assert config.user_for_email("lea@example.com") == User(
+        "lea", Role.REGIONAL_LEAD, None, "north", "oidc"
+    )
     assert config.user_for_email("mallory@example.com") is None
 
 

@@ -16,8 +16,14 @@ from dashboard.auth import Role, User, hash_password
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 TODAY = datetime.now(UTC).date()  # the day conftest's data ends
 
-PAGES = ["pages/executive.py", "pages/live.py", "pages/store.py", "pages/compare.py",
-         "pages/staffing.py", "pages/privacy.py"]
+PAGES = [
+    "screens/executive.py",
+    "screens/live.py",
+    "screens/store.py",
+    "screens/compare.py",
+    "screens/staffing.py",
+    "screens/privacy.py",
+]
 USERS = {
     "manager": User("mia", Role.STORE_MANAGER, store="s1"),
     "regional": User("rex", Role.REGIONAL_LEAD, region="north"),
@@ -26,8 +32,12 @@ USERS = {
 }
 
 
-def open_app(user: User | None, params: dict | None = None, page: str | None = None,
-             secrets: dict | None = None) -> AppTest:
+def open_app(
+    user: User | None,
+    params: dict | None = None,
+    page: str | None = None,
+    secrets: dict | None = None,
+) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     if secrets:
         for key, value in secrets.items():
@@ -72,11 +82,14 @@ def test_demo_mode_signs_in_as_executive_with_banner(dashboard_env: Path) -> Non
     assert metric(at, "Stores") == "3"
 
 
-@pytest.mark.parametrize("page", ["pages/store.py", "pages/live.py", "pages/staffing.py"])
-@pytest.mark.parametrize(("role", "forged"), [("manager", "s2"), ("manager", "s3"),
-                                              ("regional", "s3"), ("manager", "nope")])
-def test_forged_store_in_url_is_denied(dashboard_env: Path, page: str, role: str,
-                                       forged: str) -> None:
+@pytest.mark.parametrize("page", ["screens/store.py", "screens/live.py", "screens/staffing.py"])
+@pytest.mark.parametrize(
+    ("role", "forged"),
+    [("manager", "s2"), ("manager", "s3"), ("regional", "s3"), ("manager", "nope")],
+)
+def test_forged_store_in_url_is_denied(
+    dashboard_env: Path, page: str, role: str, forged: str
+) -> None:
     at = open_app(USERS[role], {"store": forged}, page)
     assert not problems(at), problems(at)
     assert "Access denied" in errors(at)
@@ -86,7 +99,7 @@ def test_forged_store_in_url_is_denied(dashboard_env: Path, page: str, role: str
 
 def test_store_page_numbers_follow_the_url(dashboard_env: Path) -> None:
     day = TODAY.isoformat()
-    at = open_app(USERS["regional"], {"store": "s2", "from": day, "to": day}, "pages/store.py")
+    at = open_app(USERS["regional"], {"store": "s2", "from": day, "to": day}, "screens/store.py")
     assert metric(at, "Visitors") == "54"  # s2: 6 visitors an hour, 09-17 h
     assert at.query_params["store"] == "s2"
     at.selectbox(key="f_store").select("s1").run()
@@ -95,29 +108,31 @@ def test_store_page_numbers_follow_the_url(dashboard_env: Path) -> None:
 
 
 def test_bad_url_filters_fall_back_with_a_warning(dashboard_env: Path) -> None:
-    at = open_app(USERS["manager"], {"from": "soon", "granularity": "minute"}, "pages/store.py")
+    at = open_app(USERS["manager"], {"from": "soon", "granularity": "minute"}, "screens/store.py")
     assert not problems(at)
     assert len(at.warning) == 2
     assert metric(at, "Visitors")  # still rendered, with defaults
 
 
-@pytest.mark.parametrize(("role", "stores"), [("manager", {"s1"}), ("regional", {"s1", "s2"}),
-                                              ("executive", {"s1", "s2", "s3"})])
+@pytest.mark.parametrize(
+    ("role", "stores"),
+    [("manager", {"s1"}), ("regional", {"s1", "s2"}), ("executive", {"s1", "s2", "s3"})],
+)
 def test_compare_shows_only_the_scope(dashboard_env: Path, role: str, stores: set) -> None:
-    at = open_app(USERS[role], page="pages/compare.py")
+    at = open_app(USERS[role], page="screens/compare.py")
     board = at.dataframe[0].value
     assert set(board["store_id"]) == stores
     assert len(at.get("download_button")) == 2
 
 
 def test_compare_region_filter(dashboard_env: Path) -> None:
-    at = open_app(USERS["executive"], page="pages/compare.py")
+    at = open_app(USERS["executive"], page="screens/compare.py")
     at.multiselect(key="f_regions").set_value(["south"]).run()
     assert set(at.dataframe[0].value["store_id"]) == {"s3"}
 
 
 def test_staffing_sliders_recompute(dashboard_env: Path) -> None:
-    at = open_app(USERS["manager"], page="pages/staffing.py")
+    at = open_app(USERS["manager"], page="screens/staffing.py")
     hours = int(metric(at, "Hours over-staffed"))
     assert hours > 0  # s1 schedules 2 associates where 1 is recommended
     assert metric(at, "Cost of over-staffing") == f"€{hours * 20:,}"
@@ -137,7 +152,7 @@ def _db_rows(db: Path, sql: str) -> list[tuple]:
 
 
 def test_manager_acknowledges_own_alert_only(dashboard_env: Path) -> None:
-    at = open_app(USERS["manager"], page="pages/live.py")
+    at = open_app(USERS["manager"], page="screens/live.py")
     texts = " ".join(m.value for m in at.markdown)
     assert "queue wait over 4 min at s1" in texts
     assert "s3 checkout" not in texts  # s3's alert is outside the scope
@@ -151,18 +166,24 @@ def test_manager_acknowledges_own_alert_only(dashboard_env: Path) -> None:
 
 
 def test_executive_is_read_only(dashboard_env: Path) -> None:
-    at = open_app(USERS["executive"], {"store": "s3"}, "pages/live.py")
+    at = open_app(USERS["executive"], {"store": "s3"}, "screens/live.py")
     assert "s3 checkout" in " ".join(m.value for m in at.markdown)
     assert not [b for b in at.button if b.label == "Acknowledge"]
 
 
 def test_live_tiles_are_streams_and_views_are_logged_once(dashboard_env: Path) -> None:
     home = Path(dashboard_env).parent / "home"
-    (home / "services.json").write_text(json.dumps({
-        "store_id": "s1", "tiles": "http://127.0.0.1:9", "db": str(dashboard_env),
-        "cameras": [{"camera_id": "s1-entrance", "name": "Front door"}],
-    }))
-    at = open_app(USERS["manager"], page="pages/live.py")
+    (home / "services.json").write_text(
+        json.dumps(
+            {
+                "store_id": "s1",
+                "tiles": "http://127.0.0.1:9",
+                "db": str(dashboard_env),
+                "cameras": [{"camera_id": "s1-entrance", "name": "Front door"}],
+            }
+        )
+    )
+    at = open_app(USERS["manager"], page="screens/live.py")
     assert not problems(at)
     urls = [img.proto.imgs[0].url for img in at.image]
     assert len(urls) == 1 and "/stream/s1-entrance.mjpg?token=" in urls[0]
@@ -173,15 +194,15 @@ def test_live_tiles_are_streams_and_views_are_logged_once(dashboard_env: Path) -
 
 
 def test_setup_is_admin_only(dashboard_env: Path) -> None:
-    at = open_app(USERS["admin"], page="pages/setup.py")
+    at = open_app(USERS["admin"], page="screens/setup.py")
     assert not problems(at) and at.title[0].value == "Setup"
     for role in ("manager", "regional", "executive"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
-            open_app(USERS[role], page="pages/setup.py")  # not registered for this role
+            open_app(USERS[role], page="screens/setup.py")  # not registered for this role
 
 
 def test_setup_saves_a_valid_camera(dashboard_env: Path) -> None:
-    at = open_app(USERS["admin"], page="pages/setup.py")
+    at = open_app(USERS["admin"], page="screens/setup.py")
     at.text_input(key="cam_id").input("s3-door")
     at.text_input(key="cam_name").input("Door")
     at.text_input(key="cam_source").input("rtsp://user:pw@10.0.0.9/live")
@@ -196,8 +217,15 @@ def test_setup_saves_a_valid_camera(dashboard_env: Path) -> None:
 
 
 def test_local_sign_in_with_rate_limit(dashboard_env: Path) -> None:
-    secrets = {"users": {"mia": {"role": "store_manager", "store": "s1",
-                                 "password_hash": hash_password("right-pw")}}}
+    secrets = {
+        "users": {
+            "mia": {
+                "role": "store_manager",
+                "store": "s1",
+                "password_hash": hash_password("right-pw"),
+            }
+        }
+    }
     at = open_app(None, secrets=secrets)
     assert at.text_input(key="login_password")  # the form, no page yet
     assert not at.metric
@@ -207,13 +235,14 @@ def test_local_sign_in_with_rate_limit(dashboard_env: Path) -> None:
     assert "wrong password" in errors(at)
     at.text_input(key="login_password").input("right-pw")
     at.button[0].click().run()
-    assert at.session_state["storelens_user"] == User("mia", Role.STORE_MANAGER, "s1", None,
-                                                      "local")
+    assert at.session_state["storelens_user"] == User(
+        "mia", Role.STORE_MANAGER, "s1", None, "local"
+    )
     assert at.title[0].value == "Live"
 
 
 def test_privacy_page_lists_retention_and_signage(dashboard_env: Path) -> None:
-    at = open_app(USERS["manager"], page="pages/privacy.py")
+    at = open_app(USERS["manager"], page="screens/privacy.py")
     inventory = at.dataframe[0].value
     assert "live_view_log" in set(inventory["table"])
     assert "VIDEO ANALYTICS IN USE" in at.code[0].value

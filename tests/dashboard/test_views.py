@@ -22,8 +22,11 @@ TODAY = date(2026, 3, 10)
     ("params", "expected", "warned"),
     [
         ({}, (None, date(2026, 3, 4), TODAY, "day"), 0),
-        ({"store": "s1", "from": "2026-03-01", "to": "2026-03-02", "granularity": "hour"},
-         ("s1", date(2026, 3, 1), date(2026, 3, 2), "hour"), 0),
+        (
+            {"store": "s1", "from": "2026-03-01", "to": "2026-03-02", "granularity": "hour"},
+            ("s1", date(2026, 3, 1), date(2026, 3, 2), "hour"),
+            0,
+        ),
         ({"from": "yesterday"}, (None, date(2026, 3, 4), TODAY, "day"), 1),
         ({"from": "2026-03-09", "to": "2026-03-01"}, (None, date(2026, 3, 4), TODAY, "day"), 1),
         ({"granularity": "minute"}, (None, date(2026, 3, 4), TODAY, "day"), 1),
@@ -51,10 +54,15 @@ def test_comparison_period_keeps_weekdays(start: date, end: date, before: tuple)
 
 def test_satisfaction_hidden_below_min_group() -> None:
     hour = datetime(2026, 3, 10, 10)
-    zone = pl.DataFrame({
-        "zone": ["a", "a", "b"], "bucket": [hour, hour.replace(day=9), hour],
-        "tracks_readable": [3, 2, 4], "satisfied": [3, 1, 4], "frustrated": [0, 1, 0],
-    })
+    zone = pl.DataFrame(
+        {
+            "zone": ["a", "a", "b"],
+            "bucket": [hour, hour.replace(day=9), hour],
+            "tracks_readable": [3, 2, 4],
+            "satisfied": [3, 1, 4],
+            "frustrated": [0, 1, 0],
+        }
+    )
     out = views.satisfaction_by_zone_hour(zone, min_group=5).sort("zone")
     # zone a: 5 readable over two days at 10:00 -> (4 - 1) / 5 = +60; zone b: 4 < 5 -> hidden
     assert out["satisfaction_index"].to_list() == [60.0, None]
@@ -63,37 +71,57 @@ def test_satisfaction_hidden_below_min_group() -> None:
 
 
 def test_outliers_flag_the_far_store_only() -> None:
-    frame = pl.DataFrame({"store_id": list("abcdef"),
-                          "queue_wait_s_avg": [60.0, 62.0, 58.0, 61.0, 59.0, 400.0]})
+    frame = pl.DataFrame(
+        {"store_id": list("abcdef"), "queue_wait_s_avg": [60.0, 62.0, 58.0, 61.0, 59.0, 400.0]}
+    )
     out = views.flag_outliers(frame, ["queue_wait_s_avg"])
     assert out["outliers"].to_list() == ["", "", "", "", "", "queue_wait_s_avg"]
 
 
 def test_rank_stores_names_why() -> None:
-    comparison = pl.DataFrame({
-        "store_id": ["good", "mid", "bad"], "name": ["G", "M", "B"],
-        "conversion": [0.5, 0.4, 0.2], "queue_wait_s_avg": [60.0, 90.0, 300.0],
-    })
+    comparison = pl.DataFrame(
+        {
+            "store_id": ["good", "mid", "bad"],
+            "name": ["G", "M", "B"],
+            "conversion": [0.5, 0.4, 0.2],
+            "queue_wait_s_avg": [60.0, 90.0, 300.0],
+        }
+    )
     ranked = views.rank_stores(comparison)
     assert ranked["store_id"].to_list() == ["good", "mid", "bad"]
     assert "Queue wait" in ranked["weaknesses"][2] and "Conversion" in ranked["weaknesses"][2]
 
 
 def test_charts_accept_empty_frames() -> None:
-    empty = pl.DataFrame(schema={"bucket": pl.Datetime, "visitors": pl.Int64,
-                                 "transactions": pl.Int64})
+    empty = pl.DataFrame(
+        schema={"bucket": pl.Datetime, "visitors": pl.Int64, "transactions": pl.Int64}
+    )
     assert isinstance(charts.visitors_transactions(empty), go.Figure)
-    assert isinstance(charts.staffing(pl.DataFrame(schema={
-        "bucket": pl.Datetime, "scheduled_staff": pl.Float64, "recommended_staff": pl.Int64,
-        "status": pl.String})), go.Figure)
+    assert isinstance(
+        charts.staffing(
+            pl.DataFrame(
+                schema={
+                    "bucket": pl.Datetime,
+                    "scheduled_staff": pl.Float64,
+                    "recommended_staff": pl.Int64,
+                    "status": pl.String,
+                }
+            )
+        ),
+        go.Figure,
+    )
 
 
 def test_settings_toml_round_trip(tmp_path) -> None:
     config = parse_config({"store": {"store_id": "s1", "name": 'Store "One"'}}, "test")
-    camera = CameraConfig(camera_id="cam-1", name="Door", source="rtsp://u:p@h/x", role="entrance",
-                          lines=[{"name": "in", "start": (0, 10), "end": (100, 10)}],
-                          zones=[{"name": "q", "kind": "queue",
-                                  "polygon": [(0, 0), (50, 0), (50, 50)]}])
+    camera = CameraConfig(
+        camera_id="cam-1",
+        name="Door",
+        source="rtsp://u:p@h/x",
+        role="entrance",
+        lines=[{"name": "in", "start": (0, 10), "end": (100, 10)}],
+        zones=[{"name": "q", "kind": "queue", "polygon": [(0, 0), (50, 0), (50, 50)]}],
+    )
     config = with_camera(config, camera)
     path = save_store_config(config, tmp_path / "store.toml")
     loaded = parse_config(tomllib.loads(path.read_text()), "reload")

@@ -23,8 +23,12 @@ def main(path: str) -> None:
     writer.execute_admin(lambda con: upsert_store(con, "s1", "One", "North", "UTC"))
     writer.execute_admin(lambda con: upsert_camera(con, "c1", "s1", "door", "entrance"))
     alert = pa.table(
-        {"ts": [datetime.now(UTC)], "camera_id": ["c1"], "kind": ["queue_wait"],
-         "detail": ["queue wait over 4 min"]},
+        {
+            "ts": [datetime.now(UTC)],
+            "camera_id": ["c1"],
+            "kind": ["queue_wait"],
+            "detail": ["queue wait over 4 min"],
+        },
         schema=BATCH_SCHEMAS["alerts"],
     )
     writer.append("alerts", alert, "alert-1")
@@ -35,8 +39,14 @@ def main(path: str) -> None:
     while True:
         ts = datetime.now(UTC) - timedelta(minutes=1)
         rows = pa.table(
-            {"ts": [ts] * 50, "camera_id": ["c1"] * 50, "track_id": list(range(i * 50, i * 50 + 50)),
-             "kind": ["enter"] * 50, "zone": [None] * 50, "value": [None] * 50},
+            {
+                "ts": [ts] * 50,
+                "camera_id": ["c1"] * 50,
+                "track_id": list(range(i * 50, i * 50 + 50)),
+                "kind": ["enter"] * 50,
+                "zone": [None] * 50,
+                "value": [None] * 50,
+            },
             schema=BATCH_SCHEMAS["events"],
         )
         writer.append("events", rows, f"live-{i}")

@@ -27,12 +27,32 @@ runner = CliRunner()
 
 def test_kpi_json_prints_the_headline(app: typer.Typer, golden_db: Path):
     result = runner.invoke(
-        app, ["kpi", "--db", str(golden_db), "--store", "g1", "--from", "2026-03-02", "--to", "2026-03-02", "--json"]
+        app,
+        [
+            "kpi",
+            "--db",
+            str(golden_db),
+            "--store",
+            "g1",
+            "--from",
+            "2026-03-02",
+            "--to",
+            "2026-03-02",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     got = json.loads(result.stdout)
-    for key in ("visitors", "transactions", "conversion", "sales_per_visitor", "satisfaction_index",
-                "faces_read", "star", "labour_cost_per_visitor"):
+    for key in (
+        "visitors",
+        "transactions",
+        "conversion",
+        "sales_per_visitor",
+        "satisfaction_index",
+        "faces_read",
+        "star",
+        "labour_cost_per_visitor",
+    ):
         assert key in got
     assert got["visitors"] == 15
     assert got["transactions"] == 5
@@ -41,7 +61,18 @@ def test_kpi_json_prints_the_headline(app: typer.Typer, golden_db: Path):
 
 def test_kpi_unknown_store_exits_non_zero(app: typer.Typer, golden_db: Path):
     result = runner.invoke(
-        app, ["kpi", "--db", str(golden_db), "--store", "zz", "--from", "2026-03-02", "--to", "2026-03-02"]
+        app,
+        [
+            "kpi",
+            "--db",
+            str(golden_db),
+            "--store",
+            "zz",
+            "--from",
+            "2026-03-02",
+            "--to",
+            "2026-03-02",
+        ],
     )
     assert result.exit_code == 2
     assert "zz" in result.output
@@ -49,13 +80,17 @@ def test_kpi_unknown_store_exits_non_zero(app: typer.Typer, golden_db: Path):
 
 def test_kpi_uses_STORELENS_DB(app: typer.Typer, golden_db: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("STORELENS_DB", str(golden_db))
-    result = runner.invoke(app, ["kpi", "--store", "g2", "--from", "2026-03-02", "--to", "2026-03-02", "--json"])
+    result = runner.invoke(
+        app, ["kpi", "--store", "g2", "--from", "2026-03-02", "--to", "2026-03-02", "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["visitors"] == 3
 
 
 def test_import_rejected_file_exits_1_with_row_report(app: typer.Typer, golden_db: Path):
-    result = runner.invoke(app, ["import", "sales", str(GOLDEN / "bad_sales.csv"), "--db", str(golden_db)])
+    result = runner.invoke(
+        app, ["import", "sales", str(GOLDEN / "bad_sales.csv"), "--db", str(golden_db)]
+    )
     assert result.exit_code == 1
     for line in (3, 4, 5, 6):
         assert f"line {line}:" in result.output

@@ -27,9 +27,11 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def hourly(path: Path) -> list[tuple]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.execute("SELECT * EXCLUDE (hour) FROM hourly_traffic ORDER BY ALL").fetchall()
+        rows = con.execute("SELECT * EXCLUDE (hour) FROM hourly_traffic ORDER BY ALL").fetchall()
     finally:
         con.close()
+    # Sums of doubles may differ in the last bits with DuckDB's parallel aggregation order.
+    return [tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in rows]
 
 
 @pytest.mark.slow
@@ -69,8 +71,13 @@ def test_story_problem_store_overstaffed_store_promotion(demo_db: Path):
         return frame.filter(pl.col("store_id") == store)[column][0]
 
     # Harbour Street: waits grow and satisfaction falls; it ends worst of all stores.
-    assert value(late, PROBLEM_STORE, "queue_wait_s_avg") > 2 * value(early, PROBLEM_STORE, "queue_wait_s_avg")
-    assert value(late, PROBLEM_STORE, "satisfaction_index") < value(early, PROBLEM_STORE, "satisfaction_index") - 15
+    assert value(late, PROBLEM_STORE, "queue_wait_s_avg") > 2 * value(
+        early, PROBLEM_STORE, "queue_wait_s_avg"
+    )
+    assert (
+        value(late, PROBLEM_STORE, "satisfaction_index")
+        < value(early, PROBLEM_STORE, "satisfaction_index") - 15
+    )
     assert late["satisfaction_index"].min() == value(late, PROBLEM_STORE, "satisfaction_index")
     # Riverside Mall: lowest STAR (most staff per visitor).
     assert late["star"].min() == value(late, OVERSTAFFED_STORE, "star")

@@ -107,7 +107,7 @@ def test_wrong_columns_are_one_clear_error(golden_db: Path, tmp_path: Path):
 def test_unsupported_file_type(golden_db: Path, tmp_path: Path):
     path = tmp_path / "sales.xlsx"
     path.write_bytes(b"PK")
-    with pytest.raises(InvalidParams, match="csv or .parquet"):
+    with pytest.raises(InvalidParams, match=r"\.csv or \.parquet"):
         import_file(golden_db, "sales", path)
 
 

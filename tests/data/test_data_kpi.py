@@ -145,7 +145,9 @@ def test_satisfaction_per_zone(golden_reader):
 
 
 def test_frustration_alerts_and_list(golden_reader):
-    assert one_row(kpi.frustration_alerts(golden_reader, day_filter("g1"), ALL), "g1")["alerts"] == 1
+    assert (
+        one_row(kpi.frustration_alerts(golden_reader, day_filter("g1"), ALL), "g1")["alerts"] == 1
+    )
     listed = kpi.alert_list(golden_reader, ALL, stores=["g1"], since=datetime(2026, 3, 1))
     assert listed.height == 1
     assert listed["camera_id"][0] == "g1-checkout"
@@ -249,7 +251,9 @@ def test_scope_rejects_a_forged_store_id(golden_reader):
     assert kpi.visitors(golden_reader, day_filter(), manager)["store_id"].unique().to_list() == [
         "g2"
     ]
-    assert kpi.store_comparison(golden_reader, day_filter(), manager)["store_id"].to_list() == ["g2"]
+    assert kpi.store_comparison(golden_reader, day_filter(), manager)["store_id"].to_list() == [
+        "g2"
+    ]
     # A scope with no known store sees nothing at all.
     assert kpi.visitors(golden_reader, day_filter(), Scope.of("elsewhere")).is_empty()
 
@@ -259,3 +263,25 @@ def test_filter_rejects_bad_ranges():
         KpiFilter(start=date(2026, 3, 2), end=date(2026, 3, 1))
     with pytest.raises(InvalidParams):
         KpiFilter(start=DAY, end=DAY, granularity="month")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["metrics", "zone_metrics"])
+def test_daily_rollups_agree_with_hourly(golden_reader, name):
+    params = {"stores": ["g1", "g2"], "start": date(2026, 2, 20), "end": date(2026, 3, 5)}
+    keys = ["store_id", "zone"] if name == "zone_metrics" else ["store_id"]
+    hourly = golden_reader.query(name, {**params, "granularity": "hour"})
+    daily = golden_reader.query(name, {**params, "granularity": "day"})
+    summed = (
+        hourly.group_by(*keys, pl.col("bucket").dt.truncate("1d"))
+        .agg(
+            pl.exclude("queue_length_max").sum(),
+            *([pl.col("queue_length_max").max()] if "queue_length_max" in hourly.columns else []),
+        )
+        .select(hourly.columns)
+    )
+    nonzero = daily.filter(pl.sum_horizontal(pl.exclude(*keys, "bucket").cast(pl.Float64)) > 0)
+    from polars.testing import assert_frame_equal
+
+    assert_frame_equal(
+        nonzero.sort(*keys, "bucket"), summed.sort(*keys, "bucket"), check_dtypes=False
+    )

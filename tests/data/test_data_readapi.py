@@ -20,7 +20,12 @@ from data.writer import Writer
 
 GOLDEN = Path(__file__).parent / "golden"
 CHILD = Path(__file__).with_name("api_child.py")
-PARAMS = {"stores": ["g1", "g2"], "start": date(2026, 2, 23), "end": date(2026, 3, 2), "granularity": "hour"}
+PARAMS = {
+    "stores": ["g1", "g2"],
+    "start": date(2026, 2, 23),
+    "end": date(2026, 3, 2),
+    "granularity": "hour",
+}
 
 
 @pytest.fixture
@@ -60,7 +65,9 @@ def test_api_errors_come_back_as_domain_errors(served):
 
 def test_imports_and_acks_through_the_api(served):
     writer, api = served
-    report = api.import_file("sales", "more.csv", b"ts,store_id,amount\n2026-03-02T12:00:00,g1,9.5\n")
+    report = api.import_file(
+        "sales", "more.csv", b"ts,store_id,amount\n2026-03-02T12:00:00,g1,9.5\n"
+    )
     assert report["rows_added"] == 1
     with pytest.raises(ImportRejected) as info:
         api.import_file("sales", "bad.csv", b"ts,store_id,amount\n2026-03-02T12:00:00,zz,9.5\n")
@@ -75,8 +82,11 @@ def test_imports_and_acks_through_the_api(served):
 def test_reader_in_another_process_never_fails_on_the_writers_lock(tmp_path: Path):
     path = tmp_path / "live.duckdb"
     child = subprocess.Popen(
-        [sys.executable, str(CHILD), str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=Path(__file__).resolve().parents[2],
+        [sys.executable, str(CHILD), str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
     )
     try:
         assert child.stdout is not None

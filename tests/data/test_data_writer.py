@@ -14,7 +14,13 @@ import pytest
 from data.actions import ack_alert
 from data.catalog import upsert_camera, upsert_store
 from data.db import latest_version, open_database
-from data.errors import DatabaseLocked, DatabaseUnavailable, InvalidParams, SchemaMismatch, WriterClosed
+from data.errors import (
+    DatabaseLocked,
+    DatabaseUnavailable,
+    InvalidParams,
+    SchemaMismatch,
+    WriterClosed,
+)
 from data.schemas import BATCH_SCHEMAS
 from data.writer import RetentionPolicy, Writer, WriterConfig
 
@@ -73,7 +79,9 @@ def test_migrations_are_versioned_and_applied_once(tmp_path: Path):
     path = tmp_path / "m.duckdb"
     open_database(path).close()
     con = open_database(path)  # second open: nothing to apply, nothing fails
-    versions = [r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()]
+    versions = [
+        r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+    ]
     con.close()
     assert versions == list(range(1, latest_version() + 1))
 
@@ -244,7 +252,9 @@ def test_second_writer_process_gets_an_actionable_lock_error(tmp_path: Path):
             "except DatabaseLocked as exc:\n    print('LOCKED', exc)\n    sys.exit(0)\n"
             "sys.exit(3)\n"
         )
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        )
     assert out.returncode == 0, out.stderr
     assert "read API" in out.stdout
     assert DatabaseLocked.__name__  # the type the dashboard catches

@@ -394,3 +394,28 @@ def test_queue_samples_arrow_schema() -> None:
         }
     ]
     assert queue_samples_to_arrow([]).num_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("heights", "expected"),
+    [
+        # Same 60 px body walking down across y=100: one inward crossing.
+        ([60, 60, 60, 60, 60, 60], [("enter", "door")]),
+        # The box suddenly shrinks to the head and shoulders (someone steps in front) while
+        # its bottom edge jumps across the line: not a crossing.
+        ([60, 60, 60, 25, 25, 25], []),
+    ],
+)
+def test_a_sudden_box_shrink_is_an_occlusion_not_a_crossing(heights, expected) -> None:
+    engine = EventEngine("cam", [H_LINE], [], min_track_s=0.0, min_displacement_px=0.0)
+    feet = [70, 80, 90, 110, 112, 114]
+    rows: list[EventRow] = []
+    for i, (y, h) in enumerate(zip(feet, heights, strict=True)):
+        box = Detections(
+            xyxy=np.array([[90, y - h, 110, y]]),
+            confidence=np.array([0.9]),
+            class_id=np.array([0]),
+            tracker_id=np.array([7]),
+        )
+        rows += engine.update(T0 + 0.2 * i, box)
+    assert crossings(rows) == expected

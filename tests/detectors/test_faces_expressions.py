@@ -29,6 +29,7 @@ from detectors.expressions import (
     annotate_expressions,
     classify_blendshapes,
     make_expression_reader,
+    read_faces_in_image,
 )
 from detectors.faces import (
     FACE_COLUMN,
@@ -214,6 +215,20 @@ def test_head_region_keeps_the_whole_head_of_close_ups_and_the_top_of_walkers():
 def test_full_frame_detection_for_the_cli(zidane, head_pose_frames):
     assert len(detect_faces_full_frame(zidane)) == 2
     assert len(detect_faces_full_frame(head_pose_frames[20])) == 2
+
+
+def test_cli_reading_of_a_still_image(zidane, blendshapes):
+    detector = make_face_detector("yunet")
+    faces = read_faces_in_image(zidane, detector, blendshapes)
+    assert len(faces) == 2
+    for face in faces:
+        assert set(face) == {"box", "label", "valence", "confidence"}
+        assert face["valence"] in {"satisfied", "neutral", "frustrated", "unknown"}
+        assert len(face["box"]) == 4
+    # Labels: Ancelotti (right) calm → neutral; Zidane's near-profile shout → the
+    # landmarker finds no landmarks → unknown (an abstention, not a guess).
+    by_x = sorted(faces, key=lambda f: f["box"][0])
+    assert [f["valence"] for f in by_x] == ["unknown", "neutral"]
 
 
 def test_yolo_face_backend_returns_a_box_inside_each_person(find_persons, head_pose_frames):

@@ -280,3 +280,98 @@ def table_counts(db: Path, tables: list[str]) -> dict[str, int]:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables}
     finally:
         con.close()
+
+
+# ----------------------------------------------------------------------------- a real short run
+
+SECRET_PASSWORD = "Hunter2-Secret"
+SECRET_TOKEN = "TokSecret99"
+STAFF_POLYGON = [[0, 0], [479, 0], [479, 269], [0, 269]]  # the whole 480x270 frame
+TILE_SECRET = "fault-test-secret"
+
+
+@dataclass
+class PipelineRun:
+    """What one real short `storelens pipeline` run left behind, for privacy/secret scans."""
+
+    home: Path
+    db: Path
+    log_text: str
+    status_json: str
+    services_json: str
+    tiles: dict[str, bytes]  # (camera) -> tile JPEG fetched with a no-faces token
+    secret_url: str
+    returncode: int | None
+
+
+_RUNS: dict[str, PipelineRun] = {}
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
+    """Run the real pipeline once per session (memoised): three cameras, ~a minute.
+
+    * ``face-open``: close-up faces, no zones (expressions are read here: the control);
+    * ``face-staff``: the same clip inside a staff zone covering the whole frame;
+    * ``cam-secret``: an RTSP camera with a password and a token in its URL, on a closed port.
+    """
+    if "run" in _RUNS:
+        return _RUNS["run"]
+    from detectors.stream import sign_stream_token
+
+    clip = media / "head-pose-face-detection-female-and-male.gif"
+    secret_url = (
+        f"rtsp://admin:{SECRET_PASSWORD}@127.0.0.1:{_closed_port()}/live?token={SECRET_TOKEN}"
+    )
+    root = tmp_root
+    config = write_config(
+        root / "store.toml",
+        [
+            {"camera_id": "face-open", "name": "Faces open", "source": str(clip)},
+            {"camera_id": "face-staff", "name": "Counter", "source": str(clip),
+             "zones": [{"name": "behind counter", "kind": "staff", "polygon": STAFF_POLYGON}]},
+            {"camera_id": "cam-secret", "name": "Door", "source": secret_url},
+        ],
+    )
+    home = storelens_home(root)
+    proc = PipelineProcess(config, root / "store.duckdb", home, root / "pipeline.log")
+    proc.start()
+    tiles: dict[str, bytes] = {}
+    status_json = services_json = ""
+    try:
+        info = proc.wait_ready()
+        services_json = (home / "services.json").read_text()
+
+        def expressions_read() -> int:
+            try:
+                import polars as pl
+
+                from data.reader import ApiReader
+
+                sizes = ApiReader(info["read_api"]).query("table_sizes", {})
+                return int(sizes.filter(pl.col("table") == "expressions")["rows"].sum())
+            except Exception:
+                return 0
+
+        wait_until(lambda: expressions_read() >= 5, 150, 1.0)
+        wait_until(lambda: proc.committed_batches() >= 10, 60, 0.5)
+        for cam in ("face-open", "face-staff"):
+            token = sign_stream_token(TILE_SECRET.encode(), cam, faces=False)
+            with urllib.request.urlopen(f"{info['tiles']}/frame/{cam}.jpg?token={token}", timeout=10) as r:
+                tiles[cam] = r.read()
+        with urllib.request.urlopen(f"{info['tiles']}/status", timeout=10) as r:
+            status_json = r.read().decode()
+    finally:
+        code = proc.terminate(timeout=90)
+    run = PipelineRun(
+        home, proc.db, proc.log_tail(10**7), status_json, services_json, tiles, secret_url, code
+    )
+    _RUNS["run"] = run
+    return run

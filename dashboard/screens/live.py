@@ -28,8 +28,11 @@ if flt.store is None:
 
 with data_errors():
     # The scope check happens in the data layer: a forged ?store= stops here.
-    kpi.resolve_stores(ctx.reader, kpi.KpiFilter(datetime.now().date(), datetime.now().date(),
-                                                 (flt.store,)), ctx.scope)
+    kpi.resolve_stores(
+        ctx.reader,
+        kpi.KpiFilter(datetime.now().date(), datetime.now().date(), (flt.store,)),
+        ctx.scope,
+    )
     cameras = ctx.reader.query("cameras", {"stores": [flt.store]})
 
 streaming = {c["camera_id"]: c for c in pipeline_cameras(flt.store)}
@@ -49,8 +52,10 @@ def _log_views(camera_ids: list[str]) -> None:
 with tiles:
     live_ids = [cid for cid in cameras["camera_id"].to_list() if cid in streaming][:9]
     if not live_ids or base is None:
-        st.info("No live tiles for this store: its pipeline is not running here. "
-                "Start everything with `storelens up`.")
+        st.info(
+            "No live tiles for this store: its pipeline is not running here. "
+            "Start everything with `storelens up`."
+        )
     else:
         _log_views(live_ids)
         secret = stream_secret()
@@ -59,8 +64,11 @@ with tiles:
         for i, camera_id in enumerate(live_ids):
             token = sign_stream_token(secret, camera_id, faces=ctx.user.may_see_faces)
             with grid[i % per_row]:
-                st.image(f"{base}/stream/{camera_id}.mjpg?token={token}",
-                         caption=streaming[camera_id]["name"], width="stretch")
+                st.image(
+                    f"{base}/stream/{camera_id}.mjpg?token={token}",
+                    caption=streaming[camera_id]["name"],
+                    width="stretch",
+                )
 
 
 @st.fragment(run_every=REFRESH_S)
@@ -78,7 +86,9 @@ def status_badges() -> None:
         since = ""
         if state != "online" and s.get("since"):
             since = " since " + datetime.fromtimestamp(s["since"]).strftime("%H:%M:%S")
-        badges.append(f":{colour}-badge[{s.get('name') or camera_id}: {state}{since} · {fps:.1f} fps]")
+        badges.append(
+            f":{colour}-badge[{s.get('name') or camera_id}: {state}{since} · {fps:.1f} fps]"
+        )
     if badges:
         st.markdown(" ".join(badges))
 
@@ -95,20 +105,27 @@ def alert_feed() -> None:
     """Open and recent alerts of this store (scoped rows), each with Acknowledge."""
     st.subheader("Alerts")
     with data_errors():
-        alerts = kpi.alert_list(ctx.reader, ctx.scope, [flt.store],
-                                since=datetime.now(UTC) - timedelta(days=1))
+        alerts = kpi.alert_list(
+            ctx.reader, ctx.scope, [flt.store], since=datetime.now(UTC) - timedelta(days=1)
+        )
     if alerts.is_empty():
         st.caption("No alerts in the last 24 h.")
     for row in alerts.iter_rows(named=True):
         with st.container(border=True):
-            st.markdown(f"**{row['kind'].replace('_', ' ')}** · {row['ts']:%H:%M}  \n{row['detail'] or ''}")
+            st.markdown(
+                f"**{row['kind'].replace('_', ' ')}** · {row['ts']:%H:%M}  \n{row['detail'] or ''}"
+            )
             if row["acknowledged_ts"] is not None:
                 st.caption(f"acknowledged by {row['acknowledged_by']}")
             elif ctx.user.may_acknowledge:
                 # The id comes from the scoped list above, never from the URL; the callback
                 # runs before the fragment reruns, so the list below already shows it done.
-                st.button("Acknowledge", key=f"ack_{row['alert_id']}", on_click=_acknowledge,
-                          args=(row["alert_id"],))
+                st.button(
+                    "Acknowledge",
+                    key=f"ack_{row['alert_id']}",
+                    on_click=_acknowledge,
+                    args=(row["alert_id"],),
+                )
 
 
 with tiles:
@@ -121,5 +138,6 @@ with data_errors():
     since = datetime.now(UTC) - timedelta(minutes=60)
     for camera_id in live_ids[:1] or cameras["camera_id"].to_list()[:1]:
         frame = kpi.people_per_minute(ctx.reader, camera_id, since)
-        st.plotly_chart(charts.people_per_minute(frame, f"People per minute — {camera_id}"),
-                        width="stretch")
+        st.plotly_chart(
+            charts.people_per_minute(frame, f"People per minute — {camera_id}"), width="stretch"
+        )

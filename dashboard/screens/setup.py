@@ -39,8 +39,10 @@ if config is None:
     st.info("No store yet: run `storelens up` or `storelens demo seed` first.")
     st.stop()
 
-st.caption(f"Editing the config of store **{config.store.store_id}** → "
-           f"`{settings.settings_path()}` (the pipeline applies it when it restarts).")
+st.caption(
+    f"Editing the config of store **{config.store.store_id}** → "
+    f"`{settings.settings_path()}` (the pipeline applies it when it restarts)."
+)
 tab_cams, tab_imports, tab_privacy = st.tabs(["Cameras", "Imports", "Retention & privacy"])
 
 with tab_cams:
@@ -48,27 +50,42 @@ with tab_cams:
     ids = [c.camera_id for c in config.cameras]
     choice = st.selectbox("Camera", ["(new camera)", *ids], key="cam_choice")
     current = next((c for c in config.cameras if c.camera_id == choice), None)
-    camera_id = st.text_input("Camera id", current.camera_id if current else "", key="cam_id",
-                              disabled=current is not None)
+    camera_id = st.text_input(
+        "Camera id",
+        current.camera_id if current else "",
+        key="cam_id",
+        disabled=current is not None,
+    )
     name = st.text_input("Name", current.name if current else "", key="cam_name")
     roles = [r.value for r in CameraRole]
-    role = st.selectbox("Role", roles, roles.index(current.role.value) if current else 0,
-                        key="cam_role")
-    source = st.text_input("Source (file, rtsp://, http://, webcam index); empty = keep",
-                           "", type="password", key="cam_source")
+    role = st.selectbox(
+        "Role", roles, roles.index(current.role.value) if current else 0, key="cam_role"
+    )
+    source = st.text_input(
+        "Source (file, rtsp://, http://, webcam index); empty = keep",
+        "",
+        type="password",
+        key="cam_source",
+    )
     lines_text = st.text_area(
-        "Lines (JSON: [{\"name\", \"start\": [x, y], \"end\": [x, y]}])",
+        'Lines (JSON: [{"name", "start": [x, y], "end": [x, y]}])',
         json.dumps([ln.model_dump(mode="json") for ln in current.lines] if current else []),
-        key="cam_lines")
+        key="cam_lines",
+    )
     zones_text = st.text_area(
-        "Zones (JSON: [{\"name\", \"kind\", \"polygon\": [[x, y], ...]}])",
+        'Zones (JSON: [{"name", "kind", "polygon": [[x, y], ...]}])',
         json.dumps([z.model_dump(mode="json") for z in current.zones] if current else []),
-        key="cam_zones")
+        key="cam_zones",
+    )
     try:
         lines, zones = json.loads(lines_text or "[]"), json.loads(zones_text or "[]")
         candidate = CameraConfig(
-            camera_id=camera_id, name=name or camera_id, role=role,
-            source=source or (current.source if current else ""), lines=lines, zones=zones,
+            camera_id=camera_id,
+            name=name or camera_id,
+            role=role,
+            source=source or (current.source if current else ""),
+            lines=lines,
+            zones=zones,
         )
         problem = None
     except (ValueError, ValidationError) as exc:
@@ -76,12 +93,18 @@ with tab_cams:
     still = tile_still(camera_id) if camera_id else None
     size = Image.open(io.BytesIO(still)).size if still else (640, 480)
     if candidate is not None:
-        st.plotly_chart(charts.frame_overlay(
-            still, size[0], size[1],
-            [ln.model_dump(mode="json") for ln in candidate.lines],
-            [z.model_dump(mode="json") for z in candidate.zones],
-            title="Lines and zones" + ("" if still else " (no still frame: pipeline not running)"),
-        ), width="stretch")
+        st.plotly_chart(
+            charts.frame_overlay(
+                still,
+                size[0],
+                size[1],
+                [ln.model_dump(mode="json") for ln in candidate.lines],
+                [z.model_dump(mode="json") for z in candidate.zones],
+                title="Lines and zones"
+                + ("" if still else " (no still frame: pipeline not running)"),
+            ),
+            width="stretch",
+        )
     else:
         st.error(f"Not valid yet: {problem}")
     if st.button("Save camera", disabled=candidate is None, key="cam_save") and candidate:
@@ -94,9 +117,11 @@ with tab_cams:
 
 with tab_imports:
     kind = st.radio("Import", ["sales", "shifts"], horizontal=True, key="imp_kind")
-    st.caption("sales: ts, store_id, amount[, register, transaction_id] · shifts: store_id, "
-               "staff_role, start_ts, end_ts, hourly_cost[, staff_id, shift_id] — CSV or Parquet. "
-               "A file with any bad row changes nothing; the same file twice adds nothing.")
+    st.caption(
+        "sales: ts, store_id, amount[, register, transaction_id] · shifts: store_id, "
+        "staff_role, start_ts, end_ts, hourly_cost[, staff_id, shift_id] — CSV or Parquet. "
+        "A file with any bad row changes nothing; the same file twice adds nothing."
+    )
     upload = st.file_uploader("File", type=["csv", "parquet"], key="imp_file")
     if upload is not None and st.button("Import", key="imp_go"):
         content = upload.getvalue()
@@ -104,8 +129,8 @@ with tab_imports:
             if isinstance(ctx.reader, ApiReader):  # the pipeline holds the file: its writer imports
                 report = ctx.reader.import_file(kind, upload.name, content)
             else:
-                from data.imports import import_content
                 from dashboard.launcher import default_db_path
+                from data.imports import import_content
 
                 report = import_content(default_db_path(), kind, upload.name, content).as_dict()
         except ImportRejected as exc:
@@ -115,8 +140,10 @@ with tab_imports:
             st.error(f"Import failed, nothing changed: {exc}")
             report = None
         else:
-            st.success(f"Imported: {report.get('rows_added')} rows added, "
-                       f"{report.get('rows_already_present')} already present.")
+            st.success(
+                f"Imported: {report.get('rows_added')} rows added, "
+                f"{report.get('rows_already_present')} already present."
+            )
         if report:
             errors = report.get("errors") or []
             if errors:
@@ -126,18 +153,25 @@ with tab_imports:
 with tab_privacy:
     privacy = config.privacy
     days = retention_days(privacy=privacy)
-    st.dataframe(pl.DataFrame({"table": list(days), "days": [str(v or "∞") for v in days.values()]}),
-                 hide_index=True)
+    st.dataframe(
+        pl.DataFrame({"table": list(days), "days": [str(v or "∞") for v in days.values()]}),
+        hide_index=True,
+    )
     with st.form("privacy"):
-        detections = st.number_input("Keep person boxes (days)", 1, 90,
-                                     privacy.detections_retention_days)
+        detections = st.number_input(
+            "Keep person boxes (days)", 1, 90, privacy.detections_retention_days
+        )
         events = st.number_input("Keep visit events (days)", 7, 3650, privacy.events_retention_days)
-        min_group = st.number_input("Minimum group for satisfaction", 2, 1000,
-                                    privacy.min_group_size)
+        min_group = st.number_input(
+            "Minimum group for satisfaction", 2, 1000, privacy.min_group_size
+        )
         blur = st.checkbox("Blur faces on live tiles", privacy.blur_faces)
         if st.form_submit_button("Save privacy settings"):
-            new = PrivacyConfig(blur_faces=blur, min_group_size=int(min_group),
-                                detections_retention_days=int(detections),
-                                events_retention_days=int(events))
+            new = PrivacyConfig(
+                blur_faces=blur,
+                min_group_size=int(min_group),
+                detections_retention_days=int(detections),
+                events_retention_days=int(events),
+            )
             saved = settings.save_store_config(config.model_copy(update={"privacy": new}))
             st.success(f"Saved to {saved}; applied when the pipeline restarts.")

@@ -35,8 +35,11 @@ for column, (key, label, fmt, higher_better) in zip(columns, views.HEADLINE, str
     help_text = None
     if key == "satisfaction_index":
         share = now.get("faces_read")
-        help_text = (f"faces read on {share:.0%} of tracks; hidden below {now['min_group']} faces"
-                     if share is not None else "no faces read")
+        help_text = (
+            f"faces read on {share:.0%} of tracks; hidden below {now['min_group']} faces"
+            if share is not None
+            else "no faces read"
+        )
     column.metric(
         label,
         "—" if value is None else fmt.format(value),

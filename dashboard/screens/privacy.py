@@ -6,8 +6,8 @@ import json
 import streamlit as st
 
 from dashboard.privacy import inventory, retention_days, signage_text
-from dashboard.settings import load_store_config
 from dashboard.session import data_errors, page_context
+from dashboard.settings import load_store_config
 
 ctx = page_context()
 st.title("Privacy")
@@ -29,11 +29,20 @@ st.subheader("What is stored, and for how long")
 st.dataframe(table, hide_index=True)
 
 left, right = st.columns(2)
-left.download_button("Export data inventory (CSV)", table.write_csv().encode(),
-                     "storelens-data-inventory.csv", "text/csv", key="inv_csv")
-right.download_button("Export data inventory (JSON)",
-                      json.dumps(table.to_dicts(), indent=2, default=str).encode(),
-                      "storelens-data-inventory.json", "application/json", key="inv_json")
+left.download_button(
+    "Export data inventory (CSV)",
+    table.write_csv().encode(),
+    "storelens-data-inventory.csv",
+    "text/csv",
+    key="inv_csv",
+)
+right.download_button(
+    "Export data inventory (JSON)",
+    json.dumps(table.to_dicts(), indent=2, default=str).encode(),
+    "storelens-data-inventory.json",
+    "application/json",
+    key="inv_json",
+)
 
 st.subheader("Signage for the entrance")
 st.code(signage_text(days=retention_days(privacy=privacy)), language=None)

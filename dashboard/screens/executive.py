@@ -34,15 +34,22 @@ lead, lag = st.columns(2)
 with lead:
     st.subheader("Leading")
     for r in ranked.head(3).iter_rows(named=True):
-        st.markdown(f"**{r['name']}** ({r['store_id']}) — score {r['score']:.0f}  \n"
-                    f"{r['strengths'] or 'steady on every KPI'}")
+        st.markdown(
+            f"**{r['name']}** ({r['store_id']}) — score {r['score']:.0f}  \n"
+            f"{r['strengths'] or 'steady on every KPI'}"
+        )
 with lag:
     st.subheader("Lagging")
     for r in ranked.tail(3).reverse().iter_rows(named=True):
-        st.markdown(f"**{r['name']}** ({r['store_id']}) — score {r['score']:.0f}  \n"
-                    f"{r['weaknesses'] or 'no KPI far from the median'}")
+        st.markdown(
+            f"**{r['name']}** ({r['store_id']}) — score {r['score']:.0f}  \n"
+            f"{r['weaknesses'] or 'no KPI far from the median'}"
+        )
 
-st.plotly_chart(charts.leaderboard_bars(ranked, "score", "Overall score (mean KPI percentile)"),
-                width="stretch")
-st.caption(f"{start} – {end}. Score = mean percentile over conversion, sales per visitor, "
-           "satisfaction, queue wait, labour cost per visitor and visitors per m².")
+st.plotly_chart(
+    charts.leaderboard_bars(ranked, "score", "Overall score (mean KPI percentile)"), width="stretch"
+)
+st.caption(
+    f"{start} – {end}. Score = mean percentile over conversion, sales per visitor, "
+    "satisfaction, queue wait, labour cost per visitor and visitors per m²."
+)

@@ -30,8 +30,10 @@ shown = table.filter(pl.col("region").is_in(chosen)) if chosen else table.clear(
 columns = [c for c, _, _ in views.LEADERBOARD if c in shown.columns]
 shown = views.flag_outliers(shown.select("store_id", "name", "region", *columns), columns)
 
-st.caption(f"{flt.start} – {flt.end} · {shown.height} stores · click a column header to sort · "
-           "outliers: robust z-score over 3.5 (median/MAD)")
+st.caption(
+    f"{flt.start} – {flt.end} · {shown.height} stores · click a column header to sort · "
+    "outliers: robust z-score over 3.5 (median/MAD)"
+)
 labels = {c: label for c, label, _ in views.LEADERBOARD}
 config = {c: st.column_config.NumberColumn(labels[c], format="%.2f") for c in columns}
 config["conversion"] = st.column_config.NumberColumn("Conversion", format="percent")
@@ -40,23 +42,42 @@ config["outliers"] = st.column_config.TextColumn("Outliers", help="KPIs far from
 st.dataframe(shown, hide_index=True, column_config=config, key="leaderboard")
 
 left, right = st.columns(2)
-left.download_button("Download CSV", shown.write_csv().encode(), "storelens-compare.csv",
-                     "text/csv", key="dl_csv")
+left.download_button(
+    "Download CSV", shown.write_csv().encode(), "storelens-compare.csv", "text/csv", key="dl_csv"
+)
 buffer = io.BytesIO()
 shown.write_parquet(buffer)
-right.download_button("Download Parquet", buffer.getvalue(), "storelens-compare.parquet",
-                      "application/vnd.apache.parquet", key="dl_parquet")
+right.download_button(
+    "Download Parquet",
+    buffer.getvalue(),
+    "storelens-compare.parquet",
+    "application/vnd.apache.parquet",
+    key="dl_parquet",
+)
 
 kpi_column = st.selectbox("KPI", columns, format_func=labels.get, key="f_kpi")
-flagged = {s for s, o in zip(shown["store_id"], shown["outliers"], strict=True)
-           if kpi_column in o.split(", ")}
-st.plotly_chart(charts.leaderboard_bars(shown, kpi_column, labels[kpi_column], flagged),
-                width="stretch")
+flagged = {
+    s
+    for s, o in zip(shown["store_id"], shown["outliers"], strict=True)
+    if kpi_column in o.split(", ")
+}
+st.plotly_chart(
+    charts.leaderboard_bars(shown, kpi_column, labels[kpi_column], flagged), width="stretch"
+)
 
-trend_kpis = {"visitors": "Visitors", "conversion": "Conversion", "sales": "Sales",
-              "satisfaction_index": "Satisfaction", "star": "STAR"}
-trend_kpi = st.segmented_control("Trend", list(trend_kpis), format_func=trend_kpis.get,
-                                 default="visitors", key="f_trend") or "visitors"
+trend_kpis = {
+    "visitors": "Visitors",
+    "conversion": "Conversion",
+    "sales": "Sales",
+    "satisfaction_index": "Satisfaction",
+    "star": "STAR",
+}
+trend_kpi = (
+    st.segmented_control(
+        "Trend", list(trend_kpis), format_func=trend_kpis.get, default="visitors", key="f_trend"
+    )
+    or "visitors"
+)
 with data_errors():
     trend_flt = period.with_(stores=tuple(shown["store_id"].to_list()))
     if trend_flt.stores:
