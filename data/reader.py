@@ -111,6 +111,7 @@ class LocalReader:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._users = 0
         self._last_used = 0.0
+        self._timer: threading.Timer | None = None
 
     def _delegate(self, exc: DatabaseLocked) -> ApiReader:
         api = published_api(self.db_path)
@@ -136,20 +137,30 @@ class LocalReader:
                 if self._users == 0:
                     if self.hold_s <= 0:
                         self._close_locked()
-                    else:
-                        timer = threading.Timer(self.hold_s, self._close_if_idle)
-                        timer.daemon = True
-                        timer.start()
+                    elif self._timer is None:
+                        self._schedule_close(self.hold_s)
 
     def _close_locked(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
 
+    def _schedule_close(self, delay: float) -> None:
+        # One pending timer at a time; it re-arms itself while the reader stays busy.
+        self._timer = threading.Timer(delay, self._close_if_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
     def _close_if_idle(self) -> None:
         with self._lock:
-            if self._users == 0 and time.monotonic() - self._last_used >= self.hold_s * 0.99:
+            self._timer = None
+            idle = time.monotonic() - self._last_used
+            if self._con is None:
+                return
+            if self._users == 0 and idle >= self.hold_s * 0.99:
                 self._close_locked()
+            else:
+                self._schedule_close(max(0.05, self.hold_s - idle))
 
     def close(self) -> None:
         with self._lock:

@@ -434,6 +434,8 @@ class CaptureWorker:
             copy = dataclasses.replace(self._status)
         if copy.state is not CameraState.ONLINE:
             copy.capture_fps = 0.0  # the last measured rate would be a lie while down
+        copy.corrupt_frames = self.corrupt_frames
+        copy.resolution_changes = self.resolution_changes
         return copy
 
     # ------------------------------------------------------------------ thread

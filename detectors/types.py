@@ -72,6 +72,8 @@ class CameraStatus:
     last_frame_ts: float | None = None
     last_error: str = ""
     since: float = field(default_factory=time.time)
+    corrupt_frames: int = 0
+    resolution_changes: int = 0
 
     def last_frame_age(self, now: float | None = None) -> float | None:
         if self.last_frame_ts is None:
@@ -90,6 +92,8 @@ class CameraStatus:
             "last_frame_age_s": self.last_frame_age(now),
             "last_error": self.last_error,
             "since": self.since,
+            "corrupt_frames": self.corrupt_frames,
+            "resolution_changes": self.resolution_changes,
         }
 
 

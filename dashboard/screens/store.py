@@ -11,7 +11,7 @@ from data import kpi
 from data.queries import REGISTRY
 
 ctx = page_context()
-flt = filter_bar(ctx.allowed_stores(), default_days=1, default_granularity="hour")
+flt = filter_bar(ctx.allowed_stores(), default_days=7, default_granularity="hour")
 st.title("Store")
 if flt.store is None:
     st.info("No store is in your scope.")

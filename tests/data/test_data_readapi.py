@@ -111,3 +111,20 @@ def test_reader_in_another_process_never_fails_on_the_writers_lock(tmp_path: Pat
     finally:
         child.kill()
         child.wait(timeout=30)
+
+
+def test_local_reader_lets_go_so_a_writer_can_start(golden_db: Path):
+    reader = LocalReader(golden_db, hold_s=0.3)
+    assert reader.query("stores", {}).height == 2
+    code = (
+        "from data.writer import Writer\n"
+        f"w = Writer({str(golden_db)!r})\n"
+        "w.close()\n"
+        "print('writer started')\n"
+    )
+    # The writer waits out the reader's idle hold instead of failing on the lock.
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "writer started" in out.stdout
+    assert reader.query("stores", {}).height == 2  # and the reader reopens afterwards
+    reader.close()
