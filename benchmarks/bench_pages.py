@@ -28,6 +28,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, help="a seeded database (default: seed one)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="also time click-to-rendered in headless Chromium (demo mode)",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-pages-"))
     os.environ["STORELENS_HOME"] = str(tmp / "home")
@@ -36,8 +41,11 @@ def main() -> int:
     if db is None:
         db = tmp / "demo.duckdb"
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "dashboard.cli", "demo", "seed", "--db", str(db)],
-                       check=True, cwd=REPO)
+        subprocess.run(
+            [sys.executable, "-m", "dashboard.cli", "demo", "seed", "--db", str(db)],
+            check=True,
+            cwd=REPO,
+        )
         print(f"seeded demo history in {time.perf_counter() - started:.1f} s")
     os.environ["STORELENS_DB"] = str(db)
     os.environ.pop("STORELENS_DEMO", None)
@@ -79,7 +87,65 @@ def main() -> int:
             flag = "" if median <= 1500 else "  OVER"
             print(f"{role:14} {page:10} {median:10.0f} {top:8.0f}{flag}", flush=True)
     print(f"slowest page median: {worst:.0f} ms")
+    if args.browser:
+        browser_times(db, tmp, args.runs)
     return 0
+
+
+BROWSER_PAGES = {
+    "Summary": "Summary",
+    "Live": "Live",
+    "Store": "Store",
+    "Compare stores": "Compare stores",
+    "Staffing": "Staffing",
+    "Privacy": "Privacy",
+}
+
+
+def browser_times(db: Path, tmp: Path, runs: int) -> None:
+    """Click a page's link in the sidebar -> its title shown and every chart drawn, with
+    the script finished (Streamlit's running indicator gone)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from dashboard.testing import CHROMIUM_ARGS, StreamlitServer
+
+    env = {"STORELENS_DB": str(db), "STORELENS_HOME": str(tmp / "home"), "STORELENS_DEMO": "1"}
+    server = StreamlitServer(env, log_path=tmp / "streamlit.log").start()
+    done = """() => !document.querySelector('[data-testid="stStatusWidget"]')
+        && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+           .every(c => c.querySelector('.main-svg'))"""
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            page.goto(server.url)
+            page.get_by_role("heading", name="Summary").first.wait_for()
+            times: dict[str, list[float]] = {name: [] for name in BROWSER_PAGES}
+            for round_no in range(runs + 1):  # round 0 warms the server
+                for link, title in BROWSER_PAGES.items():
+                    started = time.perf_counter()
+                    page.locator('[data-testid="stSidebarNavLink"]', has_text=link).first.click()
+                    page.get_by_role("heading", name=title, exact=True).first.wait_for()
+                    page.wait_for_timeout(100)  # let the status widget appear if it will
+                    page.wait_for_function(done)
+                    if round_no:
+                        times[link].append(time.perf_counter() - started)
+            browser.close()
+    finally:
+        server.stop()
+    print(
+        f"\nbrowser (executive, demo mode), click -> rendered, {runs} runs (includes 100 ms wait):"
+    )
+    for link, values in times.items():
+        print(
+            f"  {link:15} median {statistics.median(values) * 1000:6.0f} ms  "
+            f"max {max(values) * 1000:6.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ Targets (issue 5): ≥ 8 fps per tile, no broken images, ≤ 25 % of a core.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -66,8 +67,9 @@ def mean_jpeg_bytes(tiles_url: str, camera: str, samples: int = 8) -> float:
     for _ in range(samples):
         token = sign_stream_token(SECRET.encode(), camera)
         try:
-            with urllib.request.urlopen(f"{tiles_url}/frame/{camera}.jpg?token={token}",
-                                        timeout=5) as r:
+            with urllib.request.urlopen(
+                f"{tiles_url}/frame/{camera}.jpg?token={token}", timeout=5
+            ) as r:
                 sizes.append(len(r.read()))
         except OSError:
             pass
@@ -78,10 +80,8 @@ def mean_jpeg_bytes(tiles_url: str, camera: str, samples: int = 8) -> float:
 def cpu_seconds(proc: psutil.Process) -> float:
     total = sum(proc.cpu_times()[:2])
     for child in proc.children(recursive=True):
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             total += sum(child.cpu_times()[:2])
-        except psutil.NoSuchProcess:
-            pass
     return total
 
 
@@ -99,8 +99,12 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-tiles-"))
     home, db = tmp / "home", tmp / "bench.duckdb"
     home.mkdir()
-    env = {"STORELENS_HOME": str(home), "STORELENS_DB": str(db), "STORELENS_DEMO": "1",
-           "STORELENS_STREAM_SECRET": SECRET}
+    env = {
+        "STORELENS_HOME": str(home),
+        "STORELENS_DB": str(db),
+        "STORELENS_DEMO": "1",
+        "STORELENS_STREAM_SECRET": SECRET,
+    }
     tiles = pipeline = None
     if args.source == "synthetic":
         bench_db(db)
@@ -108,11 +112,27 @@ def main() -> int:
         write_services(home, db, "bench", CAMERAS, tiles.url)
         tiles_url, store, cameras = tiles.url, "bench", CAMERAS
     else:
+        cache = REPO / "var" / "models"
+        if cache.is_dir():  # reuse exported models instead of exporting again
+            (home / "models").symlink_to(cache, target_is_directory=True)
         pipeline = subprocess.Popen(
-            [sys.executable, "-m", "dashboard.cli", "pipeline", "--db", str(db),
-             "--tile-port", str(free_port()), "--api-port", str(free_port())],
-            env={**os.environ, **env}, cwd=REPO, stdout=open(tmp / "pipeline.log", "wb"),
-            stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "dashboard.cli",
+                "pipeline",
+                "--db",
+                str(db),
+                "--tile-port",
+                str(free_port()),
+                "--api-port",
+                str(free_port()),
+            ],
+            env={**os.environ, **env},
+            cwd=REPO,
+            stdout=open(tmp / "pipeline.log", "wb"),  # noqa: SIM115 - lives with the process
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 300
         while not (home / "services.json").exists():
             if pipeline.poll() is not None or time.monotonic() > deadline:
@@ -148,7 +168,8 @@ def main() -> int:
             page.goto(f"{server.url}/live?store={store}")
             page.wait_for_function(
                 f"() => [...document.querySelectorAll('img[src*=\"/stream/\"]')]"
-                f".filter(i => i.naturalWidth > 0).length >= {len(cameras)}")
+                f".filter(i => i.naturalWidth > 0).length >= {len(cameras)}"
+            )
             time.sleep(3)  # settle
             proc = psutil.Process(server.proc.pid)
             sent_before = tiles.server.frames_sent if tiles else 0
@@ -158,7 +179,8 @@ def main() -> int:
             while time.monotonic() - started < args.seconds:
                 broken += page.evaluate(
                     "() => [...document.querySelectorAll('img[src*=\"/stream/\"]')]"
-                    ".filter(i => i.complete && i.naturalWidth === 0).length")
+                    ".filter(i => i.complete && i.naturalWidth === 0).length"
+                )
                 samples += 1
                 page.wait_for_timeout(250)
             counting["on"] = False
@@ -166,8 +188,10 @@ def main() -> int:
             cpu = (cpu_seconds(proc) - cpu_before) / wall * 100
             sent = (tiles.server.frames_sent - sent_before) if tiles else None
             browser.close()
-        print(f"source: {args.source}; {len(cameras)} tiles; {wall:.1f} s window; "
-              f"{psutil.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+        print(
+            f"source: {args.source}; {len(cameras)} tiles; {wall:.1f} s window; "
+            f"{psutil.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+        )
         fps_all = []
         for camera in cameras:
             size = mean_jpeg_bytes(tiles_url, camera)

@@ -18,6 +18,7 @@ and writes the table as CSV under var/soak/<UTC stamp>/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -91,9 +92,21 @@ class RtspCamera:
         deadline = time.monotonic() + 30
         while True:
             proc = subprocess.Popen(
-                [SYSTEM_PYTHON, str(RTSP_SCRIPT), "--port", str(self.port), "--path", "/cam",
-                 "--width", "480", "--height", "270"],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                [
+                    SYSTEM_PYTHON,
+                    str(RTSP_SCRIPT),
+                    "--port",
+                    str(self.port),
+                    "--path",
+                    "/cam",
+                    "--width",
+                    "480",
+                    "--height",
+                    "270",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
             )
             line = (proc.stdout.readline() if proc.stdout else "").strip()
             if line.startswith("READY "):
@@ -123,8 +136,12 @@ class RtspCamera:
 def write_config(path: Path, media: Path, rtsp_url: str) -> None:
     lines = ['[store]\nstore_id = "soak"\nname = "Soak Store"\ntimezone = "UTC"\n']
     for i, clip in enumerate(CLIPS, 1):
-        lines.append(f'[[cameras]]\ncamera_id = "cam-{i}"\nname = "{clip}"\nsource = "{media / clip}"\n')
-    lines.append(f'[[cameras]]\ncamera_id = "cam-rtsp"\nname = "RTSP (restarted)"\nsource = "{rtsp_url}"\n')
+        lines.append(
+            f'[[cameras]]\ncamera_id = "cam-{i}"\nname = "{clip}"\nsource = "{media / clip}"\n'
+        )
+    lines.append(
+        f'[[cameras]]\ncamera_id = "cam-rtsp"\nname = "RTSP (restarted)"\nsource = "{rtsp_url}"\n'
+    )
     path.write_text("\n".join(lines))
 
 
@@ -145,9 +162,17 @@ def open_browser(url: str, out: Path) -> tuple[Any, Any, str]:
     pw = sync_playwright().start()
     browser = pw.chromium.launch(
         executable_path=chromium,
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-dev-shm-usage"],
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ],
     )
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(url, wait_until="domcontentloaded", timeout=120_000)
@@ -172,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--sample-s", type=float, default=60.0, help="seconds per table row")
-    parser.add_argument("--restart-every", type=float, default=180.0, help="RTSP camera restart period (s)")
+    parser.add_argument(
+        "--restart-every", type=float, default=180.0, help="RTSP camera restart period (s)"
+    )
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args(argv)
 
@@ -193,21 +220,55 @@ def main(argv: list[str] | None = None) -> int:
     rtsp = RtspCamera().start()
     config = out / "soak.toml"
     write_config(config, media, rtsp.url)
-    env = dict(os.environ, STORELENS_HOME=str(home), STORELENS_DB=str(db),
-               STORELENS_STREAM_SECRET=SECRET, STORELENS_DEMO="1", YOLO_OFFLINE="1")
+    env = dict(
+        os.environ,
+        STORELENS_HOME=str(home),
+        STORELENS_DB=str(db),
+        STORELENS_STREAM_SECRET=SECRET,
+        STORELENS_DEMO="1",
+        YOLO_OFFLINE="1",
+    )
     log = (out / "pipeline.log").open("wb")
     pipeline = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.cli", "pipeline", "--config", str(config), "--db", str(db),
-         "--tile-port", "0", "--api-port", "0"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "dashboard.cli",
+            "pipeline",
+            "--config",
+            str(config),
+            "--db",
+            str(db),
+            "--tile-port",
+            "0",
+            "--api-port",
+            "0",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     port = free_port()
     dash_log = (out / "dashboard.log").open("wb")
     dashboard = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
-         "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=dash_log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "dashboard" / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=dash_log,
+        stderr=subprocess.STDOUT,
     )
     pw = browser = None
     rows: list[dict[str, Any]] = []
@@ -228,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 for _ in range(120):
                     try:
-                        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as r:
+                        with urllib.request.urlopen(
+                            f"http://127.0.0.1:{port}/_stcore/health", timeout=5
+                        ) as r:
                             if r.read().strip() == b"ok":
                                 break
                     except OSError:
@@ -237,11 +300,23 @@ def main(argv: list[str] | None = None) -> int:
                 pw, browser, note = open_browser(f"http://127.0.0.1:{port}/live", out)
             except Exception as exc:  # a soak without the browser still measures the rest
                 note = f"browser failed: {type(exc).__name__}: {exc}"
-        print(f"soak: {args.minutes:g} min, sample every {args.sample_s:g} s, RTSP camera restarted "
-              f"every {args.restart_every:g} s; {note}; files in {out}", flush=True)
+        print(
+            f"soak: {args.minutes:g} min, sample every {args.sample_s:g} s, RTSP camera restarted "
+            f"every {args.restart_every:g} s; {note}; files in {out}",
+            flush=True,
+        )
         cams = [c["camera_id"] for c in services["cameras"]]
-        header = ["min", *[f"fps {c}" for c in cams], "rss pipeline MB", "rss dashboard MB",
-                  "rss browser MB", "db MB", "wal MB", "reconnects", "rtsp restarts"]
+        header = [
+            "min",
+            *[f"fps {c}" for c in cams],
+            "rss pipeline MB",
+            "rss dashboard MB",
+            "rss browser MB",
+            "db MB",
+            "wal MB",
+            "reconnects",
+            "rtsp restarts",
+        ]
         print(" | ".join(header), flush=True)
         start = time.monotonic()
         next_restart = start + args.restart_every
@@ -284,10 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"soak: the pipeline exited early with {pipeline.returncode}", flush=True)
     finally:
         if browser is not None:
-            try:
+            with contextlib.suppress(Exception):  # a screenshot must not hide the numbers
                 browser.contexts[0].pages[0].screenshot(path=str(out / "live-end.png"))
-            except Exception:
-                pass
             browser.close()
         if pw is not None:
             pw.stop()

@@ -7,6 +7,7 @@ gives an empty figure with the same title, never an error.
 from __future__ import annotations
 
 import base64
+import itertools
 
 import plotly.graph_objects as go
 import polars as pl
@@ -31,6 +32,26 @@ def _layout(fig: go.Figure, title: str, y_title: str | None, height: int = 300) 
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
+
+
+def _with_gaps(x: list, *series: list) -> tuple[list, ...]:
+    """Insert None where the spacing of ``x`` jumps (closed hours, missing days), so lines
+    break instead of joining across the night."""
+    if len(x) < 3:
+        return (x, *series)
+    steps = sorted(b - a for a, b in itertools.pairwise(x))
+    limit = steps[len(steps) // 2] * 1.5
+    out_x: list = [x[0]]
+    out_series: list[list] = [[s[0]] for s in series]
+    for i in range(1, len(x)):
+        if x[i] - x[i - 1] > limit:
+            out_x.append(x[i - 1] + (x[i] - x[i - 1]) / 2)
+            for col in out_series:
+                col.append(None)
+        out_x.append(x[i])
+        for col, s in zip(out_series, series, strict=True):
+            col.append(s[i])
+    return (out_x, *out_series)
 
 
 def people_per_minute(df: pl.DataFrame, title: str = "People per minute") -> go.Figure:
@@ -63,9 +84,10 @@ def conversion(df: pl.DataFrame, title: str = "Conversion") -> go.Figure:
     """``df``: bucket, conversion (0..1, null where no visitors)."""
     fig = go.Figure()
     if df.height:
+        x, y = _with_gaps(df["bucket"].to_list(), df["conversion"].to_list())
         fig.add_scatter(
-            x=df["bucket"].to_list(),
-            y=df["conversion"].to_list(),
+            x=x,
+            y=y,
             name="conversion",
             mode="lines+markers",
             line={"color": GREEN},
@@ -105,15 +127,24 @@ def queue(df: pl.DataFrame, title: str = "Checkout queue") -> go.Figure:
         fig.add_bar(
             x=x, y=df["queue_length_avg"].to_list(), name="mean length (people)", marker_color=GREY
         )
+        gx, wait = _with_gaps(x, (df["wait_s"] / 60.0).to_list())
         fig.add_scatter(
-            x=x,
-            y=(df["wait_s"] / 60.0).to_list(),
+            x=gx,
+            y=wait,
             name="wait (min)",
             yaxis="y2",
             mode="lines+markers",
             line={"color": RED},
         )
-        fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "wait (min)"})
+        fig.update_layout(
+            yaxis={"rangemode": "tozero"},
+            yaxis2={
+                "overlaying": "y",
+                "side": "right",
+                "title": "wait (min)",
+                "rangemode": "tozero",
+            },
+        )
     return _layout(fig, title, "people")
 
 
@@ -134,20 +165,20 @@ def dwell_by_zone(df: pl.DataFrame, title: str = "Dwell by zone") -> go.Figure:
     return fig
 
 
-def position_heatmap(df: pl.DataFrame, title: str = "Where people stand") -> go.Figure:
-    """``df``: x_bin, y_bin (grid cells over the frame, row 0 at the top), people."""
+def position_heatmap(
+    df: pl.DataFrame, x_bins: int, y_bins: int, title: str = "Where people stand"
+) -> go.Figure:
+    """``df``: x_bin, y_bin (cells of an ``x_bins`` × ``y_bins`` grid over one camera's frame,
+    row 0 at the top), people. Cells without anyone are 0."""
+    grid = [[0] * x_bins for _ in range(y_bins)]
+    for x, y, people in df.select("x_bin", "y_bin", "people").iter_rows():
+        if 0 <= x < x_bins and 0 <= y < y_bins:
+            grid[y][x] += people
     fig = go.Figure()
     if df.height:
-        fig.add_histogram2d(
-            x=df["x_bin"].to_list(),
-            y=df["y_bin"].to_list(),
-            z=df["people"].to_list(),
-            histfunc="sum",
-            colorscale="YlOrRd",
-            nbinsx=int(df["x_bin"].max()) + 1,
-            nbinsy=int(df["y_bin"].max()) + 1,
-        )
-        fig.update_yaxes(autorange="reversed")
+        fig.add_heatmap(z=grid, colorscale="YlOrRd", colorbar={"title": "people"})
+        fig.update_yaxes(autorange="reversed", showticklabels=False)
+        fig.update_xaxes(showticklabels=False)
     return _layout(fig, title, None)
 
 
@@ -191,9 +222,10 @@ def staffing(df: pl.DataFrame, title: str = "Scheduled vs recommended staff") ->
             name="scheduled",
             marker_color=[colours.get(s, GREY) for s in df["status"].to_list()],
         )
+        gx, recommended = _with_gaps(x, df["recommended_staff"].to_list())
         fig.add_scatter(
-            x=x,
-            y=df["recommended_staff"].to_list(),
+            x=gx,
+            y=recommended,
             name="recommended",
             mode="lines",
             line={"color": BLUE, "shape": "hv"},

@@ -107,6 +107,9 @@ def register(app: typer.Typer) -> None:
             _fail(str(exc))
             return
         info = summary.as_dict()
+        if info["already_seeded"]:
+            typer.echo(f"{_db(db)} already has demo history; nothing added (use a new --db).")
+            return
         typer.echo(
             f"seeded {info['stores']} stores, {info['start']}..{info['end']} into {_db(db)} "
             f"in {info['seconds']} s: " + ", ".join(f"{k} {v}" for k, v in info["rows"].items())

@@ -56,7 +56,7 @@ def signed_in_user() -> User | None:
 def sign_out() -> None:
     st.session_state.pop(_USER_KEY, None)
     st.session_state.pop("storelens_logged_views", None)
-    if current_config().mode == "oidc" and st.user.is_logged_in:
+    if current_config().mode == "oidc" and st.user.get("is_logged_in", False):
         st.logout()
 
 
@@ -77,10 +77,10 @@ def _local_form(config: AuthConfig) -> None:
 
 def _oidc(config: AuthConfig) -> None:
     st.title("StoreLens")
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in", False):
         st.button("Sign in", type="primary", on_click=st.login)
         return
-    user = config.user_for_email(getattr(st.user, "email", None))
+    user = config.user_for_email(st.user.get("email"))
     if user is None:
         st.error(
             f"{st.user.get('email', 'This account')} has no StoreLens role. Ask an admin to add "

@@ -61,11 +61,25 @@ def config_from_catalog(
                 name=cam["name"],
                 role=cam["role"],
                 source=cam["source_masked"] or "unset",
-                lines=lines if isinstance(lines, list) else [],
-                zones=zones if isinstance(zones, list) else [],
+                lines=_catalog_lines(lines),
+                zones=_catalog_zones(zones),
             )
         )
     return StoreLensConfig(store=store, cameras=cams)
+
+
+def _catalog_lines(raw: Any) -> list[dict]:
+    """The catalog holds lines either as config dicts (pipeline) or {name: [[x, y], [x, y]]}."""
+    if isinstance(raw, dict):
+        return [{"name": n, "start": p[0], "end": p[1]} for n, p in raw.items() if len(p) == 2]
+    return raw if isinstance(raw, list) else []
+
+
+def _catalog_zones(raw: Any) -> list[dict]:
+    """Zones either as config dicts (pipeline) or {name: [[x, y], ...]}."""
+    if isinstance(raw, dict):
+        return [{"name": n, "polygon": p} for n, p in raw.items()]
+    return raw if isinstance(raw, list) else []
 
 
 def with_camera(config: StoreLensConfig, camera: CameraConfig) -> StoreLensConfig:

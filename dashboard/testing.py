@@ -27,8 +27,14 @@ from detectors.types import CameraState, CameraStatus
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 
@@ -43,8 +49,13 @@ class SyntheticTiles:
     """The pipeline's TileServer, fed ``fps`` synthetic 480×270 JPEGs per camera (a moving
     bar and a frame counter, so consecutive frames differ)."""
 
-    def __init__(self, camera_ids: list[str], secret: bytes, fps: float = 15.0,
-                 size: tuple[int, int] = (480, 270)) -> None:
+    def __init__(
+        self,
+        camera_ids: list[str],
+        secret: bytes,
+        fps: float = 15.0,
+        size: tuple[int, int] = (480, 270),
+    ) -> None:
         self.camera_ids, self.fps, self.size = camera_ids, fps, size
         self.hub = FrameHub()
         # The dashboard signs tile URLs with the same secret (env STORELENS_STREAM_SECRET).
@@ -61,8 +72,15 @@ class SyntheticTiles:
         image = np.full((h, w, 3), 40 + 30 * camera_no, np.uint8)
         x = (index * 7) % w
         cv2.rectangle(image, (x, 40), (x + 40, h - 40), (0, 200, 255), -1)
-        cv2.putText(image, f"cam {camera_no} #{index}", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
-                    (255, 255, 255), 2)
+        cv2.putText(
+            image,
+            f"cam {camera_no} #{index}",
+            (10, 30),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.8,
+            (255, 255, 255),
+            2,
+        )
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 75])
         return jpeg.tobytes() if ok else b""
 
@@ -73,8 +91,16 @@ class SyntheticTiles:
             now = time.time()
             for no, camera_id in enumerate(self.camera_ids):
                 self.hub.publish(camera_id, now, self._frame(index, no), None)
-                self.hub.set_status(CameraStatus(camera_id, camera_id, CameraState.ONLINE,
-                                                 self.fps, self.fps, last_frame_ts=now))
+                self.hub.set_status(
+                    CameraStatus(
+                        camera_id,
+                        camera_id,
+                        CameraState.ONLINE,
+                        self.fps,
+                        self.fps,
+                        last_frame_ts=now,
+                    )
+                )
             index += 1
             next_at += period
             self._stop.wait(max(0.0, next_at - time.monotonic()))
@@ -90,11 +116,22 @@ class SyntheticTiles:
         self.server.stop()
 
 
-def write_services(home: Path, db: Path, store_id: str, cameras: list[str], tiles_url: str,
-                   read_api: str | None = None) -> None:
+def write_services(
+    home: Path,
+    db: Path,
+    store_id: str,
+    cameras: list[str],
+    tiles_url: str,
+    read_api: str | None = None,
+) -> None:
     """What a running pipeline publishes, so the dashboard shows these tiles."""
-    services = {"pid": os.getpid(), "db": str(db), "tiles": tiles_url, "store_id": store_id,
-                "cameras": [{"camera_id": c, "name": c} for c in cameras]}
+    services = {
+        "pid": os.getpid(),
+        "db": str(db),
+        "tiles": tiles_url,
+        "store_id": store_id,
+        "cameras": [{"camera_id": c, "name": c} for c in cameras],
+    }
     if read_api:
         services["read_api"] = read_api
     (home / "services.json").write_text(json.dumps(services))
@@ -103,8 +140,9 @@ def write_services(home: Path, db: Path, store_id: str, cameras: list[str], tile
 class StreamlitServer:
     """``streamlit run dashboard/app.py`` on a free port; ``url`` once healthy."""
 
-    def __init__(self, env: Mapping[str, str], secrets_file: Path | None = None,
-                 log_path: Path | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str], secrets_file: Path | None = None, log_path: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.env = {**os.environ, **env}
         self.secrets_file, self.log_path = secrets_file, log_path
@@ -115,18 +153,33 @@ class StreamlitServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 90.0) -> StreamlitServer:
-        argv = [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
-                "--server.headless", "true", "--server.port", str(self.port),
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        argv = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "dashboard" / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ]
         if self.secrets_file is not None:
             argv += ["--secrets.files", str(self.secrets_file)]
         log = open(self.log_path or os.devnull, "wb")  # noqa: SIM115 - lives as long as the server
-        self.proc = subprocess.Popen(argv, env=self.env, cwd=REPO, stdout=log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            argv, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.proc.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"streamlit exited with {self.proc.returncode}; see {self.log_path}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
                     if r.read().strip() == b"ok":

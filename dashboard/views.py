@@ -44,6 +44,10 @@ LEADERBOARD = [
 ]
 
 
+# Index KPIs (−100..100) are compared in points, not relative to a median near zero.
+_POINTS_KPIS = {"satisfaction_index": 50.0}  # points that count as a full-scale deviation
+
+
 def comparison_period(start: date, end: date) -> tuple[date, date]:
     """The same weekdays one (or more whole) week(s) earlier, as long as the period."""
     days = (end - start).days + 1
@@ -51,13 +55,20 @@ def comparison_period(start: date, end: date) -> tuple[date, date]:
     return start - shift, end - shift
 
 
-def headline_delta(now: Any, before: Any) -> float | None:
-    """Change now vs before: relative for counts and money, absolute for the index."""
+def headline_delta(now: Any, before: Any, key: str = "") -> float | None:
+    """Change now vs before: relative for counts and money, in points for an index (a
+    relative change of a number near zero or negative says nothing)."""
     if now is None or before is None:
         return None
+    if key in _POINTS_KPIS:
+        return float(now - before)
     if before == 0:
         return None
     return (now - before) / abs(before)
+
+
+def format_delta(key: str, delta: float) -> str:
+    return f"{delta:+.0f} pts" if key in _POINTS_KPIS else f"{delta:+.1%}"
 
 
 def satisfaction_by_zone_hour(
@@ -132,10 +143,14 @@ def flag_outliers(frame: pl.DataFrame, columns: list[str], threshold: float = 3.
 def rank_stores(
     comparison: pl.DataFrame, columns: list[tuple[str, str, bool]] | None = None
 ) -> pl.DataFrame:
-    """Score each store by its mean percentile rank over the KPIs (higher = better, with
-    lower-is-better KPIs inverted) and name its best and worst KPI relative to the median.
+    """Score each store by how far its KPIs sit from the median store, and say why.
 
-    Returns store_id, name, score (0–100), strengths, weaknesses, sorted best first.
+    Per KPI the deviation from the median is relative (points / 50 for the satisfaction
+    index), signed so that better is positive, and clipped to ±1 so one KPI cannot swamp
+    the rest; score = 50 + 50 × mean deviation (0–100, 50 = a typical store). Strengths and
+    weaknesses name the two largest deviations of at least 10 %.
+
+    Returns store_id, name, score, strengths, weaknesses, sorted best first.
     """
     columns = columns or [
         (c, label, up)
@@ -161,25 +176,32 @@ def rank_stores(
             }
         )
     n = comparison.height
-    ranks, notes_good, notes_bad = [], [[] for _ in range(n)], [[] for _ in range(n)]
+    deviations: list[list[float]] = [[] for _ in range(n)]
+    notes_good: list[list[tuple[float, str]]] = [[] for _ in range(n)]
+    notes_bad: list[list[tuple[float, str]]] = [[] for _ in range(n)]
     for column, label, higher_better in columns:
         if column not in comparison.columns:
             continue
         values = comparison[column].cast(pl.Float64)
-        rank = values.rank("average", descending=not higher_better)
-        ranks.append(((rank - 1) / max(n - 1, 1) * 100.0).fill_null(50.0).alias(column))
         median = values.median()
-        if median in (None, 0):
+        if median is None:
+            continue
+        points = _POINTS_KPIS.get(column)
+        if points is None and median == 0:
             continue
         for i, v in enumerate(values.to_list()):
             if v is None:
                 continue
-            rel = (v - median) / abs(median)
-            better = rel > 0 if higher_better else rel < 0
+            rel = (v - median) / points if points else (v - median) / abs(median)
+            signed = rel if higher_better else -rel
+            deviations[i].append(max(-1.0, min(1.0, signed)))
             if abs(rel) >= 0.1:
-                text = f"{label} {rel:+.0%} vs median"
-                (notes_good if better else notes_bad)[i].append((abs(rel), text))
-    score = pl.DataFrame(ranks).mean_horizontal() if ranks else pl.Series([50.0] * n)
+                text = (
+                    f"{label} {v - median:+.0f} pts vs median"
+                    if points
+                    else f"{label} {rel:+.0%} vs median"
+                )
+                (notes_good if signed > 0 else notes_bad)[i].append((abs(signed), text))
 
     def top(notes: list[tuple[float, str]]) -> str:
         return "; ".join(t for _, t in sorted(notes, reverse=True)[:2])
@@ -188,7 +210,7 @@ def rank_stores(
         {
             "store_id": comparison["store_id"],
             "name": comparison["name"] if "name" in comparison.columns else comparison["store_id"],
-            "score": score,
+            "score": [50.0 + 50.0 * sum(d) / len(d) if d else 50.0 for d in deviations],
             "strengths": [top(x) for x in notes_good],
             "weaknesses": [top(x) for x in notes_bad],
         }

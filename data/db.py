@@ -14,6 +14,7 @@ starts: the damaged data is kept for inspection, never silently dropped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -140,7 +141,8 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
             con.execute("INSERT INTO schema_version VALUES (?, ?, now())", [version, name])
             con.execute("COMMIT")
         except duckdb.Error as exc:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
             raise DatabaseUnavailable(f"migration {name} failed: {exc}") from exc
         applied.append(version)
         log.info("applied migration %s", name)

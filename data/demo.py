@@ -74,9 +74,11 @@ class SeedSummary:
     end: date
     rows: dict[str, int]
     seconds: float
+    already_seeded: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "already_seeded": self.already_seeded,
             "stores": self.stores,
             "days": self.days,
             "start": self.start.isoformat(),
@@ -346,8 +348,9 @@ def seed_demo(
 ) -> SeedSummary:
     """Write ``days`` days of history (ending yesterday, UTC) for ``stores`` stores.
 
-    Idempotent: every batch id derives from (seed, store, table, chunk), so seeding the
-    same database twice adds nothing.
+    Seeds once per database: a second call finds the marker in ``import_ledger`` and adds
+    nothing (batch ids also derive from seed, end day, store, table and chunk, so even an
+    interrupted seed resumed the same day adds nothing twice).
     """
     if not 1 <= days <= 800:
         raise ValueError(f"days must be between 1 and 800, got {days}")
@@ -364,6 +367,17 @@ def seed_demo(
     try:
         end = end or (datetime.now(UTC).date() - timedelta(days=1))
         day_list = [end - timedelta(days=days - 1 - i) for i in range(days)]
+        # Seeding again on another day would overlap the first history with new ids.
+        marker = writer.execute_admin(
+            lambda con: con.execute(
+                "SELECT file_name FROM import_ledger WHERE kind = 'demo' LIMIT 1"
+            ).fetchall()
+        )
+        if marker:
+            log.warning("demo history already seeded (%s); nothing added", marker[0][0])
+            return SeedSummary(
+                stores, days, day_list[0], end, {}, time.perf_counter() - started, True
+            )
         promo = np.array([(end - d).days in range(14, 21) for d in day_list])
         specs = STORES[:stores]
 
@@ -394,6 +408,13 @@ def seed_demo(
                         table, piece, f"demo:{seed}:{end}:{days}:{spec[0]}:{table}:{part}"
                     )
         writer.flush(timeout=600)
+        label = f"demo seed={seed} stores={stores} days={days} end={end}"
+        writer.execute_admin(
+            lambda con: con.execute(
+                "INSERT INTO import_ledger VALUES (?, 'demo', ?, ?, now())",
+                [label, label, sum(rows.values())],
+            )
+        )
     finally:
         if own:
             writer.close()

@@ -136,7 +136,14 @@ def _read_frame(name: str, content: bytes) -> tuple[pl.DataFrame, int]:
         if isinstance(exc, InvalidParams):
             raise
         raise ImportRejected(f"{name}: cannot read the file: {exc}") from exc
-    return frame.rename({c: c.strip().lower() for c in frame.columns}), first_line
+    names = [c.strip().lower() for c in frame.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ImportRejected(
+            f"{name}: the header names {repeated} more than once (names are compared "
+            "trimmed and case-insensitively); keep one column of each"
+        )
+    return frame.rename(dict(zip(frame.columns, names, strict=True))), first_line
 
 
 def _parse_ts(text: str | None, tz: ZoneInfo | None) -> datetime:
@@ -182,7 +189,12 @@ def validate(
         raise InvalidParams(f"import kind must be 'sales' or 'shifts', got {kind!r}")
     report = ImportReport(kind=kind, file=name, file_sha256=hashlib.sha256(content).hexdigest())
     errs = _Errors()
-    frame, first_line = _read_frame(name, content)
+    try:
+        frame, first_line = _read_frame(name, content)
+    except ImportRejected as exc:  # unreadable file or header: one error, with a report
+        errs.add(1, str(exc))
+        report.errors, report.errors_total = errs.items, errs.total
+        raise ImportRejected(report.summary(), report) from exc
     report.rows_total = frame.height
     required, optional = _COLUMNS[kind]
     missing = sorted(required - set(frame.columns))

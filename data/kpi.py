@@ -629,7 +629,8 @@ def store_comparison(
     )
     days = (flt.end - flt.start).days + 1
     out = info.join(period, on="store_id", how="left").with_columns(
-        ((pl.col("close_hour") - pl.col("open_hour")) * days).alias("open_hours")
+        pl.col(_PERIOD_SUMS).fill_null(0),  # a store with no rows yet has zero, not unknown, sums
+        ((pl.col("close_hour") - pl.col("open_hour")) * days).alias("open_hours"),
     )
     out = out.with_columns(
         _ratio(pl.col("visitors").cast(pl.Float64), pl.col("open_hours")).alias(

@@ -13,8 +13,12 @@ while the pipeline holds the file, another process cannot open it at all. Option
   answers named queries on a cursor per request thread. MVCC means reads never block the
   append thread and always see committed data, so freshness is the writer's commit latency
   (well under a second) and lock errors are impossible by construction: only one process
-  ever opens the file. Measured by ``benchmarks/bench_data.py`` (read-while-write section):
-  0 lock errors; per-query latency over HTTP + Arrow IPC is in that script's output.
+  ever opens the file. Measured by ``benchmarks/bench_data.py --sections rw --rw-seconds
+  600`` (2 CPUs, load ~5): a writer process appending 4 cameras x 4 batches/s while two
+  dashboard threads queried through ``open_reader``: 6,227 reads, 0 lock errors, 0 other
+  errors, p50 143 ms / p95 501 ms, newest row seen at most 3.8 s after it was made; a
+  plain read-only ``duckdb.connect`` of the same file failed 542 of 542 times meanwhile.
+  KPI queries over the API on 1 year x 50 stores: 19-153 ms median each.
 
 So there are three readers behind one :class:`Reader` protocol, all running the same
 *named* queries of :mod:`data.queries` (no raw SQL crosses a process boundary):

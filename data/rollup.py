@@ -19,6 +19,8 @@ Definitions (DESIGN.md "KPI definitions"):
 
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
 
 MIN_DWELL_S = 5.0
@@ -334,5 +336,6 @@ def run_rollup(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("COMMIT")
         return int(count)
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back
+            con.execute("ROLLBACK")
         raise

@@ -25,6 +25,7 @@ on the same database instance: readers never block the writer and see committed 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -445,12 +446,12 @@ class Writer:
                 con.execute("BEGIN TRANSACTION")
             try:
                 result = item.fn(con)
+                if item.transactional:
+                    con.execute("COMMIT")
             except BaseException:
                 if item.transactional:
-                    con.execute("ROLLBACK")
+                    _rollback(con)
                 raise
-            if item.transactional:
-                con.execute("COMMIT")
         except BaseException as exc:
             item.future.set_exception(exc)
         else:
@@ -533,13 +534,23 @@ class Writer:
                     con.unregister("_ledger")
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            _rollback(con)
             raise
         self.stats.transactions += 1
         self.stats.batches_committed += len(ledger_ids)
         self.stats.batches_duplicate += duplicates
         self.stats.rows_committed += row_total
         self.stats.last_commit_ts = time.time()
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open; never hide the error that got us here.
+
+    A failed COMMIT (e.g. disk full) has already aborted the transaction, and a ROLLBACK
+    then raises 'no transaction is active', which would replace the real cause.
+    """
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:

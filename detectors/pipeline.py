@@ -485,7 +485,9 @@ class Runner:
         for worker in self.workers.values():
             worker.stop(timeout=timeout)
         for thread in self._threads:
-            thread.join(timeout)
+            # A thread the watchdog abandoned is stuck in a model call: do not wait for it.
+            abandoned = thread.name.startswith("analysis-") and thread not in self._analysis_threads
+            thread.join(0.1 if abandoned else timeout)
         now = time.time()
         for cid, pipeline in self.pipelines.items():
             lock = self._locks[cid]
@@ -537,13 +539,20 @@ class Runner:
                 time.sleep(0.005)
                 continue
             cid, frame = picked
-            with self._locks[cid]:
+            lock = self._locks[cid]
+            # Bounded wait: a thread must never block unseen behind a hung frame of this
+            # camera (the watchdog only sees threads inside analyse_one); drop the frame.
+            if not lock.acquire(timeout=1.0):
+                continue
+            try:
                 generation = self._generation[cid]
                 self.jobs.begin(me, cid, frame.index)
                 try:
                     self.analyse_one(cid, frame, generation)
                 finally:
                     self.jobs.end(me)
+            finally:
+                lock.release()
 
     def _watchdog_loop(self) -> None:
         timeout = self.options.frame_timeout_s

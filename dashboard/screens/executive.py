@@ -30,17 +30,21 @@ b.metric("Visitors (28 days)", f"{totals['visitors'] or 0:,}")
 c.metric("Sales (28 days)", f"€{totals['sales'] or 0:,.0f}")
 d.metric("Conversion", f"{(totals['transactions'] or 0) / max(totals['visitors'] or 1, 1):.1%}")
 
+if ranked.height < 2:
+    st.info("One store in your scope: its numbers are on the Store page.")
+    st.stop()
+shown = min(3, ranked.height // 2)  # never list a store as both leading and lagging
 lead, lag = st.columns(2)
 with lead:
     st.subheader("Leading")
-    for r in ranked.head(3).iter_rows(named=True):
+    for r in ranked.head(shown).iter_rows(named=True):
         st.markdown(
             f"**{r['name']}** ({r['store_id']}) — score {r['score']:.0f}  \n"
             f"{r['strengths'] or 'steady on every KPI'}"
         )
 with lag:
     st.subheader("Lagging")
-    for r in ranked.tail(3).reverse().iter_rows(named=True):
+    for r in ranked.tail(shown).reverse().iter_rows(named=True):
         st.markdown(
             f"**{r['name']}** ({r['store_id']}) — score {r['score']:.0f}  \n"
             f"{r['weaknesses'] or 'no KPI far from the median'}"

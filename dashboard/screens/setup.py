@@ -10,6 +10,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from dashboard import charts, settings
+from dashboard.launcher import default_db_path
 from dashboard.privacy import retention_days
 from dashboard.services import tile_still
 from dashboard.session import data_errors, page_context
@@ -48,7 +49,7 @@ tab_cams, tab_imports, tab_privacy = st.tabs(["Cameras", "Imports", "Retention &
 with tab_cams:
     st.dataframe(cameras.filter(pl.col("store_id") == config.store.store_id), hide_index=True)
     ids = [c.camera_id for c in config.cameras]
-    choice = st.selectbox("Camera", ["(new camera)", *ids], key="cam_choice")
+    choice = st.selectbox("Camera", [*ids, "(new camera)"], key="cam_choice")
     current = next((c for c in config.cameras if c.camera_id == choice), None)
     camera_id = st.text_input(
         "Camera id",
@@ -88,8 +89,13 @@ with tab_cams:
             zones=zones,
         )
         problem = None
-    except (ValueError, ValidationError) as exc:
-        candidate, problem = None, str(exc)
+    except ValidationError as exc:
+        candidate = None
+        problem = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+    except ValueError as exc:  # the JSON itself
+        candidate, problem = None, f"lines/zones are not valid JSON: {exc}"
     still = tile_still(camera_id) if camera_id else None
     size = Image.open(io.BytesIO(still)).size if still else (640, 480)
     if candidate is not None:
@@ -105,6 +111,8 @@ with tab_cams:
             ),
             width="stretch",
         )
+    elif not camera_id:
+        st.info("New camera: fill in id, name and source.")
     else:
         st.error(f"Not valid yet: {problem}")
     if st.button("Save camera", disabled=candidate is None, key="cam_save") and candidate:
@@ -128,11 +136,14 @@ with tab_imports:
         try:
             if isinstance(ctx.reader, ApiReader):  # the pipeline holds the file: its writer imports
                 report = ctx.reader.import_file(kind, upload.name, content)
-            else:
-                from dashboard.launcher import default_db_path
+            else:  # no pipeline: a short-lived writer on the file
                 from data.imports import import_content
 
-                report = import_content(default_db_path(), kind, upload.name, content).as_dict()
+                close = getattr(ctx.reader, "close", None)
+                if close is not None:
+                    close()  # our read-only handle would block the writer's open
+                db_path = getattr(ctx.reader, "db_path", None) or default_db_path()
+                report = import_content(db_path, kind, upload.name, content).as_dict()
         except ImportRejected as exc:
             st.error(f"Rejected, nothing changed: {exc}")
             report = exc.report.as_dict() if hasattr(exc.report, "as_dict") else exc.report

@@ -8,8 +8,8 @@ from dashboard import charts, views
 from dashboard.filters import filter_bar
 from dashboard.session import data_errors, page_context
 from data import kpi
-from data.queries import REGISTRY
 
+HEATMAP_BINS = (16, 9)
 ctx = page_context()
 flt = filter_bar(ctx.allowed_stores(), default_days=7, default_granularity="hour")
 st.title("Store")
@@ -31,7 +31,7 @@ st.caption(f"**{flt.store}** · {flt.start} – {flt.end} · change vs {before_s
 columns = st.columns(len(views.HEADLINE))
 for column, (key, label, fmt, higher_better) in zip(columns, views.HEADLINE, strict=True):
     value = now.get(key)
-    delta = views.headline_delta(value, before.get(key))
+    delta = views.headline_delta(value, before.get(key), key)
     help_text = None
     if key == "satisfaction_index":
         share = now.get("faces_read")
@@ -43,7 +43,7 @@ for column, (key, label, fmt, higher_better) in zip(columns, views.HEADLINE, str
     column.metric(
         label,
         "—" if value is None else fmt.format(value),
-        None if delta is None else f"{delta:+.1%}",
+        None if delta is None else views.format_delta(key, delta),
         delta_color="normal" if higher_better else "inverse",
         help=help_text,
     )
@@ -64,10 +64,38 @@ right.plotly_chart(charts.queue(queue), width="stretch")
 
 left, right = st.columns(2)
 left.plotly_chart(charts.dwell_by_zone(views.dwell_by_zone(zones)), width="stretch")
-if "position_heatmap" in REGISTRY:  # proposed named query (data room), see the dashboard report
-    since = datetime.now(UTC) - timedelta(days=1)
-    with data_errors():
-        cells = ctx.reader.query("position_heatmap", {"stores": [flt.store], "since": since})
-    right.plotly_chart(charts.position_heatmap(cells), width="stretch")
+with data_errors():
+    # Boxes are kept only a few days (retention), so the heatmap covers the period's recent
+    # part; the store list is resolved against the scope again before the raw query.
+    since = max(
+        datetime.combine(flt.start, datetime.min.time(), UTC), datetime.now(UTC) - timedelta(days=7)
+    )
+    cells = ctx.reader.query(
+        "position_heatmap",
+        {
+            "stores": kpi.resolve_stores(ctx.reader, period, ctx.scope),
+            "since": since,
+            "x_bins": HEATMAP_BINS[0],
+            "y_bins": HEATMAP_BINS[1],
+        },
+    )
+cameras_seen = cells["camera_id"].unique().sort().to_list()
+if cameras_seen:
+    camera = (
+        right.selectbox("Camera", cameras_seen, key="heatmap_camera")
+        if len(cameras_seen) > 1
+        else cameras_seen[0]
+    )
+    right.plotly_chart(
+        charts.position_heatmap(
+            cells.filter(cells["camera_id"] == camera),
+            *HEATMAP_BINS,
+            title=f"Where people stand — {camera}",
+        ),
+        width="stretch",
+    )
 else:
-    right.info("Heatmap of where people stand: needs the data layer's position query.")
+    right.info(
+        "Where people stand: no person boxes kept for this period (boxes are kept "
+        "for a few days only)."
+    )

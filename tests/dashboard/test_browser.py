@@ -36,15 +36,19 @@ def served(dashboard_db_master: Path, tmp_path_factory: pytest.TempPathFactory) 
     db.write_bytes(dashboard_db_master.read_bytes())
     secrets = root / "secrets.toml"
     secrets.write_text(
-        "[users.mia]\nrole = \"store_manager\"\nstore = \"s1\"\n"
-        f"password_hash = \"{hash_password('mia-pw')}\"\n"
-        "[users.ada]\nrole = \"admin\"\n"
-        f"password_hash = \"{hash_password('ada-pw')}\"\n"
+        '[users.mia]\nrole = "store_manager"\nstore = "s1"\n'
+        f'password_hash = "{hash_password("mia-pw")}"\n'
+        '[users.ada]\nrole = "admin"\n'
+        f'password_hash = "{hash_password("ada-pw")}"\n'
     )
     tiles = SyntheticTiles(["s1-entrance"], b"browser-test-secret", fps=12).start()
     write_services(home, db, "s1", ["s1-entrance"], tiles.url)
-    env = {"STORELENS_DB": str(db), "STORELENS_HOME": str(home),
-           "STORELENS_STREAM_SECRET": "browser-test-secret", "STORELENS_DEMO": "0"}
+    env = {
+        "STORELENS_DB": str(db),
+        "STORELENS_HOME": str(home),
+        "STORELENS_STREAM_SECRET": "browser-test-secret",
+        "STORELENS_DEMO": "0",
+    }
     server = StreamlitServer(env, secrets, root / "streamlit.log").start()
     try:
         yield {"url": server.url, "db": db, "tiles": tiles}
@@ -86,8 +90,7 @@ def heading(page, text: str):
 def test_manager_journey(served: dict, browser) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1400, "height": 1000},
-                                  accept_downloads=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     sign_in(page, served["url"], "mia", "wrong")
@@ -101,7 +104,8 @@ def test_manager_journey(served: dict, browser) -> None:
     expect(tile).to_have_count(1)
     page.wait_for_function(
         "() => { const i = document.querySelector('img[src*=\"/stream/\"]');"
-        " return i && i.complete !== undefined && i.naturalWidth > 0; }")
+        " return i && i.complete !== undefined && i.naturalWidth > 0; }"
+    )
     first = tile.screenshot()
     page.wait_for_timeout(1000)
     assert tile.screenshot() != first, "the live tile did not change in one second"

@@ -203,6 +203,8 @@ def test_setup_is_admin_only(dashboard_env: Path) -> None:
 
 def test_setup_saves_a_valid_camera(dashboard_env: Path) -> None:
     at = open_app(USERS["admin"], page="screens/setup.py")
+    assert at.selectbox(key="cam_choice").value == "s1-entrance"  # from the catalog
+    at.selectbox(key="cam_choice").select("(new camera)").run()
     at.text_input(key="cam_id").input("s3-door")
     at.text_input(key="cam_name").input("Door")
     at.text_input(key="cam_source").input("rtsp://user:pw@10.0.0.9/live")
@@ -246,3 +248,75 @@ def test_privacy_page_lists_retention_and_signage(dashboard_env: Path) -> None:
     inventory = at.dataframe[0].value
     assert "live_view_log" in set(inventory["table"])
     assert "VIDEO ANALYTICS IN USE" in at.code[0].value
+
+
+OIDC = {
+    "auth": {
+        "client_id": "x",
+        "client_secret": "y",
+        "cookie_secret": "z",
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "server_metadata_url": "https://id.example.com/.well-known/openid-configuration",
+    },
+    "users": {"rex": {"role": "regional_lead", "region": "north", "email": "rex@example.com"}},
+}
+
+
+def test_oidc_sign_in_button_when_signed_out(dashboard_env: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in OIDC.items():
+        at.secrets[key] = value
+    at.user["is_logged_in"] = False
+    at.run()
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.metric
+
+
+@pytest.mark.parametrize(
+    ("email", "role"), [("rex@example.com", Role.REGIONAL_LEAD), ("mallory@example.com", None)]
+)
+def test_oidc_identity_maps_to_a_role_or_nothing(
+    dashboard_env: Path, email: str, role: Role | None
+) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in OIDC.items():
+        at.secrets[key] = value
+    at.user["is_logged_in"] = True
+    at.user["email"] = email
+    at.run()
+    assert not problems(at)
+    if role is None:
+        assert "has no StoreLens role" in errors(at)
+        assert "storelens_user" not in at.session_state
+    else:
+        assert at.session_state["storelens_user"].role is role
+        assert at.title[0].value == "Live"
+
+
+def test_setup_imports_sales_with_validation_report(dashboard_env: Path) -> None:
+    count = "SELECT count(*) FROM transactions"
+    before = _db_rows(dashboard_env, count)[0][0]
+    at = open_app(USERS["admin"], page="screens/setup.py")
+    good = b"ts,store_id,amount\n2026-03-02T10:00:00Z,s1,12.5\n2026-03-02T10:05:00Z,s2,8.0\n"
+    at.file_uploader(key="imp_file").upload("good.csv", good, "text/csv").run()
+    at.button(key="imp_go").click().run()
+    assert not problems(at), problems(at)
+    assert "2 rows added" in " ".join(s.value for s in at.success)
+    assert _db_rows(dashboard_env, count)[0][0] == before + 2
+
+    bad = b"ts,store_id,amount\n2026-03-02T11:00:00Z,s1,5.0\n2026-03-02T11:05:00Z,s1,-3\n"
+    at.file_uploader(key="imp_file").upload("bad.csv", bad, "text/csv").run()
+    at.button(key="imp_go").click().run()
+    assert "Rejected, nothing changed" in errors(at)
+    report = next(d.value for d in at.dataframe if "line" in d.value.columns)
+    assert list(report["line"]) == [3]  # header = line 1
+    assert _db_rows(dashboard_env, count)[0][0] == before + 2  # all or nothing
+
+
+def test_store_page_draws_every_chart(dashboard_env: Path) -> None:
+    at = open_app(USERS["manager"], page="screens/store.py")
+    specs = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"]
+                     for c in at.get("plotly_chart"))
+    for title in ("Visitors and transactions", "Conversion", "Satisfaction by zone and hour",
+                  "Checkout queue", "Dwell by zone", "Where people stand — s1-entrance"):
+        assert title in specs, title

@@ -139,3 +139,16 @@ def test_inventory_and_signage_follow_privacy_settings() -> None:
     text = signage_text(days={"detections": 3, "events": 30})
     assert "after 3 days" in text and "30 days" in text
     assert StoreLensConfig().privacy.min_group_size >= 2
+
+
+def test_position_heatmap_grid() -> None:
+    cells = pl.DataFrame({"x_bin": [0, 3, 3], "y_bin": [0, 1, 1], "people": [2, 1, 4]})
+    fig = charts.position_heatmap(cells, x_bins=4, y_bins=2)
+    assert [list(row) for row in fig.data[0].z] == [[2, 0, 0, 0], [0, 0, 0, 5]]
+
+
+def test_lines_break_over_closed_hours() -> None:
+    hours = [datetime(2026, 3, 9, h) for h in (9, 10, 11)] + [datetime(2026, 3, 10, 9)]
+    frame = pl.DataFrame({"bucket": hours, "conversion": [0.2, 0.3, 0.25, 0.4]})
+    y = charts.conversion(frame).data[0].y
+    assert list(y) == [0.2, 0.3, 0.25, None, 0.4]

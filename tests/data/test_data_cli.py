@@ -119,3 +119,6 @@ def test_demo_seed_command(app: typer.Typer, tmp_path: Path):
     stores = [r[0] for r in con.execute("SELECT store_id FROM stores ORDER BY 1").fetchall()]
     con.close()
     assert stores == ["demo", "s01"]
+    again = runner.invoke(app, ["demo", "seed", "--db", str(db), "--days", "3", "--stores", "2"])
+    assert again.exit_code == 0
+    assert "already has demo history" in again.output

@@ -126,3 +126,14 @@ def test_shift_import_feeds_staff_rollup(golden_db: Path, tmp_path: Path):
     ).fetchall()
     con.close()
     assert rows == [(8, 0.5, 15.0), (9, 1.0, 30.0)]  # half of 08h, all of 09h
+
+
+@pytest.mark.parametrize("header", ["ts,store_id,amount, AMOUNT", "TS,ts,store_id,amount"])
+def test_a_repeated_column_is_rejected_with_a_report(golden_db: Path, tmp_path: Path, header: str):
+    path = tmp_path / "twice.csv"
+    path.write_text(f"{header}\n")
+    before = table_counts(golden_db)
+    with pytest.raises(ImportRejected, match="more than once") as info:
+        import_file(golden_db, "sales", path)
+    assert info.value.report.errors[0].line == 1
+    assert table_counts(golden_db) == before

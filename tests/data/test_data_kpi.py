@@ -285,3 +285,12 @@ def test_daily_rollups_agree_with_hourly(golden_reader, name):
     assert_frame_equal(
         nonzero.sort(*keys, "bucket"), summed.sort(*keys, "bucket"), check_dtypes=False
     )
+
+
+def test_a_period_without_data_gives_zeros_not_errors(golden_reader):
+    quiet = KpiFilter(start=date(2026, 1, 5), end=date(2026, 1, 5))
+    table = kpi.store_comparison(golden_reader, quiet, ALL)
+    assert table["visitors"].to_list() == [0, 0]
+    assert table["conversion"].to_list() == [None, None]
+    got = kpi.headline(golden_reader, "g2", quiet.start, quiet.end)
+    assert (got["visitors"], got["conversion"], got["satisfaction_index"]) == (0, None, None)

@@ -291,3 +291,18 @@ def test_unreplayable_wal_is_moved_aside_loudly(tmp_path: Path, caplog: pytest.L
     old = duckdb.connect(str(rescue), read_only=True)
     assert old.execute("SELECT count(*) FROM events").fetchall()[0][0] == 3
     old.close()
+
+
+def test_a_failed_commit_reports_its_own_cause(writer: Writer):
+    # A COMMIT that fails aborts the transaction itself; the cleanup ROLLBACK must not
+    # replace the real cause in stats.last_errors (found by the disk-full fault test).
+    def failing_commit(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("INSERT INTO live_view_log VALUES (now(), 'u', 'r', 'c')")
+        con.execute("COMMIT")  # ends the transaction early ...
+        raise RuntimeError("the real cause")  # ... then the work fails
+
+    with pytest.raises(RuntimeError, match="the real cause"):
+        writer.execute_admin(failing_commit)
+    writer.append("events", events(2), "after-failure")  # the writer is still healthy
+    writer.flush()
+    assert count(writer, "SELECT count(*) FROM events") == 2

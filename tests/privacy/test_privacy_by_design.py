@@ -41,7 +41,11 @@ def _embedding_like(value: object) -> bool:
     if isinstance(value, (list, tuple, np.ndarray)):
         floats = [v for v in value if isinstance(v, float)]
         return len(floats) >= EMBEDDING_MIN_LEN
-    if isinstance(value, str) and value.lstrip().startswith("[") and len(value) > 4 * EMBEDDING_MIN_LEN:
+    if (
+        isinstance(value, str)
+        and value.lstrip().startswith("[")
+        and len(value) > 4 * EMBEDDING_MIN_LEN
+    ):
         try:
             return _embedding_like(json.loads(value))
         except ValueError:
@@ -54,7 +58,9 @@ def test_no_pixels_face_crops_or_embeddings_in_any_table(pipeline_run) -> None:
     try:
         tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
         assert {"detections", "expressions", "tracks", "events"} <= set(tables)
-        assert con.execute("SELECT count(*) FROM detections").fetchall()[0][0] > 0, "the run wrote nothing"
+        assert con.execute("SELECT count(*) FROM detections").fetchall()[0][0] > 0, (
+            "the run wrote nothing"
+        )
         blob_columns = con.execute(
             "SELECT table_name, column_name FROM duckdb_columns() WHERE data_type = 'BLOB'"
         ).fetchall()
@@ -65,7 +71,9 @@ def test_no_pixels_face_crops_or_embeddings_in_any_table(pipeline_run) -> None:
                 for value in row:
                     if isinstance(value, (bytes, bytearray)):
                         findings.append((table, "bytes value"))
-                    elif isinstance(value, str) and (BASE64_MAGIC.search(value.encode()) or len(value) > 20_000):
+                    elif isinstance(value, str) and (
+                        BASE64_MAGIC.search(value.encode()) or len(value) > 20_000
+                    ):
                         findings.append((table, f"image-like text {value[:40]!r}"))
                     elif _embedding_like(value):
                         findings.append((table, "embedding-like float array"))
@@ -137,9 +145,13 @@ def test_tiles_are_blurred_for_roles_without_face_access(
     cv2.imwrite(str(folder / "frame.png"), still)
     face = make_face_detector("yunet")
     models = SharedModels(person=person_detector, face=face)
-    config = StoreLensConfig(cameras=[CameraConfig(camera_id="faces", name="F", source=str(folder))])
+    config = StoreLensConfig(
+        cameras=[CameraConfig(camera_id="faces", name="F", source=str(folder))]
+    )
     secret = b"tile-secret"
-    runner = Runner(config, None, options=PipelineOptions(expressions=False, workers=1), models=models)
+    runner = Runner(
+        config, None, options=PipelineOptions(expressions=False, workers=1), models=models
+    )
     server = TileServer(runner.hub, port=0, secret=secret).start()
     runner.start()
     try:
@@ -204,15 +216,25 @@ def test_tile_server_never_hands_unblurred_faces_to_a_role_without_face_access()
 def test_retention_deletes_expired_rows_on_its_own_schedule(tmp_path: Path) -> None:
     from data.writer import RetentionPolicy, Writer, WriterConfig
 
-    config = WriterConfig(retention_interval_s=0.5, retention=RetentionPolicy(detections=7, expressions=30))
+    config = WriterConfig(
+        retention_interval_s=0.5, retention=RetentionPolicy(detections=7, expressions=30)
+    )
     now = datetime.now(UTC)
 
     def detections(ts: datetime, n: int) -> pa.Table:
         f = pa.array([1.0] * n, pa.float32())
         return pa.table(
-            {"ts": pa.array([ts] * n, pa.timestamp("us", tz="UTC")), "camera_id": ["c"] * n,
-             "track_id": pa.array(range(n), pa.int64()), "class": ["person"] * n,
-             "x1": f, "y1": f, "x2": f, "y2": f, "conf": f}
+            {
+                "ts": pa.array([ts] * n, pa.timestamp("us", tz="UTC")),
+                "camera_id": ["c"] * n,
+                "track_id": pa.array(range(n), pa.int64()),
+                "class": ["person"] * n,
+                "x1": f,
+                "y1": f,
+                "x2": f,
+                "y2": f,
+                "conf": f,
+            }
         )
 
     with Writer(tmp_path / "r.duckdb", config) as writer:
@@ -241,3 +263,28 @@ def test_expression_tables_have_no_column_that_could_hold_pixels(pipeline_run, t
         con.close()
     assert types, table
     assert not [c for c, t in types.items() if t in ("BLOB",) or t.endswith("[]")], types
+
+
+def test_every_live_view_access_is_recorded_with_who_when_which_camera(tmp_path: Path) -> None:
+    """Through the writer's real read API, as the dashboard's Live page calls it."""
+    from data.readapi import serve
+    from data.reader import ApiReader
+    from data.writer import Writer
+
+    with Writer(tmp_path / "audit.duckdb") as writer:
+        api = serve(writer, port=0, publish=False)
+        try:
+            reader = ApiReader(api.url)
+            before = datetime.now(UTC)
+            reader.log_live_view("maria", "store_manager", "door")
+            reader.log_live_view("li", "admin", "till")
+            writer.flush(30)
+            rows = (
+                writer.cursor()
+                .execute("SELECT user_name, role, camera_id, ts FROM live_view_log ORDER BY ts")
+                .fetchall()
+            )
+        finally:
+            api.stop()
+    assert [r[:3] for r in rows] == [("maria", "store_manager", "door"), ("li", "admin", "till")]
+    assert all(before - timedelta(seconds=1) <= r[3] <= datetime.now(UTC) for r in rows)

@@ -47,8 +47,6 @@ __all__ = [
 ]
 
 
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if FAULT_RESULTS:
         terminalreporter.write_line("")

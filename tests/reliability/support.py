@@ -107,7 +107,9 @@ class FaultyPersonDetector:
     and hangs (until ``release`` is set) on the calls in ``hang_on``. Every other call goes
     to the real model."""
 
-    def __init__(self, real: Any, raise_on: set[int] = frozenset(), hang_on: set[int] = frozenset()):
+    def __init__(
+        self, real: Any, raise_on: set[int] = frozenset(), hang_on: set[int] = frozenset()
+    ):
         self.real = real
         self.raise_on, self.hang_on = set(raise_on), set(hang_on)
         self.release = threading.Event()
@@ -132,7 +134,9 @@ class FaultyPersonDetector:
 # ----------------------------------------------------------------------------- pipeline process
 
 
-def write_config(path: Path, cameras: list[dict[str, Any]], store_id: str = "s1", **privacy: Any) -> Path:
+def write_config(
+    path: Path, cameras: list[dict[str, Any]], store_id: str = "s1", **privacy: Any
+) -> Path:
     """A TOML config file for ``storelens pipeline`` (values written with json: TOML-compatible)."""
     lines = [
         "[store]",
@@ -189,14 +193,27 @@ class PipelineProcess:
 
     def argv(self) -> list[str]:
         return [
-            sys.executable, "-m", "dashboard.cli", "pipeline", "--config", str(self.config),
-            "--db", str(self.db), "--tile-port", "0", "--api-port", "0",
+            sys.executable,
+            "-m",
+            "dashboard.cli",
+            "pipeline",
+            "--config",
+            str(self.config),
+            "--db",
+            str(self.db),
+            "--tile-port",
+            "0",
+            "--api-port",
+            "0",
         ]
 
     def env(self) -> dict[str, str]:
         return dict(
-            os.environ, STORELENS_HOME=str(self.home), STORELENS_STREAM_SECRET="fault-test-secret",
-            YOLO_OFFLINE="1", PYTHONUNBUFFERED="1",
+            os.environ,
+            STORELENS_HOME=str(self.home),
+            STORELENS_STREAM_SECRET="fault-test-secret",
+            YOLO_OFFLINE="1",
+            PYTHONUNBUFFERED="1",
         )
 
     def start(self) -> PipelineProcess:
@@ -204,7 +221,11 @@ class PipelineProcess:
         services.unlink(missing_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            self.argv(), cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            self.argv(),
+            cwd=REPO,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.starts.append(time.monotonic())
@@ -263,7 +284,9 @@ def pipeline_process(tmp_path: Path) -> Iterator[Callable[..., PipelineProcess]]
 
     def make(config: Path, db: Path | None = None) -> PipelineProcess:
         home = storelens_home(tmp_path)
-        proc = PipelineProcess(config, db or tmp_path / "store.duckdb", home, tmp_path / "pipeline.log")
+        proc = PipelineProcess(
+            config, db or tmp_path / "store.duckdb", home, tmp_path / "pipeline.log"
+        )
         made.append(proc)
         return proc
 
@@ -335,8 +358,12 @@ def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
         root / "store.toml",
         [
             {"camera_id": "face-open", "name": "Faces open", "source": str(clip)},
-            {"camera_id": "face-staff", "name": "Counter", "source": str(clip),
-             "zones": [{"name": "behind counter", "kind": "staff", "polygon": STAFF_POLYGON}]},
+            {
+                "camera_id": "face-staff",
+                "name": "Counter",
+                "source": str(clip),
+                "zones": [{"name": "behind counter", "kind": "staff", "polygon": STAFF_POLYGON}],
+            },
             {"camera_id": "cam-secret", "name": "Door", "source": secret_url},
         ],
     )
@@ -364,7 +391,9 @@ def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
         wait_until(lambda: proc.committed_batches() >= 10, 60, 0.5)
         for cam in ("face-open", "face-staff"):
             token = sign_stream_token(TILE_SECRET.encode(), cam, faces=False)
-            with urllib.request.urlopen(f"{info['tiles']}/frame/{cam}.jpg?token={token}", timeout=10) as r:
+            with urllib.request.urlopen(
+                f"{info['tiles']}/frame/{cam}.jpg?token={token}", timeout=10
+            ) as r:
                 tiles[cam] = r.read()
         with urllib.request.urlopen(f"{info['tiles']}/status", timeout=10) as r:
             status_json = r.read().decode()

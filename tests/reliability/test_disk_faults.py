@@ -30,7 +30,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         done = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.skip(f"cannot run mount here ({exc}); the disk-full fault needs a small tmpfs")
@@ -47,8 +49,17 @@ def _detections(n: int, first_track: int) -> pa.Table:
     ts = pa.array([now] * n, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
     box = pa.array([1.0] * n, pa.float32())
     return pa.table(
-        {"ts": ts, "camera_id": ["cam"] * n, "track_id": pa.array(range(first_track, first_track + n), pa.int64()),
-         "class": ["person"] * n, "x1": box, "y1": box, "x2": box, "y2": box, "conf": box}
+        {
+            "ts": ts,
+            "camera_id": ["cam"] * n,
+            "track_id": pa.array(range(first_track, first_track + n), pa.int64()),
+            "class": ["person"] * n,
+            "x1": box,
+            "y1": box,
+            "x2": box,
+            "y2": box,
+            "conf": box,
+        }
     )
 
 
@@ -66,12 +77,10 @@ def test_disk_full_is_reported_writer_survives_and_recovers(small_disk: Path, fa
     try:
         writer.flush(30)
         ballast = _fill(small_disk, leave_bytes=1_500_000)
-        sent = committed_rows_before = 0
         i = 0
         while writer.stats.batches_failed < 2 and i < 500:
             writer.append("detections", _detections(2000, i * 2000), f"full:{i}")
             writer.flush(60)
-            sent += 2000
             i += 1
         assert writer.stats.batches_failed >= 2, "the disk never filled: is the tmpfs 8 MB?"
         committed_rows_before = writer.stats.rows_committed
@@ -98,7 +107,9 @@ def test_disk_full_is_reported_writer_survives_and_recovers(small_disk: Path, fa
     finally:
         con.close()
     fault_record(
-        "disk full (8 MB tmpfs) while committing", recovery_s, f"{failed} batches ({failed * 2000} rows)",
+        "disk full (8 MB tmpfs) while committing",
+        recovery_s,
+        f"{failed} batches ({failed * 2000} rows)",
         "failed batches are dropped, not retried; writer alive; commits resume when space returns",
     )
 

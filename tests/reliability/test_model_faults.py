@@ -31,7 +31,9 @@ class RecordingHub(FrameHub):
         super().__init__()
         self.published: list[tuple[str, float]] = []
 
-    def publish(self, camera_id: str, ts: float, jpeg_blurred: bytes, jpeg_faces: bytes | None) -> None:
+    def publish(
+        self, camera_id: str, ts: float, jpeg_blurred: bytes, jpeg_faces: bytes | None
+    ) -> None:
         self.published.append((camera_id, time.monotonic()))
         super().publish(camera_id, ts, jpeg_blurred, jpeg_faces)
 
@@ -45,7 +47,9 @@ def test_model_raising_then_hanging_drops_one_frame_each_and_camera_goes_on(
     config = StoreLensConfig(
         cameras=[
             CameraConfig(camera_id="cam-a", name="A", source=str(store_gif)),
-            CameraConfig(camera_id="cam-b", name="B", source=str(media_dir / "people-detection.gif")),
+            CameraConfig(
+                camera_id="cam-b", name="B", source=str(media_dir / "people-detection.gif")
+            ),
         ]
     )
     models = SharedModels(person=person_detector)
@@ -99,9 +103,47 @@ def test_model_raising_then_hanging_drops_one_frame_each_and_camera_goes_on(
     counters = runner.counters()
     assert counters["cam-a"]["frames_failed"] == 1 and counters["cam-a"]["frames_hung"] == 1
     assert counters["cam-b"]["frames_failed"] == 0 and counters["cam-b"]["frames_hung"] == 0
-    assert not [t for t in threading.enumerate() if t.name.startswith("analysis-") and t in pool and t.is_alive()]
-    fault_record("model raises on one frame", raise_recovery, "1 frame", "camera A, next frame analysed")
+    assert not [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("analysis-") and t in pool and t.is_alive()
+    ]
     fault_record(
-        "model hangs on one frame (watchdog 3 s)", hang_recovery, "1 frame",
+        "model raises on one frame", raise_recovery, "1 frame", "camera A, next frame analysed"
+    )
+    fault_record(
+        "model hangs on one frame (watchdog 3 s)",
+        hang_recovery,
+        "1 frame",
         "tracks of cam A restart; cam B never stalled",
+    )
+
+
+def test_a_model_that_hangs_again_and_again_sets_fatal_instead_of_leaking_threads(
+    store_gif: Path, person_detector, fault_record
+) -> None:
+    config = StoreLensConfig(
+        cameras=[CameraConfig(camera_id="cam-a", name="A", source=str(store_gif))]
+    )
+    # INJECTED FAULT: every call hangs, in every pipeline the watchdog builds.
+    faulty = FaultyPersonDetector(person_detector, hang_on=set(range(1, 1000)))
+    options = PipelineOptions(faces=False, workers=1, frame_timeout_s=1.0, max_abandoned_threads=2)
+    runner = Runner(config, None, options=options, models=SharedModels(person=faulty))
+    started = time.monotonic()
+    runner.start()
+    try:
+        assert wait_until(lambda: runner.fatal is not None, 120), "watchdog never gave up"
+        gave_up_s = time.monotonic() - started
+        time.sleep(2.5)  # the watchdog must not spawn more threads after giving up
+        assert runner.abandoned_threads == options.max_abandoned_threads + 1
+        assert runner.hung["cam-a"] == options.max_abandoned_threads + 1
+        assert "restart the pipeline process" in runner.fatal
+    finally:
+        faulty.release.set()
+        runner.stop()
+    fault_record(
+        "model hangs on every frame (bounded)",
+        gave_up_s,
+        "all frames",
+        f"Runner.fatal after {options.max_abandoned_threads + 1} abandoned threads; no more spawned",
     )

@@ -28,7 +28,11 @@ def test_kill_9_mid_batch_then_supervisor_restart_loses_nothing_committed(
         tmp_path / "store.toml",
         [
             {"camera_id": "cam-1", "name": "Aisle", "source": str(store_gif)},
-            {"camera_id": "cam-2", "name": "Door", "source": str(media_dir / "people-detection.gif")},
+            {
+                "camera_id": "cam-2",
+                "name": "Door",
+                "source": str(media_dir / "people-detection.gif"),
+            },
         ],
     )
     pp = pipeline_process(config)
@@ -74,14 +78,19 @@ def test_kill_9_mid_batch_then_supervisor_restart_loses_nothing_committed(
                 "SELECT coalesce(sum(row_count), 0) FROM batch_ledger WHERE table_name = ?", [table]
             ).fetchall()[0][0]
             stored = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            assert stored == ledger_rows, f"{table}: {stored} rows stored, ledger says {ledger_rows}"
-        total = con.execute("SELECT count(*), count(DISTINCT batch_id) FROM batch_ledger").fetchall()[0]
+            assert stored == ledger_rows, (
+                f"{table}: {stored} rows stored, ledger says {ledger_rows}"
+            )
+        total = con.execute(
+            "SELECT count(*), count(DISTINCT batch_id) FROM batch_ledger"
+        ).fetchall()[0]
         assert total[0] == total[1]
     finally:
         con.close()
     lost_s = killed_wall - killed_last.timestamp()
     fault_record(
-        "pipeline kill -9 mid-batch, Supervisor restart", recovery_s,
+        "pipeline kill -9 mid-batch, Supervisor restart",
+        recovery_s,
         f"≤ {lost_s:.1f} s of rows",
         f"DB open + servers up {db_open_s:.1f} s after kill; ledger == table counts",
     )
@@ -95,7 +104,13 @@ def test_supervisor_gives_up_on_a_crash_loop_after_its_budget(tmp_path: Path, fa
     env = dict(os.environ, STORELENS_HOME=str(home))
     argv = [
         sys.executable,
-        "-m", "dashboard.cli", "pipeline", "--config", str(bad), "--db", str(tmp_path / "x.duckdb"),
+        "-m",
+        "dashboard.cli",
+        "pipeline",
+        "--config",
+        str(bad),
+        "--db",
+        str(tmp_path / "x.duckdb"),
     ]
     supervisor = Supervisor(argv, "pipeline", max_restarts=2, window_s=300, env=env)
     started = time.monotonic()
@@ -115,6 +130,8 @@ def test_supervisor_gives_up_on_a_crash_loop_after_its_budget(tmp_path: Path, fa
     assert supervisor.proc.returncode == 2
     assert not (tmp_path / "x.duckdb").exists()  # a refused config changes nothing
     fault_record(
-        "crash loop (bad config) under Supervisor", time.monotonic() - started, "0",
+        "crash loop (bad config) under Supervisor",
+        time.monotonic() - started,
+        "0",
         "gave up after 1 start + 2 restarts (max_restarts=2 per 300 s)",
     )

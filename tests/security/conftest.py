@@ -18,7 +18,7 @@ if "storelens_fault_support" not in sys.modules:
     sys.modules["storelens_fault_support"] = _module
     _spec.loader.exec_module(_module)
 
-from storelens_fault_support import (  # noqa: E402
+from storelens_fault_support import (
     PipelineRun,
     detectors_fixtures,
     person_detector,

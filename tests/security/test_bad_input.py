@@ -32,26 +32,60 @@ CAMERA = '[[cameras]]\ncamera_id = "door"\nname = "Door"\nsource = "clip.gif"\n'
 
 BAD_CONFIGS = [
     # (what, TOML text, field named, fix text expected)
-    ("unknown key", '[store]\nstore_id = "s1"\nopening_hour = 9\n', "store.opening_hour",
-     "remove it or check its spelling"),
-    ("unknown camera key", CAMERA + 'fps = 10\n', "cameras[0].fps", "remove it or check its spelling"),
+    (
+        "unknown key",
+        '[store]\nstore_id = "s1"\nopening_hour = 9\n',
+        "store.opening_hour",
+        "remove it or check its spelling",
+    ),
+    (
+        "unknown camera key",
+        CAMERA + "fps = 10\n",
+        "cameras[0].fps",
+        "remove it or check its spelling",
+    ),
     ("wrong type", '[store]\nopen_hour = "nine"\n', "store.open_hour", "valid integer"),
-    ("out of range", '[privacy]\nmin_group_size = 1\n', "privacy.min_group_size", "greater than or equal to 2"),
-    ("bad polygon (collinear)", CAMERA + '[[cameras.zones]]\nname = "q"\npolygon = [[0,0],[5,5],[10,10]]\n',
-     "cameras[0].zones[0].polygon", "give ≥ 3 non-collinear points"),
-    ("bad polygon (two points)", CAMERA + '[[cameras.zones]]\nname = "q"\npolygon = [[0,0],[5,5]]\n',
-     "cameras[0].zones[0].polygon", "at least 3"),
-    ("bad zone kind", CAMERA + '[[cameras.zones]]\nname = "q"\nkind = "vip"\npolygon = [[0,0],[5,0],[5,5]]\n',
-     "cameras[0].zones[0].kind", "'staff'"),
-    ("degenerate line", CAMERA + '[[cameras.lines]]\nstart = [1,1]\nend = [1,1]\n',
-     "cameras[0].lines[0]", "give two distinct points"),
+    (
+        "out of range",
+        "[privacy]\nmin_group_size = 1\n",
+        "privacy.min_group_size",
+        "greater than or equal to 2",
+    ),
+    (
+        "bad polygon (collinear)",
+        CAMERA + '[[cameras.zones]]\nname = "q"\npolygon = [[0,0],[5,5],[10,10]]\n',
+        "cameras[0].zones[0].polygon",
+        "give ≥ 3 non-collinear points",
+    ),
+    (
+        "bad polygon (two points)",
+        CAMERA + '[[cameras.zones]]\nname = "q"\npolygon = [[0,0],[5,5]]\n',
+        "cameras[0].zones[0].polygon",
+        "at least 3",
+    ),
+    (
+        "bad zone kind",
+        CAMERA + '[[cameras.zones]]\nname = "q"\nkind = "vip"\npolygon = [[0,0],[5,0],[5,5]]\n',
+        "cameras[0].zones[0].kind",
+        "'staff'",
+    ),
+    (
+        "degenerate line",
+        CAMERA + "[[cameras.lines]]\nstart = [1,1]\nend = [1,1]\n",
+        "cameras[0].lines[0]",
+        "give two distinct points",
+    ),
     ("duplicate camera", CAMERA + CAMERA, "cameras", "ids must be unique"),
     ("not TOML", "[store\nname = 1\n", "not valid TOML", "line 1"),
 ]
 
 
-@pytest.mark.parametrize(("what", "text", "field", "fix"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
-def test_invalid_config_names_file_field_and_fix(tmp_path: Path, what: str, text: str, field: str, fix: str) -> None:
+@pytest.mark.parametrize(
+    ("what", "text", "field", "fix"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS]
+)
+def test_invalid_config_names_file_field_and_fix(
+    tmp_path: Path, what: str, text: str, field: str, fix: str
+) -> None:
     path = tmp_path / "store.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as info:
@@ -60,13 +94,17 @@ def test_invalid_config_names_file_field_and_fix(tmp_path: Path, what: str, text
     assert str(path) in message and field in message and fix in message, message
 
 
-def test_pipeline_command_refuses_a_bad_config_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["pipeline", "up"])
+def test_commands_refuse_a_bad_config_cleanly(tmp_path: Path, command: str) -> None:
     path = tmp_path / "store.toml"
     path.write_text(CAMERA + '[[cameras.zones]]\nname = "q"\npolygon = [[0,0],[5,5],[10,10]]\n')
     db = tmp_path / "x.duckdb"
     done = subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", "pipeline", "--config", str(path), "--db", str(db)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "dashboard.cli", command, "--config", str(path), "--db", str(db)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"STORELENS_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 2
@@ -90,7 +128,9 @@ def test_unreachable_camera_is_reported_not_fatal(pipeline_run) -> None:
 @pytest.fixture
 def store_writer(tmp_path: Path):
     writer = Writer(tmp_path / "imports.duckdb")
-    writer.execute_admin(lambda con: upsert_store(con, "s1", "Store 1", "north", "Europe/Berlin", 8, 20, 500.0))
+    writer.execute_admin(
+        lambda con: upsert_store(con, "s1", "Store 1", "north", "Europe/Berlin", 8, 20, 500.0)
+    )
     yield writer
     writer.close()
 
@@ -138,8 +178,12 @@ def test_malformed_shifts_parquet_rejected_with_row_numbers(store_writer: Writer
             "store_id": ["s1", "s1", "s1", "s1"],
             "staff_role": ["cashier", "", "cashier", "cashier"],
             "start_ts": ["2026-03-02T08:00:00Z"] * 4,
-            "end_ts": ["2026-03-02T16:00:00Z", "2026-03-02T16:00:00Z", "2026-03-02T07:00:00Z",
-                       "2026-03-04T08:00:00Z"],
+            "end_ts": [
+                "2026-03-02T16:00:00Z",
+                "2026-03-02T16:00:00Z",
+                "2026-03-02T07:00:00Z",
+                "2026-03-04T08:00:00Z",
+            ],
             "hourly_cost": ["20", "20", "20", "20"],
         }
     )
@@ -160,12 +204,17 @@ def test_malformed_shifts_parquet_rejected_with_row_numbers(store_writer: Writer
     ("name", "content", "reason"),
     [
         ("sales.csv", b"when,where,how much\n1,2,3\n", "columns: missing"),
-        ("sales.csv", SALES_HEADER.replace("\n", ",extra\n").encode() + b"2026-03-02T09:00:00Z,s1,1,1,x\n",
-         "unexpected ['extra']"),
+        (
+            "sales.csv",
+            SALES_HEADER.replace("\n", ",extra\n").encode() + b"2026-03-02T09:00:00Z,s1,1,1,x\n",
+            "unexpected ['extra']",
+        ),
         ("sales.parquet", b"PAR1 this is not parquet", "cannot read the file"),
     ],
 )
-def test_a_wrong_file_is_rejected_whole(store_writer: Writer, name: str, content: bytes, reason: str) -> None:
+def test_a_wrong_file_is_rejected_whole(
+    store_writer: Writer, name: str, content: bytes, reason: str
+) -> None:
     before = _counts(store_writer)
     with pytest.raises(ImportRejected) as info:
         import_content(store_writer, "sales", name, content)

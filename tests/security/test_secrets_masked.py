@@ -58,11 +58,19 @@ def test_capture_logs_and_status_mask_a_wrong_password(
     rtsp_server_factory, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = rtsp_server_factory("--user", "admin", "--password", "right-one")
-    url = server.url.replace("rtsp://", f"rtsp://admin:{SECRET_PASSWORD}@") + f"?token={SECRET_TOKEN}"
+    url = (
+        server.url.replace("rtsp://", f"rtsp://admin:{SECRET_PASSWORD}@") + f"?token={SECRET_TOKEN}"
+    )
     caplog.set_level(logging.DEBUG)
     worker = CaptureWorker(
-        "door", "Door", url, open_timeout_s=2, read_timeout_s=2, backoff_initial_s=0.2,
-        backoff_max_s=0.5, offline_after_s=1,
+        "door",
+        "Door",
+        url,
+        open_timeout_s=2,
+        read_timeout_s=2,
+        backoff_initial_s=0.2,
+        backoff_max_s=0.5,
+        offline_after_s=1,
     ).start()
     try:
         assert wait_until(lambda: worker.connect_attempts >= 3, 60)
@@ -92,8 +100,12 @@ def test_source_errors_mask_credentials(spec: str) -> None:
 
 
 def test_config_errors_about_other_fields_do_not_echo_credentials() -> None:
-    camera = {"camera_id": "door", "name": "Door", "source": f"rtsp://admin:{SECRET_PASSWORD}@cam/live",
-              "role": "lobby"}
+    camera = {
+        "camera_id": "door",
+        "name": "Door",
+        "source": f"rtsp://admin:{SECRET_PASSWORD}@cam/live",
+        "role": "lobby",
+    }
     with pytest.raises(ConfigError) as info:
         parse_config({"cameras": [camera]}, "store.toml")
     _assert_clean(str(info.value), "ConfigError")

@@ -4,6 +4,7 @@ and the live-view audit log change nothing and widen nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Iterator
@@ -17,14 +18,14 @@ from data import kpi
 from data.catalog import upsert_camera, upsert_store
 from data.errors import AccessDenied, DataError, ImportRejected
 from data.imports import import_content
-from data.reader import ApiReader, WriterReader
 from data.readapi import serve
+from data.reader import ApiReader, WriterReader
 from data.writer import Writer
 
 PAYLOADS = [
     "x'; DROP TABLE stores; --",
     "s1' OR '1'='1",
-    "s1\"; DELETE FROM cameras; --",
+    's1"; DELETE FROM cameras; --',
     "') UNION SELECT * FROM stores --",
     "s1'||(SELECT string_agg(store_id, ',') FROM stores)||'",
     "$ids",
@@ -54,7 +55,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 def fingerprint(writer: Writer) -> dict[str, Any]:
     cur = writer.cursor()
-    tables = [r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
+    tables = [
+        r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+    ]
     counts = {t: cur.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in tables}
     stores = cur.execute("SELECT * FROM stores ORDER BY store_id").fetchall()
     cameras = cur.execute("SELECT camera_id, store_id FROM cameras ORDER BY 1").fetchall()
@@ -63,17 +66,17 @@ def fingerprint(writer: Writer) -> dict[str, Any]:
 
 @pytest.mark.parametrize("reader_kind", ["api", "local"])
 @pytest.mark.parametrize("payload", PAYLOADS)
-def test_hostile_ids_in_named_queries_change_and_widen_nothing(served, reader_kind: str, payload: str) -> None:
+def test_hostile_ids_in_named_queries_change_and_widen_nothing(
+    served, reader_kind: str, payload: str
+) -> None:
     reader = served[reader_kind]
     before = fingerprint(served["writer"])
     assert reader.query("stores", {"stores": [payload]}).height == 0
     assert reader.query("cameras", {"stores": [payload]}).height == 0
     since = datetime.now(UTC) - timedelta(days=1)
     assert reader.query("people_per_minute", {"camera_id": payload, "since": since}).height == 0
-    try:
+    with contextlib.suppress(DataError):  # a refused parameter is fine; a changed database is not
         reader.query("alerts", {"stores": [payload], "since": since})
-    except DataError:
-        pass  # a refused parameter is fine; a changed database is not
     assert fingerprint(served["writer"]) == before
 
 
@@ -115,7 +118,9 @@ def test_hostile_text_in_the_live_view_log_is_stored_literally(served) -> None:
     reader.log_live_view(payload, "store_manager", "s1-door'; DELETE FROM alerts; --")
     served["writer"].flush(30)
     cur = served["writer"].cursor()
-    rows = cur.execute("SELECT user_name, camera_id FROM live_view_log WHERE role = 'store_manager'").fetchall()
+    rows = cur.execute(
+        "SELECT user_name, camera_id FROM live_view_log WHERE role = 'store_manager'"
+    ).fetchall()
     assert (payload, "s1-door'; DELETE FROM alerts; --") in rows
     assert cur.execute("SELECT count(*) FROM stores").fetchall()[0][0] == 2
 

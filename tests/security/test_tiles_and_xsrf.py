@@ -53,14 +53,24 @@ def _later(token: str) -> str:
 FORGERIES = {
     "no token": lambda base: f"{base}/frame/door.jpg",
     "garbage token": lambda base: f"{base}/frame/door.jpg?token=abc",
-    "token of another camera": lambda base: f"{base}/frame/door.jpg?token={sign_stream_token(SECRET, 'till')}",
-    "faces bit flipped": lambda base: f"{base}/frame/door.jpg?token={_flip_faces(sign_stream_token(SECRET, 'door'))}",
-    "expiry extended": lambda base: f"{base}/frame/door.jpg?token={_later(sign_stream_token(SECRET, 'door'))}",
-    "expired": lambda base: f"{base}/frame/door.jpg?token={sign_stream_token(SECRET, 'door', ttl_s=-5)}",
+    "token of another camera": lambda base: (
+        f"{base}/frame/door.jpg?token={sign_stream_token(SECRET, 'till')}"
+    ),
+    "faces bit flipped": lambda base: (
+        f"{base}/frame/door.jpg?token={_flip_faces(sign_stream_token(SECRET, 'door'))}"
+    ),
+    "expiry extended": lambda base: (
+        f"{base}/frame/door.jpg?token={_later(sign_stream_token(SECRET, 'door'))}"
+    ),
+    "expired": lambda base: (
+        f"{base}/frame/door.jpg?token={sign_stream_token(SECRET, 'door', ttl_s=-5)}"
+    ),
     "signed with another secret": lambda base: (
         f"{base}/frame/door.jpg?token={sign_stream_token(b'guess', 'door', faces=True)}"
     ),
-    "stream, camera swapped": lambda base: f"{base}/stream/door.mjpg?token={sign_stream_token(SECRET, 'till')}",
+    "stream, camera swapped": lambda base: (
+        f"{base}/stream/door.mjpg?token={sign_stream_token(SECRET, 'till')}"
+    ),
 }
 
 
@@ -72,7 +82,10 @@ def test_forged_tile_tokens_are_refused(tiles: str, forgery: str) -> None:
 
 
 def test_a_valid_token_gets_only_what_it_grants(tiles: str) -> None:
-    assert _get(f"{tiles}/frame/door.jpg?token={sign_stream_token(SECRET, 'door')}") == (200, b"DOOR-BLURRED")
+    assert _get(f"{tiles}/frame/door.jpg?token={sign_stream_token(SECRET, 'door')}") == (
+        200,
+        b"DOOR-BLURRED",
+    )
     faces = sign_stream_token(SECRET, "door", faces=True)
     assert _get(f"{tiles}/frame/door.jpg?token={faces}") == (200, b"DOOR-FACES")
 
