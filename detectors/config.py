@@ -115,6 +115,16 @@ class PrivacyConfig(Strict):
     events_retention_days: int = Field(400, ge=7, le=3650)
 
 
+class AlertsConfig(Strict):
+    """When the pipeline raises an alert for staff to acknowledge."""
+
+    frustrated_s: float = Field(
+        10.0, ge=1, le=3600, description="frustrated in a queue/checkout this long"
+    )
+    queue_wait_s: float = Field(240.0, ge=10, le=7200, description="a queue wait longer than this")
+    offline_s: float = Field(30.0, ge=5, le=86400, description="a camera offline this long")
+
+
 class StoreConfig(Strict):
     store_id: str = Field("demo", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     name: str = Field("Demo Store", min_length=1, max_length=80)
@@ -130,6 +140,7 @@ class StoreLensConfig(Strict):
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=9)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> StoreLensConfig:

@@ -32,7 +32,8 @@ import numpy as np
 import pyarrow as pa
 
 from data.sink import RowSink
-from detectors.config import CameraConfig, StoreLensConfig
+from detectors.alerts import AlertRow, AlertRules, alerts_to_arrow
+from detectors.config import AlertsConfig, CameraConfig, StoreLensConfig
 from detectors.events import EventEngine, EventRow, rows_to_arrow
 from detectors.hub import FrameHub
 from detectors.types import NO_TRACK, CameraState, CameraStatus, Detections, Frame, TrackEvent
@@ -98,6 +99,7 @@ class PipelineOptions:
     tile_width: int = 640  # tiles are downscaled to this before encoding
     workers: int = 2
     blur_faces: bool = True
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     # Watchdog (issue 6, see detectors/watchdog.py): a frame still in analysis after this
     # many seconds is abandoned and its camera gets a fresh pipeline; 0 turns it off.
     # 20 s is far above the slowest frame measured here (cold OpenVINO start, ~2 s).
@@ -173,6 +175,8 @@ class CameraPipeline:
         self.options = options
         self.tracker = PersonTracker(analysed_fps=options.max_fps_per_camera)
         self.engine = EventEngine(camera.camera_id, camera.lines, camera.zones)
+        self.alert_rules = AlertRules(camera.camera_id, camera.name, options.alerts)
+        self._alert_rows: list[AlertRow] = []
         self.smoother = self.scheduler = None
         if models.expression is not None:
             from detectors.expressions import ExpressionScheduler, ExpressionSmoother
@@ -229,6 +233,7 @@ class CameraPipeline:
                 self._record_expressions(frame.ts, readings)
                 t = self._timed("expression", t)
         events = self.engine.update(frame.ts, dets)
+        self._alert_rows.extend(self.alert_rules.update(frame.ts, dets, self.engine.state))
         t = self._timed("events", t)
         self._record(frame.ts, dets, events)
         annotated = None
@@ -395,6 +400,9 @@ class CameraPipeline:
                 ],
                 schema=EXPRESSIONS_SCHEMA,
             )
+        if self._alert_rows:
+            rows_alert, self._alert_rows = self._alert_rows, []
+            out["alerts"] = alerts_to_arrow(rows_alert)
         if self._queue_tables:
             tables, self._queue_tables = self._queue_tables, []
             out["queue_samples"] = pa.concat_tables(tables)
@@ -433,7 +441,9 @@ class Runner:
         self.config = config
         self.sink = sink
         self.hub = hub or FrameHub()
-        self.options = options or PipelineOptions(blur_faces=config.privacy.blur_faces)
+        self.options = options or PipelineOptions(
+            blur_faces=config.privacy.blur_faces, alerts=config.alerts
+        )
         self._owns_models = models is None
         self.models = models or SharedModels.load(config, self.options)
         self.run_id = uuid.uuid4().hex[:12]
@@ -662,7 +672,10 @@ class Runner:
                         pipeline.sample_queues(now)
                     finally:
                         lock.release()
-                self.hub.set_status(self._status_with_fps(cid))
+                status = self._status_with_fps(cid)
+                self.hub.set_status(status)
+                # Offline alerts come from here: an offline camera has no frames to analyse.
+                pipeline._alert_rows.extend(pipeline.alert_rules.camera_status(now, status))
             self.flush_rows()
 
     def _status_with_fps(self, cid: str) -> CameraStatus:

@@ -60,6 +60,7 @@ def served(dashboard_db_master: Path, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (PyPI) not installed")
+    sync_api.expect.set_options(timeout=TIMEOUT_MS)  # expect() has its own 5 s default
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         yield b

@@ -315,8 +315,15 @@ def test_setup_imports_sales_with_validation_report(dashboard_env: Path) -> None
 
 def test_store_page_draws_every_chart(dashboard_env: Path) -> None:
     at = open_app(USERS["manager"], page="screens/store.py")
-    specs = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"]
-                     for c in at.get("plotly_chart"))
-    for title in ("Visitors and transactions", "Conversion", "Satisfaction by zone and hour",
-                  "Checkout queue", "Dwell by zone", "Where people stand — s1-entrance"):
+    specs = " ".join(
+        json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")
+    )
+    for title in (
+        "Visitors and transactions",
+        "Conversion",
+        "Satisfaction by zone and hour",
+        "Checkout queue",
+        "Dwell by zone",
+        "Where people stand — s1-entrance",
+    ):
         assert title in specs, title

@@ -1,0 +1,129 @@
+"""Alert rules for store managers: pure state machines over what the pipeline sees.
+
+- ``frustrated``: a track standing in a queue or checkout zone whose *smoothed*
+  expression has been frustrated for at least ``frustrated_s`` (one alert per track);
+- ``queue_wait``: a track has waited in a queue/checkout zone longer than
+  ``queue_wait_s`` (one alert per track);
+- ``camera_offline``: a camera has been offline for ``offline_s`` (one per outage).
+
+Each alert is a row for the ``alerts`` table: (ts, camera_id, kind, detail). No
+pixels and no identity: the detail names the camera, the zone and the duration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from detectors.config import AlertsConfig
+from detectors.events import EngineState
+from detectors.types import CameraState, CameraStatus, Detections, Valence
+
+ALERTS_SCHEMA = pa.schema(
+    [
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("camera_id", pa.string()),
+        ("kind", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    ts: float
+    camera_id: str
+    kind: str
+    detail: str
+
+
+def alerts_to_arrow(rows: list[AlertRow]) -> pa.Table:
+    return pa.Table.from_pydict(
+        {
+            "ts": pa.array([round(r.ts * 1_000_000) for r in rows], pa.int64()).cast(
+                pa.timestamp("us", tz="UTC")
+            ),
+            "camera_id": [r.camera_id for r in rows],
+            "kind": [r.kind for r in rows],
+            "detail": [r.detail for r in rows],
+        },
+        schema=ALERTS_SCHEMA,
+    )
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d} min"
+
+
+@dataclass
+class AlertRules:
+    camera_id: str
+    camera_name: str
+    config: AlertsConfig = field(default_factory=AlertsConfig)
+    _frustrated_since: dict[int, float] = field(default_factory=dict)
+    _alerted_frustrated: set[int] = field(default_factory=set)
+    _alerted_wait: set[int] = field(default_factory=set)
+    _offline_alerted: bool = False
+
+    def update(self, ts: float, detections: Detections, state: EngineState) -> list[AlertRow]:
+        """Rules over one analysed frame (call after the event engine's update)."""
+        out: list[AlertRow] = []
+        queued = {
+            tid: (zone, wait)
+            for zone, waits in state.queue_waits.items()
+            for tid, wait in waits.items()
+        }
+        for tid, (zone, wait) in queued.items():
+            if wait >= self.config.queue_wait_s and tid not in self._alerted_wait:
+                self._alerted_wait.add(tid)
+                out.append(
+                    AlertRow(
+                        ts,
+                        self.camera_id,
+                        "queue_wait",
+                        f"{self.camera_name} · {zone}: a shopper has waited {_minutes(wait)}",
+                    )
+                )
+        valence = detections.data.get("valence")
+        frustrated_now: set[int] = set()
+        if valence is not None and len(detections):
+            mask = (valence == str(Valence.FRUSTRATED)) & np.isin(
+                detections.tracker_id, list(queued)
+            )
+            frustrated_now = {int(t) for t in detections.tracker_id[mask]}
+        for tid in frustrated_now:
+            since = self._frustrated_since.setdefault(tid, ts)
+            if ts - since >= self.config.frustrated_s and tid not in self._alerted_frustrated:
+                self._alerted_frustrated.add(tid)
+                zone = queued[tid][0]
+                out.append(
+                    AlertRow(
+                        ts,
+                        self.camera_id,
+                        "frustrated",
+                        f"{self.camera_name} · {zone}: frustrated shopper for {ts - since:.0f} s",
+                    )
+                )
+        for tid in list(self._frustrated_since):
+            if tid not in frustrated_now:
+                del self._frustrated_since[tid]
+        active = set(queued) | frustrated_now
+        self._alerted_wait &= active | set(detections.tracker_id.tolist())
+        self._alerted_frustrated &= active | set(detections.tracker_id.tolist())
+        return out
+
+    def camera_status(self, ts: float, status: CameraStatus) -> list[AlertRow]:
+        """One alert per outage once the camera has been offline for ``offline_s``."""
+        if status.state is not CameraState.OFFLINE:
+            self._offline_alerted = False
+            return []
+        down_for = ts - status.since
+        if self._offline_alerted or down_for < self.config.offline_s:
+            return []
+        self._offline_alerted = True
+        detail = f"{self.camera_name}: camera offline for {_minutes(down_for)}"
+        if status.last_error:
+            detail += f" ({status.last_error[:120]})"
+        return [AlertRow(ts, self.camera_id, "camera_offline", detail)]
