@@ -76,6 +76,9 @@ def pipeline(
     db: DbOpt = None,
     tile_port: Annotated[int, typer.Option(help="MJPEG tile server port")] = 8503,
     api_port: Annotated[int, typer.Option(help="read API port")] = 8502,
+    tile_host: Annotated[
+        str, typer.Option(help="address the tile server binds (0.0.0.0: browsers on other hosts)")
+    ] = "127.0.0.1",
 ) -> None:
     """Run the pipeline process alone (all cameras of one store; the only DuckDB writer)."""
     from dashboard.launcher import resolve_config, run_pipeline
@@ -83,7 +86,13 @@ def pipeline(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         raise typer.Exit(
-            run_pipeline(resolve_config(config), _db(db), tile_port=tile_port, api_port=api_port)
+            run_pipeline(
+                resolve_config(config),
+                _db(db),
+                tile_port=tile_port,
+                api_port=api_port,
+                tile_host=tile_host,
+            )
         )
     except StoreLensError as exc:
         _fail(exc)

@@ -50,9 +50,13 @@ def default_db_path() -> Path:
 
 
 def resolve_config(path: str | Path | None) -> StoreLensConfig:
+    """--config, else env STORELENS_CONFIG, else what Setup saved (var/store.toml), else the demo."""
     path = path or os.environ.get("STORELENS_CONFIG")
     if path:
         return load_config(path)
+    saved = storelens_home() / "store.toml"
+    if saved.is_file():
+        return load_config(saved)
     from detectors.demo import demo_config
 
     return demo_config()
@@ -89,11 +93,12 @@ def run_pipeline(
     host: str = "127.0.0.1",
     tile_port: int = 8503,
     api_port: int = 8502,
+    tile_host: str = "127.0.0.1",
     stop_event: threading.Event | None = None,
 ) -> int:
     """The pipeline process body: runs until SIGTERM/SIGINT (or ``stop_event``), then flushes."""
     from data.readapi import serve
-    from data.writer import Writer
+    from data.writer import RetentionPolicy, Writer, WriterConfig
     from detectors.hub import FrameHub
     from detectors.pipeline import Runner
     from detectors.stream import TileServer
@@ -103,17 +108,24 @@ def run_pipeline(
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    writer = Writer(db_path)
+    privacy = config.privacy
+    retention = RetentionPolicy(
+        detections=privacy.detections_retention_days,
+        events=privacy.events_retention_days,
+        tracks=privacy.events_retention_days,
+        queue_samples=privacy.events_retention_days,
+    )
+    writer = Writer(db_path, WriterConfig(retention=retention))
     register_store(writer, config)
     api = serve(writer, host, api_port)
     hub = FrameHub()
-    tiles = TileServer(hub, host, tile_port).start()
+    tiles = TileServer(hub, tile_host, tile_port).start()
     runner = Runner(config, writer, hub).start()
     services = {
         "pid": os.getpid(),
         "db": str(db_path),
         "read_api": api.url,
-        "tiles": f"http://{host}:{tiles.server_address[1]}",
+        "tiles": f"http://{tile_host}:{tiles.server_address[1]}",
         "store_id": config.store.store_id,
         "cameras": [{"camera_id": c.camera_id, "name": c.name} for c in config.cameras],
     }
