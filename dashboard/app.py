@@ -11,8 +11,17 @@ import streamlit as st
 
 from dashboard.auth import Role
 from dashboard.session import render_user_box, require_user, sign_in_page
+from dashboard.settings import config_problem
 
 st.set_page_config(page_title="StoreLens", page_icon=":material/storefront:", layout="wide")
+
+if problem := config_problem():
+    # Safe mode: no live pipeline, history pages still work; the fix is named, no trace.
+    st.error(
+        "**Safe mode** — the store config is invalid, so cameras are not running.\n\n"
+        f"```\n{problem}\n```\nFix the file (or use Setup) and restart `storelens up`.",
+        icon=":material/warning:",
+    )
 
 user = require_user()
 if user is None:  # signed out: the sign-in form is the only page there is

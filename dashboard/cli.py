@@ -64,10 +64,15 @@ def up(
     from dashboard.launcher import resolve_config, run_up
 
     try:
-        resolve_config(config)  # fail here, loudly, on a bad config
-        raise typer.Exit(run_up(config, _db(db), port, seed))
+        resolve_config(config)
+        config_error = None
     except StoreLensError as exc:
-        _fail(exc)
+        # Loud here, and the dashboard starts in safe mode showing the same message.
+        typer.secho(
+            f"error: {exc}\nstarting the dashboard in safe mode", fg=typer.colors.RED, err=True
+        )
+        config_error = str(exc)
+    raise typer.Exit(run_up(config, _db(db), port, seed, config_error))
 
 
 @app.command()

@@ -31,6 +31,7 @@ from detectors.paths import PROJECT_ROOT, storelens_home
 from detectors.sources import mask_url
 
 log = logging.getLogger("storelens.launcher")
+CONFIG_ERROR_ENV = "STORELENS_CONFIG_ERROR"  # set for the dashboard when it runs in safe mode
 
 
 def services_path() -> Path:
@@ -133,9 +134,15 @@ def run_pipeline(
     tmp.write_text(json.dumps(services))
     tmp.replace(services_path())
     log.info("pipeline up: %s", services)
+    exit_code = 0
     try:
         while not stop.wait(1.0):
-            pass
+            if runner.fatal:
+                # A model that hangs on every frame: exit non-zero so the supervisor restarts
+                # the process with fresh models (bounded restart rate).
+                log.error("pipeline unhealthy: %s; exiting for a restart", runner.fatal)
+                exit_code = 3
+                break
     finally:
         runner.stop()
         tiles.stop()
@@ -146,7 +153,7 @@ def run_pipeline(
                 services_path().unlink()
         except (OSError, ValueError):
             pass
-    return 0
+    return exit_code
 
 
 class Supervisor:
@@ -200,9 +207,17 @@ class Supervisor:
             self.proc.kill()
 
 
-def run_up(config_path: str | None, db_path: Path, port: int, seed: bool) -> int:
-    """`storelens up`: seed the demo history if empty, then supervise pipeline + dashboard."""
+def run_up(
+    config_path: str | None, db_path: Path, port: int, seed: bool, config_error: str | None = None
+) -> int:
+    """`storelens up`: seed the demo history if empty, then supervise pipeline + dashboard.
+
+    With ``config_error`` (the config did not validate) only the dashboard starts, in safe
+    mode: it shows the error, naming the file, the field and the fix, instead of a trace.
+    """
     env = dict(os.environ, STORELENS_DB=str(db_path))
+    if config_error:
+        env[CONFIG_ERROR_ENV] = config_error
     if config_path:
         env["STORELENS_CONFIG"] = str(config_path)
     exe = [sys.executable, "-m", "dashboard.cli"]
@@ -229,7 +244,8 @@ def run_up(config_path: str | None, db_path: Path, port: int, seed: bool) -> int
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    pipeline.start()
+    if not config_error:
+        pipeline.start()
     dashboard.start()
     print(f"StoreLens: dashboard on http://localhost:{port}  (Ctrl-C stops)", flush=True)
     try:

@@ -131,3 +131,19 @@ def save_store_config(config: StoreLensConfig, path: Path | None = None) -> Path
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def config_problem() -> str | None:
+    """Why the store config cannot be used (safe mode), or None when it is fine.
+
+    ``storelens up`` passes the pipeline's config error in the environment; a config saved
+    or edited since is checked here too, so the message is never older than the file.
+    """
+    from dashboard.launcher import CONFIG_ERROR_ENV
+    from detectors.errors import ConfigError
+
+    try:
+        load_store_config()
+    except ConfigError as exc:
+        return str(exc)
+    return os.environ.get(CONFIG_ERROR_ENV) or None

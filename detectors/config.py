@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from detectors.errors import ConfigError
+from detectors.redact import mask_url
 
 Point = tuple[Annotated[float, Field(ge=0, le=10_000)], Annotated[float, Field(ge=0, le=10_000)]]
 
@@ -172,7 +173,9 @@ def parse_config(raw: dict[str, Any], origin: str = "<config>") -> StoreLensConf
             if err["type"] == "extra_forbidden":
                 problems.append(f"{where}: unknown key; remove it or check its spelling")
             else:
-                problems.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+                # Masked: the input may be a whole camera table with an rtsp://user:pass@ URL.
+                got = mask_url(repr(err.get("input")))
+                problems.append(f"{where}: {err['msg']} (got {got[:200]})")
         raise ConfigError(f"{origin}: invalid config:\n  " + "\n  ".join(problems)) from None
 
 

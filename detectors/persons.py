@@ -91,6 +91,62 @@ def prepare_person_model(
     return artifact
 
 
+class _OpenVinoBoxes:
+    """Direct OpenVINO adapter for the exported YOLO model: boxes of one class, nothing else.
+
+    Why not ``YOLO(openvino_dir).predict``: the person weights are a *segmentation*
+    model, and ultralytics computes its mask prototypes (a 32×104×104 branch) and runs
+    NMS and mask post-processing in torch on every frame. Here the graph is cut to the
+    box output, so OpenVINO prunes the prototype branch, and letterboxing and NMS are
+    numpy/OpenCV. ``benchmarks/bench_persons.py`` compares both paths.
+    """
+
+    def __init__(self, xml_path: Path, imgsz: int, class_id: int = PERSON_CLASS_ID) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(str(xml_path))
+        boxes_only = ov.Model([model.outputs[0].get_node()], model.get_parameters(), "boxes")
+        compiled = core.compile_model(boxes_only, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+        self._request = compiled.create_infer_request()
+        self.imgsz = imgsz
+        self.class_row = 4 + class_id  # rows: cx, cy, w, h, then one score per class
+
+    def __call__(
+        self, image: np.ndarray, conf: float, iou: float = 0.5
+    ) -> tuple[np.ndarray, np.ndarray]:
+        import cv2
+
+        h, w = image.shape[:2]
+        scale = self.imgsz / max(h, w)
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        top, left = (self.imgsz - nh) // 2, (self.imgsz - nw) // 2
+        canvas = np.full((self.imgsz, self.imgsz, 3), 114, dtype=np.uint8)
+        canvas[top : top + nh, left : left + nw] = cv2.resize(
+            image, (nw, nh), interpolation=cv2.INTER_LINEAR
+        )
+        blob = (
+            np.ascontiguousarray(canvas[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32)
+            / 255.0
+        )
+        out = self._request.infer({0: blob})[0][0]  # (4 + classes + masks, anchors)
+        scores = out[self.class_row]
+        keep = scores >= conf
+        if not keep.any():
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        cx, cy, bw, bh = out[:4, keep]
+        scores = scores[keep]
+        x1 = (cx - bw / 2 - left) / scale
+        y1 = (cy - bh / 2 - top) / scale
+        boxes = np.stack([x1, y1, x1 + bw / scale, y1 + bh / scale], axis=1)
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+        picked = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), conf, iou)
+        picked = np.asarray(picked, dtype=int).reshape(-1)
+        return boxes[picked].astype(np.float32), scores[picked].astype(np.float32)
+
+
 class PersonDetector:
     """One shared YOLO model; ``detect`` is thread-safe (calls are serialised)."""
 
@@ -109,11 +165,19 @@ class PersonDetector:
         self.imgsz = imgsz
         self.conf = conf
         path = prepare_person_model(backend, imgsz, model_name, explicit)
-        self._model = YOLO(str(path), task="segment")
+        self._boxes: _OpenVinoBoxes | None = None
+        if backend == "openvino":
+            self._boxes = _OpenVinoBoxes(next(path.glob("*.xml")), imgsz)
+        else:
+            self._model = YOLO(str(path), task="segment")
         self._lock = threading.Lock()
         self.detect(np.zeros((imgsz, imgsz, 3), dtype=np.uint8))  # warm up: first call compiles
 
     def detect(self, image: np.ndarray) -> Detections:
+        if self._boxes is not None:
+            with self._lock:
+                xyxy, conf = self._boxes(image, self.conf)
+            return Detections(xyxy, conf, np.full(len(conf), PERSON_CLASS_ID, dtype=np.int32))
         with self._lock:
             result = self._model.predict(
                 image,

@@ -28,7 +28,6 @@ import dataclasses
 import logging
 import os
 import random
-import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -39,6 +38,7 @@ import cv2
 import numpy as np
 
 from detectors.errors import SourceError
+from detectors.redact import mask_url
 from detectors.types import CameraState, CameraStatus, Frame
 
 log = logging.getLogger(__name__)
@@ -53,29 +53,6 @@ DEFAULT_FFMPEG_OPTIONS = "rtsp_transport;tcp"
 # Set once at import, from the importing (main) thread: setenv while another thread's
 # capture reads the environment is not thread-safe in C. A value the user set wins.
 os.environ.setdefault(FFMPEG_OPTIONS_ENV, DEFAULT_FFMPEG_OPTIONS)
-
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#]*)@")
-_SECRET_PARAMS = re.compile(
-    r"(?P<key>[?&;](?:password|passwd|pwd|pass|token|access_token|api_key|apikey|key|secret|"
-    r"auth|sig|signature)=)[^&;#\s]*",
-    re.IGNORECASE,
-)
-
-
-def mask_url(text: str) -> str:
-    """Hide credentials in a URL (or in any text containing URLs).
-
-    ``rtsp://admin:s3cret@10.0.0.5/live`` -> ``rtsp://admin:***@10.0.0.5/live``;
-    a user-only token (``rtsp://tok@host``) becomes ``***``; secret-looking query
-    parameters (``?token=...``) are masked too.
-    """
-
-    def userinfo(match: re.Match[str]) -> str:
-        user, sep, _ = match["userinfo"].partition(":")
-        hidden = f"{user}:***" if sep else "***"
-        return f"{match['scheme']}{hidden}@"
-
-    return _SECRET_PARAMS.sub(lambda m: f"{m['key']}***", _USERINFO.sub(userinfo, text))
 
 
 def _scrub(message: str, spec: str) -> str:

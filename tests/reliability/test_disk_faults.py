@@ -114,15 +114,8 @@ def test_disk_full_is_reported_writer_survives_and_recovers(small_disk: Path, fa
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="data/writer.py Writer._commit: the ROLLBACK in its except branch raises "
-    "'cannot rollback - no transaction is active' after DuckDB already aborted the failed "
-    "COMMIT, and that new error replaces the real one, so stats.last_errors never says "
-    "'No space left on device'. Fix (data owner): wrap that ROLLBACK in "
-    "contextlib.suppress(duckdb.Error) so the original exception propagates.",
-)
 def test_disk_full_error_names_the_cause(small_disk: Path) -> None:
+    # Was masked by a failing ROLLBACK ('no transaction is active'); fixed in data/writer.py.
     writer = Writer(small_disk / "store.duckdb")
     try:
         writer.flush(30)

@@ -111,15 +111,6 @@ def test_config_errors_about_other_fields_do_not_echo_credentials() -> None:
     _assert_clean(str(info.value), "ConfigError")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detectors/config.py parse_config appends (got {input!r}) to every problem; for a "
-    "missing field the input is the whole camera table, so the RTSP password is echoed in "
-    "the ConfigError (and on the CLI). Fix (config owner): build the message with "
-    "mask_url(repr(err.get('input'))) (move mask_url and its two regexes from "
-    "detectors/sources.py to a light module such as detectors/secrets.py so config.py "
-    "does not import cv2), or drop 'got' when the input is a dict/list.",
-)
 def test_config_error_for_a_missing_field_does_not_echo_the_camera_password() -> None:
     camera = {"camera_id": "door", "source": f"rtsp://admin:{SECRET_PASSWORD}@cam/live"}
     with pytest.raises(ConfigError) as info:
