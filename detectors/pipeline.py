@@ -311,7 +311,11 @@ class CameraPipeline:
                 continue
             self._event_rows.append(event)
             summary = self._tracks.get(event.track_id)
-            if event.kind in (TrackEvent.ZONE_ENTER, TrackEvent.QUEUE_JOIN) and summary and event.zone:
+            if (
+                event.kind in (TrackEvent.ZONE_ENTER, TrackEvent.QUEUE_JOIN)
+                and summary
+                and event.zone
+            ):
                 summary.zones.add(event.zone)
 
     def _record_expressions(self, ts: float, readings: list[tuple[int, Any]]) -> None:
@@ -481,7 +485,9 @@ class Runner:
         for _ in range(max(1, self.options.workers)):
             self._spawn_analysis_thread()
         if self.options.frame_timeout_s > 0:
-            watchdog = threading.Thread(target=self._watchdog_loop, name="frame-watchdog", daemon=True)
+            watchdog = threading.Thread(
+                target=self._watchdog_loop, name="frame-watchdog", daemon=True
+            )
             watchdog.start()
             self._threads.append(watchdog)
         flusher = threading.Thread(target=self._flush_loop, name="batch-flusher", daemon=True)
@@ -502,7 +508,9 @@ class Runner:
         for cid, pipeline in self.pipelines.items():
             lock = self._locks[cid]
             if not lock.acquire(timeout=timeout):  # a hung frame holds it: skip that camera
-                log.error("camera %s: analysis still busy at stop; its open tracks are not closed", cid)
+                log.error(
+                    "camera %s: analysis still busy at stop; its open tracks are not closed", cid
+                )
                 continue
             try:
                 pipeline.finish(now)
@@ -586,8 +594,11 @@ class Runner:
             self._locks[cid] = threading.Lock()
         log.error(
             "camera %s: frame %d still in analysis after %.0f s; frame dropped, thread %s abandoned, "
-            "camera continues with a fresh pipeline", cid, job.frame_index,
-            time.monotonic() - job.started, job.thread.name,
+            "camera continues with a fresh pipeline",
+            cid,
+            job.frame_index,
+            time.monotonic() - job.started,
+            job.thread.name,
         )
         try:  # the stuck thread waits inside a model call; the old tracks end here
             old.finish(time.time())
