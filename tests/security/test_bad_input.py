@@ -94,7 +94,7 @@ def test_invalid_config_names_file_field_and_fix(
     assert str(path) in message and field in message and fix in message, message
 
 
-@pytest.mark.parametrize("command", ["pipeline", "up"])
+@pytest.mark.parametrize("command", ["pipeline"])
 def test_commands_refuse_a_bad_config_cleanly(tmp_path: Path, command: str) -> None:
     path = tmp_path / "store.toml"
     path.write_text(CAMERA + '[[cameras.zones]]\nname = "q"\npolygon = [[0,0],[5,5],[10,10]]\n')
@@ -112,6 +112,58 @@ def test_commands_refuse_a_bad_config_cleanly(tmp_path: Path, command: str) -> N
     assert f"error: {path}: invalid config" in done.stderr
     assert "cameras[0].zones[0].polygon" in done.stderr
     assert not db.exists()
+
+
+def test_up_with_a_bad_config_serves_the_dashboard_in_safe_mode(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    path = tmp_path / "store.toml"
+    path.write_text(CAMERA + '[[cameras.zones]]\nname = "q"\npolygon = [[0,0],[5,5],[10,10]]\n')
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    home = tmp_path / "home"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dashboard.cli",
+            "up",
+            "--config",
+            str(path),
+            "--no-seed",
+            "--db",
+            str(tmp_path / "x.duckdb"),
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"STORELENS_HOME": str(home), "PATH": "/usr/bin:/bin"},
+    )
+    try:
+        deadline, healthy = time.monotonic() + 90, False
+        while time.monotonic() < deadline and not healthy:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/_stcore/health", timeout=2
+                ) as r:
+                    healthy = r.read() == b"ok"
+            except OSError:
+                time.sleep(0.5)
+        assert healthy, "the dashboard must still start (in safe mode)"
+        assert not (home / "services.json").exists(), "no pipeline runs on an invalid config"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert "Traceback" not in stderr
+    assert f"error: {path}: invalid config" in stderr and "safe mode" in stderr
+    assert "cameras[0].zones[0].polygon" in stderr
 
 
 def test_unreachable_camera_is_reported_not_fatal(pipeline_run) -> None:
