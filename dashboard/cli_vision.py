@@ -134,6 +134,9 @@ def register(app: typer.Typer) -> None:
         baseline: Annotated[
             bool, typer.Option(help="also run the plain YOLO.track + per-face loop")
         ] = True,
+        imgsz: Annotated[
+            int | None, typer.Option(help="person model input size (default: the config's)")
+        ] = None,
         as_json: Annotated[
             bool, typer.Option("--json", help="print exactly one JSON object")
         ] = False,
@@ -142,7 +145,7 @@ def register(app: typer.Typer) -> None:
         from detectors.bench import format_table, run_bench
 
         try:
-            result = run_bench(cameras, seconds, baseline)
+            result = run_bench(cameras, seconds, baseline, imgsz)
         except StoreLensError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None

@@ -122,11 +122,18 @@ def run_baseline(config: StoreLensConfig, seconds: float, models: SharedModels) 
     return {"camera_frames_per_s": round(frames / elapsed, 2)}
 
 
-def run_bench(cameras: int = 4, seconds: float = 30.0, baseline: bool = True) -> dict[str, Any]:
+def run_bench(
+    cameras: int = 4, seconds: float = 30.0, baseline: bool = True, imgsz: int | None = None
+) -> dict[str, Any]:
     config = bench_config(cameras)
+    if imgsz:
+        config = config.model_copy(
+            update={"models": config.models.model_copy(update={"person_imgsz": imgsz})}
+        )
     ours = run_ours(config, seconds)
     out: dict[str, Any] = {
         "cameras": cameras,
+        "imgsz": config.models.person_imgsz,
         "seconds": seconds,
         "ours": ours,
         "camera_frames_per_s": ours["camera_frames_per_s"],

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import cv2
 
-from detectors.config import CameraConfig, LineConfig, StoreConfig, StoreLensConfig, ZoneConfig
+from detectors.config import (
+    CameraConfig,
+    LineConfig,
+    ModelsConfig,
+    StoreConfig,
+    StoreLensConfig,
+    ZoneConfig,
+)
 from detectors.media import find_demo_media, shared_clip
 
 # camera id, clip, name, role, line (fractions) or None, zones [(name, kind, polygon fractions)]
@@ -116,4 +123,9 @@ def demo_config(max_cameras: int = 4) -> StoreLensConfig:
                 ],
             )
         )
-    return StoreLensConfig(store=StoreConfig(), cameras=cameras)
+    # The demo footage is 480×270, so a 320 px model input loses little; measured with
+    # `storelens bench`: 8.4 analysed fps per camera for 4 cameras at 320 vs 5.4 at 416.
+    # Real cameras (1080p) keep the product default of 416 for small, distant people.
+    return StoreLensConfig(
+        store=StoreConfig(), cameras=cameras, models=ModelsConfig(person_imgsz=320)
+    )

@@ -101,14 +101,20 @@ class _OpenVinoBoxes:
     numpy/OpenCV. ``benchmarks/bench_persons.py`` compares both paths.
     """
 
-    def __init__(self, xml_path: Path, imgsz: int, class_id: int = PERSON_CLASS_ID) -> None:
+    def __init__(
+        self, xml_path: Path, imgsz: int, class_id: int = PERSON_CLASS_ID, streams: int = 2
+    ) -> None:
         import openvino as ov
 
         core = ov.Core()
         model = core.read_model(str(xml_path))
         boxes_only = ov.Model([model.outputs[0].get_node()], model.get_parameters(), "boxes")
-        compiled = core.compile_model(boxes_only, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
-        self._request = compiled.create_infer_request()
+        # Two streams, one infer request per analysis thread, no lock: measured 34
+        # inferences/s against 26 for one LATENCY stream on this 2-core CPU (YOLO11n @416).
+        self._compiled = core.compile_model(
+            boxes_only, "CPU", {"NUM_STREAMS": str(streams), "INFERENCE_NUM_THREADS": str(streams)}
+        )
+        self._local = threading.local()
         self.imgsz = imgsz
         self.class_row = 4 + class_id  # rows: cx, cy, w, h, then one score per class
 
@@ -129,7 +135,10 @@ class _OpenVinoBoxes:
             np.ascontiguousarray(canvas[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32)
             / 255.0
         )
-        out = self._request.infer({0: blob})[0][0]  # (4 + classes + masks, anchors)
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        out = request.infer({0: blob})[0][0]  # (4 + classes + masks, anchors)
         scores = out[self.class_row]
         keep = scores >= conf
         if not keep.any():
@@ -174,9 +183,8 @@ class PersonDetector:
         self.detect(np.zeros((imgsz, imgsz, 3), dtype=np.uint8))  # warm up: first call compiles
 
     def detect(self, image: np.ndarray) -> Detections:
-        if self._boxes is not None:
-            with self._lock:
-                xyxy, conf = self._boxes(image, self.conf)
+        if self._boxes is not None:  # thread-safe by itself: one infer request per thread
+            xyxy, conf = self._boxes(image, self.conf)
             return Detections(xyxy, conf, np.full(len(conf), PERSON_CLASS_ID, dtype=np.int32))
         with self._lock:
             result = self._model.predict(
