@@ -156,6 +156,17 @@ def run_pipeline(
     return exit_code
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the supervisor dies, even by SIGKILL (Linux), so a
+    killed `storelens up` never leaves an orphan holding the ports or the database."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class Supervisor:
     """Restart a crashed child, at most ``max_restarts`` within ``window_s`` (then give up)."""
 
@@ -175,7 +186,9 @@ class Supervisor:
 
     def start(self) -> None:
         log.info("starting %s: %s", self.name, " ".join(self.argv))
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=PROJECT_ROOT)
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, cwd=PROJECT_ROOT, preexec_fn=_die_with_parent
+        )
 
     def poll(self) -> None:
         """Restart the child if it died, within the restart budget."""
@@ -252,6 +265,11 @@ def run_up(
         while not stop.wait(1.0):
             pipeline.poll()
             dashboard.poll()
+            if pipeline.gave_up or dashboard.gave_up:
+                print(
+                    "StoreLens: a process keeps crashing; stopping (see the log above)", flush=True
+                )
+                return 1
     finally:
         dashboard.stop()
         pipeline.stop()
