@@ -17,18 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from data.sink import BATCH_SCHEMAS
 from detectors.config import AlertsConfig
 from detectors.events import EngineState
 from detectors.types import CameraState, CameraStatus, Detections, Valence
 
-ALERTS_SCHEMA = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("camera_id", pa.string()),
-        ("kind", pa.string()),
-        ("detail", pa.string()),
-    ]
-)
+ALERTS_SCHEMA = BATCH_SCHEMAS["alerts"]
 
 
 @dataclass(frozen=True, slots=True)

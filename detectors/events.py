@@ -52,30 +52,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from data.sink import BATCH_SCHEMAS
 from detectors.config import LineConfig, ZoneConfig, ZoneKind
 from detectors.types import NO_TRACK, PERSON_CLASS_ID, Detections, TrackEvent
 
 QUEUE_KINDS = frozenset({ZoneKind.QUEUE, ZoneKind.CHECKOUT})
 
-EVENTS_SCHEMA = pa.schema(
-    [
-        pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("camera_id", pa.string(), nullable=False),
-        pa.field("track_id", pa.int64(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("zone", pa.string(), nullable=True),
-        pa.field("value", pa.float64(), nullable=True),
-    ]
-)
+EVENTS_SCHEMA = BATCH_SCHEMAS["events"]
 
-QUEUE_SAMPLES_SCHEMA = pa.schema(
-    [
-        pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("camera_id", pa.string(), nullable=False),
-        pa.field("zone", pa.string(), nullable=False),
-        pa.field("length", pa.int32(), nullable=False),
-    ]
-)
+QUEUE_SAMPLES_SCHEMA = BATCH_SCHEMAS["queue_samples"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from data.sink import RowSink
+from data.sink import BATCH_SCHEMAS, RowSink
 from detectors.alerts import AlertRow, AlertRules, alerts_to_arrow
 from detectors.config import AlertsConfig, CameraConfig, StoreLensConfig
 from detectors.events import EventEngine, EventRow, rows_to_arrow
@@ -41,43 +41,9 @@ from detectors.watchdog import AnalysisJobs, Job
 
 log = logging.getLogger(__name__)
 
-DETECTIONS_SCHEMA = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("camera_id", pa.string()),
-        ("track_id", pa.int64()),
-        ("class", pa.string()),
-        ("x1", pa.float32()),
-        ("y1", pa.float32()),
-        ("x2", pa.float32()),
-        ("y2", pa.float32()),
-        ("conf", pa.float32()),
-    ]
-)
-EXPRESSIONS_SCHEMA = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("camera_id", pa.string()),
-        ("track_id", pa.int64()),
-        ("label", pa.string()),
-        ("valence", pa.string()),
-        ("confidence", pa.float32()),
-        ("scores", pa.string()),
-        ("model", pa.string()),
-        ("zone", pa.string()),
-    ]
-)
-TRACKS_SCHEMA = pa.schema(
-    [
-        ("camera_id", pa.string()),
-        ("track_id", pa.int64()),
-        ("first_ts", pa.timestamp("us", tz="UTC")),
-        ("last_ts", pa.timestamp("us", tz="UTC")),
-        ("zones", pa.string()),
-        ("valence", pa.string()),
-        ("faces_read", pa.int32()),
-    ]
-)
+DETECTIONS_SCHEMA = BATCH_SCHEMAS["detections"]
+EXPRESSIONS_SCHEMA = BATCH_SCHEMAS["expressions"]
+TRACKS_SCHEMA = BATCH_SCHEMAS["tracks"]
 
 
 def _ts_us(ts: float) -> int:
