@@ -1,0 +1,677 @@
+"""Chain mode, store side: publish a store's aggregates to a lake of Hive-partitioned Parquet.
+
+One StoreLens runs per store; HQ needs every store's numbers in one place. Each store
+publishes **aggregates only** (the hourly and daily rollups, alert counts per kind and hour,
+and camera data health per hour; never tracks, frames or embeddings) to a lake URL:
+
+- a local folder (``/srv/lake``, ``file:///srv/lake``; the embedded default ``var/lake``), or
+- an S3-compatible store (``s3://bucket/prefix?endpoint=http://host:8333``), through
+  ``pyarrow.fs.S3FileSystem`` with the store's own key (env ``STORELENS_LAKE_KEY`` /
+  ``STORELENS_LAKE_SECRET``, else the usual ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``).
+
+Layout (partition columns live only in the path, as Hive and Spark expect)::
+
+    table=<t>/region=<r>/store_id=<s>/date=<local day>/part-0.parquet   hourly tables, health
+    table=<t>/region=<r>/store_id=<s>/year=<yyyy>/part-0.parquet         daily tables
+    _manifests/store_id=<s>/manifest.json   what HQ reads: store row, newest hour, missing hours
+    _state/store_id=<s>/state.json          the publisher's fingerprints (its watermark)
+
+Why it is safe to run again and again, and to kill:
+
+- **Idempotent**: one object per (table, store, partition) under a fixed name, so a republish
+  replaces and can never duplicate. Each partition's content fingerprint (row count + XOR of
+  row hashes, computed by DuckDB) is kept in ``state.json``; only partitions whose
+  fingerprint changed are written, so a second run writes nothing, and a late correction in
+  the store's rollups republishes exactly the day (or year file) it touched.
+- **Atomic for readers**: locally each object is written to a dot-named temp file in the same
+  folder and renamed over the old one (``rename`` is atomic; readers skip ``.``/``_`` files);
+  on S3 an object becomes visible only when its single PUT completes. The manifest is
+  written last, so it never claims hours whose files are not there. ``kill -9`` at any point
+  leaves complete objects only; the next run rewrites what the state did not record.
+- **Store-and-forward**: the store's own DuckDB is the store (rollups are kept for good);
+  the fingerprints are the forward pointer. While the lake is unreachable,
+  :class:`PublishLoop` retries with exponential backoff; when it is back the backlog goes
+  out oldest partition first, nothing lost (everything not yet recorded is rewritten),
+  nothing doubled (fixed names).
+
+DuckDB, pyarrow and polars only: no vision, no Streamlit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from data.errors import DataError, InvalidParams
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+PART_NAME = "part-0.parquet"
+DEFAULT_LAKE = Path("var/lake")
+MISSING_HOURS_LISTED = 200  # newest missing hours named in the manifest (all are counted)
+
+
+class LakeError(DataError):
+    """The lake could not be read or written (unreachable, refused, damaged)."""
+
+
+class LakeUnavailable(LakeError):
+    """The lake did not answer (network, server down): retry later."""
+
+
+class LakeAccessDenied(LakeError):
+    """The lake refused this store's credentials for the object (outside its prefix)."""
+
+
+# ------------------------------------------------------------------------ the tables
+
+# Source SQL per lake table, for one store (``$store``). ``part`` is the partition value
+# (store-local date, or year for the daily tables), ``last_day`` orders the backlog.
+# ``SELECT *`` on the rollups on purpose: a column added to a rollup by a migration is
+# published without touching this module.
+_HOURLY = """SELECT * EXCLUDE (store_id), CAST(CAST(local_hour AS DATE) AS VARCHAR) AS part,
+    CAST(local_hour AS DATE) AS last_day FROM {table} WHERE store_id = $store"""
+_DAILY = """SELECT * EXCLUDE (store_id), CAST(year(day) AS VARCHAR) AS part,
+    day AS last_day FROM {table} WHERE store_id = $store"""
+
+TABLES: dict[str, tuple[str, str]] = {
+    # name: (partition key, source SQL)
+    "hourly_traffic": ("date", _HOURLY.format(table="hourly_traffic")),
+    "hourly_zone": ("date", _HOURLY.format(table="hourly_zone")),
+    "hourly_sales": ("date", _HOURLY.format(table="hourly_sales")),
+    "hourly_staff": ("date", _HOURLY.format(table="hourly_staff")),
+    "daily_store": ("year", _DAILY.format(table="daily_store")),
+    "daily_zone": ("year", _DAILY.format(table="daily_zone")),
+    # Alert counts per kind and hour (the alert rows carry free text: not published).
+    "alert_counts": (
+        "date",
+        """SELECT hour, local_hour, kind, count(*)::BIGINT AS alerts,
+              count(acknowledged_ts)::BIGINT AS acknowledged,
+              CAST(CAST(local_hour AS DATE) AS VARCHAR) AS part,
+              CAST(local_hour AS DATE) AS last_day
+           FROM (SELECT utc_hour(a.ts) AS hour, timezone(s.timezone, utc_hour(a.ts)) AS local_hour,
+                        a.kind, a.acknowledged_ts
+                 FROM alerts a JOIN stores s ON s.store_id = a.store_id
+                 WHERE a.store_id = $store)
+           GROUP BY ALL""",
+    ),
+    # Data health per camera and hour, from the detections still retained (7 days by
+    # default): frames analysed (frames with at least one box, so a lower bound on the
+    # analysed rate), the span covered and the share of the hour it covers. A camera-hour
+    # with no row at all is a gap.
+    "camera_health": (
+        "date",
+        """SELECT camera_id, hour, local_hour, frames, boxes, active_s,
+              least(active_s / 3600.0, 1.0) AS uptime_share,
+              frames / greatest(active_s, 1.0) AS analysed_fps,
+              CAST(CAST(local_hour AS DATE) AS VARCHAR) AS part,
+              CAST(local_hour AS DATE) AS last_day
+           FROM (SELECT d.camera_id, utc_hour(d.ts) AS hour,
+                        timezone(s.timezone, utc_hour(d.ts)) AS local_hour,
+                        count(DISTINCT d.ts)::BIGINT AS frames, count(*)::BIGINT AS boxes,
+                        epoch(max(d.ts) - min(d.ts))::DOUBLE AS active_s
+                 FROM detections d JOIN cameras c ON c.camera_id = d.camera_id
+                 JOIN stores s ON s.store_id = c.store_id
+                 WHERE c.store_id = $store GROUP BY ALL)""",
+    ),
+}
+HOURLY_TABLES = ("hourly_traffic", "hourly_zone", "hourly_sales", "hourly_staff")
+DAILY_TABLES = ("daily_store", "daily_zone")
+
+
+# ------------------------------------------------------------------------ the lake
+
+
+def _safe_segment(value: str, what: str) -> str:
+    """Partition values go into object keys: refuse anything that could escape a prefix."""
+    if not value or any(c in value for c in "/\\=\x00") or value in (".", ".."):
+        raise InvalidParams(
+            f"{what} {value!r} cannot be used in a lake path: it must be non-empty and "
+            "contain no '/', '\\\\', '=' or NUL. Rename the store/region in the store config."
+        )
+    return value
+
+
+@dataclass
+class Lake:
+    """A lake root on a pyarrow filesystem (local folder or S3 bucket/prefix)."""
+
+    url: str
+    fs: pafs.FileSystem
+    root: str
+    is_local: bool
+
+    def path(self, rel: str) -> str:
+        return f"{self.root.rstrip('/')}/{rel}" if self.root else rel
+
+    def data_key(self, table: str, region: str, store_id: str, part_key: str, part: str) -> str:
+        return (
+            f"table={table}/region={_safe_segment(region, 'region')}/"
+            f"store_id={_safe_segment(store_id, 'store_id')}/{part_key}={part}/{PART_NAME}"
+        )
+
+    @staticmethod
+    def manifest_key(store_id: str) -> str:
+        return f"_manifests/store_id={_safe_segment(store_id, 'store_id')}/manifest.json"
+
+    @staticmethod
+    def state_key(store_id: str) -> str:
+        return f"_state/store_id={_safe_segment(store_id, 'store_id')}/state.json"
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except FileNotFoundError:
+            raise
+        except (OSError, pa.ArrowException) as exc:
+            text = str(exc)
+            if "AccessDenied" in text or "Access Denied" in text or "403" in text:
+                raise LakeAccessDenied(
+                    f"lake {self.url} refused {what}: {text.splitlines()[0]}. A store's key "
+                    "may write only its own store_id prefix; check STORELENS_LAKE_KEY."
+                ) from exc
+            raise LakeUnavailable(
+                f"lake {self.url}: {what} failed: {text.splitlines()[0]}"
+            ) from exc
+
+    def write_atomic(self, rel: str, data: bytes) -> None:
+        """Readers see the old object or the complete new one, never part of it."""
+        target = self.path(rel)
+        with self._errors(f"writing {rel}"):
+            if not self.is_local:
+                # One PUT of the whole body: S3 shows an object only once it is complete.
+                with self.fs.open_output_stream(target) as out:
+                    out.write(data)
+                return
+            folder, name = target.rsplit("/", 1)
+            self.fs.create_dir(folder, recursive=True)
+            tmp = f"{folder}/.{name}.tmp-{uuid.uuid4().hex}"
+            try:
+                with open(tmp, "wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        """The object's bytes, or None if it does not exist."""
+        with self._errors(f"reading {rel}"):
+            try:
+                with self.fs.open_input_stream(self.path(rel)) as stream:
+                    return stream.read()
+            except FileNotFoundError:
+                return None
+
+    def read_json(self, rel: str) -> dict[str, Any] | None:
+        raw = self.read_bytes(rel)
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise LakeError(f"lake {self.url}: {rel} is not JSON ({exc})") from exc
+        return value if isinstance(value, dict) else None
+
+    def write_json(self, rel: str, value: dict[str, Any]) -> None:
+        self.write_atomic(rel, json.dumps(value, indent=1, sort_keys=True, default=str).encode())
+
+    def list_files(self, prefix: str, suffix: str = "") -> list[str]:
+        """Keys (relative to the root) of visible objects under ``prefix``, sorted."""
+        with self._errors(f"listing {prefix}"):
+            try:
+                infos = self.fs.get_file_info(
+                    pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
+                )
+            except FileNotFoundError:
+                return []
+        base = self.path("")
+        out = []
+        for info in infos:
+            if info.type != pafs.FileType.File:
+                continue
+            rel = info.path[len(base) :] if info.path.startswith(base) else info.path
+            name = rel.rsplit("/", 1)[-1]
+            if name.startswith((".", "_")) or not rel.endswith(suffix):
+                continue
+            out.append(rel)
+        return sorted(out)
+
+    def delete(self, rel: str) -> None:
+        with self._errors(f"deleting {rel}"), contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(self.path(rel))
+
+
+def open_lake(
+    url: str | Path,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    timeout_s: float = 5.0,
+) -> Lake:
+    """Parse a lake URL: a folder, ``file:///folder`` or ``s3://bucket[/prefix]?endpoint=...``.
+
+    S3 options in the query string: ``endpoint`` (``http://host:port``; default AWS),
+    ``region`` (default ``us-east-1``). Keys come from the arguments, else env
+    ``STORELENS_LAKE_KEY`` / ``STORELENS_LAKE_SECRET``, else ``AWS_ACCESS_KEY_ID`` /
+    ``AWS_SECRET_ACCESS_KEY``; they never go in the URL (URLs end up in logs).
+    """
+    text = str(url).strip()
+    if not text:
+        raise InvalidParams("lake URL is empty: give a folder (var/lake) or s3://bucket/prefix")
+    parsed = urllib.parse.urlsplit(text)
+    if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
+        folder = Path(parsed.path if parsed.scheme == "file" else text).expanduser().resolve()
+        if folder.exists() and not folder.is_dir():
+            raise InvalidParams(f"lake URL {text!r}: {folder} is a file; give a folder")
+        return Lake(text, pafs.LocalFileSystem(), folder.as_posix(), True)
+    if parsed.scheme != "s3":
+        raise InvalidParams(
+            f"lake URL {text!r}: scheme {parsed.scheme!r} is not supported; use a folder, "
+            "file:///folder or s3://bucket/prefix?endpoint=http://host:port"
+        )
+    if parsed.username or parsed.password:
+        raise InvalidParams(
+            f"lake URL for bucket {parsed.hostname!r} carries credentials: remove them and set "
+            "STORELENS_LAKE_KEY / STORELENS_LAKE_SECRET instead"
+        )
+    bucket = parsed.hostname or ""
+    if not bucket:
+        raise InvalidParams(f"lake URL {text!r}: no bucket; use s3://bucket/prefix")
+    options = dict(urllib.parse.parse_qsl(parsed.query))
+    unknown = set(options) - {"endpoint", "region"}
+    if unknown:
+        raise InvalidParams(
+            f"lake URL {text!r}: unknown option(s) {sorted(unknown)}; known: endpoint, region"
+        )
+    kwargs: dict[str, Any] = {
+        "region": options.get("region", "us-east-1"),
+        "connect_timeout": timeout_s,
+        "request_timeout": timeout_s,
+        # Fail over to the store-and-forward loop quickly instead of retrying inside one call.
+        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=2),
+    }
+    endpoint = options.get("endpoint")
+    if endpoint:
+        ep = urllib.parse.urlsplit(endpoint)
+        if ep.scheme not in ("http", "https") or not ep.netloc:
+            raise InvalidParams(
+                f"lake URL option endpoint={endpoint!r}: expected http://host:port or https://host"
+            )
+        kwargs["endpoint_override"] = ep.netloc
+        kwargs["scheme"] = ep.scheme
+        kwargs["force_virtual_addressing"] = False
+    key = access_key or os.environ.get("STORELENS_LAKE_KEY") or os.environ.get("AWS_ACCESS_KEY_ID")
+    secret = (
+        secret_key
+        or os.environ.get("STORELENS_LAKE_SECRET")
+        or os.environ.get("AWS_SECRET_ACCESS_KEY")
+    )
+    if key and secret:
+        kwargs["access_key"], kwargs["secret_key"] = key, secret
+    else:
+        kwargs["anonymous"] = True
+    fs = pafs.S3FileSystem(**kwargs)
+    root = f"{bucket}/{parsed.path.strip('/')}".rstrip("/")
+    return Lake(text, fs, root, False)
+
+
+def default_lake_url() -> str | None:
+    """``STORELENS_LAKE`` if set (``storelens up --lake`` sets it for its children)."""
+    return os.environ.get("STORELENS_LAKE") or None
+
+
+# ------------------------------------------------------------------------ publishing
+
+
+@dataclass
+class StorePublish:
+    store_id: str
+    written: int = 0
+    unchanged: int = 0
+    rows: int = 0
+    bytes: int = 0
+    newest_hour: str | None = None
+    missing_hours: int = 0
+
+
+@dataclass
+class PublishSummary:
+    lake: str
+    stores: list[StorePublish] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def written(self) -> int:
+        return sum(s.written for s in self.stores)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lake": self.lake,
+            "written": self.written,
+            "unchanged": sum(s.unchanged for s in self.stores),
+            "rows": sum(s.rows for s in self.stores),
+            "bytes": sum(s.bytes for s in self.stores),
+            "seconds": round(self.seconds, 3),
+            "stores": [asdict(s) for s in self.stores],
+        }
+
+
+def _columns(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    return [d[0] for d in con.execute(f"SELECT * FROM {sql} LIMIT 0", {"store": ""}).description]
+
+
+def fingerprints(
+    con: duckdb.DuckDBPyConnection, table: str, store_id: str
+) -> dict[str, tuple[str, date]]:
+    """{partition: (fingerprint, last local day)} of one table for one store.
+
+    fingerprint = ``rows:xor-of-row-hashes``: any changed, added or removed row changes it.
+    (DuckDB's hash may change between DuckDB versions: then everything is republished
+    once, which is harmless.)
+    """
+    _, sql = TABLES[table]
+    cols = [c for c in _columns(con, f"({sql})") if c not in ("part", "last_day")]
+    row_hash = "hash(" + ", ".join(f'"{c}"' for c in cols) + ")"
+    rows = con.execute(
+        f"""SELECT part, count(*), bit_xor({row_hash}), max(last_day)
+            FROM ({sql}) GROUP BY part""",
+        {"store": store_id},
+    ).fetchall()
+    return {part: (f"{n}:{h}", last) for part, n, h, last in rows}
+
+
+def _partition_table(
+    con: duckdb.DuckDBPyConnection, table: str, store_id: str, part: str
+) -> pa.Table:
+    _, sql = TABLES[table]
+    order = "hour" if table not in DAILY_TABLES else "day"
+    extra = ", zone" if table in ("hourly_zone", "daily_zone") else ""
+    extra += ", camera_id" if table == "camera_health" else ""
+    extra += ", kind" if table == "alert_counts" else ""
+    return con.sql(
+        f"""SELECT * EXCLUDE (part, last_day) FROM ({sql}) WHERE part = $part
+            ORDER BY {order}{extra}""",
+        params={"store": store_id, "part": part},
+    ).to_arrow_table()
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+_MISSING_SQL = """
+WITH s AS (SELECT open_hour, close_hour FROM stores WHERE store_id = $store),
+have AS (SELECT DISTINCT local_hour FROM hourly_traffic WHERE store_id = $store),
+span AS (SELECT min(local_hour) AS lo, max(local_hour) AS hi FROM have),
+grid AS (
+    SELECT CAST(d AS TIMESTAMP) + to_hours(h) AS local_hour
+    FROM span, s,
+         generate_series(CAST(span.lo AS DATE), CAST(span.hi AS DATE), INTERVAL 1 DAY) t(d),
+         generate_series(s.open_hour, s.close_hour - 1) u(h)
+)
+SELECT g.local_hour FROM grid g, span
+WHERE g.local_hour >= span.lo AND g.local_hour <= span.hi
+  AND g.local_hour NOT IN (SELECT local_hour FROM have)
+ORDER BY 1
+"""
+
+
+def _manifest(
+    con: duckdb.DuckDBPyConnection, store: dict[str, Any], version: int
+) -> dict[str, Any]:
+    sid = store["store_id"]
+    newest, newest_local, first_local, hours = con.execute(
+        """SELECT max(hour), max(local_hour), min(local_hour), count(*) FROM hourly_traffic
+           WHERE store_id = $store""",
+        {"store": sid},
+    ).fetchall()[0]
+    missing = [r[0] for r in con.execute(_MISSING_SQL, {"store": sid}).fetchall()]
+    return {
+        "format": FORMAT,
+        "store": store,
+        "version": version,
+        "published_at": datetime.now(UTC).isoformat(),
+        "newest_hour": newest.astimezone(UTC).isoformat() if newest else None,
+        "newest_local_hour": newest_local.isoformat() if newest_local else None,
+        "first_local_hour": first_local.isoformat() if first_local else None,
+        "hours_published": int(hours),
+        "missing_hours_total": len(missing),
+        "missing_hours": [m.isoformat() for m in missing[-MISSING_HOURS_LISTED:]],
+    }
+
+
+def publish_store(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    store_id: str,
+    state_every: int = 50,
+) -> StorePublish:
+    """Publish every partition of one store whose fingerprint changed, oldest first."""
+    rows = con.sql(
+        "SELECT * FROM stores WHERE store_id = $store", params={"store": store_id}
+    ).to_arrow_table()
+    if rows.num_rows == 0:
+        raise InvalidParams(
+            f"store {store_id!r} is not in this database; `--store` must name one of its stores"
+        )
+    store = rows.to_pylist()[0]
+    region = store["region"]
+    state = lake.read_json(lake.state_key(store_id)) or {}
+    done: dict[str, str] = dict(state.get("fingerprints", {}))
+    if state.get("region") not in (None, region):
+        # The store moved region: its objects live under another path now; republish all.
+        done = {}
+    todo: list[tuple[date, str, str, str]] = []
+    result = StorePublish(store_id)
+    for table, (part_key, _) in TABLES.items():
+        for part, (fp, last_day) in fingerprints(con, table, store_id).items():
+            key = lake.data_key(table, region, store_id, part_key, part)
+            if done.get(key) == fp:
+                result.unchanged += 1
+            else:
+                todo.append((last_day, table, part, fp))
+    todo.sort()  # in order: the oldest backlog first
+    for i, (_, table, part, fp) in enumerate(todo, start=1):
+        part_key = TABLES[table][0]
+        key = lake.data_key(table, region, store_id, part_key, part)
+        data = _partition_table(con, table, store_id, part)
+        body = parquet_bytes(data)
+        lake.write_atomic(key, body)
+        done[key] = fp
+        result.written += 1
+        result.rows += data.num_rows
+        result.bytes += len(body)
+        if i % state_every == 0:
+            lake.write_json(lake.state_key(store_id), {"region": region, "fingerprints": done})
+    manifest_old = lake.read_json(lake.manifest_key(store_id)) or {}
+    manifest = _manifest(con, store, int(manifest_old.get("version", 0)) + 1)
+    result.newest_hour = manifest["newest_hour"]
+    result.missing_hours = manifest["missing_hours_total"]
+    changed_catalog = manifest_old.get("store") != json.loads(json.dumps(store, default=str))
+    if todo or changed_catalog or not manifest_old:
+        lake.write_json(lake.state_key(store_id), {"region": region, "fingerprints": done})
+        lake.write_json(lake.manifest_key(store_id), manifest)  # last: never ahead of the data
+    return result
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection, lake: Lake, stores: list[str] | None = None
+) -> PublishSummary:
+    """Publish ``stores`` (default: every store in the database) to ``lake``."""
+    started = time.perf_counter()
+    con.execute("SET TimeZone = 'UTC'")
+    ids = stores or [r[0] for r in con.execute("SELECT store_id FROM stores ORDER BY 1").fetchall()]
+    summary = PublishSummary(lake.url)
+    for sid in ids:
+        summary.stores.append(publish_store(con, lake, sid))
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def publish_db(db_path: str | Path, lake: Lake, stores: list[str] | None = None) -> PublishSummary:
+    """Publish from a DuckDB file no pipeline holds (the CLI; the pipeline publishes itself)."""
+    from data.db import open_database
+    from data.errors import DatabaseLocked
+
+    try:
+        con = open_database(db_path, read_only=True)
+    except DatabaseLocked as exc:
+        raise DatabaseLocked(
+            f"{exc} A running pipeline publishes its own hours when started with "
+            "`storelens up --lake URL` (or STORELENS_LAKE)."
+        ) from exc
+    try:
+        return publish(con, lake, stores)
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------------ status
+
+
+def read_manifests(lake: Lake) -> list[dict[str, Any]]:
+    """Every store's manifest in the lake."""
+    keys = [k for k in lake.list_files("_manifests/") if k.endswith("/manifest.json")]
+    out = []
+    for key in keys:
+        manifest = lake.read_json(key)
+        if manifest and manifest.get("format") == FORMAT:
+            out.append(manifest)
+    return sorted(out, key=lambda m: m["store"]["store_id"])
+
+
+def lake_status(lake: Lake, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per store: newest published hour, how late it is, and the missing opening hours."""
+    return status_rows(read_manifests(lake), now)
+
+
+def status_rows(
+    manifests: list[dict[str, Any]], now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """:func:`lake_status` from manifests already read."""
+    now = now or datetime.now(UTC)
+    rows = []
+    for m in manifests:
+        newest = m.get("newest_hour")
+        lag_h = None
+        if newest:
+            # The newest hour is complete an hour after it starts.
+            end = datetime.fromisoformat(newest) + timedelta(hours=1)
+            lag_h = max(0.0, round((now - end).total_seconds() / 3600.0, 2))
+        rows.append(
+            {
+                "store_id": m["store"]["store_id"],
+                "region": m["store"]["region"],
+                "newest_hour": newest,
+                "newest_local_hour": m.get("newest_local_hour"),
+                "lag_hours": lag_h,
+                "hours_published": m.get("hours_published", 0),
+                "missing_hours_total": m.get("missing_hours_total", 0),
+                "missing_hours": m.get("missing_hours", []),
+                "published_at": m.get("published_at"),
+                "version": m.get("version"),
+            }
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------ store-and-forward
+
+
+class PublishLoop:
+    """Publishes every ``interval_s``; while the lake is down, retries with exponential
+    backoff (``base_s`` doubling up to ``max_s``, with jitter) and keeps the store working.
+
+    ``connect`` returns a DuckDB cursor to read from (the pipeline passes its writer's
+    cursor, so no second process opens the file); the cursor is closed after each round.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], duckdb.DuckDBPyConnection],
+        lake: Lake,
+        stores: list[str] | None = None,
+        interval_s: float = 60.0,
+        base_s: float = 2.0,
+        max_s: float = 300.0,
+    ) -> None:
+        self.connect, self.lake, self.stores = connect, lake, stores
+        self.interval_s, self.base_s, self.max_s = interval_s, base_s, max_s
+        self.failures = 0
+        self.rounds = 0
+        self.last_error: str | None = None
+        self.last_summary: PublishSummary | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="storelens-lake", daemon=True)
+
+    def start(self) -> PublishLoop:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def next_delay(self) -> float:
+        if self.failures == 0:
+            return self.interval_s
+        delay = min(self.max_s, self.base_s * 2 ** (self.failures - 1))
+        return delay * random.uniform(0.8, 1.2)
+
+    def run_once(self) -> PublishSummary | None:
+        con = self.connect()
+        try:
+            summary = publish(con, self.lake, self.stores)
+        except (LakeUnavailable, LakeAccessDenied, OSError) as exc:
+            self.failures += 1
+            self.last_error = str(exc)
+            log.warning(
+                "lake publish failed (%d in a row), retrying in ~%.0f s: %s",
+                self.failures,
+                self.next_delay(),
+                exc,
+            )
+            return None
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.close()
+        self.failures, self.last_error = 0, None
+        self.last_summary = summary
+        self.rounds += 1
+        if summary.written:
+            log.info("lake: published %d object(s) to %s", summary.written, self.lake.url)
+        return summary
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # never take the store down because of the lake
+                self.failures += 1
+                log.exception("lake publish round failed")
+            if self._stop.wait(self.next_delay()):
+                return

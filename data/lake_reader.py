@@ -1,0 +1,261 @@
+"""Chain mode, HQ side: a :class:`~data.reader.Reader` backed by the lake.
+
+The KPI functions (:mod:`data.kpi`) and role scoping (``dashboard.auth.scope_for``) only
+ever call ``reader.query(name, params)`` with the named queries of :mod:`data.queries`.
+:class:`LakeReader` answers exactly those, with the same SQL, on an in-memory DuckDB that
+has the store schema (the migrations) and is filled from the lake's Parquet: so a KPI read
+from the lake equals the same KPI read from the store's own file, and a forged store or
+region is refused by the same code.
+
+What is loaded, and when:
+
+- the ``stores`` table comes from every store's manifest (read at most every
+  ``refresh_s``; the manifests are small, one per store);
+- a rollup table of one store is loaded on the first query that needs it (day and week
+  KPIs need only the daily tables, hour KPIs the hourly ones) and reloaded when that
+  store's manifest version changes. So a warm query is a plain in-memory DuckDB query,
+  and a cold one reads only the stores and tables it asks for.
+
+DuckDB 2.0 here has no httpfs, so objects are read through ``pyarrow.fs`` (local or S3)
+and handed to DuckDB as Arrow tables. Hours a store never published are absent, never
+zero: hour-bucket KPIs have no row for them, and :meth:`LakeReader.freshness` says how
+many opening hours are missing and how late each store is.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from data.db import apply_migrations
+from data.errors import DataError
+from data.lake import (
+    DAILY_TABLES,
+    HOURLY_TABLES,
+    Lake,
+    open_lake,
+    read_manifests,
+    status_rows,
+)
+from data.queries import run_query, validate
+
+# Which lake tables a named query reads, by granularity.
+_NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "metrics": {
+        "hour": ("hourly_traffic", "hourly_sales", "hourly_staff"),
+        "day": ("daily_store",),
+        "week": ("daily_store",),
+    },
+    "zone_metrics": {"hour": ("hourly_zone",), "day": ("daily_zone",), "week": ("daily_zone",)},
+}
+_LAKE_TABLES = (*HOURLY_TABLES, *DAILY_TABLES)
+_STORE_COLUMNS = ("store_id", "name", "region", "timezone", "open_hour", "close_hour", "area_m2")
+_LIST_WHOLE_TABLE_AT = 20  # stale stores from which one listing of the table beats one per store
+
+
+class LakeReadOnly(DataError):
+    """The chain view cannot change a store's data."""
+
+
+class LakeReader:
+    """Reads the chain's lake through the named queries (see the module docstring)."""
+
+    def __init__(self, lake: Lake | str | Path, refresh_s: float = 15.0, workers: int = 8) -> None:
+        self.lake = lake if isinstance(lake, Lake) else open_lake(lake)
+        self.refresh_s = refresh_s
+        self.workers = workers
+        self._con = duckdb.connect(":memory:")
+        self._con.execute("SET TimeZone = 'UTC'")
+        apply_migrations(self._con)  # the store schema: every named query finds its tables
+        self._lock = threading.RLock()
+        self._manifests: dict[str, dict[str, Any]] = {}
+        self._loaded: dict[tuple[str, str], int] = {}  # (table, store) -> manifest version
+        self._next_refresh = 0.0
+        self.loads = 0  # objects read so far (benchmarks, tests)
+
+    # ------------------------------------------------------------------ manifests
+    def refresh(self, force: bool = False) -> None:
+        """Re-read the manifests (at most every ``refresh_s`` unless ``force``)."""
+        with self._lock:
+            if not force and time.monotonic() < self._next_refresh:
+                return
+            manifests = {m["store"]["store_id"]: m for m in read_manifests(self.lake)}
+            changed = [
+                sid
+                for sid, m in manifests.items()
+                if self._manifests.get(sid, {}).get("version") != m.get("version")
+                or self._manifests.get(sid, {}).get("store") != m["store"]
+            ]
+            gone = [sid for sid in self._manifests if sid not in manifests]
+            if changed or gone:
+                rows = [
+                    {c: manifests[sid]["store"].get(c) for c in _STORE_COLUMNS} for sid in changed
+                ]
+                stores = pa.Table.from_pylist(
+                    rows,
+                    schema=pa.schema(
+                        [
+                            ("store_id", pa.string()),
+                            ("name", pa.string()),
+                            ("region", pa.string()),
+                            ("timezone", pa.string()),
+                            ("open_hour", pa.int32()),
+                            ("close_hour", pa.int32()),
+                            ("area_m2", pa.float64()),
+                        ]
+                    ),
+                )
+                self._con.execute("BEGIN TRANSACTION")
+                self._con.execute(
+                    "DELETE FROM stores WHERE list_contains($ids, store_id)",
+                    {"ids": changed + gone},
+                )
+                self._con.register("_lake_stores", stores)
+                self._con.execute("INSERT INTO stores BY NAME SELECT * FROM _lake_stores")
+                self._con.unregister("_lake_stores")
+                for sid in gone:
+                    for table in _LAKE_TABLES:
+                        self._con.execute(f"DELETE FROM {table} WHERE store_id = ?", [sid])
+                self._con.execute("COMMIT")
+            self._manifests = manifests
+            self._next_refresh = time.monotonic() + self.refresh_s
+
+    # ------------------------------------------------------------------ loading
+    def _stale(self, tables: tuple[str, ...], stores: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for table in tables:
+            stale = [
+                sid
+                for sid in stores
+                if sid in self._manifests
+                and self._loaded.get((table, sid)) != self._manifests[sid].get("version")
+            ]
+            if stale:
+                out[table] = stale
+        return out
+
+    def _files(self, table: str, stores: list[str]) -> list[str]:
+        if len(stores) >= _LIST_WHOLE_TABLE_AT:
+            wanted = {f"store_id={sid}/" for sid in stores}
+            return [
+                k
+                for k in self.lake.list_files(f"table={table}/", ".parquet")
+                if k.split("/")[2] + "/" in wanted
+            ]
+
+        def one(sid: str) -> list[str]:
+            region = self._manifests[sid]["store"]["region"]
+            return self.lake.list_files(
+                f"table={table}/region={region}/store_id={sid}/", ".parquet"
+            )
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            return [k for keys in pool.map(one, stores) for k in keys]
+
+    def _load(self, table: str, stores: list[str]) -> None:
+        files = self._files(table, stores)
+        columns = [d[0] for d in self._con.execute(f"SELECT * FROM {table} LIMIT 0").description]
+        data = None
+        if files:
+            dataset = pads.dataset(
+                [self.lake.path(f) for f in files],
+                filesystem=self.lake.fs,
+                format="parquet",
+                partitioning=pads.partitioning(
+                    pa.schema(
+                        [("table", pa.string()), ("region", pa.string()), ("store_id", pa.string())]
+                    ),
+                    flavor="hive",
+                ),
+                partition_base_dir=self.lake.path(""),
+            )
+            # Only the columns this reader's schema knows (a newer store may publish more).
+            data = dataset.to_table(columns=[c for c in columns if c in dataset.schema.names])
+            self.loads += len(files)
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            self._con.execute(
+                f"DELETE FROM {table} WHERE list_contains($ids, store_id)", {"ids": stores}
+            )
+            if data is not None and data.num_rows:
+                self._con.register("_lake_part", data)
+                names = ", ".join(f'"{c}"' for c in data.column_names)
+                self._con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _lake_part")
+                self._con.unregister("_lake_part")
+            self._con.execute("COMMIT")
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        for sid in stores:
+            self._loaded[(table, sid)] = self._manifests[sid].get("version")
+
+    def ensure(self, tables: tuple[str, ...], stores: list[str] | None = None) -> None:
+        """Load ``tables`` of ``stores`` (default all) where the lake has a newer version."""
+        self.refresh()
+        with self._lock:
+            wanted = stores if stores is not None else sorted(self._manifests)
+            for table, stale in self._stale(tables, wanted).items():
+                self._load(table, stale)
+
+    # ------------------------------------------------------------------ Reader protocol
+    def query(self, name: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run a named query (same validation and SQL as every other reader)."""
+        _, parsed = validate(name, params)
+        needs = _NEEDS.get(name, {}).get(str(getattr(parsed, "granularity", "day")), ())
+        self.ensure(needs, list(getattr(parsed, "stores", None) or []) or None)
+        cur = self._con.cursor()
+        try:
+            return run_query(cur, name, params)
+        finally:
+            cur.close()
+
+    def ack_alert(self, alert_id: int, user: str) -> bool:
+        raise LakeReadOnly(
+            "the chain view reads the lake, which is read-only: acknowledge alerts on the "
+            "store's own dashboard"
+        )
+
+    def log_live_view(self, user_name: str, role: str, camera_id: str) -> None:
+        raise LakeReadOnly("the chain view has no live cameras: open the store's own dashboard")
+
+    # ------------------------------------------------------------------ freshness
+    def freshness(self, now: datetime | None = None) -> pl.DataFrame:
+        """Per store: newest published hour (store-local), hours late, missing opening hours."""
+        self.refresh()
+        with self._lock:
+            manifests = [self._manifests[sid] for sid in sorted(self._manifests)]
+        rows = status_rows(manifests, now or datetime.now(UTC))
+        schema = {
+            "store_id": pl.String,
+            "region": pl.String,
+            "newest_local_hour": pl.String,
+            "lag_hours": pl.Float64,
+            "hours_published": pl.Int64,
+            "missing_hours_total": pl.Int64,
+        }
+        return pl.DataFrame([{k: r[k] for k in schema} for r in rows], schema=schema)
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+def freshness_label(newest_local_hour: str | None, lag_hours: float | None) -> str:
+    """'published up to 14:00, 2 h late' (the end of the newest complete hour)."""
+    if not newest_local_hour:
+        return "nothing published yet"
+    end = datetime.fromisoformat(newest_local_hour).replace(minute=0)
+    end_text = (end.hour + 1) % 24
+    when = f"{end:%Y-%m-%d} {end_text:02d}:00"
+    if lag_hours is None or lag_hours < 1:
+        return f"published up to {when}, on time"
+    return f"published up to {when}, {lag_hours:.0f} h late"
