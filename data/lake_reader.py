@@ -58,6 +58,25 @@ _NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
     "zone_metrics": {"hour": ("hourly_zone",), "day": ("daily_zone",), "week": ("daily_zone",)},
 }
 _LAKE_TABLES = (*HOURLY_TABLES, *DAILY_TABLES)
+# Columns of the ``metrics`` query that come from hourly_traffic (the cameras).
+_TRAFFIC_COLUMNS = (
+    "visitors",
+    "exits",
+    "tracks_total",
+    "tracks_readable",
+    "satisfied",
+    "neutral",
+    "frustrated",
+    "dwell_visits",
+    "dwell_seconds",
+    "queue_joins",
+    "queue_leaves",
+    "queue_wait_s",
+    "queue_length_sum",
+    "queue_sampled_hours",
+    "queue_length_max",
+    "alerts",
+)
 _STORE_COLUMNS = ("store_id", "name", "region", "timezone", "open_hour", "close_hour", "area_m2")
 _LIST_WHOLE_TABLE_AT = 20  # stale stores from which one listing of the table beats one per store
 
@@ -214,9 +233,33 @@ class LakeReader:
         self.ensure(needs, list(getattr(parsed, "stores", None) or []) or None)
         cur = self._con.cursor()
         try:
-            return run_query(cur, name, params)
+            frame = run_query(cur, name, params)
+            if name == "metrics" and getattr(parsed, "granularity", "") == "hour":
+                frame = self._traffic_missing_as_null(cur, frame)
+            return frame
         finally:
             cur.close()
+
+    @staticmethod
+    def _traffic_missing_as_null(
+        cur: duckdb.DuckDBPyConnection, frame: pl.DataFrame
+    ) -> pl.DataFrame:
+        """An hour with sales or shifts but no published traffic rollup (the store's pipeline
+        was down, or the hour never reached the lake) gets null traffic columns: the
+        store's own query would show 0 visitors there, which reads as an empty shop."""
+        if frame.is_empty():
+            return frame
+        have = cur.sql(
+            """SELECT DISTINCT store_id, local_hour AS bucket, true AS _traffic
+               FROM hourly_traffic WHERE list_contains($stores, store_id)""",
+            params={"stores": frame["store_id"].unique().to_list()},
+        ).pl()
+        have = have.with_columns(pl.col("bucket").cast(frame.schema["bucket"]))
+        joined = frame.join(have, on=["store_id", "bucket"], how="left")
+        present = pl.col("_traffic").fill_null(False)
+        return joined.with_columns(
+            pl.when(present).then(pl.col(c)).otherwise(None).alias(c) for c in _TRAFFIC_COLUMNS
+        ).select(frame.columns)
 
     def ack_alert(self, alert_id: int, user: str) -> bool:
         raise LakeReadOnly(

@@ -1,0 +1,26 @@
+"""Fixtures of chain mode: a small seeded chain (5 stores, 2 regions, 8 days)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from data.demo import seed_demo
+from tests.chain.chainlib import DAYS, END, STORES
+
+
+@pytest.fixture(scope="session")
+def chain_db_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("chain") / "chain.duckdb"
+    seed_demo(path, days=DAYS, stores=STORES, seed=5, end=END)
+    return path
+
+
+@pytest.fixture
+def chain_db(chain_db_master: Path, tmp_path: Path) -> Path:
+    """A private copy (tests may change it)."""
+    copy = tmp_path / "store.duckdb"
+    shutil.copy(chain_db_master, copy)
+    return copy

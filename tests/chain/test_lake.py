@@ -1,0 +1,443 @@
+"""Chain mode on a local-folder lake: publish, read back through the same KPI functions,
+idempotence, late corrections, kill -9 mid-publish, lake down then back, role scoping,
+missing hours, bad input. Real DuckDB files, real Parquet, real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dashboard.auth import Role, User, scope_for
+from data import kpi
+from data.errors import AccessDenied, InvalidParams
+from data.lake import (
+    DAILY_TABLES,
+    HOURLY_TABLES,
+    TABLES,
+    LakeUnavailable,
+    PublishLoop,
+    lake_status,
+    open_lake,
+    publish_db,
+)
+from data.lake_reader import LakeReader, freshness_label
+from data.reader import LocalReader
+from data.writer import Writer
+from tests.chain.chainlib import END, assert_same_frame, lake_objects
+
+REPO = Path(__file__).resolve().parents[2]
+START = END - timedelta(days=6)
+EVERYONE = kpi.Scope.everything()
+
+
+def _rows_per_table(db: Path) -> dict[str, int]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in (*HOURLY_TABLES, *DAILY_TABLES)
+        }
+    finally:
+        con.close()
+
+
+def _lake_rows(root: Path, table: str) -> int:
+    return sum(pq.read_metadata(p).num_rows for p in root.glob(f"table={table}/**/*.parquet"))
+
+
+def assert_lake_serves_same_kpis(lake_url: str | Path, db: Path) -> None:
+    """Every KPI input and the headline KPIs equal the store's own, for every store."""
+    lake, local = LakeReader(lake_url), LocalReader(db, hold_s=0)
+    try:
+        for granularity in ("hour", "day", "week"):
+            flt = kpi.KpiFilter(START, END, (), granularity)  # type: ignore[arg-type]
+            assert_same_frame(kpi.metrics(lake, flt, EVERYONE), kpi.metrics(local, flt, EVERYONE))
+            assert_same_frame(
+                kpi.zone_metrics(lake, flt, EVERYONE), kpi.zone_metrics(local, flt, EVERYONE)
+            )
+        flt = kpi.KpiFilter(START, END, (), "day")
+        assert_same_frame(
+            kpi.store_comparison(lake, flt, EVERYONE), kpi.store_comparison(local, flt, EVERYONE)
+        )
+        assert_same_frame(kpi.staffing(lake, flt, EVERYONE), kpi.staffing(local, flt, EVERYONE))
+        stores = local.query("stores")["store_id"].to_list()
+        assert lake.query("stores")["store_id"].to_list() == stores
+        for sid in stores:
+            a, b = kpi.headline(lake, sid, START, END), kpi.headline(local, sid, START, END)
+            assert a.keys() == b.keys()
+            for key in a:
+                if isinstance(a[key], float):
+                    assert a[key] == pytest.approx(b[key], rel=1e-9), key
+                else:
+                    assert a[key] == b[key], key
+            assert round(a["sales"], 2) == round(b["sales"], 2)
+    finally:
+        lake.close()
+        local.close()
+
+
+# ----------------------------------------------------------------------- publish + read
+
+
+def test_publish_then_kpis_from_the_lake_equal_the_stores_own(chain_db: Path, tmp_path: Path):
+    root = tmp_path / "lake"
+    summary = publish_db(chain_db, open_lake(root))
+    assert summary.written > 0
+    # Hive layout, partition columns in the path only, aggregates only.
+    keys = list(lake_objects(root))
+    assert all(k.startswith("_") or k.split("/")[0].removeprefix("table=") in TABLES for k in keys)
+    sample = next(k for k in keys if k.startswith("table=hourly_traffic/region=North/"))
+    assert sample.split("/")[2].startswith("store_id=s0") and "/date=" in sample
+    assert "store_id" not in pq.read_schema(root / sample).names
+    published = {k.split("/")[0] for k in keys}
+    assert not published & {"table=detections", "table=tracks", "table=events"}
+    # Every rollup row arrived once.
+    for table, rows in _rows_per_table(chain_db).items():
+        assert _lake_rows(root, table) == rows, table
+    assert_lake_serves_same_kpis(root, chain_db)
+
+
+def test_republish_writes_nothing_and_changes_nothing(chain_db: Path, tmp_path: Path):
+    lake = open_lake(tmp_path / "lake")
+    publish_db(chain_db, lake)
+    before = lake_objects(tmp_path / "lake")
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "lake").rglob("*") if p.is_file()}
+    again = publish_db(chain_db, lake)
+    assert again.written == 0
+    assert lake_objects(tmp_path / "lake") == before
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # not even rewritten
+
+
+def test_late_correction_republishes_its_day_and_never_duplicates(chain_db: Path, tmp_path: Path):
+    root = tmp_path / "lake"
+    lake = open_lake(root)
+    publish_db(chain_db, lake)
+    before = lake_objects(root)
+    # A late POS correction for s02 at 11:30 UTC on END-3: one more transaction.
+    day = END - timedelta(days=3)
+    ts = datetime(day.year, day.month, day.day, 11, 30, tzinfo=UTC)
+    row = pa.table(
+        {
+            "transaction_id": ["late-1"],
+            "ts": pa.array([ts], pa.timestamp("us", tz="UTC")),
+            "store_id": ["s02"],
+            "register": ["r1"],
+            "amount": [123.45],
+        }
+    )
+    with Writer(chain_db) as writer:
+        writer.append("transactions", row, "late-correction-1")
+        writer.flush()
+        writer.rollup_now()
+    summary = publish_db(chain_db, lake)
+    after = lake_objects(root)
+    changed = sorted(k for k in after if before.get(k) != after[k] and not k.startswith("_"))
+    assert changed == [
+        f"table=daily_store/region=North/store_id=s02/year={day.year}/part-0.parquet",
+        f"table=hourly_sales/region=North/store_id=s02/date={day}/part-0.parquet",
+    ]
+    assert summary.written == 2
+    assert _lake_rows(root, "hourly_sales") == _rows_per_table(chain_db)["hourly_sales"]
+    assert json.loads((root / "_manifests/store_id=s02/manifest.json").read_bytes())["version"] == 2
+    assert_lake_serves_same_kpis(root, chain_db)
+
+
+def test_reader_picks_up_a_new_manifest_version(chain_db: Path, tmp_path: Path):
+    root = tmp_path / "lake"
+    lake = open_lake(root)
+    publish_db(chain_db, lake, ["s01"])
+    reader = LakeReader(root, refresh_s=0)
+    assert reader.query("stores")["store_id"].to_list() == ["s01"]
+    flt = kpi.KpiFilter(START, END, ("s01",), "day")
+    first = kpi.metrics(reader, flt, EVERYONE)
+    loads = reader.loads
+    kpi.metrics(reader, flt, EVERYONE)
+    assert reader.loads == loads  # warm: nothing read again
+    publish_db(chain_db, lake, ["s02"])
+    assert reader.query("stores")["store_id"].to_list() == ["s01", "s02"]
+    assert_same_frame(kpi.metrics(reader, flt, EVERYONE), first)
+
+
+# ----------------------------------------------------------------------- crash safety
+
+
+def test_an_interrupted_write_leaves_the_old_object(tmp_path: Path, monkeypatch):
+    lake = open_lake(tmp_path / "lake")
+    lake.write_atomic("table=t/region=r/store_id=s/date=d/part-0.parquet", b"old complete")
+
+    def torn_fsync(fd: int) -> None:  # the process dies after half the bytes hit the disk
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", torn_fsync)
+    with pytest.raises(KeyboardInterrupt):
+        lake.write_atomic("table=t/region=r/store_id=s/date=d/part-0.parquet", b"new" * 1000)
+    monkeypatch.undo()
+    assert lake_objects(tmp_path / "lake") == {
+        "table=t/region=r/store_id=s/date=d/part-0.parquet": b"old complete"
+    }
+    assert not list((tmp_path / "lake").rglob(".*"))  # the temp file was removed too
+
+
+def test_kill_9_mid_publish_leaves_the_lake_consistent(chain_db: Path, tmp_path: Path):
+    root = tmp_path / "lake"
+    code = (
+        "import sys; from data.lake import open_lake, publish_db; "
+        "publish_db(sys.argv[1], open_lake(sys.argv[2]))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(chain_db), str(root)], cwd=REPO, env=os.environ.copy()
+    )
+    try:
+        deadline = time.monotonic() + 120
+        # Kill it once it is well into the data files, before it is done.
+        while len(list(root.rglob("part-0.parquet"))) < 40:
+            assert proc.poll() is None, "publish finished before it could be killed"
+            assert time.monotonic() < deadline, "publish wrote nothing within 120 s"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    # Every visible object is complete Parquet; the manifest, written last, is not there yet.
+    visible = [p for p in root.rglob("*.parquet") if not p.name.startswith(".")]
+    for path in visible:
+        pq.read_table(path)
+    statuses = {s["store_id"]: s for s in lake_status(open_lake(root))}
+    reader = LakeReader(root)
+    assert sorted(statuses) == reader.query("stores")["store_id"].to_list()
+    # The next run finishes the job: same lake as an uninterrupted publish, nothing doubled.
+    publish_db(chain_db, open_lake(root))
+    clean = tmp_path / "clean"
+    publish_db(chain_db, open_lake(clean))
+    got, want = lake_objects(root), lake_objects(clean)
+    assert sorted(k for k in got if not k.startswith("_")) == sorted(
+        k for k in want if not k.startswith("_")
+    )
+    for table, rows in _rows_per_table(chain_db).items():
+        assert _lake_rows(root, table) == rows, table
+    assert_lake_serves_same_kpis(root, chain_db)
+
+
+# ----------------------------------------------------------------------- store-and-forward
+
+
+def test_lake_down_then_back_drains_in_order_nothing_lost_nothing_doubled(
+    chain_db: Path, tmp_path: Path
+):
+    # "Down": the lake's parent path is a file, so every read and write fails with an OS
+    # error, as an unmounted share would. "Back": it becomes a folder again.
+    blocker = tmp_path / "mnt"
+    blocker.write_text("not mounted")
+    lake = open_lake(blocker / "lake")
+    written: list[str] = []
+    real_write = lake.write_atomic
+
+    def recording_write(rel: str, data: bytes) -> None:
+        real_write(rel, data)
+        written.append(rel)
+
+    lake.write_atomic = recording_write  # type: ignore[method-assign]
+    with Writer(chain_db) as writer:
+        loop = PublishLoop(writer.cursor, lake, interval_s=0.2, base_s=0.05, max_s=0.2).start()
+        try:
+            deadline = time.monotonic() + 60
+            while loop.failures < 3:
+                assert time.monotonic() < deadline, "the loop did not retry while the lake was down"
+                time.sleep(0.02)
+            assert "lake" in (loop.last_error or "")
+            assert written == []
+            # The store keeps working meanwhile: its writer still commits.
+            writer.append(
+                "transactions",
+                pa.table(
+                    {
+                        "transaction_id": ["during-outage"],
+                        "ts": pa.array(
+                            [datetime(2026, 2, 27, 10, 5, tzinfo=UTC)], pa.timestamp("us", tz="UTC")
+                        ),
+                        "store_id": ["s01"],
+                        "register": ["r1"],
+                        "amount": [10.0],
+                    }
+                ),
+                "outage-1",
+            )
+            writer.flush()
+            writer.rollup_now()
+            blocker.unlink()
+            blocker.mkdir()
+            deadline = time.monotonic() + 120
+            while loop.last_summary is None:
+                assert time.monotonic() < deadline, f"backlog did not drain: {loop.last_error}"
+                time.sleep(0.05)
+        finally:
+            loop.stop()
+        assert loop.failures == 0
+    # In order: per store, data oldest day first, and the manifest after its data.
+    for sid in ("demo", "s01", "s02", "s03", "s04"):
+        mine = [k for k in written if f"store_id={sid}/" in k]
+        data_days = [k.split("/")[3].split("=")[1] for k in mine if "/date=" in k]
+        assert data_days == sorted(data_days)
+        first_manifest = next(i for i, k in enumerate(mine) if k.startswith("_manifests/"))
+        assert all(not k.startswith("table=") for k in mine[first_manifest:])
+    # Nothing lost, nothing doubled; the sale made during the outage is in the lake.
+    for table, rows in _rows_per_table(chain_db).items():
+        assert _lake_rows(blocker / "lake", table) == rows, table
+    assert_lake_serves_same_kpis(blocker / "lake", chain_db)
+
+
+def test_backoff_doubles_and_is_capped():
+    loop = PublishLoop(lambda: None, open_lake("/nonexistent-lake"), base_s=1, max_s=8)  # type: ignore[arg-type]
+    delays = []
+    for failures in range(1, 7):
+        loop.failures = failures
+        delays.append(loop.next_delay())
+    assert [round(d / b, 1) for d, b in zip(delays, [1, 2, 4, 8, 8, 8], strict=True)] == [
+        pytest.approx(x, abs=0.21) for x in [1.0] * 6
+    ]
+
+
+def test_unreachable_lake_raises_lake_unavailable(chain_db: Path, tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(LakeUnavailable, match="lake"):
+        publish_db(chain_db, open_lake(blocker / "lake"))
+
+
+# ----------------------------------------------------------------------- chain reading
+
+
+def test_role_scoping_on_lake_data(chain_db: Path, tmp_path: Path):
+    root = tmp_path / "lake"
+    publish_db(chain_db, open_lake(root))
+    reader = LakeReader(root)
+    lead = User("nora", Role.REGIONAL_LEAD, region="North")
+    scope = scope_for(lead, reader)
+    assert scope.stores == frozenset({"s01", "s02", "s03"})
+    flt = kpi.KpiFilter(START, END, (), "day")
+    table = kpi.store_comparison(reader, flt, scope)
+    assert table["store_id"].to_list() == ["s01", "s02", "s03"]
+    assert set(table["region"].to_list()) == {"North"}
+    with pytest.raises(AccessDenied):  # a forged store of another region
+        kpi.store_comparison(reader, flt.with_(stores=("s04",)), scope)
+    with pytest.raises(AccessDenied):
+        kpi.headline(reader, "demo", START, END, scope)
+    forged_region = User("eve", Role.REGIONAL_LEAD, region="Atlantis")
+    assert kpi.store_comparison(reader, flt, scope_for(forged_region, reader)).is_empty()
+    manager = User("sam", Role.STORE_MANAGER, store="s02")
+    assert kpi.store_comparison(reader, flt, scope_for(manager, reader))["store_id"].to_list() == [
+        "s02"
+    ]
+
+
+def test_missing_hours_are_missing_not_zero(chain_db: Path, tmp_path: Path):
+    day = END - timedelta(days=2)
+    con = duckdb.connect(str(chain_db))
+    try:  # s03 published nothing for 10:00-12:59 local that day (its pipeline was down)
+        gone = con.execute(
+            """DELETE FROM hourly_traffic WHERE store_id = 's03'
+               AND local_hour >= ? AND local_hour < ? RETURNING local_hour""",
+            [
+                datetime(day.year, day.month, day.day, 10),
+                datetime(day.year, day.month, day.day, 13),
+            ],
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(gone) == 3
+    root = tmp_path / "lake"
+    publish_db(chain_db, open_lake(root))
+    status = {s["store_id"]: s for s in lake_status(open_lake(root))}
+    assert status["s03"]["missing_hours_total"] == 3
+    assert status["s03"]["missing_hours"] == [
+        datetime(day.year, day.month, day.day, h).isoformat() for h in (10, 11, 12)
+    ]
+    assert status["s01"]["missing_hours_total"] == 0
+    reader = LakeReader(root)
+    hourly = kpi.visitors(reader, kpi.KpiFilter(day, day, ("s03",), "hour"), EVERYONE)
+    by_hour = {b.hour: v for b, v in hourly.select("bucket", "visitors").iter_rows()}
+    # Sales and shifts exist for those hours, the cameras' numbers do not: missing, not 0.
+    assert [by_hour.get(h) for h in (10, 11, 12)] == [None, None, None]
+    assert all(by_hour[h] > 0 for h in (9, 13))
+    conv = kpi.conversion(reader, kpi.KpiFilter(day, day, ("s03",), "hour"), EVERYONE)
+    assert conv.filter(pl.col("bucket").dt.hour() == 11)["conversion"].to_list() == [None]
+    fresh = {r["store_id"]: r for r in reader.freshness().iter_rows(named=True)}
+    assert fresh["s03"]["missing_hours_total"] == 3
+
+
+def test_freshness_is_measured_from_the_newest_published_hour(chain_db: Path, tmp_path: Path):
+    root = tmp_path / "lake"
+    publish_db(chain_db, open_lake(root), ["s01"])
+    status = lake_status(open_lake(root))[0]
+    newest = datetime.fromisoformat(status["newest_hour"])
+    later = lake_status(open_lake(root), now=newest + timedelta(hours=3))[0]
+    assert later["lag_hours"] == 2.0  # the hour is complete one hour after it starts
+    assert (
+        freshness_label("2026-03-01T13:00:00", 2.0) == "published up to 2026-03-01 14:00, 2 h late"
+    )
+    assert freshness_label(None, None) == "nothing published yet"
+
+
+def test_lake_reader_is_read_only(tmp_path: Path):
+    reader = LakeReader(tmp_path / "empty")
+    assert reader.query("stores").is_empty()
+    with pytest.raises(Exception, match="read-only"):
+        reader.ack_alert(1, "me")
+
+
+# ----------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("", "lake URL is empty"),
+        ("ftp://host/x", "scheme 'ftp' is not supported"),
+        ("s3://key:secret@bucket/x", "carries credentials: remove them and set STORELENS_LAKE_KEY"),
+        ("s3:///prefix", "no bucket"),
+        ("s3://bucket/x?endpint=http://h:1", r"unknown option\(s\) \['endpint'\]"),
+        ("s3://bucket/x?endpoint=h:1", "endpoint='h:1'"),
+    ],
+)
+def test_bad_lake_urls_name_the_field_and_the_fix(url: str, message: str):
+    with pytest.raises(InvalidParams, match=message):
+        open_lake(url)
+
+
+def test_a_store_id_that_would_escape_its_prefix_is_refused(tmp_path: Path):
+    with pytest.raises(
+        InvalidParams, match=re.escape("store_id '../s02' cannot be used in a lake path")
+    ):
+        open_lake(tmp_path).data_key("hourly_sales", "North", "../s02", "date", "2026-01-01")
+
+
+def test_publishing_an_unknown_store_names_the_option(chain_db: Path, tmp_path: Path):
+    with pytest.raises(InvalidParams, match="store 'nope' is not in this database; `--store`"):
+        publish_db(chain_db, open_lake(tmp_path / "lake"), ["nope"])
+
+
+def test_everything_lands_with_day_partitions_for_hourly_and_year_for_daily(
+    chain_db: Path, tmp_path: Path
+):
+    root = tmp_path / "lake"
+    publish_db(chain_db, open_lake(root), ["s01"])
+    days = {p.parent.name for p in root.glob("table=hourly_traffic/region=North/store_id=s01/*/*")}
+    assert days == {f"date={END - timedelta(days=i)}" for i in range(8)}
+    years = {p.parent.name for p in root.glob("table=daily_store/*/*/*/*")}
+    assert years == {f"year={END.year}"}
+    assert date.fromisoformat(lake_status(open_lake(root))[0]["newest_local_hour"][:10]) == END
