@@ -311,6 +311,8 @@ def open_lake(
         "request_timeout": timeout_s,
         # Fail over to the store-and-forward loop quickly instead of retrying inside one call.
         "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=2),
+        # Small objects go as one PutObject instead of a multipart upload.
+        "allow_delayed_open": True,
     }
     endpoint = options.get("endpoint")
     if endpoint:

@@ -24,8 +24,6 @@ from dashboard.auth import Role, User, scope_for
 from data import kpi
 from data.errors import AccessDenied, InvalidParams
 from data.lake import (
-    DAILY_TABLES,
-    HOURLY_TABLES,
     TABLES,
     LakeUnavailable,
     PublishLoop,
@@ -34,59 +32,19 @@ from data.lake import (
     publish_db,
 )
 from data.lake_reader import LakeReader, freshness_label
-from data.reader import LocalReader
 from data.writer import Writer
-from tests.chain.chainlib import END, assert_same_frame, lake_objects
+from tests.chain.chainlib import (
+    END,
+    EVERYONE,
+    START,
+    assert_lake_serves_same_kpis,
+    assert_same_frame,
+    lake_objects,
+    lake_rows,
+    rows_per_table,
+)
 
 REPO = Path(__file__).resolve().parents[2]
-START = END - timedelta(days=6)
-EVERYONE = kpi.Scope.everything()
-
-
-def _rows_per_table(db: Path) -> dict[str, int]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {
-            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-            for t in (*HOURLY_TABLES, *DAILY_TABLES)
-        }
-    finally:
-        con.close()
-
-
-def _lake_rows(root: Path, table: str) -> int:
-    return sum(pq.read_metadata(p).num_rows for p in root.glob(f"table={table}/**/*.parquet"))
-
-
-def assert_lake_serves_same_kpis(lake_url: str | Path, db: Path) -> None:
-    """Every KPI input and the headline KPIs equal the store's own, for every store."""
-    lake, local = LakeReader(lake_url), LocalReader(db, hold_s=0)
-    try:
-        for granularity in ("hour", "day", "week"):
-            flt = kpi.KpiFilter(START, END, (), granularity)  # type: ignore[arg-type]
-            assert_same_frame(kpi.metrics(lake, flt, EVERYONE), kpi.metrics(local, flt, EVERYONE))
-            assert_same_frame(
-                kpi.zone_metrics(lake, flt, EVERYONE), kpi.zone_metrics(local, flt, EVERYONE)
-            )
-        flt = kpi.KpiFilter(START, END, (), "day")
-        assert_same_frame(
-            kpi.store_comparison(lake, flt, EVERYONE), kpi.store_comparison(local, flt, EVERYONE)
-        )
-        assert_same_frame(kpi.staffing(lake, flt, EVERYONE), kpi.staffing(local, flt, EVERYONE))
-        stores = local.query("stores")["store_id"].to_list()
-        assert lake.query("stores")["store_id"].to_list() == stores
-        for sid in stores:
-            a, b = kpi.headline(lake, sid, START, END), kpi.headline(local, sid, START, END)
-            assert a.keys() == b.keys()
-            for key in a:
-                if isinstance(a[key], float):
-                    assert a[key] == pytest.approx(b[key], rel=1e-9), key
-                else:
-                    assert a[key] == b[key], key
-            assert round(a["sales"], 2) == round(b["sales"], 2)
-    finally:
-        lake.close()
-        local.close()
 
 
 # ----------------------------------------------------------------------- publish + read
@@ -105,8 +63,8 @@ def test_publish_then_kpis_from_the_lake_equal_the_stores_own(chain_db: Path, tm
     published = {k.split("/")[0] for k in keys}
     assert not published & {"table=detections", "table=tracks", "table=events"}
     # Every rollup row arrived once.
-    for table, rows in _rows_per_table(chain_db).items():
-        assert _lake_rows(root, table) == rows, table
+    for table, rows in rows_per_table(chain_db).items():
+        assert lake_rows(root, table) == rows, table
     assert_lake_serves_same_kpis(root, chain_db)
 
 
@@ -150,7 +108,7 @@ def test_late_correction_republishes_its_day_and_never_duplicates(chain_db: Path
         f"table=hourly_sales/region=North/store_id=s02/date={day}/part-0.parquet",
     ]
     assert summary.written == 2
-    assert _lake_rows(root, "hourly_sales") == _rows_per_table(chain_db)["hourly_sales"]
+    assert lake_rows(root, "hourly_sales") == rows_per_table(chain_db)["hourly_sales"]
     assert json.loads((root / "_manifests/store_id=s02/manifest.json").read_bytes())["version"] == 2
     assert_lake_serves_same_kpis(root, chain_db)
 
@@ -228,8 +186,8 @@ def test_kill_9_mid_publish_leaves_the_lake_consistent(chain_db: Path, tmp_path:
     assert sorted(k for k in got if not k.startswith("_")) == sorted(
         k for k in want if not k.startswith("_")
     )
-    for table, rows in _rows_per_table(chain_db).items():
-        assert _lake_rows(root, table) == rows, table
+    for table, rows in rows_per_table(chain_db).items():
+        assert lake_rows(root, table) == rows, table
     assert_lake_serves_same_kpis(root, chain_db)
 
 
@@ -296,8 +254,8 @@ def test_lake_down_then_back_drains_in_order_nothing_lost_nothing_doubled(
         first_manifest = next(i for i, k in enumerate(mine) if k.startswith("_manifests/"))
         assert all(not k.startswith("table=") for k in mine[first_manifest:])
     # Nothing lost, nothing doubled; the sale made during the outage is in the lake.
-    for table, rows in _rows_per_table(chain_db).items():
-        assert _lake_rows(blocker / "lake", table) == rows, table
+    for table, rows in rows_per_table(chain_db).items():
+        assert lake_rows(blocker / "lake", table) == rows, table
     assert_lake_serves_same_kpis(blocker / "lake", chain_db)
 
 
