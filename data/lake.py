@@ -60,6 +60,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from data.errors import DataError, InvalidParams
+from data.kpi import MIN_GROUP as MIN_GROUP_FOR_SATISFACTION
 
 log = logging.getLogger(__name__)
 
@@ -677,3 +678,67 @@ class PublishLoop:
                 log.exception("lake publish round failed")
             if self._stop.wait(self.next_delay()):
                 return
+
+
+# ------------------------------------------------------------------------ chain-wide table
+
+DAILY_KPI_COLUMNS = (
+    "region",
+    "store_id",
+    "day",
+    "visitors",
+    "transactions",
+    "sales",
+    "conversion",
+    "sales_per_visitor",
+    "satisfaction_index",
+    "staff_hours",
+    "labour_cost",
+    "star",
+    "labour_cost_per_visitor",
+    "alerts",
+)
+
+
+def read_lake_table(lake: Lake, table: str) -> pa.Table:
+    """One lake table of every store, with ``region`` and ``store_id`` from the path."""
+    import pyarrow.dataset as pads
+
+    files = lake.list_files(f"table={table}/", ".parquet")
+    if not files:
+        raise LakeError(f"lake {lake.url} has no table={table}/ objects; publish first")
+    dataset = pads.dataset(
+        [lake.path(f) for f in files],
+        filesystem=lake.fs,
+        format="parquet",
+        partitioning=pads.partitioning(
+            pa.schema([("table", pa.string()), ("region", pa.string()), ("store_id", pa.string())]),
+            flavor="hive",
+        ),
+        partition_base_dir=lake.path(""),
+    )
+    return dataset.to_table()
+
+
+def daily_kpis_duckdb(lake: Lake) -> pa.Table:
+    """The daily all-stores KPI table computed by DuckDB (the reference for the Spark job
+    in ``jobs/daily_kpis.py``): one row per store and store-local day."""
+    daily = read_lake_table(lake, "daily_store")
+    con = duckdb.connect()
+    try:
+        con.register("daily", daily)
+        return con.sql(
+            f"""SELECT region, store_id, day, visitors, transactions, sales,
+                CASE WHEN visitors > 0 THEN transactions::DOUBLE / visitors END AS conversion,
+                CASE WHEN visitors > 0 THEN sales / visitors END AS sales_per_visitor,
+                CASE WHEN tracks_readable >= {MIN_GROUP_FOR_SATISFACTION}
+                     THEN 100.0 * (satisfied - frustrated) / tracks_readable END
+                     AS satisfaction_index,
+                staff_hours, labour_cost,
+                CASE WHEN staff_hours > 0 THEN visitors::DOUBLE / staff_hours END AS star,
+                CASE WHEN visitors > 0 THEN labour_cost / visitors END AS labour_cost_per_visitor,
+                alerts
+            FROM daily ORDER BY store_id, day"""
+        ).to_arrow_table()
+    finally:
+        con.close()

@@ -1,0 +1,1 @@
+"""Chain-wide jobs on a distributed engine (Spark), over the same lake the stores publish."""
