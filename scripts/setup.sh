@@ -17,8 +17,10 @@ apt_missing=()
 need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || apt_missing+=("$1"); }
 if [[ $want_test == 1 ]]; then
   # chromium: browser tests. ffmpeg + GStreamer RTSP server: real RTSP streams in tests.
+  # openjdk-17-jre-headless: the chain-wide Spark job (pyspark) in tests.
   for p in chromium ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
-           gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav; do need_pkg "$p"; done
+           gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav \
+           openjdk-17-jre-headless; do need_pkg "$p"; done
 fi
 if (( ${#apt_missing[@]} )); then
   echo "setup: apt-get install ${apt_missing[*]}"
