@@ -59,9 +59,28 @@ def up(
     seed: Annotated[
         bool, typer.Option(help="seed 90 days of demo history into a new database")
     ] = True,
+    lake: Annotated[
+        str | None,
+        typer.Option(
+            help="chain mode: the pipeline publishes to this lake (folder or s3://…) and "
+            "Summary / Compare read every store from it (default: env STORELENS_LAKE)"
+        ),
+    ] = None,
 ) -> None:
     """Start everything: the pipeline (cameras, models, writer) and the dashboard."""
+    import os
+
     from dashboard.launcher import resolve_config, run_up
+
+    if lake:
+        from data.errors import DataError
+        from data.lake import open_lake
+
+        try:
+            open_lake(lake)  # a bad URL fails here, naming the option, not in a child
+        except DataError as exc:
+            _fail(exc)
+        os.environ["STORELENS_LAKE"] = lake  # both children inherit it
 
     try:
         resolve_config(config)
@@ -167,7 +186,7 @@ def models_prepare(
 
 def _register_optional() -> None:
     """Commands that other modules contribute (data side, analysis)."""
-    for module in ("dashboard.cli_data", "dashboard.cli_vision"):
+    for module in ("dashboard.cli_data", "dashboard.cli_vision", "dashboard.cli_lake"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -125,6 +125,10 @@ def register(app: typer.Typer) -> None:
         api: Annotated[
             str | None, typer.Option("--api", help="read API URL (default: env STORELENS_READ_API)")
         ] = None,
+        lake: Annotated[
+            str | None,
+            typer.Option("--lake", help="read the chain's lake (folder or s3://…) instead of --db"),
+        ] = None,
     ) -> None:
         """Headline KPIs of one store for a period."""
         from data.errors import DataError
@@ -135,7 +139,13 @@ def register(app: typer.Typer) -> None:
         if end < start:
             raise typer.BadParameter(f"--to {to} is before --from {from_}")
         try:
-            result = headline(open_reader(_db(db), api), store, start, end)
+            if lake:
+                from data.lake_reader import LakeReader
+
+                reader = LakeReader(lake)
+            else:
+                reader = open_reader(_db(db), api)
+            result = headline(reader, store, start, end)
         except DataError as exc:
             _fail(str(exc))
             return

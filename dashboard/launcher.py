@@ -118,6 +118,9 @@ def run_pipeline(
     )
     writer = Writer(db_path, WriterConfig(retention=retention))
     register_store(writer, config)
+    from data.lake import loop_from_env
+
+    lake_loop = loop_from_env(writer.cursor)  # chain mode: publish to the lake in the background
     api = serve(writer, host, api_port)
     hub = FrameHub()
     tiles = TileServer(hub, tile_host, tile_port).start()
@@ -147,6 +150,8 @@ def run_pipeline(
         runner.stop()
         tiles.stop()
         api.stop()
+        if lake_loop is not None:
+            lake_loop.stop()
         writer.close()
         try:
             if json.loads(services_path().read_text()).get("pid") == os.getpid():

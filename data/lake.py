@@ -472,8 +472,12 @@ def publish_store(
     lake: Lake,
     store_id: str,
     state_every: int = 50,
+    stop: threading.Event | None = None,
 ) -> StorePublish:
-    """Publish every partition of one store whose fingerprint changed, oldest first."""
+    """Publish every partition of one store whose fingerprint changed, oldest first.
+
+    With ``stop`` set midway, the fingerprints written so far are saved and the manifest
+    is left as it was (the next round goes on from there)."""
     rows = con.sql(
         "SELECT * FROM stores WHERE store_id = $store", params={"store": store_id}
     ).to_arrow_table()
@@ -499,6 +503,9 @@ def publish_store(
                 todo.append((last_day, table, part, fp))
     todo.sort()  # in order: the oldest backlog first
     for i, (_, table, part, fp) in enumerate(todo, start=1):
+        if stop is not None and stop.is_set():
+            lake.write_json(lake.state_key(store_id), {"region": region, "fingerprints": done})
+            return result
         part_key = TABLES[table][0]
         key = lake.data_key(table, region, store_id, part_key, part)
         data = _partition_table(con, table, store_id, part)
@@ -522,7 +529,10 @@ def publish_store(
 
 
 def publish(
-    con: duckdb.DuckDBPyConnection, lake: Lake, stores: list[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    stores: list[str] | None = None,
+    stop: threading.Event | None = None,
 ) -> PublishSummary:
     """Publish ``stores`` (default: every store in the database) to ``lake``."""
     started = time.perf_counter()
@@ -530,7 +540,9 @@ def publish(
     ids = stores or [r[0] for r in con.execute("SELECT store_id FROM stores ORDER BY 1").fetchall()]
     summary = PublishSummary(lake.url)
     for sid in ids:
-        summary.stores.append(publish_store(con, lake, sid))
+        if stop is not None and stop.is_set():
+            break
+        summary.stores.append(publish_store(con, lake, sid, stop=stop))
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -591,6 +603,7 @@ def status_rows(
                 "region": m["store"]["region"],
                 "newest_hour": newest,
                 "newest_local_hour": m.get("newest_local_hour"),
+                "first_local_hour": m.get("first_local_hour"),
                 "lag_hours": lag_h,
                 "hours_published": m.get("hours_published", 0),
                 "missing_hours_total": m.get("missing_hours_total", 0),
@@ -635,7 +648,7 @@ class PublishLoop:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
 
@@ -648,7 +661,7 @@ class PublishLoop:
     def run_once(self) -> PublishSummary | None:
         con = self.connect()
         try:
-            summary = publish(con, self.lake, self.stores)
+            summary = publish(con, self.lake, self.stores, stop=self._stop)
         except (LakeUnavailable, LakeAccessDenied, OSError) as exc:
             self.failures += 1
             self.last_error = str(exc)
@@ -742,3 +755,21 @@ def daily_kpis_duckdb(lake: Lake) -> pa.Table:
         ).to_arrow_table()
     finally:
         con.close()
+
+
+def loop_from_env(connect: Callable[[], duckdb.DuckDBPyConnection]) -> PublishLoop | None:
+    """The pipeline's publisher when ``STORELENS_LAKE`` is set (``storelens up --lake``):
+    every store in its database, every ``STORELENS_LAKE_INTERVAL_S`` seconds (default 60)."""
+    url = default_lake_url()
+    if not url:
+        return None
+    raw = os.environ.get("STORELENS_LAKE_INTERVAL_S", "60")
+    try:
+        interval = float(raw)
+    except ValueError:
+        raise InvalidParams(
+            f"STORELENS_LAKE_INTERVAL_S={raw!r} is not a number of seconds (e.g. 60)"
+        ) from None
+    if not 1 <= interval <= 86400:
+        raise InvalidParams(f"STORELENS_LAKE_INTERVAL_S={raw}: must be between 1 and 86400")
+    return PublishLoop(connect, open_lake(url), interval_s=interval).start()

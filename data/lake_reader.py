@@ -271,12 +271,15 @@ class LakeReader:
         raise LakeReadOnly("the chain view has no live cameras: open the store's own dashboard")
 
     # ------------------------------------------------------------------ freshness
-    def freshness(self, now: datetime | None = None) -> pl.DataFrame:
-        """Per store: newest published hour (store-local), hours late, missing opening hours."""
+    def status(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """:func:`data.lake.lake_status` from the cached manifests (refreshed when due)."""
         self.refresh()
         with self._lock:
             manifests = [self._manifests[sid] for sid in sorted(self._manifests)]
-        rows = status_rows(manifests, now or datetime.now(UTC))
+        return status_rows(manifests, now or datetime.now(UTC))
+
+    def freshness(self, now: datetime | None = None) -> pl.DataFrame:
+        """Per store: newest published hour (store-local), hours late, missing opening hours."""
         schema = {
             "store_id": pl.String,
             "region": pl.String,
@@ -285,6 +288,7 @@ class LakeReader:
             "hours_published": pl.Int64,
             "missing_hours_total": pl.Int64,
         }
+        rows = self.status(now)
         return pl.DataFrame([{k: r[k] for k in schema} for r in rows], schema=schema)
 
     def close(self) -> None:

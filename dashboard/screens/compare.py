@@ -7,11 +7,12 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, views
+from dashboard.chain import chain_page_context, mask_unpublished, show_freshness
 from dashboard.filters import filter_bar
-from dashboard.session import data_errors, page_context
+from dashboard.session import data_errors
 from data import kpi
 
-ctx = page_context()
+ctx = chain_page_context()  # chain mode: every store from the lake, same scoping
 allowed = ctx.allowed_stores()
 flt = filter_bar(allowed, store=False, default_days=28, default_granularity="day")
 st.title("Compare stores")
@@ -23,6 +24,12 @@ with data_errors():
     # No stores requested = every store in the user's scope (resolved by the data layer).
     period = kpi.KpiFilter(flt.start, flt.end, (), flt.granularity)  # type: ignore[arg-type]
     table = kpi.store_comparison(ctx.reader, period, ctx.scope)
+
+fresh = show_freshness(ctx, table["store_id"].to_list(), flt.start, flt.end)
+if fresh is not None:
+    table = mask_unpublished(
+        table, fresh, keep=("open_hour", "close_hour", "area_m2", "open_hours")
+    )
 
 regions = sorted(r for r in table["region"].unique().to_list() if r)
 chosen = st.sidebar.multiselect("Region", regions, default=regions, key="f_regions")

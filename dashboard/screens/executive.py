@@ -6,10 +6,11 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, views
-from dashboard.session import data_errors, page_context
+from dashboard.chain import chain_page_context, show_freshness
+from dashboard.session import data_errors
 from data import kpi
 
-ctx = page_context()
+ctx = chain_page_context()  # chain mode: every store from the lake, same scoping
 st.title("Summary")
 st.markdown(":orange-badge[:material/science: demo data]" if ctx.user.demo else "")
 
@@ -57,3 +58,4 @@ st.caption(
     f"{start} – {end}. Score = mean percentile over conversion, sales per visitor, "
     "satisfaction, queue wait, labour cost per visitor and visitors per m²."
 )
+show_freshness(ctx, comparison["store_id"].to_list(), start, end)
