@@ -1,0 +1,71 @@
+"""`storelens lake publish|status` and `storelens kpi --lake` as a user runs them: real
+subprocesses of the installed entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.chain.chainlib import END, START
+
+STORELENS = shutil.which("storelens") or str(Path(sys.executable).with_name("storelens"))
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORELENS_LAKE")}
+    return subprocess.run([STORELENS, *args], capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_publish_twice_status_and_kpi_from_the_lake(chain_db: Path, tmp_path: Path):
+    lake = str(tmp_path / "lake")
+    first = run("lake", "publish", "--db", str(chain_db), "--lake", lake, "--json")
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["written"] > 0 and len(summary["stores"]) == 5
+    second = run("lake", "publish", "--db", str(chain_db), "--lake", lake, "--json")
+    assert json.loads(second.stdout)["written"] == 0  # nothing new, nothing changed
+
+    status = run("lake", "status", "--lake", lake, "--json")
+    assert status.returncode == 0, status.stderr
+    rows = {r["store_id"]: r for r in json.loads(status.stdout)}
+    assert sorted(rows) == ["demo", "s01", "s02", "s03", "s04"]
+    assert rows["s01"]["newest_local_hour"].startswith(str(END))
+    assert rows["s01"]["missing_hours"] == []
+    text = run("lake", "status", "--lake", lake)
+    assert "published up to" in text.stdout and "missing opening hour" in text.stdout
+
+    period = ("--store", "s02", "--from", str(START), "--to", str(END), "--json")
+    from_lake = run("kpi", "--lake", lake, *period)
+    from_db = run("kpi", "--db", str(chain_db), *period)
+    assert from_lake.returncode == 0 and from_db.returncode == 0, from_lake.stderr
+    a, b = json.loads(from_lake.stdout), json.loads(from_db.stdout)
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], float):
+            assert a[key] == pytest.approx(b[key], rel=1e-9), key
+        else:
+            assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("lake", "status", "--lake", "ftp://x/y"), "scheme 'ftp' is not supported"),
+        (("lake", "publish", "--db", "{db}", "--lake", "{lake}", "--store", "zz"), "--store"),
+        (("lake", "publish", "--db", "/nonexistent.duckdb", "--lake", "{lake}"), "does not exist"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_option(
+    chain_db: Path, tmp_path: Path, args: tuple[str, ...], message: str
+):
+    filled = [a.format(db=chain_db, lake=tmp_path / "lake") for a in args]
+    out = run(*filled)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
