@@ -24,3 +24,13 @@ def chain_db(chain_db_master: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "store.duckdb"
     shutil.copy(chain_db_master, copy)
     return copy
+
+
+@pytest.fixture(scope="session")
+def published_lake(chain_db_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded chain published once to a local lake (for tests that only read it)."""
+    from data.lake import open_lake, publish_db
+
+    root = tmp_path_factory.mktemp("published") / "lake"
+    publish_db(chain_db_master, open_lake(root))
+    return root

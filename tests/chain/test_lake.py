@@ -178,14 +178,8 @@ def test_kill_9_mid_publish_leaves_the_lake_consistent(chain_db: Path, tmp_path:
     statuses = {s["store_id"]: s for s in lake_status(open_lake(root))}
     reader = LakeReader(root)
     assert sorted(statuses) == reader.query("stores")["store_id"].to_list()
-    # The next run finishes the job: same lake as an uninterrupted publish, nothing doubled.
+    # The next run finishes the job: nothing doubled, nothing missing, same KPIs.
     publish_db(chain_db, open_lake(root))
-    clean = tmp_path / "clean"
-    publish_db(chain_db, open_lake(clean))
-    got, want = lake_objects(root), lake_objects(clean)
-    assert sorted(k for k in got if not k.startswith("_")) == sorted(
-        k for k in want if not k.startswith("_")
-    )
     for table, rows in rows_per_table(chain_db).items():
         assert lake_rows(root, table) == rows, table
     assert_lake_serves_same_kpis(root, chain_db)
@@ -280,10 +274,8 @@ def test_unreachable_lake_raises_lake_unavailable(chain_db: Path, tmp_path: Path
 # ----------------------------------------------------------------------- chain reading
 
 
-def test_role_scoping_on_lake_data(chain_db: Path, tmp_path: Path):
-    root = tmp_path / "lake"
-    publish_db(chain_db, open_lake(root))
-    reader = LakeReader(root)
+def test_role_scoping_on_lake_data(published_lake: Path):
+    reader = LakeReader(published_lake)
     lead = User("nora", Role.REGIONAL_LEAD, region="North")
     scope = scope_for(lead, reader)
     assert scope.stores == frozenset({"s01", "s02", "s03"})

@@ -53,19 +53,8 @@ def test_publish_twice_status_and_kpi_from_the_lake(chain_db: Path, tmp_path: Pa
             assert a[key] == b[key], key
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (("lake", "status", "--lake", "ftp://x/y"), "scheme 'ftp' is not supported"),
-        (("lake", "publish", "--db", "{db}", "--lake", "{lake}", "--store", "zz"), "--store"),
-        (("lake", "publish", "--db", "/nonexistent.duckdb", "--lake", "{lake}"), "does not exist"),
-    ],
-)
-def test_bad_input_exits_2_naming_the_option(
-    chain_db: Path, tmp_path: Path, args: tuple[str, ...], message: str
-):
-    filled = [a.format(db=chain_db, lake=tmp_path / "lake") for a in args]
-    out = run(*filled)
+def test_bad_input_exits_2_naming_the_option_without_a_trace():
+    out = run("lake", "status", "--lake", "ftp://x/y")
     assert out.returncode == 2
-    assert message in out.stderr
+    assert "scheme 'ftp' is not supported; use a folder" in out.stderr
     assert "Traceback" not in out.stderr

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from data.lake import DAILY_KPI_COLUMNS, daily_kpis_duckdb, open_lake, publish_db
+from data.lake import DAILY_KPI_COLUMNS, daily_kpis_duckdb, open_lake
 
 MONEY = {"sales", "labour_cost", "sales_per_visitor", "labour_cost_per_visitor"}
 
@@ -32,13 +32,10 @@ def spark() -> Iterator[Any]:
         session.stop()
 
 
-def test_spark_daily_kpis_equal_duckdb_to_the_cent(
-    spark: Any, chain_db_master: Path, tmp_path: Path
-):
+def test_spark_daily_kpis_equal_duckdb_to_the_cent(spark: Any, published_lake: Path):
     from jobs.daily_kpis import daily_kpis
 
-    root = tmp_path / "lake"
-    publish_db(chain_db_master, open_lake(root))
+    root = published_lake
     want = daily_kpis_duckdb(open_lake(root)).to_pylist()
     got = [row.asDict() for row in daily_kpis(spark, root).collect()]
     assert len(got) == len(want) == 5 * 8  # 5 stores x 8 days
