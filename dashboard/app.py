@@ -23,23 +23,37 @@ if problem := config_problem():
         icon=":material/warning:",
     )
 
+# (script, title, icon, who may open it). The url path of each page is its file name, and
+# a signed-out visitor gets the sign-in form under every one of them, so a bookmark or a
+# shared link (/store?store=s1&from=...) shows the form in place and, once signed in, the
+# very page it points to with its filters (Streamlit keys pages by url path).
+SCREENS = [
+    ("executive", "Summary", ":material/insights:"),
+    ("live", "Live", ":material/videocam:"),
+    ("store", "Store", ":material/storefront:"),
+    ("compare", "Compare stores", ":material/leaderboard:"),
+    ("staffing", "Staffing", ":material/badge:"),
+    ("privacy", "Privacy", ":material/shield_person:"),
+    ("setup", "Setup", ":material/settings:"),
+]
+
 user = require_user()
-if user is None:  # signed out: the sign-in form is the only page there is
+if user is None:  # signed out: the sign-in form is the only page there is, at any address
     st.navigation(
-        [st.Page(sign_in_page, title="Sign in", url_path="signin")], position="hidden"
+        [st.Page(sign_in_page, title="Sign in", url_path="signin", default=True)]
+        + [
+            st.Page(sign_in_page, title="Sign in", url_path=name) for name, _title, _icon in SCREENS
+        ],
+        position="hidden",
     ).run()
     st.stop()
 
 render_user_box(user)
 executive = user.role in (Role.EXECUTIVE, Role.ADMIN)
+default = "executive" if executive else "live"
 pages = [
-    st.Page("screens/executive.py", title="Summary", icon=":material/insights:", default=executive),
-    st.Page("screens/live.py", title="Live", icon=":material/videocam:", default=not executive),
-    st.Page("screens/store.py", title="Store", icon=":material/storefront:"),
-    st.Page("screens/compare.py", title="Compare stores", icon=":material/leaderboard:"),
-    st.Page("screens/staffing.py", title="Staffing", icon=":material/badge:"),
-    st.Page("screens/privacy.py", title="Privacy", icon=":material/shield_person:"),
+    st.Page(f"screens/{name}.py", title=title, icon=icon, default=name == default)
+    for name, title, icon in SCREENS
+    if name != "setup" or user.may_setup
 ]
-if user.may_setup:
-    pages.append(st.Page("screens/setup.py", title="Setup", icon=":material/settings:"))
 st.navigation(pages).run()

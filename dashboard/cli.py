@@ -66,11 +66,23 @@ def up(
             "Summary / Compare read every store from it (default: env STORELENS_LAKE)"
         ),
     ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="dashboard address (default: 127.0.0.1 in demo mode without sign-in, "
+            "else every interface)"
+        ),
+    ] = None,
 ) -> None:
     """Start everything: the pipeline (cameras, models, writer) and the dashboard."""
     import os
 
-    from dashboard.launcher import resolve_config, run_up
+    from dashboard.launcher import dashboard_address, resolve_config, run_up
+
+    try:
+        dashboard_address(host, signin=True)  # a blank --host fails before anything starts
+    except ValueError as exc:
+        _fail(exc)
 
     if lake:
         from data.errors import DataError
@@ -91,7 +103,7 @@ def up(
             f"error: {exc}\nstarting the dashboard in safe mode", fg=typer.colors.RED, err=True
         )
         config_error = str(exc)
-    raise typer.Exit(run_up(config, _db(db), port, seed, config_error))
+    raise typer.Exit(run_up(config, _db(db), port, seed, config_error, host=host))
 
 
 @app.command()

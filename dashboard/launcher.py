@@ -6,8 +6,8 @@ not own capture threads or loop forever. So ``storelens up`` runs two processes:
 * the **pipeline** (``storelens pipeline``): capture workers, shared models, the
   one DuckDB writer, the read API (named queries, Arrow IPC) and the MJPEG tile
   server. It publishes where its servers listen in ``var/services.json``;
-* the **dashboard** (``streamlit run dashboard/app.py``): reads only through the
-  read API and shows tiles as ``<img>`` streams pulled from the tile server.
+* the **dashboard** (``streamlit run dashboard/asgi.py``): reads only through the
+  read API; the browser pulls the tiles' MJPEG streams from the tile server.
 
 A supervisor restarts a crashed pipeline with a bounded restart rate.
 No Streamlit import here: this module is plain process plumbing.
@@ -225,13 +225,90 @@ class Supervisor:
             self.proc.kill()
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def sign_in_configured(env: dict | None = None) -> bool:
+    """Whether the dashboard will ask for a sign-in (local users or OIDC), read from the same
+    secrets.toml files Streamlit reads (``~/.streamlit`` and the project's ``.streamlit``)."""
+    import tomllib
+
+    from dashboard.auth import AuthError, auth_config
+
+    merged: dict = {}
+    for path in (
+        Path.home() / ".streamlit" / "secrets.toml",
+        PROJECT_ROOT / ".streamlit" / "secrets.toml",
+    ):
+        try:
+            merged.update(tomllib.loads(path.read_text()))
+        except FileNotFoundError:
+            continue
+        except (OSError, tomllib.TOMLDecodeError):
+            return True  # unreadable: the dashboard refuses to sign anyone in, no demo
+    try:
+        return auth_config(merged, os.environ if env is None else env).mode != "demo"
+    except AuthError:
+        return True  # misconfigured users: the sign-in page shows the error, never data
+
+
+def dashboard_address(host: str | None, signin: bool) -> tuple[str | None, str]:
+    """Where the dashboard listens, and the line that says so at start.
+
+    Without sign-in (demo mode) everyone who reaches the port is an executive, so it
+    listens on 127.0.0.1 unless ``--host`` opts in to more; with sign-in Streamlit's
+    default (every interface) stays.
+    """
+    if host is not None and not host.strip():
+        raise ValueError("--host must be an address such as 127.0.0.1 or 0.0.0.0")
+    if signin:
+        return host, f"sign-in required; listening on {host or 'every interface'}"
+    if host is None:
+        return "127.0.0.1", (
+            "demo mode without sign-in: listening on 127.0.0.1 only "
+            "(--host 0.0.0.0 opens it to the network)"
+        )
+    if host in LOOPBACK:
+        return host, f"demo mode without sign-in: listening on {host} only"
+    return host, (
+        f"WARNING: demo mode without sign-in on {host}: anyone who reaches this machine "
+        "sees every store as an executive"
+    )
+
+
+def dashboard_argv(port: int, address: str | None) -> list[str]:
+    """``streamlit run dashboard/asgi.py``: app.py plus the session routes (asgi.py)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "dashboard" / "asgi.py"),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    if address:
+        argv += ["--server.address", address]
+    return argv
+
+
 def run_up(
-    config_path: str | None, db_path: Path, port: int, seed: bool, config_error: str | None = None
+    config_path: str | None,
+    db_path: Path,
+    port: int,
+    seed: bool,
+    config_error: str | None = None,
+    host: str | None = None,
 ) -> int:
     """`storelens up`: seed the demo history if empty, then supervise pipeline + dashboard.
 
     With ``config_error`` (the config did not validate) only the dashboard starts, in safe
     mode: it shows the error, naming the file, the field and the fix, instead of a trace.
+    ``host`` is where the dashboard listens (see :func:`dashboard_address`).
     """
     env = dict(os.environ, STORELENS_DB=str(db_path))
     if config_error:
@@ -242,23 +319,8 @@ def run_up(
     if seed and not db_path.exists():
         subprocess.run([*exe, "demo", "seed", "--db", str(db_path)], env=env, check=True)
     pipeline = Supervisor([*exe, "pipeline", "--db", str(db_path)], "pipeline", env=env)
-    dashboard = Supervisor(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(PROJECT_ROOT / "dashboard" / "app.py"),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        "dashboard",
-        env=env,
-    )
+    address, listening = dashboard_address(host, sign_in_configured(env))
+    dashboard = Supervisor(dashboard_argv(port, address), "dashboard", env=env)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -266,6 +328,7 @@ def run_up(
         pipeline.start()
     dashboard.start()
     print(f"StoreLens: dashboard on http://localhost:{port}  (Ctrl-C stops)", flush=True)
+    print(f"StoreLens: {listening}", flush=True)
     try:
         while not stop.wait(1.0):
             pipeline.poll()

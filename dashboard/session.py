@@ -3,6 +3,7 @@ context (user, reader, scope) every page starts from."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,11 +22,15 @@ from dashboard.auth import (
     scope_for,
 )
 from dashboard.services import get_reader
+from dashboard.websession import COOKIE_NAME, GRANTS, session_cookies
 from data.errors import AccessDenied, DataError
 from data.kpi import Scope
 from data.reader import Reader
 
 _USER_KEY = "storelens_user"
+_COOKIE_KEY = "storelens_session_cookie"  # this browser session's cookie value (to revoke)
+_GRANT_KEY = "storelens_session_grant"  # a grant the next run hands to /session/start
+_CLEAR_KEY = "storelens_session_clear"  # after sign-out: ask /session/end to drop the cookie
 
 
 @st.cache_resource(show_spinner=False)
@@ -56,6 +61,9 @@ def signed_in_user() -> User | None:
 def sign_out() -> None:
     st.session_state.pop(_USER_KEY, None)
     st.session_state.pop("storelens_logged_views", None)
+    # Revoke first: even if the browser never runs the clearing script, the cookie is dead.
+    session_cookies().revoke(st.session_state.pop(_COOKIE_KEY, None))
+    st.session_state[_CLEAR_KEY] = True
     if current_config().mode == "oidc" and st.user.get("is_logged_in", False):
         st.logout()
 
@@ -68,11 +76,37 @@ def _local_form(config: AuthConfig) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            st.session_state[_USER_KEY] = local_sign_in(config, login_limiter(), name, password)
+            user = local_sign_in(config, login_limiter(), name, password)
         except AuthError as exc:
             st.error(str(exc))
         else:
+            st.session_state[_USER_KEY] = user
+            cookie = session_cookies().issue(user.name)
+            st.session_state[_COOKIE_KEY] = cookie
+            st.session_state[_GRANT_KEY] = GRANTS.issue(cookie)
             st.rerun()
+
+
+def _post_script(path: str, body: dict[str, Any]) -> str:
+    """A script that POSTs ``body`` to one of dashboard/asgi.py's session routes."""
+    payload = json.dumps(json.dumps(body)).replace("<", "\\u003c")
+    return (
+        f"<script>fetch({json.dumps(path)}, {{method: 'POST', credentials: 'same-origin', "
+        f"headers: {{'Content-Type': 'application/json'}}, body: {payload}}});</script>"
+    )
+
+
+def _user_from_cookie(config: AuthConfig) -> User | None:
+    """A reload or a new tab: the HttpOnly session cookie signs the user in again."""
+    value = st.context.cookies.get(COOKIE_NAME)
+    claim = session_cookies().verify(value)
+    if claim is None:
+        return None
+    entry = config.users.get(claim.user)
+    if entry is None or not entry.password_hash:  # removed since, or no longer local
+        return None
+    st.session_state[_COOKIE_KEY] = value
+    return entry.as_user("local")
 
 
 def _oidc(config: AuthConfig) -> None:
@@ -102,6 +136,10 @@ def require_user() -> User | None:
     user = signed_in_user()
     if user is None and config.mode == "demo":
         st.session_state[_USER_KEY] = user = DEMO_USER
+    elif user is None and config.mode == "local":
+        user = _user_from_cookie(config)
+        if user is not None:
+            st.session_state[_USER_KEY] = user
     return user
 
 
@@ -112,11 +150,16 @@ def sign_in_page() -> None:
     except AuthError as exc:
         st.error(f"Sign-in is misconfigured: {exc}")
         return
+    if st.session_state.pop(_CLEAR_KEY, False):
+        st.html(_post_script("/session/end", {}), unsafe_allow_javascript=True)
     (_oidc if config.mode == "oidc" else _local_form)(config)
 
 
 def render_user_box(user: User) -> None:
     with st.sidebar:
+        if grant := st.session_state.pop(_GRANT_KEY, None):
+            # Just signed in: the browser trades the one-time grant for the HttpOnly cookie.
+            st.html(_post_script("/session/start", {"grant": grant}), unsafe_allow_javascript=True)
         where = user.store or user.region or "all stores"
         st.caption(f"Signed in as **{user.name}** · {user.role.value.replace('_', ' ')} · {where}")
         if not user.demo:

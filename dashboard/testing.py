@@ -7,6 +7,7 @@ No Streamlit import here; pages never import this module.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -55,11 +56,12 @@ class SyntheticTiles:
         secret: bytes,
         fps: float = 15.0,
         size: tuple[int, int] = (480, 270),
+        port: int | None = None,
     ) -> None:
         self.camera_ids, self.fps, self.size = camera_ids, fps, size
         self.hub = FrameHub()
         # The dashboard signs tile URLs with the same secret (env STORELENS_STREAM_SECRET).
-        self.server = TileServer(self.hub, "127.0.0.1", free_port(), secret=secret)
+        self.server = TileServer(self.hub, "127.0.0.1", port or free_port(), secret=secret)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="synthetic-tiles", daemon=True)
 
@@ -138,7 +140,8 @@ def write_services(
 
 
 class StreamlitServer:
-    """``streamlit run dashboard/app.py`` on a free port; ``url`` once healthy."""
+    """``streamlit run dashboard/asgi.py`` (app.py plus the session routes) on a free port;
+    ``url`` once healthy."""
 
     def __init__(
         self, env: Mapping[str, str], secrets_file: Path | None = None, log_path: Path | None = None
@@ -158,7 +161,7 @@ class StreamlitServer:
             "-m",
             "streamlit",
             "run",
-            str(REPO / "dashboard" / "app.py"),
+            str(REPO / "dashboard" / "asgi.py"),
             "--server.headless",
             "true",
             "--server.port",
@@ -197,3 +200,33 @@ class StreamlitServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+def tiles_main(argv: list[str] | None = None) -> int:
+    """``python -m dashboard.testing --port P --secret S --cameras a,b``: SyntheticTiles as a
+    process of its own, so a browser test can ``kill -9`` it like a crashed pipeline and
+    start a new one on the same port. Prints ``ready`` once it accepts connections."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=tiles_main.__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--secret", required=True)
+    parser.add_argument("--cameras", required=True, help="comma-separated camera ids")
+    parser.add_argument("--fps", type=float, default=12.0)
+    args = parser.parse_args(argv)
+    cameras = [c for c in args.cameras.split(",") if c]
+    if not cameras:
+        parser.error("--cameras needs at least one camera id")
+    tiles = SyntheticTiles(cameras, args.secret.encode(), fps=args.fps, port=args.port).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print("ready", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C in a terminal: stop cleanly
+        stop.wait()
+    tiles.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(tiles_main())

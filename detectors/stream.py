@@ -20,6 +20,8 @@ import json
 import logging
 import os
 import secrets
+import select
+import socket
 import threading
 import time
 from http import HTTPStatus
@@ -31,6 +33,12 @@ from detectors.paths import storelens_home
 
 log = logging.getLogger(__name__)
 BOUNDARY = "storelensframe"
+# A request must arrive, and every write must drain, within this time: a client that sends
+# half a request or stops reading a stream loses its thread instead of holding it forever.
+SOCKET_TIMEOUT_S = 10.0
+# While no new frame arrives, check this often whether the viewer has gone away, so a closed
+# tab does not keep a stream thread until the camera comes back.
+IDLE_CHECK_S = 1.0
 
 
 def stream_secret() -> bytes:
@@ -73,18 +81,39 @@ def verify_stream_token(secret: bytes, camera_id: str, token: str) -> bool | Non
     return faces
 
 
+def _peer_gone(sock: socket.socket) -> bool:
+    """True when the client closed its end (readable with nothing to read) or broke it."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: TileServer
     protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT_S  # StreamRequestHandler applies it to the connection socket
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("tile server: " + format, *args)
+
+    def handle(self) -> None:
+        # A viewer that goes away mid-response is normal (tab closed, page left): one debug
+        # line, not a traceback in the pipeline log.
+        try:
+            super().handle()
+        except (ConnectionError, TimeoutError) as exc:
+            log.debug("tile server: client %s went away: %r", self.client_address, exc)
 
     def _send(self, code: int, body: bytes, content_type: str = "text/plain") -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        # The dashboard's tile script reads the stream with fetch() from the dashboard's
+        # origin; the token in the URL is the credential, no cookie is involved.
+        self.send_header("Access-Control-Allow-Origin", "*")
         self.end_headers()
         self.wfile.write(body)
 
@@ -111,7 +140,14 @@ class _Handler(BaseHTTPRequestHandler):
             if frame is None:
                 return self._send(404, b"no frame yet")
             return self._send(200, self._pick(camera_id, frame, faces), "image/jpeg")
-        self._stream(camera_id, faces, float(query.get("fps", ["12"])[0]))
+        fps_text = query.get("fps", ["12"])[0]
+        try:
+            fps = float(fps_text)
+        except ValueError:
+            fps = float("nan")
+        if not 0.5 <= fps <= 30.0:  # also rejects nan and inf
+            return self._send(HTTPStatus.BAD_REQUEST, b"fps must be a number from 0.5 to 30")
+        self._stream(camera_id, faces, fps)
 
     def _pick(self, camera_id: str, frame, faces: bool) -> bytes:
         if faces:
@@ -121,34 +157,46 @@ class _Handler(BaseHTTPRequestHandler):
         return frame.jpeg_blurred
 
     def _stream(self, camera_id: str, faces: bool, fps: float) -> None:
+        """multipart/x-mixed-replace: one part per new frame, each with its capture time in
+        ``X-Frame-Ts`` (epoch seconds) so the viewer can tell a frozen picture from a live one.
+        """
         self.send_response(200)
         self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
         self.send_header("Cache-Control", "no-store")
+        self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("Connection", "close")
         self.end_headers()
-        self.server.viewers += 1
-        min_gap = 1.0 / max(0.5, min(fps, 30.0))
+        self.close_connection = True
+        with self.server.count_lock:
+            self.server.viewers += 1
+        min_gap = 1.0 / fps
         seq = 0
         try:
             while not self.server.stopping.is_set():
-                frame = self.server.hub.wait_newer(camera_id, seq, timeout=2.0)
+                frame = self.server.hub.wait_newer(camera_id, seq, timeout=IDLE_CHECK_S)
                 if frame is None:
+                    if _peer_gone(self.connection):
+                        break
                     continue
                 seq = frame.seq
                 jpeg = self._pick(camera_id, frame, faces)
+                # The socket timeout bounds this write: a client that stopped reading (its
+                # buffers full) raises TimeoutError here and the stream ends.
                 self.wfile.write(
-                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                    f"Content-Length: {len(jpeg)}\r\nX-Frame-Ts: {frame.ts:.3f}\r\n\r\n".encode()
                     + jpeg
                     + b"\r\n"
                 )
                 self.wfile.flush()
                 self.server.frames_sent += 1
-                time.sleep(min_gap)
-        except (BrokenPipeError, ConnectionResetError):
+                if self.server.stopping.wait(min_gap):
+                    break
+        except (ConnectionError, TimeoutError):
             pass
         finally:
-            self.server.viewers -= 1
-        self.close_connection = True
+            with self.server.count_lock:
+                self.server.viewers -= 1
 
 
 class TileServer(ThreadingHTTPServer):
@@ -161,8 +209,18 @@ class TileServer(ThreadingHTTPServer):
         self.hub = hub
         self.secret = secret or stream_secret()
         self.stopping = threading.Event()
-        self.viewers = 0
+        self.count_lock = threading.Lock()
+        self.viewers = 0  # open streams right now (tests and benchmarks read it)
         self.frames_sent = 0
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that vanished (flush on close, reset) is not worth a traceback."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            log.debug("tile server: client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def start(self) -> TileServer:
         threading.Thread(target=self.serve_forever, name="tile-server", daemon=True).start()

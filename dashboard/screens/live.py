@@ -1,11 +1,13 @@
 """Live: camera tiles, a status badge per tile, and the alert feed with acknowledgement.
 
-Frames never pass through Streamlit: each tile is an ``<img>`` whose MJPEG stream the
-browser pulls from the pipeline's tile server (HMAC token per camera, faces blurred unless
-the role may see them). Only the small status/alert fragment refreshes, and it fetches
-JSON and rows, never frames.
+Frames never pass through Streamlit: the browser pulls each camera's MJPEG stream from the
+pipeline's tile server (HMAC token per camera, faces blurred unless the role may see them)
+with the script of dashboard/tiles.py, which closes the streams when the page goes away,
+greys out a tile whose frames stop, and reconnects by itself. Only the small status/alert
+fragment refreshes, and it fetches JSON and rows, never frames.
 """
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
@@ -14,6 +16,7 @@ from dashboard import charts
 from dashboard.filters import filter_bar
 from dashboard.services import pipeline_cameras, tile_base_url, tile_status
 from dashboard.session import data_errors, page_context
+from dashboard.tiles import Tile, tile_grid_html
 from data import kpi
 from data.errors import DataError
 from detectors.stream import sign_stream_token, stream_secret
@@ -22,6 +25,7 @@ from detectors.stream import sign_stream_token, stream_secret
 # its own (a DuckDB read each time); status badges are one small JSON GET.
 STATUS_REFRESH_S = 2.0
 ALERT_REFRESH_S = 5.0
+TOKEN_TTL_S = 3600
 ctx = page_context()
 flt = filter_bar(ctx.allowed_stores(), dates=False, granularity=False)
 st.title("Live")
@@ -62,16 +66,24 @@ with tiles:
     else:
         _log_views(live_ids)
         secret = stream_secret()
+        # Tokens expire on a 10-minute grid, so reruns within that window produce the same
+        # markup and the tiles keep their streams instead of reconnecting on every click.
+        now_s = int(time.time())
+        ttl = TOKEN_TTL_S + (600 - now_s % 600)
+        grid = [
+            Tile(
+                camera_id,
+                streaming[camera_id]["name"],
+                f"{base}/stream/{camera_id}.mjpg?token="
+                + sign_stream_token(secret, camera_id, faces=ctx.user.may_see_faces, ttl_s=ttl),
+            )
+            for camera_id in live_ids
+        ]
         per_row = 1 if len(live_ids) == 1 else 2 if len(live_ids) <= 4 else 3
-        grid = st.columns(per_row)
-        for i, camera_id in enumerate(live_ids):
-            token = sign_stream_token(secret, camera_id, faces=ctx.user.may_see_faces)
-            with grid[i % per_row]:
-                st.image(
-                    f"{base}/stream/{camera_id}.mjpg?token={token}",
-                    caption=streaming[camera_id]["name"],
-                    width="stretch",
-                )
+        with data_errors():
+            store_row = ctx.reader.query("stores", {"stores": [flt.store]})
+        tz = store_row["timezone"][0] if store_row.height else None
+        st.html(tile_grid_html(grid, per_row, tz), unsafe_allow_javascript=True)
 
 
 @st.fragment(run_every=STATUS_REFRESH_S)

@@ -4,6 +4,7 @@ URL filters, sign-in, alert acknowledgement and the live-view audit trail."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -185,8 +186,11 @@ def test_live_tiles_are_streams_and_views_are_logged_once(dashboard_env: Path) -
     )
     at = open_app(USERS["manager"], page="screens/live.py")
     assert not problems(at)
-    urls = [img.proto.imgs[0].url for img in at.image]
+    # Tiles are markup for the tile script (dashboard/tiles.py), one data-stream URL each.
+    bodies = [e.proto.body for e in at.get("html") if "data-stream=" in e.proto.body]
+    urls = [u for b in bodies for u in re.findall(r'data-stream="([^"]+)"', b)]
     assert len(urls) == 1 and "/stream/s1-entrance.mjpg?token=" in urls[0]
+    assert bodies[0].count("<script>") == 1 and "StoreLensTiles(" in bodies[0]
     assert urls[0].split("token=")[1].split(".")[1] == "0"  # faces blurred for a manager
     at.run()  # a rerun in the same session logs nothing new
     rows = _db_rows(dashboard_env, "SELECT user_name, role, camera_id FROM live_view_log")

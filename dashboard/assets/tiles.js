@@ -1,0 +1,196 @@
+// StoreLens live tiles: reads each camera's MJPEG stream with fetch() instead of an img.
+//
+// Why not an img element with the stream as its src: a removed img keeps its stream open
+// (Chromium), so every visit of the Live page leaked connections until the ~6-per-host
+// limit left new tiles blank; and an img cannot tell a frozen stream from a live one.
+// Here each stream belongs to an AbortController that is aborted as soon as the tiles leave the page, every
+// frame carries its capture time (X-Frame-Ts), a tile turns grey with "no new frame for
+// N s" once frames stop, and a stalled or broken stream reconnects by itself.
+//
+// Called as StoreLensTiles(rootId, options) by the inline script that dashboard/tiles.py
+// writes next to the tile markup. Never write a less-than sign directly before a letter,
+// slash or "!" in this file: Streamlit's HTML sanitiser (DOMPurify) drops a script whose
+// text looks like markup, and the tiles would silently stay blank.
+(function (global) {
+  "use strict";
+  const CRLF2 = [13, 10, 13, 10];
+
+  function indexOf(buf, pattern, from) {
+    outer: for (let i = from || 0; i <= buf.length - pattern.length; i++) {
+      for (let j = 0; j < pattern.length; j++) {
+        if (buf[i + j] !== pattern[j]) continue outer;
+      }
+      return i;
+    }
+    return -1;
+  }
+
+  function concat(a, b) {
+    if (!a.length) return b;
+    const out = new Uint8Array(a.length + b.length);
+    out.set(a, 0);
+    out.set(b, a.length);
+    return out;
+  }
+
+  function formatter(timeZone) {
+    const opts = { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" };
+    try {
+      return new Intl.DateTimeFormat(undefined, { ...opts, timeZone });
+    } catch (e) {
+      return new Intl.DateTimeFormat(undefined, opts); // unknown zone name: browser's own
+    }
+  }
+
+  global.StoreLensTiles = function (rootId, options) {
+    const root = document.getElementById(rootId);
+    if (!root || root.dataset.started) return;
+    root.dataset.started = "1";
+    const staleMs = options.staleMs, reconnectMs = options.reconnectMs;
+    const fmt = formatter(options.timeZone);
+    const decoder = new TextDecoder("latin1");
+    const tiles = Array.from(root.querySelectorAll("[data-stream]")).map((el) => ({
+      el,
+      img: el.querySelector("img"),
+      note: el.querySelector(".sl-note"),
+      url: el.dataset.stream,
+      ctrl: null,
+      openedAt: 0,
+      lastFrameAt: 0, // performance.now() of the last frame received
+      frameTs: null, // the frame's own capture time (epoch s)
+      frames: 0,
+      objectUrl: null,
+      backoffMs: 500,
+      nextTryAt: 0,
+      broken: false, // the last stream ended: whatever is on screen is no longer live
+      fatal: null,
+    }));
+
+    function show(t, jpeg, frameTs) {
+      const url = URL.createObjectURL(new Blob([jpeg], { type: "image/jpeg" }));
+      const previous = t.objectUrl;
+      t.objectUrl = url;
+      t.img.src = url;
+      if (previous) URL.revokeObjectURL(previous);
+      t.lastFrameAt = performance.now();
+      t.frameTs = frameTs;
+      t.frames += 1;
+      t.backoffMs = 500;
+      t.broken = false;
+      if (frameTs !== null) {
+        t.el.dataset.frameTs = String(frameTs);
+        t.el.dataset.lagMs = String(Math.round(Date.now() - frameTs * 1000));
+      }
+      paint(t, t.lastFrameAt); // back to live at once, not at the next tick
+      t.el.dataset.frames = String(t.frames); // last: a test that sees the count sees the state
+    }
+
+    async function pump(t, signal) {
+      const response = await fetch(t.url, { signal, cache: "no-store" });
+      if (response.status === 403) {
+        t.fatal = "tile link expired: reload the page";
+        return;
+      }
+      if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
+      const reader = response.body.getReader();
+      let buf = new Uint8Array(0);
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buf = concat(buf, value);
+        for (;;) {
+          const end = indexOf(buf, CRLF2, 0);
+          if (end < 0) break;
+          const head = decoder.decode(buf.subarray(0, end));
+          const length = /Content-Length:\s*(\d+)/i.exec(head);
+          if (!length) {
+            buf = buf.subarray(end + 4);
+            continue;
+          }
+          const start = end + 4, stop = start + Number(length[1]);
+          if (buf.length < stop) break;
+          const ts = /X-Frame-Ts:\s*([0-9.]+)/i.exec(head);
+          show(t, buf.slice(start, stop), ts ? Number(ts[1]) : null);
+          buf = buf.subarray(stop);
+        }
+      }
+    }
+
+    function connect(t) {
+      const ctrl = new AbortController();
+      t.ctrl = ctrl;
+      t.openedAt = performance.now();
+      t.el.dataset.connects = String(Number(t.el.dataset.connects || 0) + 1);
+      pump(t, ctrl.signal)
+        .catch(() => {})
+        .finally(() => {
+          ctrl.abort(); // also closes a stream that ended without an error
+          // A closed or reset stream (e.g. the pipeline was killed) cannot deliver another
+          // frame: say so at once instead of waiting for the stale threshold.
+          t.broken = true;
+          paint(t, performance.now());
+          if (t.ctrl === ctrl) t.ctrl = null;
+          t.nextTryAt = performance.now() + t.backoffMs;
+          t.backoffMs = Math.min(t.backoffMs * 2, 5000);
+        });
+    }
+
+    function stopAll() {
+      clearInterval(timer);
+      for (const t of tiles) {
+        if (t.ctrl) t.ctrl.abort();
+        t.ctrl = null;
+        if (t.objectUrl) URL.revokeObjectURL(t.objectUrl);
+      }
+    }
+
+    // Show what a tile is: live, stale (with how long and the last frame's own time),
+    // waiting for a first frame, or unusable. Returns the age of its picture in ms.
+    function paint(t, now) {
+      const since = t.frames ? t.lastFrameAt : t.openedAt || now;
+      const age = now - since;
+      const stale = t.fatal !== null || t.broken || age > staleMs;
+      const state = t.frames === 0 && !t.fatal ? (stale ? "waiting" : "connecting")
+        : stale ? "stale" : "live";
+      if (state === "stale" && t.el.dataset.state !== "stale") {
+        t.el.dataset.staleAfterMs = String(Math.round(age)); // for tests and benchmarks
+      }
+      t.el.dataset.state = state;
+      if (t.fatal) {
+        t.note.textContent = t.fatal;
+      } else if (stale && t.frames) {
+        const at = t.frameTs !== null ? fmt.format(new Date(t.frameTs * 1000)) : "?";
+        const seconds = Math.floor(age / 1000);
+        const retry = t.broken ? " · reconnecting…" : "";
+        t.note.textContent = "no new frame for " + seconds + " s · last frame " + at + retry;
+      } else if (stale) {
+        t.note.textContent = "waiting for the camera…";
+      } else {
+        t.note.textContent = "";
+      }
+      return age;
+    }
+
+    function tick() {
+      // Streamlit removes the markup when the user leaves the page (or the page reruns
+      // with new tiles): close every stream at once so no connection outlives its tile.
+      if (!root.isConnected) {
+        stopAll();
+        return;
+      }
+      const now = performance.now();
+      for (const t of tiles) {
+        const age = paint(t, now);
+        if (t.fatal) continue;
+        // A stream that delivers nothing for a while is dropped and opened again: after a
+        // pipeline restart the old connection is dead but may never report an error.
+        if (t.ctrl && age > reconnectMs && now - t.openedAt > reconnectMs) t.ctrl.abort();
+        if (!t.ctrl && now >= t.nextTryAt) connect(t);
+      }
+    }
+
+    const timer = setInterval(tick, options.tickMs);
+    global.addEventListener("pagehide", stopAll, { once: true });
+    tick();
+  };
+})(window);
