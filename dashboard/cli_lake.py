@@ -97,3 +97,84 @@ def register(app: typer.Typer) -> None:
                 f"{r['store_id']:12} {r['region']:10} {label}; "
                 f"{r['missing_hours_total']} missing opening hour(s)"
             )
+
+    @lake_app.command("demo-s3")
+    def lake_demo_s3(
+        db: Annotated[
+            Path | None,
+            typer.Option("--db", help="DuckDB with the demo chain (seeded if missing)"),
+        ] = None,
+        port: Annotated[int, typer.Option(help="dashboard port")] = 8501,
+        data_dir: Annotated[
+            Path | None, typer.Option(help="SeaweedFS data folder (default: var/seaweed)")
+        ] = None,
+    ) -> None:
+        """The chain demo on a real object store: SeaweedFS with one key per store, every
+        demo store publishes with its own key, and the dashboard (Summary, Compare) reads
+        the bucket with a read-only HQ key. Ctrl-C stops everything."""
+        import os
+        import signal
+        import subprocess
+        import sys
+        import threading
+
+        from data.demo import seed_demo
+        from data.errors import DataError
+        from data.lake import publish_db
+        from data.objectstore import HQ, SeaweedS3
+        from data.reader import default_db_path
+        from detectors.paths import PROJECT_ROOT, storelens_home
+
+        db_path = db or default_db_path()
+        try:
+            if not db_path.exists():
+                seed_demo(db_path)
+            import duckdb
+
+            con = duckdb.connect(str(db_path), read_only=True)
+            try:
+                stores = dict(con.execute("SELECT store_id, region FROM stores").fetchall())
+            finally:
+                con.close()
+            server = SeaweedS3(data_dir or storelens_home() / "seaweed", stores=stores).start()
+        except (DataError, OSError) as exc:
+            _fail(str(exc))
+            return
+        dashboard = None
+        try:
+            for store_id in sorted(stores):
+                summary = publish_db(db_path, server.lake(store_id), [store_id])
+                typer.echo(f"{store_id}: published {summary.written} object(s) with its own key")
+            key, secret = server.keys[HQ]
+            env = dict(
+                os.environ,
+                STORELENS_LAKE=server.url,
+                STORELENS_LAKE_KEY=key,
+                STORELENS_LAKE_SECRET=secret,
+                STORELENS_DB=str(db_path),
+            )
+            dashboard = subprocess.Popen(
+                [
+                    sys.executable, "-m", "streamlit", "run",
+                    str(PROJECT_ROOT / "dashboard" / "app.py"),
+                    "--server.port", str(port), "--server.headless", "true",
+                    "--browser.gatherUsageStats", "false",
+                ],
+                env=env,
+            )  # fmt: skip
+            typer.echo(
+                f"lake {server.url} (SeaweedFS); dashboard on http://localhost:{port} "
+                "reads it with the read-only HQ key. Ctrl-C stops."
+            )
+            stop = threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            while not stop.wait(1.0) and dashboard.poll() is None:
+                pass
+        except DataError as exc:
+            _fail(str(exc))
+        finally:
+            if dashboard is not None and dashboard.poll() is None:
+                dashboard.terminate()
+                dashboard.wait(20)
+            server.stop()

@@ -318,6 +318,15 @@ def run_up(
     exe = [sys.executable, "-m", "dashboard.cli"]
     if seed and not db_path.exists():
         subprocess.run([*exe, "demo", "seed", "--db", str(db_path)], env=env, check=True)
+    if env.get("STORELENS_LAKE"):
+        # Chain mode: publish what is not in the lake yet before the pages read it (the
+        # first time the whole seeded history; later seconds); then the pipeline keeps it
+        # up to date in the background.
+        subprocess.run(
+            [*exe, "lake", "publish", "--db", str(db_path), "--lake", env["STORELENS_LAKE"]],
+            env=env,
+            check=False,
+        )
     pipeline = Supervisor([*exe, "pipeline", "--db", str(db_path)], "pipeline", env=env)
     address, listening = dashboard_address(host, sign_in_configured(env))
     dashboard = Supervisor(dashboard_argv(port, address), "dashboard", env=env)

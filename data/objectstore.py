@@ -38,6 +38,7 @@ from data.errors import DataError
 from data.lake import TABLES, Lake, open_lake
 
 ADMIN = "admin"
+HQ = "hq"
 
 
 class ObjectStoreError(DataError):
@@ -106,7 +107,7 @@ class SeaweedS3:
         return f"s3://{self.bucket}/{self.prefix}?endpoint={self.endpoint}"
 
     def lake(self, identity: str = ADMIN, timeout_s: float = 5.0) -> Lake:
-        """The lake as ``identity`` (a store id, or ``admin``) sees it."""
+        """The lake as ``identity`` (a store id, ``hq`` or ``admin``) sees it."""
         key, secret = self.keys[identity]
         return open_lake(self.url, key, secret, timeout_s=timeout_s)
 
@@ -121,6 +122,14 @@ class SeaweedS3:
                 "actions": ["Admin", "Read", "List", "Tagging", "Write"],
             }
         ]
+        hq = self.keys.setdefault(HQ, ("hq-" + secrets.token_hex(4), secrets.token_hex(16)))
+        identities.append(  # HQ dashboards and chain-wide jobs: read everything, write nothing
+            {
+                "name": HQ,
+                "credentials": [{"accessKey": hq[0], "secretKey": hq[1]}],
+                "actions": [f"Read:{self.bucket}", f"List:{self.bucket}"],
+            }
+        )
         for store_id, region in sorted(self.stores.items()):
             key = self.keys.setdefault(
                 store_id, (f"store-{store_id}-" + secrets.token_hex(4), secrets.token_hex(16))
