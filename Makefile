@@ -3,7 +3,7 @@
 .PHONY: demo test setup setup-test lint bench
 
 demo: setup
-	.venv/bin/storelens up
+	.venv/bin/storelens up --lake var/lake
 
 test: setup-test
 	.venv/bin/ruff check .

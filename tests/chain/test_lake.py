@@ -28,6 +28,7 @@ from data.lake import (
     LakeUnavailable,
     PublishLoop,
     lake_status,
+    loop_from_env,
     open_lake,
     publish_db,
 )
@@ -251,6 +252,49 @@ def test_lake_down_then_back_drains_in_order_nothing_lost_nothing_doubled(
     for table, rows in rows_per_table(chain_db).items():
         assert lake_rows(blocker / "lake", table) == rows, table
     assert_lake_serves_same_kpis(blocker / "lake", chain_db)
+
+
+def test_the_pipeline_publishes_in_the_background_when_a_lake_is_set(
+    chain_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # What `storelens up --lake` gives the pipeline process (dashboard/launcher.py).
+    monkeypatch.setenv("STORELENS_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("STORELENS_LAKE_INTERVAL_S", "1")
+    with Writer(chain_db) as writer:
+        loop = loop_from_env(writer.cursor)
+        assert loop is not None
+        try:
+            deadline = time.monotonic() + 120
+            while loop.last_summary is None:
+                assert time.monotonic() < deadline, f"nothing published: {loop.last_error}"
+                time.sleep(0.05)
+        finally:
+            loop.stop()
+    assert sorted(s["store_id"] for s in lake_status(open_lake(tmp_path / "lake"))) == [
+        "demo",
+        "s01",
+        "s02",
+        "s03",
+        "s04",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("soon", "STORELENS_LAKE_INTERVAL_S='soon' is not a number"), ("0", "between 1 and 86400")],
+)
+def test_a_bad_publish_interval_names_the_variable(
+    value: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("STORELENS_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("STORELENS_LAKE_INTERVAL_S", value)
+    with pytest.raises(InvalidParams, match=message):
+        loop_from_env(lambda: None)  # type: ignore[arg-type,return-value]
+
+
+def test_no_lake_no_publisher(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("STORELENS_LAKE", raising=False)
+    assert loop_from_env(lambda: None) is None  # type: ignore[arg-type,return-value]
 
 
 def test_backoff_doubles_and_is_capped():

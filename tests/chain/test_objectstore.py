@@ -21,7 +21,7 @@ from data.lake import (
     open_lake,
     publish_db,
 )
-from data.objectstore import SeaweedS3, weed_binary
+from data.objectstore import HQ, SeaweedS3, weed_binary
 from tests.chain.chainlib import assert_lake_serves_same_kpis, rows_per_table
 
 REGIONS = {"demo": "Central", "s01": "North", "s02": "North", "s03": "North", "s04": "Central"}
@@ -61,7 +61,7 @@ def test_the_object_store_really_runs(s3: SeaweedS3):
 def test_each_store_publishes_with_its_key_and_hq_reads_the_same_kpis(
     s3: SeaweedS3, published: Path
 ):
-    hq = s3.lake()  # HQ's key reads everything
+    hq = s3.lake(HQ)  # HQ's read-only key reads everything
     assert sorted(s["store_id"] for s in lake_status(hq)) == sorted(REGIONS)
     keys = hq.list_files("table=hourly_traffic/region=North/", ".parquet")
     assert keys and all("/store_id=s0" in k for k in keys)
@@ -93,6 +93,9 @@ def test_a_store_cannot_write_another_stores_prefix(s3: SeaweedS3, published: Pa
     with pytest.raises(LakeAccessDenied):
         publish_db(chain_db, s01, ["s02"])
     assert hq.read_bytes(victim) == before  # untouched
+    with pytest.raises(LakeAccessDenied):  # HQ's key reads everything and writes nothing
+        s3.lake(HQ).write_atomic(victim, b"forged")
+    assert s3.lake(HQ).read_bytes(victim) == before
     s01.write_atomic("_state/store_id=s01/probe", b"own prefix is fine")
     s01.delete("_state/store_id=s01/probe")
 
