@@ -89,10 +89,12 @@ def up(
         from data.lake import open_lake
 
         try:
-            open_lake(lake)  # a bad URL fails here, naming the option, not in a child
+            parsed = open_lake(lake)  # a bad URL fails here, naming the option, not in a child
         except DataError as exc:
             _fail(exc)
-        os.environ["STORELENS_LAKE"] = lake  # both children inherit it
+            return
+        # Both children inherit it; a folder as an absolute path (they run in the project root).
+        os.environ["STORELENS_LAKE"] = parsed.root if parsed.is_local else lake
 
     try:
         resolve_config(config)
