@@ -435,3 +435,77 @@ def test_everything_lands_with_day_partitions_for_hourly_and_year_for_daily(
     years = {p.parent.name for p in root.glob("table=daily_store/*/*/*/*")}
     assert years == {f"year={END.year}"}
     assert date.fromisoformat(lake_status(open_lake(root))[0]["newest_local_hour"][:10]) == END
+
+
+def test_alert_counts_and_camera_health_are_published_as_aggregates(tmp_path: Path):
+    from data.actions import ack_alert
+    from data.catalog import upsert_camera, upsert_store
+
+    db = tmp_path / "health.duckdb"
+    hour = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    ts = pa.timestamp("us", tz="UTC")
+    with Writer(db) as writer:
+
+        def catalog(con) -> None:
+            upsert_store(con, "h1", "Health", "West", "UTC", 8, 20, 100.0)
+            upsert_camera(con, "h1-door", "h1", "door", "entrance", None, {}, {})
+            upsert_camera(con, "h1-till", "h1", "till", "checkout", None, {}, {})
+
+        writer.execute_admin(catalog)
+        frames = [hour + timedelta(seconds=s) for s in range(0, 601, 60)]  # 11 frames, 10 min
+        writer.append(
+            "detections",
+            pa.table(
+                {
+                    "ts": pa.array([f for f in frames for _ in range(2)], ts),  # 2 boxes each
+                    "camera_id": ["h1-door"] * 22,
+                    "track_id": list(range(22)),
+                    "class": ["person"] * 22,
+                    "x1": [1.0] * 22,
+                    "y1": [1.0] * 22,
+                    "x2": [5.0] * 22,
+                    "y2": [9.0] * 22,
+                    "conf": [0.9] * 22,
+                }
+            ),
+            "health-dets",
+        )
+        writer.append(
+            "alerts",
+            pa.table(
+                {
+                    "ts": pa.array([hour + timedelta(minutes=m) for m in (5, 6, 7)], ts),
+                    "camera_id": ["h1-till"] * 3,
+                    "kind": ["queue_wait", "queue_wait", "frustrated_shopper"],
+                    "detail": ["private free text"] * 3,
+                }
+            ),
+            "health-alerts",
+        )
+        writer.flush()
+        writer.execute_admin(lambda con: ack_alert(con, 1, "mia"))
+        writer.rollup_now()
+    root = tmp_path / "lake"
+    publish_db(db, open_lake(root))
+    alerts = pq.read_table(
+        root / "table=alert_counts/region=West/store_id=h1/date=2026-03-02/part-0.parquet"
+    ).to_pylist()
+    assert [(a["kind"], a["alerts"], a["acknowledged"]) for a in alerts] == [
+        ("frustrated_shopper", 1, 0),
+        ("queue_wait", 2, 1),
+    ]
+    assert "detail" not in alerts[0]  # the free text stays in the store
+    health = pq.read_table(
+        root / "table=camera_health/region=West/store_id=h1/date=2026-03-02/part-0.parquet"
+    ).to_pylist()
+    assert len(health) == 1  # the till camera saw nothing: a gap, no row
+    door = health[0]
+    assert (door["camera_id"], door["frames"], door["boxes"], door["active_s"]) == (
+        "h1-door",
+        11,
+        22,
+        600.0,
+    )
+    assert door["uptime_share"] == pytest.approx(600 / 3600)
+    assert door["analysed_fps"] == pytest.approx(11 / 600)
+    assert "track_id" not in door and "x1" not in door  # aggregates only
