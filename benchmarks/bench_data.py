@@ -343,7 +343,7 @@ def bench_kpi(stores: int, days: int) -> None:
         local.close()
         writer = Writer(path)
         server = serve(writer, port=0, publish=False)
-        api = ApiReader(server.url)
+        api = ApiReader(server.url, secret=server.secret)
         print(f"{'query':42} {'local ms':>9} {'(max)':>7} {'api ms':>8} {'(max)':>7}")
         worst = 0.0
         for name, fn in cases:

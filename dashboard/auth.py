@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from data.apiauth import Caller
 from data.kpi import Scope
 from data.reader import Reader
 
@@ -71,6 +72,11 @@ class User:
     def may_see_faces(self) -> bool:
         """Unblurred faces on tiles: nobody by default (privacy by design), admin only."""
         return self.role is Role.ADMIN
+
+
+def api_caller(user: User) -> Caller:
+    """The identity the read API checks for ``user`` (it derives the scope itself)."""
+    return Caller(user.name, user.role.value, user.store, user.region)
 
 
 def scope_for(user: User, reader: Reader) -> Scope:

@@ -17,6 +17,7 @@ from dashboard.auth import (
     AuthError,
     LoginLimiter,
     User,
+    api_caller,
     auth_config,
     local_sign_in,
     scope_for,
@@ -25,7 +26,7 @@ from dashboard.services import get_reader
 from dashboard.websession import COOKIE_NAME, GRANTS, session_cookies
 from data.errors import AccessDenied, DataError
 from data.kpi import Scope
-from data.reader import Reader
+from data.reader import Reader, as_caller
 
 _USER_KEY = "storelens_user"
 _COOKIE_KEY = "storelens_session_cookie"  # this browser session's cookie value (to revoke)
@@ -194,7 +195,9 @@ def page_context() -> PageContext:
         st.error("Not signed in.")
         st.stop()
     with data_errors():
-        reader = get_reader()
+        # Over the read API every request is signed for this user, and the pipeline limits
+        # the answer to the user's stores and role itself (not only this page's Scope).
+        reader = as_caller(get_reader(), api_caller(user))
         return PageContext(user, reader, scope_for(user, reader))
 
 

@@ -43,6 +43,10 @@ class AccessDenied(DataError):
     """A caller asked for stores outside its scope."""
 
 
+class Unauthenticated(DataError):
+    """A read API request without a valid credential (see data/apiauth.py)."""
+
+
 class ReadApiError(DataError):
     """The writer's read API did not answer, or answered with an error."""
 

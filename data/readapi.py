@@ -10,6 +10,11 @@ Endpoints (JSON in, Arrow IPC stream or JSON out; bound to 127.0.0.1 by default)
 
 Only named queries of :mod:`data.queries` run; errors come back as
 ``{"error": message, "type": DomainErrorName}`` with 4xx/5xx status.
+
+Every request, ``/health`` included, must carry a caller signed with this start's secret
+(401 otherwise); queries are limited to the caller's stores and writes to the roles that
+may make them, on the server (see :mod:`data.apiauth`). Sockets time out after
+:data:`SOCKET_TIMEOUT_S`, so half-sent requests cannot hold threads.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from data import errors
+from data import apiauth, errors
+from data.apiauth import Caller
 from data.reader import WriterReader, discovery_path
 from data.writer import Writer
 
@@ -35,10 +41,12 @@ log = logging.getLogger(__name__)
 
 MAX_JSON_BODY = 1 << 20
 MAX_IMPORT_BODY = 256 << 20
+SOCKET_TIMEOUT_S = 10.0  # per blocking read/write: a stalled client loses its thread
 
 _STATUS = {
     errors.UnknownQuery: HTTPStatus.NOT_FOUND,
     errors.InvalidParams: HTTPStatus.BAD_REQUEST,
+    errors.Unauthenticated: HTTPStatus.UNAUTHORIZED,
     errors.AccessDenied: HTTPStatus.FORBIDDEN,
     errors.ImportRejected: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.WriterOverloaded: HTTPStatus.SERVICE_UNAVAILABLE,
@@ -49,11 +57,14 @@ _STATUS = {
 class ReadApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, addr: tuple[str, int], writer: Writer, owns_writer: bool) -> None:
+    def __init__(
+        self, addr: tuple[str, int], writer: Writer, owns_writer: bool, secret: bytes | None = None
+    ) -> None:
         super().__init__(addr, _Handler)
         self.writer = writer
         self.reader = WriterReader(writer)
         self.owns_writer = owns_writer
+        self.secret = secret or apiauth.new_secret()  # per start: see data/apiauth.py
         self.thread: threading.Thread | None = None
         self.published: Path | None = None
 
@@ -75,6 +86,14 @@ class ReadApiServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: ReadApiServer
     protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT_S  # StreamRequestHandler applies it to the connection
+
+    def handle(self) -> None:
+        # A client that vanishes or stalls mid-request is its own problem: no traceback.
+        try:
+            super().handle()
+        except (ConnectionError, TimeoutError) as exc:
+            log.debug("read API client %s went away: %r", self.client_address, exc)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: one line per request
         log.debug("readapi %s - " + format, self.address_string(), *args)
@@ -101,13 +120,55 @@ class _Handler(BaseHTTPRequestHandler):
             payload["report"] = getattr(exc.report, "as_dict", lambda: exc.report)()
         if status == HTTPStatus.INTERNAL_SERVER_ERROR:
             log.exception("read API request %s failed", self.path)
+        # The body may be unread (refused before reading it): never reuse this connection.
+        self.close_connection = True
         self._json(status, payload)
 
     def _body(self, limit: int) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.headers.get("Content-Length") or "0"
+        if not raw.isdigit():  # also "-1", which would make read() wait for EOF forever
+            raise errors.InvalidParams(f"Content-Length must be a byte count, got {raw[:20]!r}")
+        length = int(raw)
         if length > limit:
             raise errors.InvalidParams(f"request body of {length} bytes is over {limit}")
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise errors.InvalidParams(f"request body ended after {len(body)} of {length} bytes")
+        return body
+
+    def _caller(self) -> Caller:
+        return apiauth.verify_caller(self.server.secret, self.headers.get("Authorization"))
+
+    def _scope(self, caller: Caller) -> frozenset[str] | None:
+        return apiauth.caller_scope(caller, self._stores_in_region)
+
+    def _rows(self, sql: str, params: list[Any]) -> list[tuple]:
+        cur = self.server.writer.cursor()
+        try:
+            return cur.execute(sql, params).fetchall()
+        finally:
+            cur.close()
+
+    def _stores_in_region(self, region: str) -> list[str]:
+        return [r[0] for r in self._rows("SELECT store_id FROM stores WHERE region = ?", [region])]
+
+    def _camera_store(self, camera_id: str) -> str | None:
+        rows = self._rows("SELECT store_id FROM cameras WHERE camera_id = ?", [camera_id])
+        return rows[0][0] if rows else None
+
+    def _cameras_of(self, stores: frozenset[str]) -> list[str]:
+        rows = self._rows(
+            "SELECT camera_id FROM cameras WHERE list_contains(?, store_id) ORDER BY 1",
+            [sorted(stores)],
+        )
+        return [r[0] for r in rows]
+
+    def _require(self, caller: Caller, store: str | None, roles: frozenset[str], what: str) -> None:
+        if caller.role not in roles:
+            raise errors.AccessDenied(f"{caller.role} may not {what}")
+        scope = self._scope(caller)
+        if scope is not None and store not in scope:
+            raise errors.AccessDenied(f"{what}: outside this caller's stores")
 
     def _json_body(self) -> dict[str, Any]:
         try:
@@ -122,6 +183,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path != "/health":
             self._json(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}", "type": ""})
+            return
+        try:
+            self._caller()
+        except errors.Unauthenticated as exc:
+            self._error(exc)
             return
         writer = self.server.writer
         stats = writer.stats.as_dict()
@@ -140,11 +206,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         try:
             route = urllib.parse.urlsplit(self.path)
+            caller = self._caller()  # before the body is read: no credential, no work
             if route.path == "/query":
                 payload = self._json_body()
-                frame = self.server.reader.query(
-                    str(payload.get("name", "")), payload.get("params")
+                name, params = str(payload.get("name", "")), payload.get("params")
+                if params is not None and not isinstance(params, dict):
+                    raise errors.InvalidParams("params must be a JSON object")
+                params = apiauth.scope_params(
+                    name, params, self._scope(caller), self._camera_store, self._cameras_of
                 )
+                frame = self.server.reader.query(name, params)
                 table: pa.Table = frame.to_arrow()
                 sink = pa.BufferOutputStream()
                 with pa.ipc.new_stream(sink, table.schema) as stream:
@@ -156,17 +227,27 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             elif route.path == "/alerts/ack":
                 payload = self._json_body()
-                done = self.server.reader.ack_alert(int(payload["alert_id"]), str(payload["user"]))
+                alert_id = int(payload["alert_id"])
+                found = self._rows("SELECT store_id FROM alerts WHERE alert_id = ?", [alert_id])
+                self._require(
+                    caller, found[0][0] if found else None, apiauth.ACK_ROLES, "acknowledge alerts"
+                )
+                # Recorded under the signed caller's name, whatever the body says.
+                done = self.server.reader.ack_alert(alert_id, caller.name)
                 self._json(HTTPStatus.OK, {"acknowledged": done})
             elif route.path == "/live_view":
                 payload = self._json_body()
-                self.server.reader.log_live_view(
-                    str(payload["user_name"]), str(payload["role"]), str(payload["camera_id"])
+                camera_id = str(payload["camera_id"])
+                self._require(
+                    caller, self._camera_store(camera_id), frozenset(apiauth.ROLES), "view a camera"
                 )
+                self.server.reader.log_live_view(caller.name, caller.role, camera_id)
                 self._json(HTTPStatus.OK, {"ok": True})
             elif route.path in ("/import/sales", "/import/shifts"):
                 from data.imports import import_content
 
+                if caller.role not in apiauth.IMPORT_ROLES:
+                    raise errors.AccessDenied(f"{caller.role} may not import files")
                 kind = route.path.rsplit("/", 1)[1]
                 name = urllib.parse.parse_qs(route.query).get("name", ["upload.csv"])[0]
                 report = import_content(self.server.writer, kind, name, self._body(MAX_IMPORT_BODY))
@@ -200,10 +281,11 @@ def serve(
     )
     server.thread.start()
     if publish:
+        # 0600: the secret in it is the only credential the API accepts.
         info = discovery_path(writer.path)  # type: ignore[union-attr]
-        tmp = info.with_name(info.name + ".tmp")
-        tmp.write_text(json.dumps({"url": server.url, "pid": os.getpid()}))
-        tmp.replace(info)
+        apiauth.write_private_json(
+            info, {"url": server.url, "pid": os.getpid(), "secret": server.secret.hex()}
+        )
         server.published = info
     log.info("read API for %s at %s", writer.path, server.url)  # type: ignore[union-attr]
     return server

@@ -55,6 +55,7 @@ import pyarrow as pa
 
 from data import errors
 from data.actions import ack_alert, live_view_batch
+from data.apiauth import SYSTEM, Caller, sign_caller
 from data.db import open_database
 from data.errors import DatabaseLocked, ReadApiError
 from data.queries import run_query, validate
@@ -233,6 +234,7 @@ _API_ERRORS: dict[str, type[errors.DataError]] = {
         errors.UnknownQuery,
         errors.InvalidParams,
         errors.AccessDenied,
+        errors.Unauthenticated,
         errors.DatabaseUnavailable,
         errors.WriterClosed,
         errors.WriterOverloaded,
@@ -242,15 +244,36 @@ _API_ERRORS: dict[str, type[errors.DataError]] = {
 
 
 class ApiReader:
-    """Client of the writer process's read API (:func:`data.readapi.serve`)."""
+    """Client of the writer process's read API (:func:`data.readapi.serve`).
 
-    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
+    Every request is signed for ``caller`` with the API's per-start ``secret`` (read from the
+    0600 discovery file, see :func:`published_secret`); the server limits what it answers to
+    that caller's stores and role. :meth:`for_caller` gives a copy acting for another user.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout_s: float = 10.0,
+        secret: bytes | None = None,
+        caller: Caller = SYSTEM,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.secret, self.caller = secret, caller
+
+    def for_caller(self, caller: Caller) -> ApiReader:
+        return ApiReader(self.base_url, self.timeout_s, self.secret, caller)
+
+    def _headers(self, content_type: str | None = None) -> dict[str, str]:
+        headers = {"Content-Type": content_type} if content_type else {}
+        if self.secret:
+            headers["Authorization"] = sign_caller(self.secret, self.caller)
+        return headers
 
     def _post(self, path: str, body: bytes, content_type: str) -> tuple[bytes, str]:
         request = urllib.request.Request(
-            self.base_url + path, data=body, method="POST", headers={"Content-Type": content_type}
+            self.base_url + path, data=body, method="POST", headers=self._headers(content_type)
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
@@ -305,21 +328,37 @@ class ApiReader:
         return json.loads(body)
 
     def health(self) -> dict[str, Any]:
+        request = urllib.request.Request(self.base_url + "/health", headers=self._headers())
         try:
-            with urllib.request.urlopen(self.base_url + "/health", timeout=self.timeout_s) as r:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as r:
                 return json.loads(r.read())
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise ReadApiError(f"read API at {self.base_url} is not healthy: {exc}") from exc
 
 
+def _published(db_path: str | Path) -> dict[str, Any]:
+    try:
+        info = json.loads(discovery_path(db_path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def published_secret(db_path: str | Path) -> bytes | None:
+    """The read API's per-start secret for ``db_path`` (None if not published or not
+    readable by this account: then the API answers 401)."""
+    try:
+        return bytes.fromhex(str(_published(db_path).get("secret", ""))) or None
+    except ValueError:
+        return None
+
+
 def published_api(db_path: str | Path) -> ApiReader | None:
     """The live read API published for ``db_path``, if its process answers."""
-    info_path = discovery_path(db_path)
-    try:
-        info = json.loads(info_path.read_text())
-    except (OSError, ValueError):
+    info = _published(db_path)
+    if not info:
         return None
-    api = ApiReader(str(info.get("url", "")), timeout_s=10.0)
+    api = ApiReader(str(info.get("url", "")), timeout_s=10.0, secret=published_secret(db_path))
     try:
         api.health()
     except ReadApiError:
@@ -331,7 +370,14 @@ def open_reader(db_path: str | Path | None = None, api_url: str | None = None) -
     """API URL given (or env STORELENS_READ_API) -> ApiReader; else a live published API for
     the file -> ApiReader; else LocalReader (which still falls back to the API on a lock)."""
     api_url = api_url or os.environ.get("STORELENS_READ_API")
-    if api_url:
-        return ApiReader(api_url)
     db_path = Path(db_path) if db_path else default_db_path()
+    if api_url:
+        return ApiReader(api_url, secret=published_secret(db_path))
     return published_api(db_path) or LocalReader(db_path)
+
+
+def as_caller(reader: Reader, caller: Caller) -> Reader:
+    """``reader`` acting for ``caller``: over the read API the server then enforces that
+    caller's scope and role; in-process readers are returned as they are (the KPI layer's
+    Scope applies there)."""
+    return reader.for_caller(caller) if isinstance(reader, ApiReader) else reader

@@ -57,8 +57,10 @@ source = "{shared_media / "store-aisle-detection.gif"}"
             time.sleep(0.5)
         services = json.loads(services_file.read_text())
         assert services["cameras"] == [{"camera_id": "cam-a", "name": "Aisle"}]
-        with urllib.request.urlopen(services["read_api"] + "/health", timeout=10) as r:
-            assert r.status == 200
+        from data.reader import ApiReader, published_secret
+
+        api = ApiReader(services["read_api"], secret=published_secret(services["db"]))
+        assert api.health()["ok"] is True  # signed with the API's per-start secret
         # Let it analyse for a while, then ask it to stop.
         status_url = services["tiles"] + "/status"
         deadline = time.monotonic() + 120

@@ -32,7 +32,7 @@ PARAMS = {
 def served(golden_db: Path):
     writer = Writer(golden_db)
     server = serve(writer, port=0, publish=False)
-    yield writer, ApiReader(server.url)
+    yield writer, ApiReader(server.url, secret=server.secret)
     server.stop()
     writer.close()
 

@@ -267,17 +267,27 @@ def test_expression_tables_have_no_column_that_could_hold_pixels(pipeline_run, t
 
 def test_every_live_view_access_is_recorded_with_who_when_which_camera(tmp_path: Path) -> None:
     """Through the writer's real read API, as the dashboard's Live page calls it."""
+    from data.apiauth import Caller
+    from data.catalog import upsert_camera, upsert_store
     from data.readapi import serve
     from data.reader import ApiReader
     from data.writer import Writer
 
+    def catalog(con) -> None:
+        upsert_store(con, "s1", "Store 1", "north", "UTC")
+        for camera_id in ("door", "till"):
+            upsert_camera(con, camera_id, "s1", camera_id, "entrance", None, [], [])
+
     with Writer(tmp_path / "audit.duckdb") as writer:
+        writer.execute_admin(catalog)
         api = serve(writer, port=0, publish=False)
         try:
-            reader = ApiReader(api.url)
+            # The API records the signed caller (data/apiauth.py), as the dashboard signs it.
+            reader = ApiReader(api.url, secret=api.secret)
             before = datetime.now(UTC)
-            reader.log_live_view("maria", "store_manager", "door")
-            reader.log_live_view("li", "admin", "till")
+            maria = reader.for_caller(Caller("maria", "store_manager", store="s1"))
+            maria.log_live_view("maria", "store_manager", "door")
+            reader.for_caller(Caller("li", "admin")).log_live_view("li", "admin", "till")
             writer.flush(30)
             rows = (
                 writer.cursor()

@@ -244,13 +244,16 @@ class PipelineProcess:
         return self.services()
 
     def health(self) -> dict[str, Any]:
-        url = self.services().get("read_api")
-        if not url:
+        services = self.services()
+        if not services.get("read_api"):
             return {}
+        from data.errors import DataError
+        from data.reader import ApiReader, published_secret
+
+        secret = published_secret(services.get("db", ""))
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
-                return json.loads(r.read())
-        except (OSError, ValueError):
+            return ApiReader(services["read_api"], 5.0, secret).health()
+        except DataError:
             return {}
 
     def committed_batches(self) -> int:
@@ -380,9 +383,10 @@ def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
             try:
                 import polars as pl
 
-                from data.reader import ApiReader
+                from data.reader import ApiReader, published_secret
 
-                sizes = ApiReader(info["read_api"]).query("table_sizes", {})
+                api = ApiReader(info["read_api"], secret=published_secret(info["db"]))
+                sizes = api.query("table_sizes", {})
                 return int(sizes.filter(pl.col("table") == "expressions")["rows"].sum())
             except Exception:
                 return 0

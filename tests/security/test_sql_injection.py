@@ -47,7 +47,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     writer.flush(30)
     api = serve(writer, port=0, publish=False)
     try:
-        yield {"writer": writer, "api": ApiReader(api.url), "local": WriterReader(writer)}
+        yield {
+            "writer": writer,
+            "api": ApiReader(api.url, secret=api.secret),
+            "local": WriterReader(writer),
+        }
     finally:
         api.stop()
         writer.close()
@@ -113,13 +117,16 @@ def test_hostile_import_is_rejected_whole_with_per_row_reasons(served) -> None:
 
 
 def test_hostile_text_in_the_live_view_log_is_stored_literally(served) -> None:
-    reader = served["api"]
+    from data.apiauth import Caller
+
     payload = PAYLOADS[0]
-    reader.log_live_view(payload, "store_manager", "s1-door'; DELETE FROM alerts; --")
+    # The API records the signed caller's name (not one from the body): put the text there.
+    reader = served["api"].for_caller(Caller(payload, "admin"))
+    reader.log_live_view(payload, "admin", "s1-door'; DELETE FROM alerts; --")
     served["writer"].flush(30)
     cur = served["writer"].cursor()
     rows = cur.execute(
-        "SELECT user_name, camera_id FROM live_view_log WHERE role = 'store_manager'"
+        "SELECT user_name, camera_id FROM live_view_log WHERE role = 'admin'"
     ).fetchall()
     assert (payload, "s1-door'; DELETE FROM alerts; --") in rows
     assert cur.execute("SELECT count(*) FROM stores").fetchall()[0][0] == 2
@@ -138,6 +145,7 @@ def test_oversized_upload_is_refused_before_it_is_read(served) -> None:
     try:
         con.putrequest("POST", "/import/sales?name=huge.csv")
         con.putheader("Content-Length", str(MAX_IMPORT_BODY + 1))
+        con.putheader("Authorization", served["api"]._headers()["Authorization"])
         con.endheaders()
         con.send(b"ts,store_id,amount\n")  # the server must answer without waiting for the rest
         response = con.getresponse()
