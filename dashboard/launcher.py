@@ -25,10 +25,14 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detectors.config import StoreLensConfig, load_config
 from detectors.paths import PROJECT_ROOT, storelens_home
 from detectors.sources import mask_url
+
+if TYPE_CHECKING:  # imported lazily at run time: `storelens --help` stays instant
+    from data.writer import RetentionPolicy
 
 log = logging.getLogger("storelens.launcher")
 CONFIG_ERROR_ENV = "STORELENS_CONFIG_ERROR"  # set for the dashboard when it runs in safe mode
@@ -88,6 +92,19 @@ def register_store(writer, config: StoreLensConfig) -> None:
     writer.execute_admin(apply)
 
 
+def retention_policy(config: StoreLensConfig) -> RetentionPolicy:
+    """The writer's retention from the config's privacy settings (what Setup saves)."""
+    from data.writer import RetentionPolicy
+
+    privacy = config.privacy
+    return RetentionPolicy(
+        detections=privacy.detections_retention_days,
+        events=privacy.events_retention_days,
+        tracks=privacy.events_retention_days,
+        queue_samples=privacy.events_retention_days,
+    )
+
+
 def run_pipeline(
     config: StoreLensConfig,
     db_path: Path,
@@ -99,7 +116,7 @@ def run_pipeline(
 ) -> int:
     """The pipeline process body: runs until SIGTERM/SIGINT (or ``stop_event``), then flushes."""
     from data.readapi import serve
-    from data.writer import RetentionPolicy, Writer, WriterConfig
+    from data.writer import Writer, WriterConfig
     from detectors.hub import FrameHub
     from detectors.pipeline import Runner
     from detectors.stream import TileServer
@@ -109,14 +126,7 @@ def run_pipeline(
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    privacy = config.privacy
-    retention = RetentionPolicy(
-        detections=privacy.detections_retention_days,
-        events=privacy.events_retention_days,
-        tracks=privacy.events_retention_days,
-        queue_samples=privacy.events_retention_days,
-    )
-    writer = Writer(db_path, WriterConfig(retention=retention))
+    writer = Writer(db_path, WriterConfig(retention=retention_policy(config)))
     register_store(writer, config)
     from data.lake import loop_from_env
 

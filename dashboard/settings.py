@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from data.kpi import MIN_GROUP
 from detectors.config import (
     CameraConfig,
     StoreConfig,
@@ -22,6 +23,7 @@ from detectors.config import (
     load_config,
     parse_config,
 )
+from detectors.errors import StoreLensError
 from detectors.paths import storelens_home
 
 
@@ -36,6 +38,18 @@ def load_store_config() -> StoreLensConfig | None:
         env = os.environ.get("STORELENS_CONFIG")
         path = Path(env) if env else path
     return load_config(path) if path.is_file() else None
+
+
+def min_group_size() -> int:
+    """The minimum group for satisfaction figures as Setup saved it, else the default.
+
+    Read on every page run (a TOML parse, well under a millisecond's worth of work next to
+    the queries), so a saved value shows on the next click, without a restart."""
+    try:
+        config = load_store_config()
+    except StoreLensError:
+        return MIN_GROUP  # safe mode explains the broken file; figures keep the default
+    return config.privacy.min_group_size if config is not None else MIN_GROUP
 
 
 def config_from_catalog(

@@ -10,9 +10,11 @@ from dashboard import charts, views
 from dashboard.chain import chain_page_context, mask_unpublished, show_freshness
 from dashboard.filters import filter_bar
 from dashboard.session import data_errors
+from dashboard.settings import min_group_size
 from data import kpi
 
 ctx = chain_page_context()  # chain mode: every store from the lake, same scoping
+min_group = min_group_size()  # Setup's privacy setting, not the built-in default
 allowed = ctx.allowed_stores()
 flt = filter_bar(allowed, store=False, default_days=28, default_granularity="day")
 st.title("Compare stores")
@@ -23,7 +25,7 @@ if not allowed:
 with data_errors():
     # No stores requested = every store in the user's scope (resolved by the data layer).
     period = kpi.KpiFilter(flt.start, flt.end, (), flt.granularity)  # type: ignore[arg-type]
-    table = kpi.store_comparison(ctx.reader, period, ctx.scope)
+    table = kpi.store_comparison(ctx.reader, period, ctx.scope, min_group)
 
 fresh = show_freshness(ctx, table["store_id"].to_list(), flt.start, flt.end)
 if fresh is not None:
@@ -92,7 +94,9 @@ with data_errors():
             "visitors": lambda: kpi.visitors(ctx.reader, trend_flt, ctx.scope),
             "conversion": lambda: kpi.conversion(ctx.reader, trend_flt, ctx.scope),
             "sales": lambda: kpi.sales_per_visitor(ctx.reader, trend_flt, ctx.scope),
-            "satisfaction_index": lambda: kpi.satisfaction(ctx.reader, trend_flt, ctx.scope),
+            "satisfaction_index": lambda: kpi.satisfaction(
+                ctx.reader, trend_flt, ctx.scope, min_group
+            ),
             "star": lambda: kpi.star(ctx.reader, trend_flt, ctx.scope),
         }[trend_kpi]()
         st.plotly_chart(charts.kpi_trend(daily, trend_kpi, trend_kpis[trend_kpi]), width="stretch")

@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import charts, views
 from dashboard.chain import chain_page_context, show_freshness
 from dashboard.session import data_errors
+from dashboard.settings import min_group_size
 from data import kpi
 
 ctx = chain_page_context()  # chain mode: every store from the lake, same scoping
@@ -18,7 +19,7 @@ end = date.today()
 start = end - timedelta(days=27)
 with data_errors():
     period = kpi.KpiFilter(start, end, (), "day")
-    comparison = kpi.store_comparison(ctx.reader, period, ctx.scope)
+    comparison = kpi.store_comparison(ctx.reader, period, ctx.scope, min_group_size())
 if comparison.is_empty() or "visitors" not in comparison.columns:
     st.info("No stores with data in your scope yet. `storelens demo seed` writes a demo history.")
     st.stop()

@@ -185,4 +185,7 @@ with tab_privacy:
                 events_retention_days=int(events),
             )
             saved = settings.save_store_config(config.model_copy(update={"privacy": new}))
-            st.success(f"Saved to {saved}; applied when the pipeline restarts.")
+            st.success(
+                f"Saved to {saved}. The minimum group applies to every page at once; "
+                "retention and face blurring when the pipeline restarts (`storelens up`)."
+            )

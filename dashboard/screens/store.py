@@ -7,10 +7,12 @@ import streamlit as st
 from dashboard import charts, views
 from dashboard.filters import filter_bar
 from dashboard.session import data_errors, page_context
+from dashboard.settings import min_group_size
 from data import kpi
 
 HEATMAP_BINS = (16, 9)
 ctx = page_context()
+min_group = min_group_size()  # Setup's privacy setting, not the built-in default
 flt = filter_bar(ctx.allowed_stores(), default_days=7, default_granularity="hour")
 st.title("Store")
 if flt.store is None:
@@ -19,9 +21,9 @@ if flt.store is None:
 
 with data_errors():
     # The scope goes with every call: a store outside it raises AccessDenied here.
-    now = kpi.headline(ctx.reader, flt.store, flt.start, flt.end, ctx.scope)
+    now = kpi.headline(ctx.reader, flt.store, flt.start, flt.end, ctx.scope, min_group)
     before_start, before_end = views.comparison_period(flt.start, flt.end)
-    before = kpi.headline(ctx.reader, flt.store, before_start, before_end, ctx.scope)
+    before = kpi.headline(ctx.reader, flt.store, before_start, before_end, ctx.scope, min_group)
     period = kpi.KpiFilter(flt.start, flt.end, (flt.store,), flt.granularity)  # type: ignore[arg-type]
     metrics = kpi.metrics(ctx.reader, period, ctx.scope)
     queue = kpi.queue(ctx.reader, period, ctx.scope)
@@ -57,9 +59,10 @@ right.plotly_chart(charts.conversion(conversion), width="stretch")
 
 left, right = st.columns(2)
 left.plotly_chart(
-    charts.satisfaction_heatmap(views.satisfaction_by_zone_hour(zones)), width="stretch"
+    charts.satisfaction_heatmap(views.satisfaction_by_zone_hour(zones, min_group)),
+    width="stretch",
 )
-left.caption(f"Blank cells: fewer than {kpi.MIN_GROUP} readable faces, so nothing is shown.")
+left.caption(f"Blank cells: fewer than {min_group} readable faces, so nothing is shown.")
 right.plotly_chart(charts.queue(queue), width="stretch")
 
 left, right = st.columns(2)
