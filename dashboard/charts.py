@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+from datetime import datetime
 
 import plotly.graph_objects as go
 import polars as pl
@@ -277,3 +278,18 @@ def frame_overlay(
     fig.update_xaxes(range=[0, width], showgrid=False)
     fig.update_yaxes(range=[height, 0], showgrid=False, scaleanchor="x")
     return _layout(fig, title, None, height=420)
+
+
+def mark_partial(fig: go.Figure, start: datetime, end: datetime) -> go.Figure:
+    """Shade [start, end) (today, not over yet) and say so, so a dip there reads as
+    'so far', not as a collapse."""
+    fig.add_vrect(
+        x0=start,
+        x1=end,
+        fillcolor="rgba(128,128,128,0.15)",
+        line_width=0,
+        annotation_text="today: partial",
+        annotation_position="top left",
+        annotation_font_size=11,
+    )
+    return fig

@@ -35,10 +35,16 @@ def parse_filters(
     today: date,
     default_days: int = 7,
     default_granularity: str = "day",
+    complete_days: bool = False,
 ) -> tuple[Filters, list[str]]:
-    """Filters from URL parameters; bad values fall back to defaults with a warning each."""
+    """Filters from URL parameters; bad values fall back to defaults with a warning each.
+
+    With ``complete_days`` the default range ends yesterday: today has no shifts or sales
+    imported yet, so a range through today reads as under-staffed or 0 % conversion.
+    """
     warnings: list[str] = []
-    default = Filters(None, today - timedelta(days=default_days - 1), today, default_granularity)
+    last = today - timedelta(days=1) if complete_days else today
+    default = Filters(None, last - timedelta(days=default_days - 1), last, default_granularity)
 
     def day(name: str, fallback: date) -> date:
         raw = params.get(name)
@@ -98,6 +104,7 @@ def filter_bar(
     default_days: int = 7,
     default_granularity: str = "day",
     today: date | None = None,
+    complete_days: bool = False,
 ) -> Filters:
     """Render the sidebar filters and keep them in ``st.query_params``.
 
@@ -108,7 +115,7 @@ def filter_bar(
     today = today or date.today()
     memory: dict[str, str] = st.session_state.get(_MEMORY, {})
     params = {**memory, **{k: st.query_params.get(k) for k in st.query_params}}
-    flt, warnings = parse_filters(params, today, default_days, default_granularity)
+    flt, warnings = parse_filters(params, today, default_days, default_granularity, complete_days)
     if store and flt.store is None and allowed_stores:
         flt = replace(flt, store=allowed_stores[0])
     for warning in warnings:
@@ -152,3 +159,14 @@ def filter_bar(
     _to_url(**url)
     st.session_state[_MEMORY] = {**memory, **url}
     return flt
+
+
+PARTIAL_NOTE = (
+    "Today is not over: its visitors, sales and shifts are counted so far only "
+    "(sales and shifts arrive with their imports), so today's figures are partial."
+)
+
+
+def includes_today(flt: Filters, today: date | None = None) -> bool:
+    """Whether the period reaches today (a partial day)."""
+    return flt.end >= (today or date.today())

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import charts, views
 from dashboard.chain import chain_page_context, mask_unpublished, show_freshness
-from dashboard.filters import filter_bar
+from dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
 from dashboard.session import data_errors
 from dashboard.settings import min_group_size
 from data import kpi
@@ -16,8 +16,12 @@ from data import kpi
 ctx = chain_page_context()  # chain mode: every store from the lake, same scoping
 min_group = min_group_size()  # Setup's privacy setting, not the built-in default
 allowed = ctx.allowed_stores()
-flt = filter_bar(allowed, store=False, default_days=28, default_granularity="day")
+flt = filter_bar(
+    allowed, store=False, default_days=28, default_granularity="day", complete_days=True
+)
 st.title("Compare stores")
+if includes_today(flt):
+    st.warning(PARTIAL_NOTE, icon=":material/schedule:")
 if not allowed:
     st.info("No store is in your scope.")
     st.stop()

@@ -15,8 +15,9 @@ ctx = chain_page_context()  # chain mode: every store from the lake, same scopin
 st.title("Summary")
 st.markdown(":orange-badge[:material/science: demo data]" if ctx.user.demo else "")
 
-end = date.today()
+end = date.today() - timedelta(days=1)  # complete days only: today is still partial
 start = end - timedelta(days=27)
+st.caption(f"The last 28 complete days: {start} – {end}.")
 with data_errors():
     period = kpi.KpiFilter(start, end, (), "day")
     comparison = kpi.store_comparison(ctx.reader, period, ctx.scope, min_group_size())

@@ -5,13 +5,15 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts
-from dashboard.filters import filter_bar
+from dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
 from dashboard.session import data_errors, page_context
 from data import kpi
 
 ctx = page_context()
-flt = filter_bar(ctx.allowed_stores(), granularity=False, default_days=7)
+flt = filter_bar(ctx.allowed_stores(), granularity=False, default_days=7, complete_days=True)
 st.title("Staffing")
+if includes_today(flt):
+    st.warning(PARTIAL_NOTE, icon=":material/schedule:")
 if flt.store is None:
     st.info("No store is in your scope.")
     st.stop()

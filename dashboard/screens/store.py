@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from dashboard import charts, views
-from dashboard.filters import filter_bar
+from dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
 from dashboard.session import data_errors, page_context
 from dashboard.settings import min_group_size
 from data import kpi
@@ -30,6 +30,9 @@ with data_errors():
     zones = kpi.zone_metrics(ctx.reader, period.with_(granularity="hour"), ctx.scope)
 
 st.caption(f"**{flt.store}** · {flt.start} – {flt.end} · change vs {before_start} – {before_end}")
+partial = includes_today(flt)
+if partial:  # a manager wants today's numbers, so today stays in, marked as what it is
+    st.caption(f":material/schedule: {PARTIAL_NOTE}")
 columns = st.columns(len(views.HEADLINE))
 for column, (key, label, fmt, higher_better) in zip(columns, views.HEADLINE, strict=True):
     value = now.get(key)
@@ -50,12 +53,20 @@ for column, (key, label, fmt, higher_better) in zip(columns, views.HEADLINE, str
         help=help_text,
     )
 
+
+def _partial(fig):  # shade today on charts over time
+    if not partial:
+        return fig
+    today = datetime.combine(datetime.now().date(), datetime.min.time())
+    return charts.mark_partial(fig, today, today + timedelta(days=1))
+
+
 left, right = st.columns(2)
-left.plotly_chart(charts.visitors_transactions(metrics), width="stretch")
+left.plotly_chart(_partial(charts.visitors_transactions(metrics)), width="stretch")
 conversion = metrics.select(
     "bucket", (metrics["transactions"] / metrics["visitors"].replace(0, None)).alias("conversion")
 )
-right.plotly_chart(charts.conversion(conversion), width="stretch")
+right.plotly_chart(_partial(charts.conversion(conversion)), width="stretch")
 
 left, right = st.columns(2)
 left.plotly_chart(
@@ -63,7 +74,7 @@ left.plotly_chart(
     width="stretch",
 )
 left.caption(f"Blank cells: fewer than {min_group} readable faces, so nothing is shown.")
-right.plotly_chart(charts.queue(queue), width="stretch")
+right.plotly_chart(_partial(charts.queue(queue)), width="stretch")
 
 left, right = st.columns(2)
 left.plotly_chart(charts.dwell_by_zone(views.dwell_by_zone(zones)), width="stretch")
