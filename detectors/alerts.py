@@ -1,10 +1,16 @@
 """Alert rules for store managers: pure state machines over what the pipeline sees.
 
 - ``frustrated``: a track standing in a queue or checkout zone whose *smoothed*
-  expression has been frustrated for at least ``frustrated_s`` (one alert per track);
+  expression has been frustrated for at least ``frustrated_s``;
 - ``queue_wait``: a track has waited in a queue/checkout zone longer than
-  ``queue_wait_s`` (one alert per track);
+  ``queue_wait_s``;
 - ``camera_offline``: a camera has been offline for ``offline_s`` (one per outage).
+
+One alert per (camera, zone, kind) while its situation lasts: a busy queue where shopper
+after shopper crosses 4 minutes is one problem for staff, not a new alert every few
+minutes. A queue-wait situation lasts while anyone is queued in that zone, a frustration
+situation while anyone there reads frustrated; once the zone has been quiet for
+``REARM_MIN_S`` it may alert again.
 
 Each alert is a row for the ``alerts`` table: (ts, camera_id, kind, detail). No
 pixels and no identity: the detail names the camera, the zone and the duration.
@@ -23,6 +29,7 @@ from detectors.events import EngineState
 from detectors.types import CameraState, CameraStatus, Detections, Valence
 
 ALERTS_SCHEMA = BATCH_SCHEMAS["alerts"]
+REARM_MIN_S = 60.0  # a zone quiet for at least this long may raise a fresh alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,25 @@ class AlertRules:
     _alerted_frustrated: set[int] = field(default_factory=set)
     _alerted_wait: set[int] = field(default_factory=set)
     _offline_alerted: bool = False
+    # (kind, zone) -> last time the condition held there: an open situation, no new alert.
+    _open: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def _situation(self, kind: str, zone: str, ts: float) -> bool:
+        """Note that ``kind`` holds in ``zone`` now; True if this starts a new situation."""
+        is_new = (kind, zone) not in self._open
+        self._open[(kind, zone)] = ts
+        return is_new
+
+    def _keep_open(self, kind: str, zones: set[str], ts: float) -> None:
+        """The situation goes on in these zones (e.g. the queue is still not empty)."""
+        for zone in zones:
+            if (kind, zone) in self._open:
+                self._open[(kind, zone)] = ts
+
+    def _close_quiet(self, ts: float) -> None:
+        for key, last in list(self._open.items()):
+            if ts - last >= REARM_MIN_S:
+                del self._open[key]
 
     def update(self, ts: float, detections: Detections, state: EngineState) -> list[AlertRow]:
         """Rules over one analysed frame (call after the event engine's update)."""
@@ -69,8 +95,13 @@ class AlertRules:
             for zone, waits in state.queue_waits.items()
             for tid, wait in waits.items()
         }
+        self._close_quiet(ts)
+        busy = {zone for zone, waits in state.queue_waits.items() if waits}
+        self._keep_open("queue_wait", busy, ts)
         for tid, (zone, wait) in queued.items():
-            if wait >= self.config.queue_wait_s and tid not in self._alerted_wait:
+            if wait < self.config.queue_wait_s:
+                continue
+            if self._situation("queue_wait", zone, ts) and tid not in self._alerted_wait:
                 self._alerted_wait.add(tid)
                 out.append(
                     AlertRow(
@@ -87,11 +118,14 @@ class AlertRules:
                 detections.tracker_id, list(queued)
             )
             frustrated_now = {int(t) for t in detections.tracker_id[mask]}
+        self._keep_open("frustrated", {queued[tid][0] for tid in frustrated_now}, ts)
         for tid in frustrated_now:
             since = self._frustrated_since.setdefault(tid, ts)
-            if ts - since >= self.config.frustrated_s and tid not in self._alerted_frustrated:
+            if ts - since < self.config.frustrated_s:
+                continue
+            zone = queued[tid][0]
+            if self._situation("frustrated", zone, ts) and tid not in self._alerted_frustrated:
                 self._alerted_frustrated.add(tid)
-                zone = queued[tid][0]
                 out.append(
                     AlertRow(
                         ts,

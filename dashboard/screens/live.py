@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from dashboard import charts
+from dashboard.alert_text import describe, local_time
 from dashboard.filters import filter_bar
 from dashboard.services import pipeline_cameras, tile_base_url, tile_status
 from dashboard.session import data_errors, page_context
@@ -41,6 +42,9 @@ with data_errors():
         ctx.scope,
     )
     cameras = ctx.reader.query("cameras", {"stores": [flt.store]})
+    store_row = ctx.reader.query("stores", {"stores": [flt.store]})
+# Times on this page are the store's wall clock, with the zone named.
+store_tz = store_row["timezone"][0] if store_row.height else None
 
 streaming = {c["camera_id"]: c for c in pipeline_cameras(flt.store)}
 base = tile_base_url()
@@ -80,10 +84,7 @@ with tiles:
             for camera_id in live_ids
         ]
         per_row = 1 if len(live_ids) == 1 else 2 if len(live_ids) <= 4 else 3
-        with data_errors():
-            store_row = ctx.reader.query("stores", {"stores": [flt.store]})
-        tz = store_row["timezone"][0] if store_row.height else None
-        st.html(tile_grid_html(grid, per_row, tz), unsafe_allow_javascript=True)
+        st.html(tile_grid_html(grid, per_row, store_tz), unsafe_allow_javascript=True)
 
 
 @st.fragment(run_every=STATUS_REFRESH_S)
@@ -100,7 +101,8 @@ def status_badges() -> None:
         colour = {"online": "green", "reconnecting": "orange"}.get(state, "red")
         since = ""
         if state != "online" and s.get("since"):
-            since = " since " + datetime.fromtimestamp(s["since"]).strftime("%H:%M:%S")
+            when = datetime.fromtimestamp(s["since"], UTC)
+            since = " since " + local_time(when, store_tz, "%H:%M:%S")
         badges.append(
             f":{colour}-badge[{s.get('name') or camera_id}: {state}{since} · {fps:.1f} fps]"
         )
@@ -126,9 +128,11 @@ def alert_feed() -> None:
     if alerts.is_empty():
         st.caption("No alerts in the last 24 h.")
     for row in alerts.iter_rows(named=True):
+        text = describe(row["kind"], row["detail"])
         with st.container(border=True):
             st.markdown(
-                f"**{row['kind'].replace('_', ' ')}** · {row['ts']:%H:%M}  \n{row['detail'] or ''}"
+                f"**{text.title}** · {local_time(row['ts'], store_tz)}  \n{text.detail}  \n"
+                f":material/task_alt: {text.action}"
             )
             if row["acknowledged_ts"] is not None:
                 st.caption(f"acknowledged by {row['acknowledged_by']}")
