@@ -500,9 +500,22 @@ def publish_store(
     region = store["region"]
     state = lake.read_json(lake.state_key(store_id)) or {}
     done: dict[str, str] = dict(state.get("fingerprints", {}))
+    # Regions this store's objects must be removed from (kept in the state until done, so
+    # a kill between the move and the clean-up still cleans up on the next run).
+    stale: set[str] = set(state.get("stale_regions", []))
     if state.get("region") not in (None, region):
-        # The store moved region: its objects live under another path now; republish all.
+        # The store moved region (e.g. the store config changed it): its objects live under
+        # another path now; republish all there, then remove the old ones.
         done = {}
+        stale.add(state["region"])
+    stale.discard(region)
+
+    def save_state() -> None:
+        lake.write_json(
+            lake.state_key(store_id),
+            {"region": region, "fingerprints": done, "stale_regions": sorted(stale)},
+        )
+
     todo: list[tuple[date, str, str, str]] = []
     result = StorePublish(store_id)
     for table, (part_key, _) in TABLES.items():
@@ -520,7 +533,7 @@ def publish_store(
             rows_by_part[table] = _partition_tables(con, table, store_id, parts)
     for i, (_, table, part, fp) in enumerate(todo, start=1):
         if stop is not None and stop.is_set():
-            lake.write_json(lake.state_key(store_id), {"region": region, "fingerprints": done})
+            save_state()
             return result
         part_key = TABLES[table][0]
         key = lake.data_key(table, region, store_id, part_key, part)
@@ -532,15 +545,28 @@ def publish_store(
         result.rows += data.num_rows
         result.bytes += len(body)
         if i % state_every == 0:
-            lake.write_json(lake.state_key(store_id), {"region": region, "fingerprints": done})
+            save_state()
     manifest_old = lake.read_json(lake.manifest_key(store_id)) or {}
     manifest = _manifest(con, store, int(manifest_old.get("version", 0)) + 1)
     result.newest_hour = manifest["newest_hour"]
     result.missing_hours = manifest["missing_hours_total"]
     changed_catalog = manifest_old.get("store") != json.loads(json.dumps(store, default=str))
-    if todo or changed_catalog or not manifest_old:
-        lake.write_json(lake.state_key(store_id), {"region": region, "fingerprints": done})
+    if todo or changed_catalog or not manifest_old or stale:
+        save_state()
         lake.write_json(lake.manifest_key(store_id), manifest)  # last: never ahead of the data
+    if stale:
+        # Readers follow the manifest's region, so the old copies are already invisible to
+        # them; removing them keeps whole-table scans (Spark, DuckDB) free of doubles.
+        for old_region in sorted(stale):
+            try:
+                for table in TABLES:
+                    prefix = f"table={table}/region={old_region}/store_id={store_id}/"
+                    for key in lake.list_files(prefix):
+                        lake.delete(key)
+            except LakeAccessDenied as exc:  # a key scoped to the new region only
+                log.warning("store %s: old region %s not cleaned: %s", store_id, old_region, exc)
+        stale.clear()
+        save_state()
     return result
 
 
@@ -730,10 +756,19 @@ DAILY_KPI_COLUMNS = (
 
 
 def read_lake_table(lake: Lake, table: str) -> pa.Table:
-    """One lake table of every store, with ``region`` and ``store_id`` from the path."""
+    """One lake table of every store that has a manifest, with ``region`` and ``store_id``
+    from the path (only the region the manifest names: no copies from before a move)."""
     import pyarrow.dataset as pads
 
-    files = lake.list_files(f"table={table}/", ".parquet")
+    current = {
+        f"region={m['store']['region']}/store_id={m['store']['store_id']}"
+        for m in read_manifests(lake)
+    }
+    files = [
+        f
+        for f in lake.list_files(f"table={table}/", ".parquet")
+        if "/".join(f.split("/")[1:3]) in current  # each store under its current region only
+    ]
     if not files:
         raise LakeError(f"lake {lake.url} has no table={table}/ objects; publish first")
     dataset = pads.dataset(

@@ -88,10 +88,17 @@ class LakeReadOnly(DataError):
 class LakeReader:
     """Reads the chain's lake through the named queries (see the module docstring)."""
 
-    def __init__(self, lake: Lake | str | Path, refresh_s: float = 15.0, workers: int = 8) -> None:
+    def __init__(
+        self,
+        lake: Lake | str | Path,
+        refresh_s: float = 15.0,
+        workers: int = 8,
+        list_whole_table_at: int = _LIST_WHOLE_TABLE_AT,
+    ) -> None:
         self.lake = lake if isinstance(lake, Lake) else open_lake(lake)
         self.refresh_s = refresh_s
         self.workers = workers
+        self.list_whole_table_at = list_whole_table_at
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET TimeZone = 'UTC'")
         apply_migrations(self._con)  # the store schema: every named query finds its tables
@@ -163,12 +170,16 @@ class LakeReader:
         return out
 
     def _files(self, table: str, stores: list[str]) -> list[str]:
-        if len(stores) >= _LIST_WHOLE_TABLE_AT:
-            wanted = {f"store_id={sid}/" for sid in stores}
+        if len(stores) >= self.list_whole_table_at:
+            # Only under each store's current region (the manifest's): copies left under a
+            # region the store moved away from are never read.
+            wanted = {
+                f"region={self._manifests[sid]['store']['region']}/store_id={sid}" for sid in stores
+            }
             return [
                 k
                 for k in self.lake.list_files(f"table={table}/", ".parquet")
-                if k.split("/")[2] + "/" in wanted
+                if "/".join(k.split("/")[1:3]) in wanted
             ]
 
         def one(sid: str) -> list[str]:

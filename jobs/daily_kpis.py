@@ -20,6 +20,7 @@ folder (the local lake, or a mount / sync of the bucket).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -56,6 +57,17 @@ def daily_kpis(spark: Any, lake_dir: str | Path) -> Any:
 
     base = Path(lake_dir).resolve() / "table=daily_store"
     df = spark.read.option("basePath", str(base)).parquet(str(base))
+    # Each store under the region its manifest names (a store that moved region may have
+    # left copies under the old one where its key could not delete them).
+    current = [
+        (m["store"]["store_id"], m["store"]["region"])
+        for m in (
+            json.loads(p.read_text())
+            for p in (Path(lake_dir) / "_manifests").glob("store_id=*/manifest.json")
+        )
+    ]
+    stores = spark.createDataFrame(current, "store_id string, region string")
+    df = df.join(F.broadcast(stores), on=["store_id", "region"], how="inner")
 
     def ratio(num: Any, den: Any) -> Any:
         return F.when(den > 0, num / den)

@@ -27,12 +27,14 @@ from data.lake import (
     TABLES,
     LakeUnavailable,
     PublishLoop,
+    daily_kpis_duckdb,
     lake_status,
     loop_from_env,
     open_lake,
     publish_db,
 )
 from data.lake_reader import LakeReader, freshness_label
+from data.reader import LocalReader
 from data.writer import Writer
 from tests.chain.chainlib import (
     END,
@@ -509,3 +511,35 @@ def test_alert_counts_and_camera_health_are_published_as_aggregates(tmp_path: Pa
     assert door["uptime_share"] == pytest.approx(600 / 3600)
     assert door["analysed_fps"] == pytest.approx(11 / 600)
     assert "track_id" not in door and "x1" not in door  # aggregates only
+
+
+def test_a_store_that_moves_region_is_republished_once_and_read_once(
+    chain_db: Path, tmp_path: Path
+):
+    # The demo config renames the seeded demo store's region when the pipeline starts:
+    # its objects move to the new region path and the old copies go.
+    root = tmp_path / "lake"
+    publish_db(chain_db, open_lake(root), ["s01"])
+    con = duckdb.connect(str(chain_db))
+    try:
+        con.execute("UPDATE stores SET region = 'West' WHERE store_id = 's01'")
+    finally:
+        con.close()
+    publish_db(chain_db, open_lake(root), ["s01"])
+    assert not list(root.glob("table=*/region=North/store_id=s01/*/*.parquet"))
+    # Even a copy the store's key could not delete is never read: readers follow the
+    # manifest's region, listing per store or the whole table.
+    stray = root / "table=daily_store/region=North/store_id=s01/year=2026/part-0.parquet"
+    stray.parent.mkdir(parents=True, exist_ok=True)  # the emptied folder may remain
+    stray.write_bytes(
+        (root / "table=daily_store/region=West/store_id=s01/year=2026/part-0.parquet").read_bytes()
+    )
+    local = LocalReader(chain_db, hold_s=0)
+    flt = kpi.KpiFilter(START, END, ("s01",), "day")
+    for whole_table_at in (1, 1000):
+        reader = LakeReader(root, list_whole_table_at=whole_table_at)
+        assert reader.query("stores")["region"].to_list() == ["West"]
+        assert_same_frame(kpi.metrics(reader, flt, EVERYONE), kpi.metrics(local, flt, EVERYONE))
+    assert daily_kpis_duckdb(open_lake(root)).num_rows == 8
+    stray.unlink()
+    assert publish_db(chain_db, open_lake(root), ["s01"]).written == 0
