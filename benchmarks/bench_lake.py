@@ -94,10 +94,13 @@ def bench_publish(work: Path, s3: bool, repeats: int) -> dict:
     if s3:
         from data.objectstore import SeaweedS3
 
+        shutil.rmtree(work / "seaweed", ignore_errors=True)  # a fresh, empty bucket
         server = SeaweedS3(work / "seaweed", stores={STORE: "Central"}).start()
         targets.append(("seaweedfs", server.lake(STORE), server))
     try:
         for name, lake, _ in targets:
+            if name == "local":
+                shutil.rmtree(work / "lake-local", ignore_errors=True)
             copy = work / f"store-{name}.duckdb"
             shutil.copy(db, copy)
             con = duckdb.connect(str(copy))
