@@ -66,6 +66,7 @@ def freshness_table(reader: LakeReader, stores: list[str], start: date, end: dat
                 "freshness": freshness_label(newest, r["lag_hours"]),
                 "missing_hours_in_period": sum(lo <= h <= hi for h in listed),
                 "missing_hours_total": r["missing_hours_total"],
+                "camera_uptime_24h": r["camera_uptime_24h"],
                 "published_in_period": bool(
                     newest
                     and first
@@ -79,6 +80,7 @@ def freshness_table(reader: LakeReader, stores: list[str], start: date, end: dat
         "freshness": pl.String,
         "missing_hours_in_period": pl.Int64,
         "missing_hours_total": pl.Int64,
+        "camera_uptime_24h": pl.Float64,
         "published_in_period": pl.Boolean,
     }
     return pl.DataFrame(rows, schema=schema)
@@ -123,6 +125,11 @@ def show_freshness(
             "freshness": st.column_config.TextColumn("Freshness"),
             "missing_hours_in_period": st.column_config.NumberColumn("Missing hours (period)"),
             "missing_hours_total": st.column_config.NumberColumn("Missing hours (all)"),
+            "camera_uptime_24h": st.column_config.NumberColumn(
+                "Camera uptime (24 h)",
+                format="percent",
+                help="share of the newest 24 h the cameras sent analysed frames (data health)",
+            ),
             "published_in_period": st.column_config.CheckboxColumn("Any data in period"),
         },
     )

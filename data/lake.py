@@ -471,7 +471,28 @@ def _manifest(
         {"store": sid},
     ).fetchall()[0]
     missing = [r[0] for r in con.execute(_MISSING_SQL, {"store": sid}).fetchall()]
+    cameras, newest_health, hours_seen, uptime, fps = con.execute(
+        f"""WITH h AS ({TABLES["camera_health"][1]}),
+            last AS (SELECT max(hour) AS hi FROM h),
+            recent AS (SELECT h.* FROM h, last WHERE h.hour > last.hi - INTERVAL 24 HOUR)
+            SELECT (SELECT count(*) FROM cameras WHERE store_id = $store),
+                   (SELECT hi FROM last), count(*),
+                   sum(active_s) / 86400.0, sum(frames) / nullif(sum(active_s), 0)
+            FROM recent""",
+        {"store": sid},
+    ).fetchall()[0]
+    health = {
+        # The 24 h up to the newest hour with any camera frame, from the camera_health rows.
+        "cameras": int(cameras),
+        "newest_hour": newest_health.astimezone(UTC).isoformat() if newest_health else None,
+        "camera_hours_24h": int(hours_seen),
+        "uptime_share_24h": (
+            round(min(1.0, uptime / cameras), 4) if uptime is not None and cameras else None
+        ),
+        "analysed_fps_24h": round(fps, 3) if fps is not None else None,
+    }
     return {
+        "health": health,
         "format": FORMAT,
         "store": store,
         "version": version,
@@ -658,6 +679,8 @@ def status_rows(
                 "hours_published": m.get("hours_published", 0),
                 "missing_hours_total": m.get("missing_hours_total", 0),
                 "missing_hours": m.get("missing_hours", []),
+                "camera_uptime_24h": (m.get("health") or {}).get("uptime_share_24h"),
+                "analysed_fps_24h": (m.get("health") or {}).get("analysed_fps_24h"),
                 "published_at": m.get("published_at"),
                 "version": m.get("version"),
             }

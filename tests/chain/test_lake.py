@@ -511,6 +511,10 @@ def test_alert_counts_and_camera_health_are_published_as_aggregates(tmp_path: Pa
     assert door["uptime_share"] == pytest.approx(600 / 3600)
     assert door["analysed_fps"] == pytest.approx(11 / 600)
     assert "track_id" not in door and "x1" not in door  # aggregates only
+    # HQ sees the store's data health in its manifest (24 h, both cameras).
+    status = lake_status(open_lake(root))[0]
+    assert status["camera_uptime_24h"] == pytest.approx(600 / 86400 / 2, abs=1e-4)  # 2 cameras
+    assert status["analysed_fps_24h"] == pytest.approx(11 / 600, abs=1e-3)
 
 
 def test_a_store_that_moves_region_is_republished_once_and_read_once(
