@@ -786,6 +786,20 @@ DAILY_KPI_COLUMNS = (
 )
 
 
+WEEKLY_KPI_COLUMNS = (
+    "region",
+    "store_id",
+    "week",
+    "days",
+    "visitors",
+    "transactions",
+    "sales",
+    "conversion",
+    "visitors_wow_pct",
+    "sales_wow_pct",
+)
+
+
 def read_lake_table(lake: Lake, table: str) -> pa.Table:
     """One lake table of every store that has a manifest, with ``region`` and ``store_id``
     from the path (only the region the manifest names: no copies from before a move)."""
@@ -855,3 +869,28 @@ def loop_from_env(connect: Callable[[], duckdb.DuckDBPyConnection]) -> PublishLo
     if not 1 <= interval <= 86400:
         raise InvalidParams(f"STORELENS_LAKE_INTERVAL_S={raw}: must be between 1 and 86400")
     return PublishLoop(connect, open_lake(url), interval_s=interval).start()
+
+
+def weekly_kpis_duckdb(lake: Lake) -> pa.Table:
+    """Week over week per store, computed by DuckDB (the reference for the Spark job)."""
+    daily = read_lake_table(lake, "daily_store")
+    con = duckdb.connect()
+    try:
+        con.register("daily", daily)
+        return con.sql(
+            """WITH w AS (
+                SELECT region, store_id, CAST(date_trunc('week', day) AS DATE) AS week,
+                       sum(visitors) AS visitors, sum(transactions) AS transactions,
+                       sum(sales) AS sales, count(*) AS days
+                FROM daily GROUP BY ALL)
+            SELECT w.region, w.store_id, w.week, w.days, w.visitors, w.transactions, w.sales,
+                CASE WHEN w.visitors > 0 THEN w.transactions / w.visitors END AS conversion,
+                CASE WHEN p.visitors > 0
+                     THEN 100.0 * (w.visitors - p.visitors) / p.visitors END AS visitors_wow_pct,
+                CASE WHEN p.sales > 0
+                     THEN 100.0 * (w.sales - p.sales) / p.sales END AS sales_wow_pct
+            FROM w LEFT JOIN w p ON p.store_id = w.store_id AND p.week = w.week - 7
+            ORDER BY w.store_id, w.week"""
+        ).to_arrow_table()
+    finally:
+        con.close()

@@ -1,4 +1,4 @@
-"""The daily all-stores KPI table, as a Spark job over the lake.
+"""The daily all-stores KPI table (and week over week), as a Spark job over the lake.
 
 Why Spark: it is the engine HQ most likely already runs, PyPI ``pyspark`` + Debian's Java 17
 install offline here, and it reads the lake's Hive layout as it is (partition discovery
@@ -11,7 +11,7 @@ executor core.
 The same table is computed by DuckDB in :func:`data.lake.daily_kpis_duckdb`; a test checks
 that both agree to the cent. The definitions are those of DESIGN.md "KPI definitions".
 
-    python -m jobs.daily_kpis --lake var/lake --out var/daily_kpis.parquet [--master local[2]]
+    python -m jobs.daily_kpis --lake var/lake --out var/chain_kpis [--master local[2]]
 
 Reading ``s3a://`` needs hadoop-aws jars that no package here carries: the job reads a
 folder (the local lake, or a mount / sync of the bucket).
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 # Columns of the result, in order (same as data.lake.DAILY_KPI_COLUMNS).
-from data.lake import DAILY_KPI_COLUMNS, MIN_GROUP_FOR_SATISFACTION
+from data.lake import DAILY_KPI_COLUMNS, MIN_GROUP_FOR_SATISFACTION, WEEKLY_KPI_COLUMNS
 
 
 def spark_session(master: str = "local[2]", app: str = "storelens-daily-kpis") -> Any:
@@ -51,8 +51,8 @@ def spark_session(master: str = "local[2]", app: str = "storelens-daily-kpis") -
     )
 
 
-def daily_kpis(spark: Any, lake_dir: str | Path) -> Any:
-    """Spark DataFrame: one row per store and local day with the headline KPIs."""
+def daily_store(spark: Any, lake_dir: str | Path) -> Any:
+    """The lake's daily_store table of every store, under its current region."""
     from pyspark.sql import functions as F
 
     base = Path(lake_dir).resolve() / "table=daily_store"
@@ -67,7 +67,14 @@ def daily_kpis(spark: Any, lake_dir: str | Path) -> Any:
         )
     ]
     stores = spark.createDataFrame(current, "store_id string, region string")
-    df = df.join(F.broadcast(stores), on=["store_id", "region"], how="inner")
+    return df.join(F.broadcast(stores), on=["store_id", "region"], how="inner")
+
+
+def daily_kpis(spark: Any, lake_dir: str | Path) -> Any:
+    """Spark DataFrame: one row per store and local day with the headline KPIs."""
+    from pyspark.sql import functions as F
+
+    df = daily_store(spark, lake_dir)
 
     def ratio(num: Any, den: Any) -> Any:
         return F.when(den > 0, num / den)
@@ -95,10 +102,56 @@ def daily_kpis(spark: Any, lake_dir: str | Path) -> Any:
     return out.select(*DAILY_KPI_COLUMNS).orderBy("store_id", "day")
 
 
+def weekly_kpis(spark: Any, lake_dir: str | Path) -> Any:
+    """Week over week per store (ISO weeks, Monday first): visitors, transactions, sales,
+    conversion, and the % change of visitors and sales against the store's previous
+    calendar week (null where that week has no data)."""
+    from pyspark.sql import functions as F
+
+    week = F.date_trunc("week", F.col("day")).cast("date")
+    weeks = (
+        daily_store(spark, lake_dir)
+        .groupBy("region", "store_id", week.alias("week"))
+        .agg(
+            F.sum("visitors").alias("visitors"),
+            F.sum("transactions").alias("transactions"),
+            F.sum("sales").alias("sales"),
+            F.count("*").alias("days"),
+        )
+    )
+    prev = weeks.select(
+        "store_id",
+        F.date_add("week", 7).alias("week"),
+        F.col("visitors").alias("prev_visitors"),
+        F.col("sales").alias("prev_sales"),
+    )
+    out = weeks.join(prev, on=["store_id", "week"], how="left").select(
+        "region",
+        "store_id",
+        "week",
+        "days",
+        "visitors",
+        "transactions",
+        "sales",
+        F.when(F.col("visitors") > 0, F.col("transactions") / F.col("visitors")).alias(
+            "conversion"
+        ),
+        F.when(
+            F.col("prev_visitors") > 0,
+            100.0 * (F.col("visitors") - F.col("prev_visitors")) / F.col("prev_visitors"),
+        ).alias("visitors_wow_pct"),
+        F.when(
+            F.col("prev_sales") > 0,
+            100.0 * (F.col("sales") - F.col("prev_sales")) / F.col("prev_sales"),
+        ).alias("sales_wow_pct"),
+    )
+    return out.select(*WEEKLY_KPI_COLUMNS).orderBy("store_id", "week")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lake", required=True, help="lake folder (the stores publish here)")
-    parser.add_argument("--out", required=True, help="output Parquet folder")
+    parser.add_argument("--out", required=True, help="output folder (daily/ and weekly/ Parquet)")
     parser.add_argument("--master", default="local[2]", help="Spark master (local[2], spark://…)")
     args = parser.parse_args(argv)
     if not (Path(args.lake) / "table=daily_store").is_dir():
@@ -106,9 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     spark = spark_session(args.master)
     try:
-        frame = daily_kpis(spark, args.lake)
-        frame.write.mode("overwrite").parquet(args.out)
-        rows = spark.read.parquet(args.out).count()
+        daily_kpis(spark, args.lake).write.mode("overwrite").parquet(f"{args.out}/daily")
+        weekly_kpis(spark, args.lake).write.mode("overwrite").parquet(f"{args.out}/weekly")
+        rows = spark.read.parquet(f"{args.out}/daily").count()
     finally:
         spark.stop()
     print(f"daily KPI table: {rows} rows in {time.perf_counter() - started:.1f} s -> {args.out}")

@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from data.lake import DAILY_KPI_COLUMNS, daily_kpis_duckdb, open_lake
+from data.lake import (
+    DAILY_KPI_COLUMNS,
+    WEEKLY_KPI_COLUMNS,
+    daily_kpis_duckdb,
+    open_lake,
+    weekly_kpis_duckdb,
+)
 
 MONEY = {"sales", "labour_cost", "sales_per_visitor", "labour_cost_per_visitor"}
 
@@ -52,3 +58,22 @@ def test_spark_daily_kpis_equal_duckdb_to_the_cent(spark: Any, published_lake: P
     # Not trivially equal: real sales, and the regions come from the Hive path.
     assert sum(r["sales"] for r in got) > 1000
     assert {r["region"] for r in got} == {"Central", "North"}
+
+
+def test_spark_week_over_week_equals_duckdb(spark: Any, published_lake: Path):
+    from jobs.daily_kpis import weekly_kpis
+
+    want = weekly_kpis_duckdb(open_lake(published_lake)).to_pylist()
+    got = [row.asDict() for row in weekly_kpis(spark, published_lake).collect()]
+    assert len(got) == len(want) == 5 * 2  # 8 days from a Sunday: two ISO weeks per store
+    for g, w in zip(got, want, strict=True):
+        assert list(g) == list(WEEKLY_KPI_COLUMNS)
+        for column in WEEKLY_KPI_COLUMNS:
+            a, b = g[column], w[column]
+            if isinstance(a, float) and b is not None:
+                assert math.isclose(a, b, rel_tol=1e-12), (column, g, w)
+            else:
+                assert a == b, (column, g, w)
+    # The second week compares with the first (one day long), the first with nothing.
+    assert [r["visitors_wow_pct"] is None for r in got[:2]] == [True, False]
+    assert round(sum(r["sales"] for r in got), 2) == round(sum(r["sales"] for r in want), 2)
