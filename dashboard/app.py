@@ -7,19 +7,26 @@ without this gate); shared handles come from dashboard/services.py and
 dashboard/session.py.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard.auth import Role
 from dashboard.session import render_user_box, require_user, sign_in_page
 from dashboard.settings import config_problem
 
-st.set_page_config(page_title="StoreLens", page_icon=":material/storefront:", layout="wide")
+# A local file: a material-symbol icon makes the browser fetch it from a font CDN, and an
+# offline store must fetch nothing from outside.
+ICON = str(Path(__file__).with_name("assets") / "icon.png")
+st.set_page_config(page_title="StoreLens", page_icon=ICON, layout="wide")
 
 if problem := config_problem():
     # Safe mode: no live pipeline, history pages still work; the fix is named, no trace.
     st.error(
         "**Safe mode** — the store config is invalid, so cameras are not running.\n\n"
-        f"```\n{problem}\n```\nFix the file (or use Setup) and restart `storelens up`.",
+        # Setup cannot help here: it edits the very file that does not load.
+        f"```\n{problem}\n```\nFix the file named above in an editor, then restart "
+        "`storelens up`.",
         icon=":material/warning:",
     )
 

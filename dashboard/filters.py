@@ -157,7 +157,12 @@ def filter_bar(
     if store and flt.store:
         url["store"] = flt.store
     _to_url(**url)
-    st.session_state[_MEMORY] = {**memory, **url}
+    remembered = {**memory, **url}
+    if store and flt.store not in allowed_stores:
+        # A store outside the scope (a forged ?store=) is refused on this page; it must not
+        # follow the user to the next page as if it had been chosen there.
+        remembered.pop("store", None)
+    st.session_state[_MEMORY] = remembered
     return flt
 
 

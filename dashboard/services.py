@@ -33,6 +33,11 @@ def tile_base_url() -> str | None:
     return f"http://{host}:{port}"
 
 
+def pipeline_store() -> str | None:
+    """The store the pipeline running on this machine serves (None when none runs)."""
+    return read_services().get("store_id")
+
+
 def pipeline_cameras(store_id: str) -> list[dict]:
     """Cameras the running pipeline streams for ``store_id`` ([] when none runs here)."""
     services = read_services()

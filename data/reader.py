@@ -113,6 +113,12 @@ class LocalReader:
         self.db_path = Path(db_path)
         self.hold_s = hold_s
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when the last cursor closes
+        # DuckDB refuses a read-only open while this process has the file open writable
+        # (and the reverse). Page scripts run in several threads (a new run starts while
+        # the old one finishes), so a short write here (alert ack, live-view row) must not
+        # overlap a read: writes hold this lock, and reads open only outside it.
+        self._exclusive = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._users = 0
         self._last_used = 0.0
@@ -126,7 +132,7 @@ class LocalReader:
 
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self._lock:
+        with self._exclusive, self._lock:
             if self._con is None:
                 self._con = open_database(self.db_path, read_only=True)
             self._users += 1
@@ -138,6 +144,8 @@ class LocalReader:
             cur.close()
             with self._lock:
                 self._users -= 1
+                if self._users == 0:
+                    self._idle.notify_all()
                 self._last_used = time.monotonic()
                 if self._users == 0:
                     if self.hold_s <= 0:
@@ -179,30 +187,35 @@ class LocalReader:
         except DatabaseLocked as exc:
             return self._delegate(exc).query(name, params)
 
-    def ack_alert(self, alert_id: int, user: str) -> bool:
-        self.close()  # our own read-only handle would block the writable open
-        try:
+    @contextmanager
+    def _writable(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short writable open, with no read of this reader in flight or starting."""
+        with self._exclusive:
+            with self._lock:
+                while self._users:  # our own read-only handle would block the writable open
+                    self._idle.wait()
+                self._close_locked()
             con = open_database(self.db_path)
+            try:
+                yield con
+            finally:
+                con.close()
+
+    def ack_alert(self, alert_id: int, user: str) -> bool:
+        try:
+            with self._writable() as con:
+                return ack_alert(con, alert_id, user)
         except DatabaseLocked as exc:
             return self._delegate(exc).ack_alert(alert_id, user)
-        try:
-            return ack_alert(con, alert_id, user)
-        finally:
-            con.close()
 
     def log_live_view(self, user_name: str, role: str, camera_id: str) -> None:
         table, _ = live_view_batch(user_name, role, camera_id)
-        self.close()
         try:
-            con = open_database(self.db_path)
+            with self._writable() as con:
+                con.register("_row", table)
+                con.execute("INSERT INTO live_view_log SELECT * FROM _row")
         except DatabaseLocked as exc:
             self._delegate(exc).log_live_view(user_name, role, camera_id)
-            return
-        try:
-            con.register("_row", table)
-            con.execute("INSERT INTO live_view_log SELECT * FROM _row")
-        finally:
-            con.close()
 
 
 class WriterReader:

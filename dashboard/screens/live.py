@@ -15,7 +15,7 @@ import streamlit as st
 from dashboard import charts
 from dashboard.alert_text import describe, local_time
 from dashboard.filters import filter_bar
-from dashboard.services import pipeline_cameras, tile_base_url, tile_status
+from dashboard.services import pipeline_cameras, pipeline_store, tile_base_url, tile_status
 from dashboard.session import data_errors, page_context
 from dashboard.tiles import Tile, tile_grid_html
 from data import kpi
@@ -63,10 +63,18 @@ def _log_views(camera_ids: list[str]) -> None:
 with tiles:
     live_ids = [cid for cid in cameras["camera_id"].to_list() if cid in streaming][:9]
     if not live_ids or base is None:
-        st.info(
-            "No live tiles for this store: its pipeline is not running here. "
-            "Start everything with `storelens up`."
-        )
+        # Say what is actually the case: "start storelens up" while it runs misleads.
+        running = pipeline_store()
+        if running is None or base is None:
+            why = "no pipeline is running on this machine. Start it with `storelens up`."
+        elif running != flt.store:
+            why = (
+                f"the pipeline running here serves store **{running}**; the cameras of "
+                f"**{flt.store}** are watched by that store's own StoreLens."
+            )
+        else:
+            why = "the running pipeline has no camera of this store (Setup → Cameras)."
+        st.info(f"No live tiles: {why}")
     else:
         _log_views(live_ids)
         secret = stream_secret()

@@ -398,3 +398,46 @@ def test_forged_session_cookie_is_refused(live: dict, browser, forge) -> None:
     page.goto(f"{live['url']}/setup")
     signed_out(page)
     attacker.close()
+
+
+# ------------------------------------------------------------------ item 9 (browser side)
+
+
+def test_nothing_is_fetched_from_outside(live: dict, browser) -> None:
+    """An offline store: every request of every page stays on this machine (the page icon
+    used to come from a font CDN)."""
+    from urllib.parse import urlsplit
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    outside: list[str] = []
+
+    def note(request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in (
+            "127.0.0.1",
+            "localhost",
+        ):
+            outside.append(request.url)
+
+    page.on("request", note)
+    page.goto(live["url"])
+    sign_in(page, "mia", "mia-pw")
+    for title in ("Live", "Store", "Compare stores", "Staffing", "Privacy", "Summary"):
+        if title != "Live":
+            go(page, title)
+        else:
+            page.get_by_role("heading", name="Live", exact=True).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    context.close()
+    assert outside == []
+
+
+def test_streamlit_metrics_are_not_served(live: dict) -> None:
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{live['url']}/_stcore/metrics", timeout=10)
+    assert refused.value.code == 404
