@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from data import kpi
 from data.kpi import MIN_GROUP
 
 # Headline KPIs of the Store page: key in kpi.headline(), label, format, higher-is-better.
@@ -74,8 +75,8 @@ def format_delta(key: str, delta: float) -> str:
 def satisfaction_by_zone_hour(
     zone_hourly: pl.DataFrame, min_group: int = MIN_GROUP
 ) -> pl.DataFrame:
-    """Zone × hour of day over the whole period; the index is null (hidden) where fewer than
-    ``min_group`` tracks with a readable face contribute."""
+    """Zone × hour of day over the whole period; the index (with its interval) is null
+    (hidden) where fewer than ``min_group`` tracks with a readable face contribute."""
     if zone_hourly.is_empty():
         return pl.DataFrame(
             schema={
@@ -83,20 +84,15 @@ def satisfaction_by_zone_hour(
                 "hour": pl.Int8,
                 "tracks_readable": pl.Int64,
                 "satisfaction_index": pl.Float64,
+                "satisfaction_low": pl.Float64,
+                "satisfaction_high": pl.Float64,
             }
         )
     summed = zone_hourly.group_by("zone", pl.col("bucket").dt.hour().alias("hour")).agg(
         pl.col("tracks_readable", "satisfied", "frustrated").sum()
     )
-    readable = pl.col("tracks_readable")
     return summed.select(
-        "zone",
-        "hour",
-        "tracks_readable",
-        pl.when(readable >= min_group)
-        .then(100.0 * (pl.col("satisfied") - pl.col("frustrated")) / readable)
-        .otherwise(None)
-        .alias("satisfaction_index"),
+        "zone", "hour", "tracks_readable", *kpi.satisfaction_exprs(min_group)
     ).sort("zone", "hour")
 
 

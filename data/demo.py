@@ -245,6 +245,8 @@ def _store_history(
             "zones": pa.array(zones.tolist(), pa.string()),
             "valence": valence_col,
             "faces_read": pa.array(np.where(readable, rng.integers(1, 8, n), 0).astype(np.int32)),
+            # Demo tracks carry a hard valence, no probabilities: each counts as one vote.
+            **{p: pa.nulls(n, pa.float32()) for p in ("p_satisfied", "p_neutral", "p_frustrated")},
         },
         schema=BATCH_SCHEMAS["tracks"],
     )

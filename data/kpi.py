@@ -113,9 +113,9 @@ _EMPTY_METRICS_SCHEMA = {
     "exits": pl.Int64,
     "tracks_total": pl.Int64,
     "tracks_readable": pl.Int64,
-    "satisfied": pl.Int64,
-    "neutral": pl.Int64,
-    "frustrated": pl.Int64,
+    "satisfied": pl.Float64,  # expected counts: sums of calibrated probabilities
+    "neutral": pl.Float64,
+    "frustrated": pl.Float64,
     "dwell_visits": pl.Int64,
     "dwell_seconds": pl.Float64,
     "queue_joins": pl.Int64,
@@ -296,9 +296,41 @@ def sales_per_visitor(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFr
 # ------------------------------------------------------------------------- satisfaction
 
 
+# 95 % normal interval. Each readable track scores +1 (satisfied), 0 or −1 (frustrated)
+# with its calibrated probabilities; the index is 100 × their mean, and the variance of
+# one track's score is P(sat) + P(fru) − (P(sat) − P(fru))². Fine from the minimum group
+# of 5 up (the score is bounded, so the mean is near-normal quickly); clipped to ±100.
+Z95 = 1.96
+
+
+def satisfaction_exprs(min_group: int) -> list[pl.Expr]:
+    """THE satisfaction index, with its interval and sample size, from summed columns.
+
+    Needs ``tracks_readable`` and the expected counts ``satisfied`` / ``frustrated``;
+    every grain (hour, day, period, zone, zone × hour of day, store comparison) uses
+    this one definition. Null (hidden) where fewer than ``min_group`` tracks count.
+    """
+    n = pl.col("tracks_readable").cast(pl.Float64)
+    share_sat = pl.col("satisfied") / n
+    share_fru = pl.col("frustrated") / n
+    mean = share_sat - share_fru
+    half = Z95 * ((share_sat + share_fru - mean * mean).clip(lower_bound=0.0) / n).sqrt()
+    shown = pl.col("tracks_readable") >= min_group
+    return [
+        pl.when(shown).then(100.0 * mean).otherwise(None).alias("satisfaction_index"),
+        pl.when(shown)
+        .then((100.0 * (mean - half)).clip(-100.0, 100.0))
+        .otherwise(None)
+        .alias("satisfaction_low"),
+        pl.when(shown)
+        .then((100.0 * (mean + half)).clip(-100.0, 100.0))
+        .otherwise(None)
+        .alias("satisfaction_high"),
+    ]
+
+
 def _satisfaction_columns(min_group: int) -> list[pl.Expr]:
     readable = pl.col("tracks_readable")
-    index = 100.0 * (pl.col("satisfied") - pl.col("frustrated")) / readable
     return [
         pl.col("tracks_total"),
         readable,
@@ -306,7 +338,7 @@ def _satisfaction_columns(min_group: int) -> list[pl.Expr]:
         pl.col("neutral"),
         pl.col("frustrated"),
         _ratio(readable.cast(pl.Float64), pl.col("tracks_total")).alias("faces_read"),
-        pl.when(readable >= min_group).then(index).otherwise(None).alias("satisfaction_index"),
+        *satisfaction_exprs(min_group),
     ]
 
 
@@ -317,10 +349,11 @@ def satisfaction(
     min_group: int = MIN_GROUP,
     by_zone: bool = False,
 ) -> pl.DataFrame:
-    """100 × (satisfied − frustrated) / tracks with a readable face.
+    """100 × (expected satisfied − expected frustrated) / tracks with a readable face.
 
     Null (not shown) where fewer than ``min_group`` tracks contribute; ``faces_read`` is the
-    share of tracks whose face could be read.
+    share of tracks whose face could be read; ``satisfaction_low`` / ``_high`` the 95 %
+    interval and ``tracks_readable`` the sample size (see :func:`satisfaction_exprs`).
     """
     if min_group < 1:
         raise InvalidParams(f"min_group must be >= 1, got {min_group}")
@@ -592,10 +625,7 @@ def _period_kpis(frame: pl.DataFrame, min_group: int) -> pl.DataFrame:
     return summed.with_columns(
         _ratio(pl.col("transactions"), pl.col("visitors")).alias("conversion"),
         _ratio(pl.col("sales"), pl.col("visitors")).alias("sales_per_visitor"),
-        pl.when(readable >= min_group)
-        .then(100.0 * (pl.col("satisfied") - pl.col("frustrated")) / readable)
-        .otherwise(None)
-        .alias("satisfaction_index"),
+        *satisfaction_exprs(min_group),
         _ratio(readable.cast(pl.Float64), pl.col("tracks_total")).alias("faces_read"),
         _ratio(pl.col("visitors").cast(pl.Float64), pl.col("staff_hours")).alias("star"),
         _ratio(pl.col("labour_cost"), pl.col("visitors")).alias("labour_cost_per_visitor"),
@@ -712,6 +742,8 @@ def headline(
         "conversion",
         "sales_per_visitor",
         "satisfaction_index",
+        "satisfaction_low",
+        "satisfaction_high",
         "faces_read",
         "tracks_readable",
         "star",

@@ -239,8 +239,8 @@ def _table_sizes(con: duckdb.DuckDBPyConnection, p: NoParams) -> pl.DataFrame:
 
 _ZONE_SUMS = """
     sum(tracks_total)::BIGINT AS tracks_total, sum(tracks_readable)::BIGINT AS tracks_readable,
-    sum(satisfied)::BIGINT AS satisfied, sum(neutral)::BIGINT AS neutral,
-    sum(frustrated)::BIGINT AS frustrated,
+    sum(satisfied)::DOUBLE AS satisfied, sum(neutral)::DOUBLE AS neutral,
+    sum(frustrated)::DOUBLE AS frustrated,
     sum(dwell_visits)::BIGINT AS dwell_visits, sum(dwell_seconds)::DOUBLE AS dwell_seconds,
     sum(queue_joins)::BIGINT AS queue_joins, sum(queue_leaves)::BIGINT AS queue_leaves,
     sum(queue_wait_s)::DOUBLE AS queue_wait_s, sum(queue_length)::DOUBLE AS queue_length_sum,
@@ -283,9 +283,6 @@ _INT_COLUMNS = {
     "exits",
     "tracks_total",
     "tracks_readable",
-    "satisfied",
-    "neutral",
-    "frustrated",
     "dwell_visits",
     "queue_joins",
     "queue_leaves",

@@ -14,7 +14,9 @@ Definitions (DESIGN.md "KPI definitions"):
 - queue: ``queue_join`` count, measured waits from ``queue_leave`` values, mean queue
   length per zone from ``queue_samples`` (summed over zones for the store);
 - satisfaction: tracks by the hour they were first seen; readable = smoothed valence is
-  satisfied / neutral / frustrated.
+  satisfied / neutral / frustrated; ``satisfied`` / ``neutral`` / ``frustrated`` are
+  expected counts (sums of each readable track's calibrated probabilities, a hard vote
+  where the reader gave none), so they are DOUBLE.
 """
 
 from __future__ import annotations
@@ -31,6 +33,18 @@ MIN_DWELL_S = 5.0
 
 _READABLE = "('satisfied', 'neutral', 'frustrated')"
 
+
+def _expected(valence: str) -> str:
+    # A track's calibrated probability of ``valence`` (migration 004); a hard vote where
+    # the reader gave none. Only readable tracks count.
+    return (
+        f"coalesce(sum(coalesce(p_{valence}, (valence = '{valence}')::DOUBLE)) "
+        f"FILTER (WHERE valence IN {_READABLE}), 0)::DOUBLE AS {valence}"
+    )
+
+
+_EXPECTED_COUNTS = ",\n        ".join(_expected(v) for v in ("satisfied", "neutral", "frustrated"))
+
 # Events, tracks and queue samples of the dirty traffic hours, with their store.
 _TRAFFIC_SOURCES = """
 d AS (SELECT store_id, hour FROM _dirty WHERE source = 'traffic'),
@@ -45,7 +59,8 @@ ev AS (
 ),
 tr AS (
     SELECT x.* FROM (
-        SELECT c.store_id, utc_hour(t.first_ts) AS hour, t.zones, t.valence
+        SELECT c.store_id, utc_hour(t.first_ts) AS hour, t.zones, t.valence,
+               t.p_satisfied, t.p_neutral, t.p_frustrated
         FROM tracks t JOIN cameras c ON c.camera_id = t.camera_id
         WHERE t.first_ts >= (SELECT lo FROM b) AND t.first_ts < (SELECT hi FROM b)
     ) x SEMI JOIN d ON x.store_id = d.store_id AND x.hour = d.hour
@@ -82,9 +97,7 @@ e_agg AS (
 t_agg AS (
     SELECT store_id, hour, count(*) AS tracks_total,
         count(*) FILTER (WHERE valence IN {_READABLE}) AS tracks_readable,
-        count(*) FILTER (WHERE valence = 'satisfied') AS satisfied,
-        count(*) FILTER (WHERE valence = 'neutral') AS neutral,
-        count(*) FILTER (WHERE valence = 'frustrated') AS frustrated
+        {_EXPECTED_COUNTS}
     FROM tr GROUP BY ALL
 ),
 q_agg AS (
@@ -129,11 +142,9 @@ e_agg AS (
 t_agg AS (
     SELECT store_id, hour, zone, count(*) AS tracks_total,
         count(*) FILTER (WHERE valence IN {_READABLE}) AS tracks_readable,
-        count(*) FILTER (WHERE valence = 'satisfied') AS satisfied,
-        count(*) FILTER (WHERE valence = 'neutral') AS neutral,
-        count(*) FILTER (WHERE valence = 'frustrated') AS frustrated
+        {_EXPECTED_COUNTS}
     FROM (
-        SELECT store_id, hour, valence,
+        SELECT store_id, hour, valence, p_satisfied, p_neutral, p_frustrated,
                unnest(from_json(coalesce(zones, '[]'), '["VARCHAR"]')) AS zone
         FROM tr
     ) GROUP BY ALL
@@ -210,8 +221,8 @@ FROM _dirty d JOIN stores s ON s.store_id = d.store_id
 
 _DAY_SUMS = """
     sum(tracks_total)::BIGINT AS tracks_total, sum(tracks_readable)::BIGINT AS tracks_readable,
-    sum(satisfied)::BIGINT AS satisfied, sum(neutral)::BIGINT AS neutral,
-    sum(frustrated)::BIGINT AS frustrated, sum(dwell_visits)::BIGINT AS dwell_visits,
+    sum(satisfied)::DOUBLE AS satisfied, sum(neutral)::DOUBLE AS neutral,
+    sum(frustrated)::DOUBLE AS frustrated, sum(dwell_visits)::BIGINT AS dwell_visits,
     sum(dwell_seconds)::DOUBLE AS dwell_seconds, sum(queue_joins)::BIGINT AS queue_joins,
     sum(queue_leaves)::BIGINT AS queue_leaves, sum(queue_wait_s)::DOUBLE AS queue_wait_s,
     sum(queue_length)::DOUBLE AS queue_length_sum, sum(queue_sampled)::BIGINT AS queue_sampled_hours

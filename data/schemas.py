@@ -62,6 +62,11 @@ BATCH_SCHEMAS: dict[str, pa.Schema] = {
             ("zones", pa.string()),
             ("valence", pa.string()),
             ("faces_read", pa.int32()),
+            # Mean calibrated probabilities of the track's readings (null: the reader
+            # gave none, the track counts as a hard vote for its valence).
+            ("p_satisfied", pa.float32()),
+            ("p_neutral", pa.float32()),
+            ("p_frustrated", pa.float32()),
         ]
     ),
     # Written by the importers and the demo generator through the same writer.

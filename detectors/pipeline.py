@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +38,12 @@ from detectors.events import EventEngine, EventRow, rows_to_arrow
 from detectors.hub import FrameHub
 from detectors.types import NO_TRACK, CameraState, CameraStatus, Detections, Frame, TrackEvent
 from detectors.watchdog import AnalysisJobs, Job
+
+if TYPE_CHECKING:
+    from detectors.expressions import TrackReading
+
+# Score keys of readers that give calibrated probabilities (detectors.valence).
+_PROBABILITY_KEYS = ("p_satisfied", "p_neutral", "p_frustrated")
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +125,15 @@ class _TrackSummary:
     zones: set[str] = field(default_factory=set)
     valence: str | None = None
     faces_read: int = 0
+    # Sums of calibrated P(satisfied, neutral, frustrated) over readable raw readings.
+    prob_sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    prob_readings: int = 0
+
+    def mean_probabilities(self) -> tuple[float | None, float | None, float | None]:
+        if not self.prob_readings or self.valence is None:
+            return None, None, None
+        n = self.prob_readings
+        return (self.prob_sums[0] / n, self.prob_sums[1] / n, self.prob_sums[2] / n)
 
 
 @dataclass
@@ -284,10 +299,11 @@ class CameraPipeline:
             ):
                 summary.zones.add(event.zone)
 
-    def _record_expressions(self, ts: float, readings: list[tuple[int, Any]]) -> None:
+    def _record_expressions(self, ts: float, readings: list[TrackReading]) -> None:
         us = _ts_us(ts)
         self.faces_read += len(readings)
-        for track_id, reading in readings:
+        for made in readings:
+            track_id, reading = made.track_id, made.reading
             self._expr_rows.append(
                 (
                     us,
@@ -305,6 +321,11 @@ class CameraPipeline:
                 summary.faces_read += 1
                 if str(reading.valence) != "unknown":
                     summary.valence = str(reading.valence)
+                raw = made.raw
+                if raw.readable and all(k in raw.scores for k in _PROBABILITY_KEYS):
+                    for i, key in enumerate(_PROBABILITY_KEYS):
+                        summary.prob_sums[i] += float(raw.scores[key])
+                    summary.prob_readings += 1
 
     def _close_track(self, track_id: int) -> None:
         summary = self._tracks.pop(track_id, None)
@@ -322,6 +343,7 @@ class CameraPipeline:
                 json.dumps(sorted(summary.zones)),
                 summary.valence,
                 summary.faces_read,
+                *summary.mean_probabilities(),
             )
         )
 
@@ -388,6 +410,9 @@ class CameraPipeline:
                     pa.array(cols[3], pa.string()),
                     pa.array(cols[4], pa.string()),
                     pa.array(cols[5], pa.int32()),
+                    pa.array(cols[6], pa.float32()),
+                    pa.array(cols[7], pa.float32()),
+                    pa.array(cols[8], pa.float32()),
                 ],
                 schema=TRACKS_SCHEMA,
             )

@@ -65,7 +65,13 @@ def test_satisfaction_hidden_below_min_group() -> None:
     )
     out = views.satisfaction_by_zone_hour(zone, min_group=5).sort("zone")
     # zone a: 5 readable over two days at 10:00 -> (4 - 1) / 5 = +60; zone b: 4 < 5 -> hidden
-    assert out["satisfaction_index"].to_list() == [60.0, None]
+    index = out["satisfaction_index"].to_list()
+    assert index[0] == pytest.approx(60.0) and index[1] is None
+    # With its 95 % interval: 5 tracks, 4 satisfied and 1 frustrated, var = 1 - 0.6² = 0.64,
+    # half-width 1.96 × sqrt(0.64 / 5) = 0.70 -> [-10, +100] after clipping.
+    assert out["satisfaction_low"][0] == pytest.approx(100 * (0.6 - 1.96 * (0.64 / 5) ** 0.5))
+    assert out["satisfaction_high"][0] == pytest.approx(100.0)
+    assert out["satisfaction_low"][1] is None
     fig = charts.satisfaction_heatmap(out)
     assert fig.data[0].z[1][0] is None  # drawn blank, not as a number
 

@@ -139,20 +139,31 @@ def test_rollup_follows_new_batches(writer: Writer):
     assert count(writer, "SELECT count(*) FROM rollup_dirty") == 0
 
 
+def track(
+    last: datetime,
+    valence: str | None,
+    faces: int,
+    probs: tuple[float, float, float] | tuple[None, None, None] = (None, None, None),
+    track_id: int = 7,
+) -> pa.Table:
+    return pa.table(
+        {
+            "camera_id": ["c1"],
+            "track_id": [track_id],
+            "first_ts": [T0],
+            "last_ts": [last],
+            "zones": ['["floor"]'],
+            "valence": [valence],
+            "faces_read": [faces],
+            "p_satisfied": [probs[0]],
+            "p_neutral": [probs[1]],
+            "p_frustrated": [probs[2]],
+        },
+        schema=BATCH_SCHEMAS["tracks"],
+    )
+
+
 def test_track_resent_as_it_grows_keeps_the_latest_version(writer: Writer):
-    def track(last: datetime, valence: str | None, faces: int) -> pa.Table:
-        return pa.table(
-            {
-                "camera_id": ["c1"],
-                "track_id": [7],
-                "first_ts": [T0],
-                "last_ts": [last],
-                "zones": ['["floor"]'],
-                "valence": [valence],
-                "faces_read": [faces],
-            },
-            schema=BATCH_SCHEMAS["tracks"],
-        )
 
     writer.append("tracks", track(T0 + timedelta(seconds=5), None, 0), "t-1")
     writer.append("tracks", track(T0 + timedelta(seconds=30), "satisfied", 3), "t-2")
@@ -162,6 +173,25 @@ def test_track_resent_as_it_grows_keeps_the_latest_version(writer: Writer):
     cur.close()
     assert rows == [("satisfied", 3)]
     assert count(writer, "SELECT sum(satisfied) FROM hourly_traffic") == 1
+
+
+def test_rollups_hold_expected_counts_from_calibrated_probabilities(writer: Writer):
+    """A track read as satisfied with P = 0.7 / 0.2 / 0.1 adds 0.7 satisfied, 0.1
+    frustrated; one without probabilities is a hard vote; unreadable tracks add nothing."""
+    later = T0 + timedelta(seconds=30)
+    writer.append("tracks", track(later, "satisfied", 3, (0.7, 0.2, 0.1), track_id=1), "p-1")
+    writer.append("tracks", track(later, "frustrated", 2, track_id=2), "p-2")
+    writer.append("tracks", track(later, "unknown", 1, (0.3, 0.3, 0.4), track_id=3), "p-3")
+    writer.flush()
+    cur = writer.cursor()
+    row = cur.execute(
+        "SELECT tracks_readable, satisfied, neutral, frustrated FROM hourly_traffic"
+    ).fetchall()[0]
+    daily = cur.execute("SELECT satisfied, frustrated FROM daily_store").fetchall()[0]
+    cur.close()
+    assert row[0] == 2
+    assert row[1:] == pytest.approx((0.7, 0.2, 1.1), abs=1e-6)
+    assert daily == pytest.approx((0.7, 1.1), abs=1e-6)
 
 
 def test_retention_expires_raw_rows_but_keeps_rollups(tmp_path: Path):
