@@ -132,11 +132,18 @@ def verify_password(password: str, encoded: str) -> bool:
 # ----------------------------------------------------------------------- rate limit
 
 
+_SOURCE, _ALL = "\x00source:", "\x00all"  # cannot collide with a (stripped) user name
+
+
 class LoginLimiter:
-    """At most ``max_failures`` failed sign-ins per user name within ``window_s``.
+    """At most ``max_failures`` failed sign-ins per user name within ``window_s``, and, so
+    that one password tried across many names is not unlimited either, at most
+    ``max_per_source`` per client address and ``max_total`` on the whole server.
 
     Process-wide (the Streamlit server is one process), keyed by the lower-cased name so
-    a guesser cannot reset the count by opening a new browser session.
+    a guesser cannot reset the count by opening a new browser session. The server-wide
+    cap lets an attacker slow every sign-in for ``window_s``: the price of stopping a
+    spray from many addresses, and far better than letting it run.
     """
 
     def __init__(
@@ -144,8 +151,11 @@ class LoginLimiter:
         max_failures: int = 5,
         window_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        max_per_source: int = 20,
+        max_total: int = 100,
     ) -> None:
         self.max_failures, self.window_s, self.clock = max_failures, window_s, clock
+        self.max_per_source, self.max_total = max_per_source, max_total
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -156,13 +166,24 @@ class LoginLimiter:
             stamps.popleft()
         return stamps
 
+    def _limit(self, key: str) -> int:
+        if key.startswith(_SOURCE):
+            return self.max_per_source
+        return self.max_total if key == _ALL else self.max_failures
+
     def retry_after(self, key: str) -> float:
         """Seconds until ``key`` may try again (0 when it may now)."""
         with self._lock:
-            stamps = self._recent(key)
-            if len(stamps) < self.max_failures:
+            stamps, limit = self._recent(key), self._limit(key)
+            if len(stamps) < limit:
                 return 0.0
-            return max(0.0, self.window_s - (self.clock() - stamps[0]))
+            # Until enough old failures leave the window to be under the limit again.
+            return max(0.0, self.window_s - (self.clock() - stamps[len(stamps) - limit]))
+
+    @staticmethod
+    def keys(name: str, source: str | None) -> list[str]:
+        """The counters one sign-in attempt touches: its name, its address, the server."""
+        return [name, *([_SOURCE + source] if source else []), _ALL]
 
     def failed(self, key: str) -> None:
         with self._lock:
@@ -248,11 +269,19 @@ def auth_config(secrets_map: Mapping[str, Any], env: Mapping[str, str] | None = 
 DEMO_USER = User("demo", Role.EXECUTIVE, method="demo")
 
 
-def local_sign_in(config: AuthConfig, limiter: LoginLimiter, name: str, password: str) -> User:
+def local_sign_in(
+    config: AuthConfig,
+    limiter: LoginLimiter,
+    name: str,
+    password: str,
+    source: str | None = None,
+) -> User:
     """Check a local sign-in; raises AuthError (same message for unknown user and bad
-    password, so the form does not reveal which names exist)."""
+    password, so the form does not reveal which names exist). ``source`` is the client's
+    address, so one address cannot try one password across many names."""
     key = (name or "").strip().lower()
-    wait = limiter.retry_after(key)
+    keys = LoginLimiter.keys(key, source)
+    wait = max(limiter.retry_after(k) for k in keys)
     if wait > 0:
         raise AuthError(f"too many failed attempts; try again in {int(wait) + 1} s")
     entry = config.users.get(key)
@@ -260,7 +289,8 @@ def local_sign_in(config: AuthConfig, limiter: LoginLimiter, name: str, password
     encoded = entry.password_hash if entry and entry.password_hash else _DUMMY_HASH
     ok = verify_password(password or "", encoded) and entry is not None
     if not ok:
-        limiter.failed(key)
+        for k in keys:
+            limiter.failed(k)
         raise AuthError("unknown user name or wrong password")
     limiter.succeeded(key)
     assert entry is not None

@@ -77,7 +77,7 @@ def _local_form(config: AuthConfig) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            user = local_sign_in(config, login_limiter(), name, password)
+            user = local_sign_in(config, login_limiter(), name, password, st.context.ip_address)
         except AuthError as exc:
             st.error(str(exc))
         else:
