@@ -547,3 +547,20 @@ def test_a_store_that_moves_region_is_republished_once_and_read_once(
     assert daily_kpis_duckdb(open_lake(root)).num_rows == 8
     stray.unlink()
     assert publish_db(chain_db, open_lake(root), ["s01"]).written == 0
+
+
+def test_hour_queries_read_only_the_days_asked_for(published_lake: Path, chain_db: Path):
+    reader = LakeReader(published_lake)
+    local = LocalReader(chain_db, hold_s=0)
+    two_days = kpi.KpiFilter(END - timedelta(days=1), END, ("s01",), "hour")
+    assert_same_frame(
+        kpi.metrics(reader, two_days, EVERYONE), kpi.metrics(local, two_days, EVERYONE)
+    )
+    assert reader.loads == 2 * 3  # 2 day objects of hourly traffic, sales and staff
+    three_days = two_days.with_(start=END - timedelta(days=2))
+    assert_same_frame(
+        kpi.metrics(reader, three_days, EVERYONE), kpi.metrics(local, three_days, EVERYONE)
+    )
+    assert reader.loads == 3 * 3  # only the new day was read
+    kpi.metrics(reader, two_days, EVERYONE)
+    assert reader.loads == 9  # warm
