@@ -26,6 +26,8 @@ from tests.chain.chainlib import assert_lake_serves_same_kpis, rows_per_table
 
 REGIONS = {"demo": "Central", "s01": "North", "s02": "North", "s03": "North", "s04": "Central"}
 
+pytestmark = pytest.mark.slow  # a real SeaweedFS server per module: ~10 s
+
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:

@@ -22,6 +22,8 @@ from data.lake import (
 
 MONEY = {"sales", "labour_cost", "sales_per_visitor", "labour_cost_per_visitor"}
 
+pytestmark = pytest.mark.slow  # a JVM and a Spark session: ~30 s
+
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
