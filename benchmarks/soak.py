@@ -331,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                     rtsp.restart()
                     next_restart += args.restart_every
                 try:
-                    status = get_json(f"{services['tiles']}/status")
+                    from detectors.stream import status_url
+
+                    status = get_json(status_url(services["tiles"], SECRET.encode()))
                     for c in cams:
                         fps[c].append(float(status.get(c, {}).get("analysed_fps", 0.0)))
                 except (OSError, ValueError):

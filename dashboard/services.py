@@ -53,8 +53,12 @@ def tile_status(timeout_s: float = 1.0) -> dict[str, dict]:
     tiles = read_services().get("tiles")
     if not tiles:
         return {}
+    from detectors.stream import status_url, stream_secret
+
     try:
-        with urllib.request.urlopen(f"{tiles}/status", timeout=timeout_s) as response:
+        with urllib.request.urlopen(
+            status_url(tiles, stream_secret()), timeout=timeout_s
+        ) as response:
             return json.loads(response.read())
     except (OSError, ValueError):
         return {}

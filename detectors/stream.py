@@ -67,6 +67,16 @@ def sign_stream_token(secret: bytes, camera_id: str, faces: bool = False, ttl_s:
     return f"{expires}.{int(faces)}.{_mac(secret, camera_id, faces, expires)}"
 
 
+# /status (camera states, fps, last errors) needs a token too: it is signed for this name,
+# which no camera can have (camera ids are slugs without "*").
+STATUS_SCOPE = "*status*"
+
+
+def status_url(base_url: str, secret: bytes, ttl_s: int = 300) -> str:
+    """The tile server's /status URL with a token the server accepts."""
+    return f"{base_url}/status?token={sign_stream_token(secret, STATUS_SCOPE, ttl_s=ttl_s)}"
+
+
 def verify_stream_token(secret: bytes, camera_id: str, token: str) -> bool | None:
     """None when invalid or expired; otherwise whether the token grants unblurred faces."""
     try:
@@ -124,6 +134,11 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/health":
             return self._send(200, b"ok")
         if url.path == "/status":
+            if (
+                verify_stream_token(self.server.secret, STATUS_SCOPE, query.get("token", [""])[0])
+                is None
+            ):
+                return self._send(HTTPStatus.FORBIDDEN, b"missing, invalid or expired token")
             now = time.time()
             body = json.dumps(
                 {cid: s.as_dict(now) for cid, s in self.server.hub.statuses().items()}

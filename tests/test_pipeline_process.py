@@ -62,7 +62,9 @@ source = "{shared_media / "store-aisle-detection.gif"}"
         api = ApiReader(services["read_api"], secret=published_secret(services["db"]))
         assert api.health()["ok"] is True  # signed with the API's per-start secret
         # Let it analyse for a while, then ask it to stop.
-        status_url = services["tiles"] + "/status"
+        from detectors.stream import status_url as signed_status_url
+
+        status_url = signed_status_url(services["tiles"], b"s3cret")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with urllib.request.urlopen(status_url, timeout=10) as r:

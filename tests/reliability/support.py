@@ -399,7 +399,11 @@ def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
                 f"{info['tiles']}/frame/{cam}.jpg?token={token}", timeout=10
             ) as r:
                 tiles[cam] = r.read()
-        with urllib.request.urlopen(f"{info['tiles']}/status", timeout=10) as r:
+        from detectors.stream import status_url
+
+        with urllib.request.urlopen(
+            status_url(info["tiles"], TILE_SECRET.encode()), timeout=10
+        ) as r:
             status_json = r.read().decode()
     finally:
         code = proc.terminate(timeout=90)
