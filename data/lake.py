@@ -604,8 +604,12 @@ def publish(
     lake: Lake,
     stores: list[str] | None = None,
     stop: threading.Event | None = None,
+    skip_refused: dict[str, str] | None = None,
 ) -> PublishSummary:
-    """Publish ``stores`` (default: every store in the database) to ``lake``."""
+    """Publish ``stores`` (default: every store in the database) to ``lake``.
+
+    With ``skip_refused`` (a dict), a store the lake refuses is recorded there (store ->
+    message) and the others still go out; without it the refusal is raised."""
     started = time.perf_counter()
     con.execute("SET TimeZone = 'UTC'")
     ids = stores or [r[0] for r in con.execute("SELECT store_id FROM stores ORDER BY 1").fetchall()]
@@ -613,7 +617,14 @@ def publish(
     for sid in ids:
         if stop is not None and stop.is_set():
             break
-        summary.stores.append(publish_store(con, lake, sid, stop=stop))
+        try:
+            summary.stores.append(publish_store(con, lake, sid, stop=stop))
+        except LakeAccessDenied as exc:
+            if skip_refused is None:
+                raise
+            if sid not in skip_refused:
+                log.error("lake refused store %s (skipped from now on): %s", sid, exc)
+            skip_refused[sid] = str(exc)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -712,6 +723,9 @@ class PublishLoop:
         self.interval_s, self.base_s, self.max_s = interval_s, base_s, max_s
         self.failures = 0
         self.rounds = 0
+        # Stores whose objects the lake refused (a key scoped to another store): reported
+        # once each, and they never hold back the stores this key may write.
+        self.refused: dict[str, str] = {}
         self.last_error: str | None = None
         self.last_summary: PublishSummary | None = None
         self._stop = threading.Event()
@@ -734,8 +748,10 @@ class PublishLoop:
     def run_once(self) -> PublishSummary | None:
         con = self.connect()
         try:
-            summary = publish(con, self.lake, self.stores, stop=self._stop)
-        except (LakeUnavailable, LakeAccessDenied, OSError) as exc:
+            summary = publish(
+                con, self.lake, self.stores, stop=self._stop, skip_refused=self.refused
+            )
+        except (LakeUnavailable, OSError) as exc:
             self.failures += 1
             self.last_error = str(exc)
             log.warning(

@@ -146,3 +146,22 @@ def _connect(db: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(db), read_only=True)
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def test_a_node_holding_several_stores_publishes_what_its_key_allows(s3: SeaweedS3, chain_db: Path):
+    # The demo database holds every store; a node with s04's key still publishes s04 and
+    # reports the others as refused instead of stalling on the first one.
+    con = duckdb.connect(str(chain_db))
+    try:  # every store has a correction to publish (whatever earlier tests published)
+        con.execute(
+            """UPDATE hourly_sales SET sales = sales + 0.5 WHERE (store_id, hour) IN
+               (SELECT (store_id, max(hour)) FROM hourly_sales GROUP BY store_id)"""
+        )
+    finally:
+        con.close()
+    loop = PublishLoop(lambda: _connect(chain_db), s3.lake("s04"))
+    summary = loop.run_once()
+    assert summary is not None and loop.failures == 0
+    assert [(s.store_id, s.written > 0) for s in summary.stores] == [("s04", True)]
+    assert sorted(loop.refused) == ["demo", "s01", "s02", "s03"]
+    assert "refused" in loop.refused["s01"]
