@@ -130,8 +130,14 @@ with tab_imports:
         "staff_role, start_ts, end_ts, hourly_cost[, staff_id, shift_id] — CSV or Parquet. "
         "A file with any bad row changes nothing; the same file twice adds nothing."
     )
-    upload = st.file_uploader("File", type=["csv", "parquet"], key="imp_file")
-    if upload is not None and st.button("Import", key="imp_go"):
+    # A fresh uploader after every import: when the browser refuses the next file (over
+    # server.maxUploadSize), the widget would still hold the previous one, and "Import"
+    # imported that. The button names the file it will import, too.
+    generation = st.session_state.setdefault("imp_generation", 0)
+    upload = st.file_uploader("File", type=["csv", "parquet"], key=f"imp_file_{generation}")
+    size = f"{upload.size / 1024:,.1f} KB" if upload is not None else ""
+    if upload is not None and st.button(f"Import {upload.name} ({size})", key="imp_go"):
+        st.session_state["imp_generation"] = generation + 1
         content = upload.getvalue()
         try:
             if isinstance(ctx.reader, ApiReader):  # the pipeline holds the file: its writer imports

@@ -302,14 +302,15 @@ def test_setup_imports_sales_with_validation_report(dashboard_env: Path) -> None
     before = _db_rows(dashboard_env, count)[0][0]
     at = open_app(USERS["admin"], page="screens/setup.py")
     good = b"ts,store_id,amount\n2026-03-02T10:00:00Z,s1,12.5\n2026-03-02T10:05:00Z,s2,8.0\n"
-    at.file_uploader(key="imp_file").upload("good.csv", good, "text/csv").run()
+    at.file_uploader(key="imp_file_0").upload("good.csv", good, "text/csv").run()
     at.button(key="imp_go").click().run()
     assert not problems(at), problems(at)
     assert "2 rows added" in " ".join(s.value for s in at.success)
     assert _db_rows(dashboard_env, count)[0][0] == before + 2
 
     bad = b"ts,store_id,amount\n2026-03-02T11:00:00Z,s1,5.0\n2026-03-02T11:05:00Z,s1,-3\n"
-    at.file_uploader(key="imp_file").upload("bad.csv", bad, "text/csv").run()
+    at.run()  # after an import the next run shows a fresh, empty uploader
+    at.file_uploader(key="imp_file_1").upload("bad.csv", bad, "text/csv").run()
     at.button(key="imp_go").click().run()
     assert "Rejected, nothing changed" in errors(at)
     report = next(d.value for d in at.dataframe if "line" in d.value.columns)
@@ -331,3 +332,32 @@ def test_store_page_draws_every_chart(dashboard_env: Path) -> None:
         "Where people stand — s1-entrance",
     ):
         assert title in specs, title
+
+
+def test_every_satisfaction_figure_carries_its_interval_and_sample_size(
+    dashboard_env: Path,
+) -> None:
+    start = TODAY.replace(day=1) if TODAY.day > 7 else TODAY
+    at = open_app(USERS["regional"], {"store": "s1", "from": start.isoformat()}, "screens/store.py")
+    assert not problems(at)
+    notes = [c.value for c in at.caption if "95 % CI" in c.value]
+    assert notes and re.search(r"95 % CI [+-]\d+…[+-]\d+ · [\d,]+ faces", notes[0]), notes
+    at = open_app(USERS["executive"], page="screens/compare.py")
+    board = at.dataframe[0].value
+    assert {"satisfaction_low", "satisfaction_high", "tracks_readable"} <= set(board.columns)
+    shown = board[board["satisfaction_index"].notna()]
+    assert len(shown)
+    assert (shown["satisfaction_low"] <= shown["satisfaction_index"]).all()
+    assert (shown["satisfaction_index"] <= shown["satisfaction_high"]).all()
+    assert (shown["tracks_readable"] >= 5).all()
+
+
+def test_privacy_page_has_the_expression_model_card(dashboard_env: Path) -> None:
+    at = open_app(USERS["manager"], page="screens/privacy.py")
+    assert not problems(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "What it reads" in text and "never identity" in text
+    assert "Limits" in text and "storelens evaluate expressions" in text
+    card = at.dataframe[1].value
+    assert {"clean", "px40"} <= set(card["faces"])
+    assert (card["read (coverage)"] > 0.5).all()

@@ -3,7 +3,8 @@
 - a forged ``?store=`` is refused on its page and does not follow the user to the next;
 - Live says what is going on when a pipeline runs, but not for this store;
 - safe mode does not send the admin to a Setup page that cannot load;
-- the page icon is served locally (an offline store fetches nothing from outside).
+- the page icon is served locally (an offline store fetches nothing from outside);
+- an imported file cannot be imported again by a later click (after a refused upload).
 """
 
 from __future__ import annotations
@@ -83,3 +84,26 @@ def test_page_icon_is_a_local_file() -> None:
     source = Path(APP).read_text()
     assert 'page_icon=":material' not in source
     assert (Path(APP).parent / "assets" / "icon.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_imported_file_cannot_be_imported_again_by_accident(dashboard_env: Path) -> None:
+    """The report: a 60 MB file was refused by the browser, the widget still held the
+    previous file, and Import imported that. Now the uploader is fresh after each import
+    and the button names the file it will import."""
+    import duckdb
+
+    at = run_page(User("ada", Role.ADMIN), "setup")
+    sales = b"ts,store_id,amount\n2026-03-02T10:00:00Z,s1,12.5\n"
+    at.file_uploader(key="imp_file_0").upload("march.csv", sales, "text/csv").run()
+    assert at.button(key="imp_go").label.startswith("Import march.csv (")
+    at.button(key="imp_go").click().run()
+    assert "1 rows added" in " ".join(s.value for s in at.success)
+    at.run()  # the next interaction, e.g. the refused upload
+    assert [u.key for u in at.file_uploader] == ["imp_file_1"]  # empty, a new widget
+    assert not [b for b in at.button if b.key == "imp_go"]  # nothing to import
+    con = duckdb.connect(str(dashboard_env), read_only=True)
+    try:
+        n = con.execute("SELECT count(*) FROM transactions WHERE amount = 12.5").fetchall()
+    finally:
+        con.close()
+    assert n == [(1,)]
