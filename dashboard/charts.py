@@ -10,6 +10,7 @@ import base64
 import itertools
 from datetime import datetime
 
+import plotly.colors
 import plotly.graph_objects as go
 import polars as pl
 
@@ -144,6 +145,10 @@ def queue(df: pl.DataFrame, title: str = "Checkout queue") -> go.Figure:
                 "side": "right",
                 "title": "wait (min)",
                 "rangemode": "tozero",
+                # Own round ticks (0.5, 1, 1.5 min), not ticks synced to the people axis
+                # (0.543 / 1.086 min); no second grid on top of the first.
+                "tickmode": "auto",
+                "showgrid": False,
             },
         )
     return _layout(fig, title, "people")
@@ -183,12 +188,25 @@ def position_heatmap(
     return _layout(fig, title, None)
 
 
+# Plotly's default palette has 10 colours: with 12 stores two pairs of lines looked alike.
+TREND_COLOURS = [
+    *plotly.colors.qualitative.Dark24,
+    *plotly.colors.qualitative.Light24,
+]
+
+
 def kpi_trend(df: pl.DataFrame, kpi: str, label: str, title: str | None = None) -> go.Figure:
-    """``df``: store_id, bucket and the column ``kpi``; one line per store."""
+    """``df``: store_id, bucket and the column ``kpi``; one line per store, each its own
+    colour (up to 48 stores)."""
     fig = go.Figure()
-    for (store,), part in df.sort("bucket").group_by("store_id", maintain_order=True):
+    groups = df.sort("bucket").group_by("store_id", maintain_order=True)
+    for i, ((store,), part) in enumerate(groups):
         fig.add_scatter(
-            x=part["bucket"].to_list(), y=part[kpi].to_list(), name=str(store), mode="lines"
+            x=part["bucket"].to_list(),
+            y=part[kpi].to_list(),
+            name=str(store),
+            mode="lines",
+            line={"color": TREND_COLOURS[i % len(TREND_COLOURS)]},
         )
     return _layout(fig, title or f"{label} by store", label)
 
@@ -208,7 +226,9 @@ def leaderboard_bars(
             name=label,
             marker_color=[RED if s in flagged else BLUE for s in stores],
         )
-    return _layout(fig, f"{label} by store (red: outlier)", label)
+    # Only say what red means when a red bar is there.
+    note = " (red: outlier)" if flagged & set(stores) else ""
+    return _layout(fig, f"{label} by store{note}", label)
 
 
 def staffing(df: pl.DataFrame, title: str = "Scheduled vs recommended staff") -> go.Figure:
@@ -216,13 +236,22 @@ def staffing(df: pl.DataFrame, title: str = "Scheduled vs recommended staff") ->
     fig = go.Figure()
     if df.height:
         x = df["bucket"].to_list()
-        colours = {"over": ORANGE, "under": RED, "ok": GREY}
-        fig.add_bar(
-            x=x,
-            y=df["scheduled_staff"].to_list(),
-            name="scheduled",
-            marker_color=[colours.get(s, GREY) for s in df["status"].to_list()],
-        )
+        # One bar trace per status, so the legend explains every colour (one trace with
+        # per-bar colours showed a single "scheduled" entry for three colours).
+        statuses = df["status"].to_list()
+        scheduled = df["scheduled_staff"].to_list()
+        for status, name, colour in (
+            ("ok", "scheduled: as recommended", GREY),
+            ("over", "scheduled: over-staffed", ORANGE),
+            ("under", "scheduled: under-staffed", RED),
+        ):
+            fig.add_bar(
+                x=x,
+                y=[v if s == status else None for v, s in zip(scheduled, statuses, strict=True)],
+                name=name,
+                marker_color=colour,
+            )
+        fig.update_layout(barmode="overlay")
         gx, recommended = _with_gaps(x, df["recommended_staff"].to_list())
         fig.add_scatter(
             x=gx,

@@ -48,10 +48,14 @@ st.caption(
     "outliers: robust z-score over 3.5 (median/MAD)"
 )
 labels = {c: label for c, label, _ in views.LEADERBOARD}
+labels["star"] = "STAR (visitors per staff hour)"  # the bare acronym meant nothing to managers
 config = {c: st.column_config.NumberColumn(labels[c], format="%.2f") for c in columns}
 config["conversion"] = st.column_config.NumberColumn("Conversion", format="percent")
 config["visitors"] = st.column_config.NumberColumn("Visitors", format="%d")
 config["outliers"] = st.column_config.TextColumn("Outliers", help="KPIs far from the median")
+config["star"] = st.column_config.NumberColumn(
+    "STAR", format="%.1f", help="shopper-to-associate ratio: visitors per staff hour"
+)
 st.dataframe(shown, hide_index=True, column_config=config, key="leaderboard")
 
 left, right = st.columns(2)
@@ -83,7 +87,7 @@ trend_kpis = {
     "conversion": "Conversion",
     "sales": "Sales",
     "satisfaction_index": "Satisfaction",
-    "star": "STAR",
+    "star": "STAR (visitors per staff hour)",
 }
 trend_kpi = (
     st.segmented_control(

@@ -165,6 +165,9 @@ with data_errors():
     since = datetime.now(UTC) - timedelta(minutes=60)
     for camera_id in live_ids[:1] or cameras["camera_id"].to_list()[:1]:
         frame = kpi.people_per_minute(ctx.reader, camera_id, since)
+        if frame.is_empty():  # an empty chart showed axes from -1 to 6 and nothing else
+            st.caption(f"People per minute — {camera_id}: nobody seen in the last hour.")
+            continue
         st.plotly_chart(
             charts.people_per_minute(frame, f"People per minute — {camera_id}"), width="stretch"
         )

@@ -45,7 +45,8 @@ right.download_button(
 )
 
 st.subheader("Signage for the entrance")
-st.code(signage_text(days=retention_days(privacy=privacy)), language=None)
+# Wrapped: the sign's long lines were cut off at the right edge.
+st.code(signage_text(days=retention_days(privacy=privacy)), language=None, wrap_lines=True)
 st.caption("Live-view access is logged (who, role, camera, when) and kept as the table above says.")
 if ctx.user.may_setup:
     st.caption("Retention and privacy settings: Setup → Retention & privacy.")
