@@ -54,11 +54,21 @@ for column, (key, label, fmt, higher_better) in zip(columns, views.HEADLINE, str
     )
 
 
-def _partial(fig):  # shade today on charts over time
+def _partial(fig):  # shade today's buckets on charts over time
     if not partial:
         return fig
     today = datetime.combine(datetime.now().date(), datetime.min.time())
-    return charts.mark_partial(fig, today, today + timedelta(days=1))
+    # Bars sit centred on their bucket's start, so the shade reaches half a bucket either
+    # side of the first and last bucket that hold today.
+    if flt.granularity == "hour":
+        first, last, half = today, today + timedelta(hours=23), timedelta(minutes=30)
+    elif flt.granularity == "week":
+        first = last = today - timedelta(days=today.weekday())  # this week's Monday
+        half = timedelta(days=3.5)
+    else:
+        first = last = today
+        half = timedelta(hours=12)
+    return charts.mark_partial(fig, first - half, last + half)
 
 
 left, right = st.columns(2)
