@@ -172,20 +172,58 @@ def dwell_by_zone(df: pl.DataFrame, title: str = "Dwell by zone") -> go.Figure:
 
 
 def position_heatmap(
-    df: pl.DataFrame, x_bins: int, y_bins: int, title: str = "Where people stand"
+    df: pl.DataFrame,
+    x_bins: int,
+    y_bins: int,
+    title: str = "Where people stand",
+    still: bytes | None = None,
 ) -> go.Figure:
     """``df``: x_bin, y_bin (cells of an ``x_bins`` × ``y_bins`` grid over one camera's frame,
-    row 0 at the top), people. Cells without anyone are 0."""
-    grid = [[0] * x_bins for _ in range(y_bins)]
+    row 0 at the top), people. With ``still`` (a JPEG of the camera) the cells lie over the
+    picture, so a manager sees *where* in the shop; empty cells stay see-through."""
+    grid: list[list[int | None]] = [[0] * x_bins for _ in range(y_bins)]
     for x, y, people in df.select("x_bin", "y_bin", "people").iter_rows():
         if 0 <= x < x_bins and 0 <= y < y_bins:
-            grid[y][x] += people
+            grid[y][x] = (grid[y][x] or 0) + people
     fig = go.Figure()
     if df.height:
-        fig.add_heatmap(z=grid, colorscale="YlOrRd", colorbar={"title": "people"})
-        fig.update_yaxes(autorange="reversed", showticklabels=False)
-        fig.update_xaxes(showticklabels=False)
-    return _layout(fig, title, None)
+        if still:
+            fig.add_layout_image(
+                source="data:image/jpeg;base64," + base64.b64encode(still).decode(),
+                x=-0.5,
+                y=-0.5,
+                sizex=x_bins,
+                sizey=y_bins,
+                xref="x",
+                yref="y",
+                sizing="stretch",
+                layer="below",
+            )
+            grid = [[v or None for v in row] for row in grid]  # no colour where nobody stood
+        fig.add_heatmap(
+            z=grid,
+            colorscale="YlOrRd",
+            colorbar={"title": "people"},
+            opacity=0.65 if still else 1.0,
+            hovertemplate="%{z} people<extra></extra>",
+        )
+    fig = _layout(fig, title, None)
+    if df.height:
+        # Axes in words: the grid is the camera's frame, not a floor plan.
+        fig.update_xaxes(
+            tickvals=[0, (x_bins - 1) / 2, x_bins - 1],
+            ticktext=["left", "centre", "right"],
+            range=[-0.5, x_bins - 0.5],
+            showgrid=False,
+            title="camera view",
+        )
+        fig.update_yaxes(
+            tickvals=[0, (y_bins - 1) / 2, y_bins - 1],
+            ticktext=["back", "middle", "front"],
+            range=[y_bins - 0.5, -0.5],  # row 0 (the top of the picture) at the top
+            showgrid=False,
+        )
+    return fig
 
 
 # Plotly's default palette has 10 colours: with 12 stores two pairs of lines looked alike.

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import charts, views
 from dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
+from dashboard.services import tile_still
 from dashboard.session import data_errors, page_context
 from dashboard.settings import min_group_size
 from data import kpi
@@ -110,11 +111,20 @@ if cameras_seen:
         if len(cameras_seen) > 1
         else cameras_seen[0]
     )
+    still = tile_still(camera)  # the live picture (faces blurred), when its pipeline runs here
+    if still is not None:
+        # A still is a look at the live view: audited like the Live page (once a session).
+        logged: set[str] = st.session_state.setdefault("storelens_logged_views", set())
+        if camera not in logged:
+            with data_errors():
+                ctx.reader.log_live_view(ctx.user.name, ctx.user.role.value, camera)
+            logged.add(camera)
     right.plotly_chart(
         charts.position_heatmap(
             cells.filter(cells["camera_id"] == camera),
             *HEATMAP_BINS,
             title=f"Where people stand — {camera}",
+            still=still,
         ),
         width="stretch",
     )

@@ -96,3 +96,46 @@ def test_star_is_explained_and_signage_wraps(dashboard_env: Path) -> None:
     assert "STAR (visitors per staff hour)" in [o for s in compare.selectbox for o in s.options]
     privacy = _page(User("eve", Role.EXECUTIVE), "privacy")
     assert all(c.proto.wrap_lines for c in privacy.code)
+
+
+def _cells() -> pl.DataFrame:
+    return pl.DataFrame({"x_bin": [1, 2], "y_bin": [0, 3], "people": [4, 2]})
+
+
+def test_position_heatmap_has_axes_in_words() -> None:
+    fig = charts.position_heatmap(_cells(), 4, 4)
+    assert list(fig.layout.xaxis.ticktext) == ["left", "centre", "right"]
+    assert list(fig.layout.yaxis.ticktext) == ["back", "middle", "front"]
+    assert fig.layout.xaxis.title.text == "camera view"
+    assert not fig.layout.images  # no still given: no picture
+
+
+def test_position_heatmap_lies_over_the_camera_still() -> None:
+    import cv2
+    import numpy as np
+
+    _ok, jpeg = cv2.imencode(".jpg", np.zeros((27, 48, 3), np.uint8))
+    fig = charts.position_heatmap(_cells(), 4, 4, still=jpeg.tobytes())
+    (image,) = fig.layout.images
+    assert image.source.startswith("data:image/jpeg;base64,") and image.layer == "below"
+    assert (image.sizex, image.sizey) == (4, 4)
+    z = fig.data[0].z
+    assert z[0][1] == 4 and z[0][0] is None  # empty cells see-through over the picture
+    assert fig.data[0].opacity < 1
+
+
+def test_store_still_is_audited_once(dashboard_env: Path, monkeypatch) -> None:
+    import duckdb
+
+    import dashboard.services as services
+
+    monkeypatch.setattr(services, "tile_still", lambda camera_id, **_: b"\xff\xd8 not shown")
+    manager = User("mia", Role.STORE_MANAGER, store="s1")
+    at = _page(manager, "store", {"store": "s1"})
+    at.run()  # a rerun in the same session logs nothing new
+    con = duckdb.connect(str(dashboard_env), read_only=True)
+    try:
+        rows = con.execute("SELECT user_name, camera_id FROM live_view_log").fetchall()
+    finally:
+        con.close()
+    assert rows == [("mia", "s1-entrance")]
