@@ -103,15 +103,37 @@ def satisfaction_heatmap(
     df: pl.DataFrame, title: str = "Satisfaction by zone and hour"
 ) -> go.Figure:
     """``df``: zone, hour (0–23), satisfaction_index (null = below the minimum group:
-    drawn as a blank cell, never as a number), tracks_readable."""
+    drawn as a blank cell, never as a number), tracks_readable, satisfaction_low/high
+    (the 95 % interval, shown on hover with the number of faces)."""
     fig = go.Figure()
     if df.height:
         wide = df.pivot(on="hour", index="zone", values="satisfaction_index", sort_columns=True)
         hours = [c for c in wide.columns if c != "zone"]
+        zones = wide["zone"].to_list()
+        context = {
+            (r["zone"], r["hour"]): r
+            for r in df.select(
+                "zone", "hour", "tracks_readable", "satisfaction_low", "satisfaction_high"
+            ).iter_rows(named=True)
+        }
+
+        def cell(zone: str, hour: str) -> list:
+            r = context.get((zone, int(hour)), {})
+            return [
+                r.get("tracks_readable") or 0,
+                r.get("satisfaction_low"),
+                r.get("satisfaction_high"),
+            ]
+
         fig.add_heatmap(
             x=[f"{int(h):02d}:00" for h in hours],
-            y=wide["zone"].to_list(),
+            y=zones,
             z=[list(r) for r in wide.select(hours).rows()],  # None = hidden cell
+            customdata=[[cell(z, h) for h in hours] for z in zones],
+            hovertemplate=(
+                "%{y} %{x}<br>index %{z:+.0f} (95 % CI %{customdata[1]:+.0f}…"
+                "%{customdata[2]:+.0f})<br>%{customdata[0]} faces<extra></extra>"
+            ),
             zmin=-100,
             zmax=100,
             colorscale="RdYlGn",

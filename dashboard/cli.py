@@ -187,13 +187,15 @@ def models_prepare(
     ] = None,
     onnx: Annotated[bool, typer.Option(help="also export ONNX")] = True,
 ) -> None:
-    """Export the person model to OpenVINO (and ONNX) into the cache, once (idempotent)."""
+    """Export the person model and the expression trunk to OpenVINO, once (idempotent)."""
+    from detectors.appearance import INPUT_PX, prepare_trunk
     from detectors.persons import prepare_person_model
 
     try:
         for size in imgsz or [416]:
             for backend in ["openvino", *(["onnx"] if onnx else [])]:
                 typer.echo(f"{backend:8} {size}: {prepare_person_model(backend, size)}")
+        typer.echo(f"trunk    {INPUT_PX}: {prepare_trunk()}")
     except StoreLensError as exc:
         _fail(exc)
 

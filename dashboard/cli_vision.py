@@ -1,4 +1,4 @@
-"""Vision commands of the ``storelens`` CLI: analyze, expression, bench."""
+"""Vision commands of the ``storelens`` CLI: analyze, expression, evaluate, bench."""
 
 from __future__ import annotations
 
@@ -91,8 +91,9 @@ def register(app: typer.Typer) -> None:
     def expression(
         image: Annotated[Path, typer.Argument(help="a photo (JPEG/PNG)")],
         reader: Annotated[
-            str, typer.Option(help="mediapipe-blendshapes | yolo-expression")
-        ] = "mediapipe-blendshapes",
+            str,
+            typer.Option(help="valence-head (default) | mediapipe-blendshapes | yolo-expression"),
+        ] = "valence-head",
         as_json: Annotated[
             bool, typer.Option("--json", help="print exactly one JSON object")
         ] = False,
@@ -125,6 +126,59 @@ def register(app: typer.Typer) -> None:
                 f"  {face['box']}  {face['label']:<10} {face['valence']:<10} {face['confidence']:.2f}"
             )
 
+    evaluate_app = typer.Typer(
+        help="Measure StoreLens on your own labelled data.", no_args_is_help=True
+    )
+    app.add_typer(evaluate_app, name="evaluate")
+
+    @evaluate_app.command("expressions")
+    def evaluate_expressions(
+        labels: Annotated[
+            Path, typer.Argument(help="CSV with image,emotion (8 emotion names) or image,valence")
+        ],
+        images: Annotated[Path, typer.Option(help="folder the image paths are relative to")],
+        reader: Annotated[
+            str,
+            typer.Option(help="valence-head (default) | mediapipe-blendshapes | yolo-expression"),
+        ] = "valence-head",
+        as_json: Annotated[
+            bool, typer.Option("--json", help="print exactly one JSON object")
+        ] = False,
+    ) -> None:
+        """Read every labelled face with the product's detector and reader; print metrics."""
+        from detectors.evaluation import LabelsError, evaluate_images, read_labels
+        from detectors.expressions import make_expression_reader
+        from detectors.faces import make_face_detector
+
+        if not images.is_dir():
+            raise typer.BadParameter(f"--images {images}: no such folder")
+        try:
+            rows = read_labels(labels)
+            # Models load once for the whole file.
+            with make_face_detector() as detector:
+                expression_reader = make_expression_reader(reader)
+                try:
+                    result = evaluate_images(rows, images, detector, expression_reader)
+                finally:
+                    expression_reader.close()
+        except (LabelsError, StoreLensError, ValueError) as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+        if as_json:
+            typer.echo(json.dumps(result))
+            return
+        m = result["metrics"]
+        typer.echo(f"{m['n']} faces, reader {m['reader']}, {m['ms_per_face']} ms per face")
+        typer.echo(
+            f"coverage {m['coverage']:.1%}  balanced valence accuracy "
+            f"{m['balanced_valence_accuracy']:.1%}  false-frustrated {m['false_frustrated_rate']:.1%}"
+        )
+        for valence, recall in m["recall"].items():
+            typer.echo(f"  recall {valence:<10} {recall:.1%}")
+        typer.echo("confusion (truth → read):")
+        for truth, said in result["confusion"].items():
+            typer.echo(f"  {truth:<10} " + "  ".join(f"{k}={v}" for k, v in said.items()))
+
     @app.command()
     def bench(
         cameras: Annotated[int, typer.Option(min=1, max=9, help="number of looping cameras")] = 4,
@@ -137,6 +191,10 @@ def register(app: typer.Typer) -> None:
         imgsz: Annotated[
             int | None, typer.Option(help="person model input size (default: the config's)")
         ] = None,
+        reader: Annotated[
+            str | None,
+            typer.Option(help="expression reader to measure instead of the default"),
+        ] = None,
         as_json: Annotated[
             bool, typer.Option("--json", help="print exactly one JSON object")
         ] = False,
@@ -145,7 +203,7 @@ def register(app: typer.Typer) -> None:
         from detectors.bench import format_table, run_bench
 
         try:
-            result = run_bench(cameras, seconds, baseline, imgsz)
+            result = run_bench(cameras, seconds, baseline, imgsz, reader)
         except StoreLensError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None

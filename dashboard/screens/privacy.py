@@ -5,9 +5,17 @@ import json
 
 import streamlit as st
 
-from dashboard.privacy import inventory, retention_days, signage_text
+from dashboard.privacy import (
+    EXPRESSION_LIMITS,
+    expression_card_intro,
+    expression_card_table,
+    inventory,
+    retention_days,
+    signage_text,
+)
 from dashboard.session import data_errors, page_context
 from dashboard.settings import load_store_config
+from detectors.valence import model_card
 
 ctx = page_context()
 st.title("Privacy")
@@ -43,6 +51,15 @@ right.download_button(
     "application/json",
     key="inv_json",
 )
+
+st.subheader("Expression model card")
+card = model_card()
+if not card:
+    st.warning("The expression model's card is missing: retrain it with scripts/train_valence.py.")
+else:
+    st.markdown(expression_card_intro(card))
+    st.dataframe(expression_card_table(card), hide_index=True)
+    st.markdown(EXPRESSION_LIMITS)
 
 st.subheader("Signage for the entrance")
 # Wrapped: the sign's long lines were cut off at the right edge.

@@ -53,6 +53,8 @@ for column, (key, label, fmt, higher_better) in zip(columns, views.HEADLINE, str
         delta_color="normal" if higher_better else "inverse",
         help=help_text,
     )
+    if key == "satisfaction_index" and value is not None:
+        column.caption(views.satisfaction_note(now))  # every satisfaction figure: CI and n
 
 
 def _partial(fig):  # shade today's buckets on charts over time
@@ -84,7 +86,10 @@ left.plotly_chart(
     charts.satisfaction_heatmap(views.satisfaction_by_zone_hour(zones, min_group)),
     width="stretch",
 )
-left.caption(f"Blank cells: fewer than {min_group} readable faces, so nothing is shown.")
+left.caption(
+    f"Blank cells: fewer than {min_group} readable faces, so nothing is shown. "
+    "Hover a cell for its 95 % interval and the number of faces."
+)
 right.plotly_chart(_partial(charts.queue(queue)), width="stretch")
 
 left, right = st.columns(2)

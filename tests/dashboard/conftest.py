@@ -73,6 +73,9 @@ def build_dashboard_db(path: Path, today: date = TODAY) -> Path:
                             json.dumps([zone]),
                             valences[i % len(valences)],
                             3,
+                            None,  # no probabilities: a hard vote (migration 004)
+                            None,
+                            None,
                         ),
                         strict=True,
                     ):

@@ -332,3 +332,33 @@ def test_store_page_draws_every_chart(dashboard_env: Path) -> None:
         "Where people stand — s1-entrance",
     ):
         assert title in specs, title
+
+
+def test_every_satisfaction_figure_carries_its_interval_and_sample_size(
+    dashboard_env: Path,
+) -> None:
+    start = TODAY.replace(day=1) if TODAY.day > 7 else TODAY
+    at = open_app(USERS["regional"], {"store": "s1", "from": start.isoformat()}, "screens/store.py")
+    assert not problems(at)
+    notes = [c.value for c in at.caption if "95 % CI" in c.value]
+    assert notes and re.search(r"95 % CI [+-]\d+…[+-]\d+ · [\d,]+ faces", notes[0]), notes
+    at = open_app(USERS["executive"], page="screens/compare.py")
+    board = at.dataframe[0].value
+    assert {"satisfaction_low", "satisfaction_high", "tracks_readable"} <= set(board.columns)
+    shown = board[board["satisfaction_index"].notna()]
+    assert len(shown)
+    assert (shown["satisfaction_low"] <= shown["satisfaction_index"]).all()
+    assert (shown["satisfaction_index"] <= shown["satisfaction_high"]).all()
+    assert (shown["tracks_readable"] >= 5).all()
+
+
+def test_privacy_page_has_the_expression_model_card(dashboard_env: Path) -> None:
+    at = open_app(USERS["manager"], page="screens/privacy.py")
+    assert not problems(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "What it reads" in text and "never identity" in text
+    assert "Limits" in text and "storelens evaluate expressions" in text
+    card = at.dataframe[1].value
+    assert {"clean", "px40"} <= set(card["faces"])
+    assert card.loc[card["faces"] == "clean", "read (coverage)"].iloc[0] >= 0.9
+    assert (card["balanced accuracy"] > 0.7).all()
