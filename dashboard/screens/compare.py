@@ -49,7 +49,8 @@ shown = views.flag_outliers(
 )
 
 st.caption(
-    f"{flt.start} – {flt.end} · {shown.height} stores · click a column header to sort · "
+    f"{flt.start} – {flt.end} · {shown.height} store{'' if shown.height == 1 else 's'} · "
+    "click a column header to sort · "
     "outliers: robust z-score over 3.5 (median/MAD)"
 )
 labels = {c: label for c, label, _ in views.LEADERBOARD}
