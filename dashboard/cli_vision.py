@@ -43,6 +43,11 @@ def _parse_zone(text: str, index: int) -> dict:
     return zone
 
 
+ReaderOpt = Annotated[
+    str, typer.Option(help="valence-head (default) | mediapipe-blendshapes | yolo-expression")
+]
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def analyze(
@@ -90,10 +95,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def expression(
         image: Annotated[Path, typer.Argument(help="a photo (JPEG/PNG)")],
-        reader: Annotated[
-            str,
-            typer.Option(help="valence-head (default) | mediapipe-blendshapes | yolo-expression"),
-        ] = "valence-head",
+        reader: ReaderOpt = "valence-head",
         as_json: Annotated[
             bool, typer.Option("--json", help="print exactly one JSON object")
         ] = False,
@@ -108,12 +110,11 @@ def register(app: typer.Typer) -> None:
         if frame is None:
             raise typer.BadParameter(f"{image}: not a readable image (JPEG/PNG expected)")
         try:
-            with make_face_detector() as detector:
-                expression_reader = make_expression_reader(reader)
-                try:
-                    faces = read_faces_in_image(frame, detector, expression_reader)
-                finally:
-                    expression_reader.close()
+            with (
+                make_face_detector() as detector,
+                make_expression_reader(reader) as expression_reader,
+            ):
+                faces = read_faces_in_image(frame, detector, expression_reader)
         except (StoreLensError, ValueError) as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
@@ -137,10 +138,7 @@ def register(app: typer.Typer) -> None:
             Path, typer.Argument(help="CSV with image,emotion (8 emotion names) or image,valence")
         ],
         images: Annotated[Path, typer.Option(help="folder the image paths are relative to")],
-        reader: Annotated[
-            str,
-            typer.Option(help="valence-head (default) | mediapipe-blendshapes | yolo-expression"),
-        ] = "valence-head",
+        reader: ReaderOpt = "valence-head",
         as_json: Annotated[
             bool, typer.Option("--json", help="print exactly one JSON object")
         ] = False,
@@ -155,12 +153,11 @@ def register(app: typer.Typer) -> None:
         try:
             rows = read_labels(labels)
             # Models load once for the whole file.
-            with make_face_detector() as detector:
-                expression_reader = make_expression_reader(reader)
-                try:
-                    result = evaluate_images(rows, images, detector, expression_reader)
-                finally:
-                    expression_reader.close()
+            with (
+                make_face_detector() as detector,
+                make_expression_reader(reader) as expression_reader,
+            ):
+                result = evaluate_images(rows, images, detector, expression_reader)
         except (LabelsError, StoreLensError, ValueError) as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None

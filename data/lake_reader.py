@@ -46,7 +46,7 @@ from data.lake import (
     read_manifests,
     status_rows,
 )
-from data.queries import run_query, validate
+from data.queries import TRAFFIC_COLUMNS, run_query, validate
 
 # Which lake tables a named query reads, by granularity.
 _NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -58,25 +58,6 @@ _NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
     "zone_metrics": {"hour": ("hourly_zone",), "day": ("daily_zone",), "week": ("daily_zone",)},
 }
 _LAKE_TABLES = (*HOURLY_TABLES, *DAILY_TABLES)
-# Columns of the ``metrics`` query that come from hourly_traffic (the cameras).
-_TRAFFIC_COLUMNS = (
-    "visitors",
-    "exits",
-    "tracks_total",
-    "tracks_readable",
-    "satisfied",
-    "neutral",
-    "frustrated",
-    "dwell_visits",
-    "dwell_seconds",
-    "queue_joins",
-    "queue_leaves",
-    "queue_wait_s",
-    "queue_length_sum",
-    "queue_sampled_hours",
-    "queue_length_max",
-    "alerts",
-)
 _STORE_COLUMNS = ("store_id", "name", "region", "timezone", "open_hour", "close_hour", "area_m2")
 _LIST_WHOLE_TABLE_AT = 20  # stale stores from which one listing of the table beats one per store
 
@@ -324,7 +305,7 @@ class LakeReader:
         joined = frame.join(have, on=["store_id", "bucket"], how="left")
         present = pl.col("_traffic").fill_null(False)
         return joined.with_columns(
-            pl.when(present).then(pl.col(c)).otherwise(None).alias(c) for c in _TRAFFIC_COLUMNS
+            pl.when(present).then(pl.col(c)).otherwise(None).alias(c) for c in TRAFFIC_COLUMNS
         ).select(frame.columns)
 
     def ack_alert(self, alert_id: int, user: str) -> bool:

@@ -267,12 +267,16 @@ _DAILY_ZONE_COLUMNS = (
     "queue_length_sum",
     "queue_sampled_hours",
 )
-_DAILY_COLUMNS = (
+# Columns of the ``metrics`` query that come from the cameras (hourly_traffic).
+TRAFFIC_COLUMNS = (
     "visitors",
     "exits",
     *_DAILY_ZONE_COLUMNS,
     "queue_length_max",
     "alerts",
+)
+_DAILY_COLUMNS = (
+    *TRAFFIC_COLUMNS,
     "transactions",
     "sales",
     "staff_hours",
