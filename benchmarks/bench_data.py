@@ -36,12 +36,12 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from data import kpi  # noqa: E402
-from data.catalog import upsert_camera, upsert_store  # noqa: E402
-from data.errors import DatabaseLocked, DataError  # noqa: E402
-from data.reader import LocalReader, open_reader  # noqa: E402
-from data.schemas import BATCH_SCHEMAS  # noqa: E402
-from data.writer import Writer, WriterConfig  # noqa: E402
+from storelens.data import kpi  # noqa: E402
+from storelens.data.catalog import upsert_camera, upsert_store  # noqa: E402
+from storelens.data.errors import DatabaseLocked, DataError  # noqa: E402
+from storelens.data.reader import LocalReader, open_reader  # noqa: E402
+from storelens.data.schemas import BATCH_SCHEMAS  # noqa: E402
+from storelens.data.writer import Writer, WriterConfig  # noqa: E402
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -108,7 +108,7 @@ def bench_append(total_rows: int) -> None:
 
 def generate_history(path: Path, stores: int, days: int) -> dict[str, int]:
     """Fill the rollup tables (the KPI inputs) for ``stores`` × ``days`` with SQL."""
-    from data.db import open_database
+    from storelens.data.db import open_database
 
     con = open_database(path)
     tzs = ["Europe/London", "Europe/Berlin", "Europe/Madrid"]
@@ -180,7 +180,7 @@ def generate_history(path: Path, stores: int, days: int) -> dict[str, int]:
         "(2 + (v / 25)::INT) * 21.5 FROM g"
     )
     # Daily rollups are derived by the writer's own rollup code, as in production.
-    from data.rollup import run_rollup
+    from storelens.data.rollup import run_rollup
 
     con.execute("INSERT INTO rollup_dirty SELECT DISTINCT store_id, hour, 'daily' FROM g")
     run_rollup(con)
@@ -334,8 +334,8 @@ def bench_kpi(stores: int, days: int) -> None:
                 lambda r: kpi.alert_list(r, everyone, [one], datetime.now(UTC) - timedelta(days=7)),
             ),
         ]
-        from data.readapi import serve
-        from data.reader import ApiReader
+        from storelens.data.readapi import serve
+        from storelens.data.reader import ApiReader
 
         # LocalReader (file opened read-only per call) first: no writer may hold the file.
         local = LocalReader(path)
@@ -364,9 +364,9 @@ import sys, time, numpy as np, pyarrow as pa
 from datetime import UTC, datetime
 sys.path.insert(0, sys.argv[2])
 from benchmarks.bench_data import detections_batch, register_cameras
-from data.readapi import serve
-from data.schemas import BATCH_SCHEMAS
-from data.writer import Writer
+from storelens.data.readapi import serve
+from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.writer import Writer
 writer = Writer(sys.argv[1])
 register_cameras(writer, 4)
 server = serve(writer, port=0, publish=True)

@@ -36,9 +36,8 @@ sys.path.insert(0, str(REPO))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-
-from detectors.expressions import EXPRESSION_READERS, make_expression_reader  # noqa: E402
-from detectors.paths import shared_dir  # noqa: E402
+from storelens.detectors.expressions import EXPRESSION_READERS, make_expression_reader  # noqa: E402
+from storelens.detectors.paths import shared_dir  # noqa: E402
 
 LABELS_CSV = REPO / "tests" / "data_faces" / "labels.csv"
 VALENCES = ("satisfied", "neutral", "frustrated")
@@ -225,11 +224,10 @@ def evaluate_face_detectors(faces: list[LabelledFace], images: dict, runs: int) 
     """Each face detector inside real person boxes (YOLO11n persons) on the labelled
     frames: share of labelled faces found (IoU ≥ 0.3), their mean IoU, and the face
     stage's ms per frame (median of ``runs``)."""
+    from storelens.detectors.faces import FACE_COLUMN, FACE_DETECTORS, make_face_detector
+    from storelens.detectors.registry import resolve_model
+    from storelens.detectors.types import Detections
     from ultralytics import YOLO
-
-    from detectors.faces import FACE_COLUMN, FACE_DETECTORS, make_face_detector
-    from detectors.registry import resolve_model
-    from detectors.types import Detections
 
     person_model = YOLO(str(resolve_model("yolo11n-person")))
     persons = {}

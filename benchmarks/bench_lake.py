@@ -31,11 +31,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import duckdb
-
-from data import kpi
-from data.demo import seed_demo
-from data.errors import InvalidParams
-from data.lake import (
+from storelens.data import kpi
+from storelens.data.demo import seed_demo
+from storelens.data.errors import InvalidParams
+from storelens.data.lake import (
     DAILY_TABLES,
     Lake,
     daily_kpis_duckdb,
@@ -43,7 +42,7 @@ from data.lake import (
     publish,
     publish_db,
 )
-from data.lake_reader import LakeReader
+from storelens.data.lake_reader import LakeReader
 
 END = date(2026, 3, 1)
 STORE = "demo"
@@ -92,7 +91,7 @@ def bench_publish(work: Path, s3: bool, repeats: int) -> dict:
     results: dict = {}
     targets: list[tuple[str, Lake, object]] = [("local", open_lake(work / "lake-local"), None)]
     if s3:
-        from data.objectstore import SeaweedS3
+        from storelens.data.objectstore import SeaweedS3
 
         shutil.rmtree(work / "seaweed", ignore_errors=True)  # a fresh, empty bucket
         server = SeaweedS3(work / "seaweed", stores={STORE: "Central"}).start()
@@ -248,7 +247,7 @@ def bench_hq(work: Path, sizes: list[int], repeats: int) -> dict:
 
 def bench_spark(work: Path, n: int) -> dict:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from jobs.daily_kpis import daily_kpis, spark_session
+    from storelens.jobs.daily_kpis import daily_kpis, spark_session
 
     root = build_chain(work, n)
     t0 = time.perf_counter()

@@ -42,7 +42,7 @@ def main() -> int:
         db = tmp / "demo.duckdb"
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "dashboard.cli", "demo", "seed", "--db", str(db)],
+            [sys.executable, "-m", "storelens.dashboard.cli", "demo", "seed", "--db", str(db)],
             check=True,
             cwd=REPO,
         )
@@ -51,9 +51,8 @@ def main() -> int:
     os.environ.pop("STORELENS_DEMO", None)
     sys.path.insert(0, str(REPO))
 
+    from storelens.dashboard.auth import Role, User
     from streamlit.testing.v1 import AppTest
-
-    from dashboard.auth import Role, User
 
     users = {
         "admin": User("ada", Role.ADMIN),
@@ -108,8 +107,7 @@ def browser_times(db: Path, tmp: Path, runs: int) -> None:
     import shutil
 
     from playwright.sync_api import sync_playwright
-
-    from dashboard.testing import CHROMIUM_ARGS, StreamlitServer
+    from storelens.dashboard.testing import CHROMIUM_ARGS, StreamlitServer
 
     env = {"STORELENS_DB": str(db), "STORELENS_HOME": str(tmp / "home"), "STORELENS_DEMO": "1"}
     server = StreamlitServer(env, log_path=tmp / "streamlit.log").start()

@@ -14,9 +14,8 @@ import time
 
 import cv2
 import numpy as np
-
-from detectors.media import shared_clip
-from detectors.persons import PersonDetector, prepare_person_model
+from storelens.detectors.media import shared_clip
+from storelens.detectors.persons import PersonDetector, prepare_person_model
 
 
 class UltralyticsOpenVino(PersonDetector):

@@ -36,22 +36,22 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dashboard.testing import (  # noqa: E402
+from storelens.dashboard.testing import (  # noqa: E402
     CHROMIUM_ARGS,
     StreamlitServer,
     SyntheticTiles,
     free_port,
     write_services,
 )
-from detectors.stream import sign_stream_token  # noqa: E402
+from storelens.detectors.stream import sign_stream_token  # noqa: E402
 
 CAMERAS = ["bench-cam-1", "bench-cam-2", "bench-cam-3", "bench-cam-4"]
 SECRET = "bench-tiles-secret"
 
 
 def bench_db(path: Path) -> None:
-    from data.catalog import upsert_camera, upsert_store
-    from data.writer import Writer
+    from storelens.data.catalog import upsert_camera, upsert_store
+    from storelens.data.writer import Writer
 
     def catalog(con) -> None:
         upsert_store(con, "bench", "Bench Store", "Bench", "UTC", 0, 24, 500.0)
@@ -119,7 +119,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "dashboard.cli",
+                "storelens.dashboard.cli",
                 "pipeline",
                 "--db",
                 str(db),

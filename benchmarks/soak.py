@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
-    from detectors.paths import shared_dir
+    from storelens.detectors.paths import shared_dir
 
     media = shared_dir() / "media"
     if not media.is_dir():
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             sys.executable,
             "-m",
-            "dashboard.cli",
+            "storelens.dashboard.cli",
             "pipeline",
             "--config",
             str(config),
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                     rtsp.restart()
                     next_restart += args.restart_every
                 try:
-                    from detectors.stream import status_url
+                    from storelens.detectors.stream import status_url
 
                     status = get_json(status_url(services["tiles"], SECRET.encode()))
                     for c in cams:

@@ -10,10 +10,9 @@ dashboard/session.py.
 from pathlib import Path
 
 import streamlit as st
-
-from dashboard.auth import Role
-from dashboard.session import render_user_box, require_user, sign_in_page
-from dashboard.settings import config_problem
+from storelens.dashboard.auth import Role
+from storelens.dashboard.session import render_user_box, require_user, sign_in_page
+from storelens.dashboard.settings import config_problem
 
 # A local file: a material-symbol icon makes the browser fetch it from a font CDN, and an
 # offline store must fetch nothing from outside.

@@ -22,8 +22,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-from dashboard.websession import COOKIE_NAME, GRANTS, session_cookies
+from storelens.dashboard.websession import COOKIE_NAME, GRANTS, session_cookies
 
 # Paths nobody outside the process needs: Streamlit's metrics carry no authentication.
 BLOCKED_PATHS = ("/_stcore/metrics",)

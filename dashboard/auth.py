@@ -6,7 +6,7 @@ Three ways in, picked from ``.streamlit/secrets.toml``:
   identity's e-mail is mapped to a role by a ``[users.<name>]`` entry with the same
   ``email``; an identity without an entry gets no access (never a default role).
 * **Local sign-in** when ``[users.<name>]`` entries carry a ``password_hash`` (salted
-  scrypt, made by ``python -m dashboard.auth hash``). Failed attempts are rate-limited
+  scrypt, made by ``python -m storelens.dashboard.auth hash``). Failed attempts are rate-limited
   per user name.
 * **Demo mode** when no users are configured, or env ``STORELENS_DEMO=1``: signed in as
   an executive (all stores, read-only) with a visible banner.
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from data.apiauth import Caller
-from data.kpi import Scope
-from data.reader import Reader
+from storelens.data.apiauth import Caller
+from storelens.data.kpi import Scope
+from storelens.data.reader import Reader
 
 
 class Role(StrEnum):
@@ -301,11 +301,13 @@ _DUMMY_HASH = hash_password("not-a-real-password", salt=b"storelens-dummy!")
 
 
 def main(argv: list[str]) -> int:
-    """``python -m dashboard.auth hash``: print a password_hash for secrets.toml."""
+    """``python -m storelens.dashboard.auth hash``: print a password_hash for secrets.toml."""
     import getpass
 
     if argv[:1] != ["hash"]:
-        print("usage: python -m dashboard.auth hash   (reads the password from the terminal)")
+        print(
+            "usage: python -m storelens.dashboard.auth hash   (reads the password from the terminal)"
+        )
         return 2
     password = getpass.getpass("password: ")
     if password != getpass.getpass("again: "):

@@ -14,10 +14,9 @@ from datetime import date, datetime
 
 import polars as pl
 import streamlit as st
-
-from dashboard.auth import scope_for
-from dashboard.session import PageContext, data_errors, page_context, signed_in_user
-from data.lake_reader import LakeReader, freshness_label
+from storelens.dashboard.auth import scope_for
+from storelens.dashboard.session import PageContext, data_errors, page_context, signed_in_user
+from storelens.data.lake_reader import LakeReader, freshness_label
 
 
 @st.cache_resource(show_spinner=False)

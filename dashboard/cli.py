@@ -1,7 +1,7 @@
 """The ``storelens`` command.
 
 It lives in dashboard/ because it orchestrates all three rooms (dashboard may
-import data and detectors; nothing imports back). Heavy libraries are imported
+import storelens.data and storelens.detectors; nothing imports back). Heavy libraries are imported
 inside each command so ``storelens --help`` stays instant.
 """
 
@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from detectors.errors import StoreLensError
+from storelens.detectors.errors import StoreLensError
 
 app = typer.Typer(
     name="storelens",
@@ -46,7 +45,7 @@ def _fail(exc: Exception) -> None:
 
 
 def _db(db: Path | None) -> Path:
-    from dashboard.launcher import default_db_path
+    from storelens.dashboard.launcher import default_db_path
 
     return db or default_db_path()
 
@@ -77,7 +76,7 @@ def up(
     """Start everything: the pipeline (cameras, models, writer) and the dashboard."""
     import os
 
-    from dashboard.launcher import dashboard_address, resolve_config, run_up
+    from storelens.dashboard.launcher import dashboard_address, resolve_config, run_up
 
     try:
         dashboard_address(host, signin=True)  # a blank --host fails before anything starts
@@ -85,8 +84,8 @@ def up(
         _fail(exc)
 
     if lake:
-        from data.errors import DataError
-        from data.lake import open_lake
+        from storelens.data.errors import DataError
+        from storelens.data.lake import open_lake
 
         try:
             parsed = open_lake(lake)  # a bad URL fails here, naming the option, not in a child
@@ -119,7 +118,7 @@ def pipeline(
     ] = "127.0.0.1",
 ) -> None:
     """Run the pipeline process alone (all cameras of one store; the only DuckDB writer)."""
-    from dashboard.launcher import resolve_config, run_pipeline
+    from storelens.dashboard.launcher import resolve_config, run_pipeline
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -139,7 +138,7 @@ def pipeline(
 @models_app.command("list")
 def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every model: purpose, file, licence, where it would be loaded from."""
-    from detectors.registry import MODELS, model_status
+    from storelens.detectors.registry import MODELS, model_status
 
     rows = []
     for name, spec in MODELS.items():
@@ -168,7 +167,7 @@ def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 @models_app.command("verify")
 def models_verify() -> None:
     """Check every model file's SHA-256 without loading it; exit 1 if any is missing or wrong."""
-    from detectors.registry import MODELS, model_status
+    from storelens.detectors.registry import MODELS, model_status
 
     bad = 0
     for name in MODELS:
@@ -188,8 +187,8 @@ def models_prepare(
     onnx: Annotated[bool, typer.Option(help="also export ONNX")] = True,
 ) -> None:
     """Export the person model and the expression trunk to OpenVINO, once (idempotent)."""
-    from detectors.appearance import INPUT_PX, prepare_trunk
-    from detectors.persons import prepare_person_model
+    from storelens.detectors.appearance import INPUT_PX, prepare_trunk
+    from storelens.detectors.persons import prepare_person_model
 
     try:
         for size in imgsz or [416]:
@@ -202,7 +201,11 @@ def models_prepare(
 
 def _register_optional() -> None:
     """Commands that other modules contribute (data side, analysis)."""
-    for module in ("dashboard.cli_data", "dashboard.cli_vision", "dashboard.cli_lake"):
+    for module in (
+        "storelens.dashboard.cli_data",
+        "storelens.dashboard.cli_vision",
+        "storelens.dashboard.cli_lake",
+    ):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -42,9 +42,9 @@ def _date(text: str, option: str) -> date:
 
 
 def _import(kind: str, file: Path, db: Path | None, as_json: bool) -> None:
-    from data.errors import DatabaseLocked, DataError, ImportRejected
-    from data.imports import import_file
-    from data.reader import published_api
+    from storelens.data.errors import DatabaseLocked, DataError, ImportRejected
+    from storelens.data.imports import import_file
+    from storelens.data.reader import published_api
 
     db_path = _db(db)
     try:
@@ -98,8 +98,8 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="random seed (same seed = same history)")] = 7,
     ) -> None:
         """Write demo history (ending yesterday) through the writer; re-running adds nothing."""
-        from data.demo import seed_demo
-        from data.errors import DataError
+        from storelens.data.demo import seed_demo
+        from storelens.data.errors import DataError
 
         try:
             summary = seed_demo(_db(db), days=days, stores=stores, seed=seed)
@@ -131,16 +131,16 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Headline KPIs of one store for a period."""
-        from data.errors import DataError
-        from data.kpi import headline
-        from data.reader import open_reader
+        from storelens.data.errors import DataError
+        from storelens.data.kpi import headline
+        from storelens.data.reader import open_reader
 
         start, end = _date(from_, "--from"), _date(to, "--to")
         if end < start:
             raise typer.BadParameter(f"--to {to} is before --from {from_}")
         try:
             if lake:
-                from data.lake_reader import LakeReader
+                from storelens.data.lake_reader import LakeReader
 
                 reader = LakeReader(lake)
             else:

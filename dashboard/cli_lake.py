@@ -52,9 +52,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
     ) -> None:
         """Publish everything not yet published (a second run writes nothing)."""
-        from data.errors import DataError
-        from data.lake import open_lake, publish_db
-        from data.reader import default_db_path
+        from storelens.data.errors import DataError
+        from storelens.data.lake import open_lake, publish_db
+        from storelens.data.reader import default_db_path
 
         try:
             summary = publish_db(db or default_db_path(), open_lake(lake), store or None)
@@ -77,9 +77,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="one JSON list")] = False,
     ) -> None:
         """Per store: the newest published hour, how late it is, and the missing hours."""
-        from data.errors import DataError
-        from data.lake import lake_status, open_lake
-        from data.lake_reader import freshness_label
+        from storelens.data.errors import DataError
+        from storelens.data.lake import lake_status, open_lake
+        from storelens.data.lake_reader import freshness_label
 
         try:
             rows = lake_status(open_lake(lake), datetime.now(UTC))
@@ -118,12 +118,12 @@ def register(app: typer.Typer) -> None:
         import sys
         import threading
 
-        from data.demo import seed_demo
-        from data.errors import DataError
-        from data.lake import publish_db
-        from data.objectstore import HQ, SeaweedS3
-        from data.reader import default_db_path
-        from detectors.paths import PROJECT_ROOT, storelens_home
+        from storelens.data.demo import seed_demo
+        from storelens.data.errors import DataError
+        from storelens.data.lake import publish_db
+        from storelens.data.objectstore import HQ, SeaweedS3
+        from storelens.data.reader import default_db_path
+        from storelens.detectors.paths import PROJECT_ROOT, storelens_home
 
         db_path = db or default_db_path()
         try:

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from detectors.errors import StoreLensError
+from storelens.detectors.errors import StoreLensError
 
 
 def _parse_line(text: str, index: int) -> dict:
@@ -66,10 +65,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run one clip through the full pipeline as fast as possible and summarise it."""
         from pydantic import ValidationError
-
-        from detectors.analyze import analyze_clip
-        from detectors.config import LineConfig, ZoneConfig
-        from detectors.pipeline import PipelineOptions
+        from storelens.detectors.analyze import analyze_clip
+        from storelens.detectors.config import LineConfig, ZoneConfig
+        from storelens.detectors.pipeline import PipelineOptions
 
         if not path.exists():
             raise typer.BadParameter(f"{path}: no such file or folder")
@@ -102,9 +100,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Faces in a photo and each face's expression, valence and confidence."""
         import cv2
-
-        from detectors.expressions import make_expression_reader, read_faces_in_image
-        from detectors.faces import make_face_detector
+        from storelens.detectors.expressions import make_expression_reader, read_faces_in_image
+        from storelens.detectors.faces import make_face_detector
 
         frame = cv2.imread(str(image))
         if frame is None:
@@ -144,9 +141,9 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Read every labelled face with the product's detector and reader; print metrics."""
-        from detectors.evaluation import LabelsError, evaluate_images, read_labels
-        from detectors.expressions import make_expression_reader
-        from detectors.faces import make_face_detector
+        from storelens.detectors.evaluation import LabelsError, evaluate_images, read_labels
+        from storelens.detectors.expressions import make_expression_reader
+        from storelens.detectors.faces import make_face_detector
 
         if not images.is_dir():
             raise typer.BadParameter(f"--images {images}: no such folder")
@@ -197,7 +194,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Per-stage ms and aggregate analysed camera-frames/s on ../shared/media."""
-        from detectors.bench import format_table, run_bench
+        from storelens.detectors.bench import format_table, run_bench
 
         try:
             result = run_bench(cameras, seconds, baseline, imgsz, reader)

@@ -27,12 +27,12 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from detectors.config import StoreLensConfig, load_config
-from detectors.paths import PROJECT_ROOT, storelens_home
-from detectors.sources import mask_url
+from storelens.detectors.config import StoreLensConfig, load_config
+from storelens.detectors.paths import PROJECT_ROOT, storelens_home
+from storelens.detectors.sources import mask_url
 
 if TYPE_CHECKING:  # imported lazily at run time: `storelens --help` stays instant
-    from data.writer import RetentionPolicy
+    from storelens.data.writer import RetentionPolicy
 
 log = logging.getLogger("storelens.launcher")
 CONFIG_ERROR_ENV = "STORELENS_CONFIG_ERROR"  # set for the dashboard when it runs in safe mode
@@ -62,14 +62,14 @@ def resolve_config(path: str | Path | None) -> StoreLensConfig:
     saved = storelens_home() / "store.toml"
     if saved.is_file():
         return load_config(saved)
-    from detectors.demo import demo_config
+    from storelens.detectors.demo import demo_config
 
     return demo_config()
 
 
 def register_store(writer, config: StoreLensConfig) -> None:
     """Upsert the store and its cameras through the one writer (credentials masked)."""
-    from data.catalog import upsert_camera, upsert_store
+    from storelens.data.catalog import upsert_camera, upsert_store
 
     s = config.store
 
@@ -94,7 +94,7 @@ def register_store(writer, config: StoreLensConfig) -> None:
 
 def retention_policy(config: StoreLensConfig) -> RetentionPolicy:
     """The writer's retention from the config's privacy settings (what Setup saves)."""
-    from data.writer import RetentionPolicy
+    from storelens.data.writer import RetentionPolicy
 
     privacy = config.privacy
     return RetentionPolicy(
@@ -115,11 +115,11 @@ def run_pipeline(
     stop_event: threading.Event | None = None,
 ) -> int:
     """The pipeline process body: runs until SIGTERM/SIGINT (or ``stop_event``), then flushes."""
-    from data.readapi import serve
-    from data.writer import Writer, WriterConfig
-    from detectors.hub import FrameHub
-    from detectors.pipeline import Runner
-    from detectors.stream import TileServer
+    from storelens.data.readapi import serve
+    from storelens.data.writer import Writer, WriterConfig
+    from storelens.detectors.hub import FrameHub
+    from storelens.detectors.pipeline import Runner
+    from storelens.detectors.stream import TileServer
 
     stop = stop_event or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -128,7 +128,7 @@ def run_pipeline(
     db_path.parent.mkdir(parents=True, exist_ok=True)
     writer = Writer(db_path, WriterConfig(retention=retention_policy(config)))
     register_store(writer, config)
-    from data.lake import loop_from_env
+    from storelens.data.lake import loop_from_env
 
     lake_loop = loop_from_env(writer.cursor)  # chain mode: publish to the lake in the background
     api = serve(writer, host, api_port)
@@ -243,7 +243,7 @@ def sign_in_configured(env: dict | None = None) -> bool:
     secrets.toml files Streamlit reads (``~/.streamlit`` and the project's ``.streamlit``)."""
     import tomllib
 
-    from dashboard.auth import AuthError, auth_config
+    from storelens.dashboard.auth import AuthError, auth_config
 
     merged: dict = {}
     for path in (
@@ -325,7 +325,7 @@ def run_up(
         env[CONFIG_ERROR_ENV] = config_error
     if config_path:
         env["STORELENS_CONFIG"] = str(config_path)
-    exe = [sys.executable, "-m", "dashboard.cli"]
+    exe = [sys.executable, "-m", "storelens.dashboard.cli"]
     if seed and not db_path.exists():
         subprocess.run([*exe, "demo", "seed", "--db", str(db_path)], env=env, check=True)
     if env.get("STORELENS_LAKE"):

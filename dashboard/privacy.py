@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import polars as pl
-
-from data.writer import RetentionPolicy
-from detectors.config import PrivacyConfig
+from storelens.data.writer import RetentionPolicy
+from storelens.detectors.config import PrivacyConfig
 
 # table -> what a row holds (never pixels, crops, embeddings or identities)
 CONTENTS: dict[str, str] = {

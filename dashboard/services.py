@@ -7,9 +7,8 @@ import json
 import urllib.request
 
 import streamlit as st
-
-from dashboard.launcher import default_db_path, read_services
-from data.reader import Reader, open_reader
+from storelens.dashboard.launcher import default_db_path, read_services
+from storelens.data.reader import Reader, open_reader
 
 
 @st.cache_resource(show_spinner=False)
@@ -53,7 +52,7 @@ def tile_status(timeout_s: float = 1.0) -> dict[str, dict]:
     tiles = read_services().get("tiles")
     if not tiles:
         return {}
-    from detectors.stream import status_url, stream_secret
+    from storelens.detectors.stream import status_url, stream_secret
 
     try:
         with urllib.request.urlopen(
@@ -69,7 +68,7 @@ def tile_still(camera_id: str, faces: bool = False, timeout_s: float = 2.0) -> b
     tiles = read_services().get("tiles")
     if not tiles:
         return None
-    from detectors.stream import sign_stream_token, stream_secret
+    from storelens.detectors.stream import sign_stream_token, stream_secret
 
     token = sign_stream_token(stream_secret(), camera_id, faces=faces, ttl_s=60)
     try:

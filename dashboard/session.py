@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
-
-from dashboard.auth import (
+from storelens.dashboard.auth import (
     DEMO_USER,
     AuthConfig,
     AuthError,
@@ -22,11 +21,11 @@ from dashboard.auth import (
     local_sign_in,
     scope_for,
 )
-from dashboard.services import get_reader
-from dashboard.websession import COOKIE_NAME, GRANTS, session_cookies
-from data.errors import AccessDenied, DataError
-from data.kpi import Scope
-from data.reader import Reader, as_caller
+from storelens.dashboard.services import get_reader
+from storelens.dashboard.websession import COOKIE_NAME, GRANTS, session_cookies
+from storelens.data.errors import AccessDenied, DataError
+from storelens.data.kpi import Scope
+from storelens.data.reader import Reader, as_caller
 
 _USER_KEY = "storelens_user"
 _COOKIE_KEY = "storelens_session_cookie"  # this browser session's cookie value (to revoke)

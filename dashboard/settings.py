@@ -14,17 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
-from data.kpi import MIN_GROUP
-from detectors.config import (
+from storelens.data.kpi import MIN_GROUP
+from storelens.detectors.config import (
     CameraConfig,
     StoreConfig,
     StoreLensConfig,
     load_config,
     parse_config,
 )
-from detectors.errors import StoreLensError
-from detectors.paths import storelens_home
+from storelens.detectors.errors import StoreLensError
+from storelens.detectors.paths import storelens_home
 
 
 def settings_path() -> Path:
@@ -153,8 +152,8 @@ def config_problem() -> str | None:
     ``storelens up`` passes the pipeline's config error in the environment; a config saved
     or edited since is checked here too, so the message is never older than the file.
     """
-    from dashboard.launcher import CONFIG_ERROR_ENV
-    from detectors.errors import ConfigError
+    from storelens.dashboard.launcher import CONFIG_ERROR_ENV
+    from storelens.detectors.errors import ConfigError
 
     try:
         load_store_config()

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-from detectors.hub import FrameHub
-from detectors.stream import TileServer
-from detectors.types import CameraState, CameraStatus
+from storelens.detectors.hub import FrameHub
+from storelens.detectors.stream import TileServer
+from storelens.detectors.types import CameraState, CameraStatus
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
@@ -203,7 +202,7 @@ class StreamlitServer:
 
 
 def tiles_main(argv: list[str] | None = None) -> int:
-    """``python -m dashboard.testing --port P --secret S --cameras a,b``: SyntheticTiles as a
+    """``python -m storelens.dashboard.testing --port P --secret S --cameras a,b``: SyntheticTiles as a
     process of its own, so a browser test can ``kill -9`` it like a crashed pipeline and
     start a new one on the same port. Prints ``ready`` once it accepts connections."""
     import argparse

@@ -12,9 +12,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
-
-from data import kpi
-from data.kpi import MIN_GROUP
+from storelens.data import kpi
+from storelens.data.kpi import MIN_GROUP
 
 # Headline KPIs of the Store page: key in kpi.headline(), label, format, higher-is-better.
 HEADLINE = [

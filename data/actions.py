@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
-
-from data.errors import InvalidParams
-from data.schemas import BATCH_SCHEMAS
+from storelens.data.errors import InvalidParams
+from storelens.data.schemas import BATCH_SCHEMAS
 
 
 def ack_alert(con: duckdb.DuckDBPyConnection, alert_id: int, user: str) -> bool:

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from data.errors import AccessDenied, Unauthenticated
+from storelens.data.errors import AccessDenied, Unauthenticated
 
 SCHEME = "StoreLens"
 ROLES = ("store_manager", "regional_lead", "executive", "admin", "system")

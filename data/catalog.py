@@ -13,8 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
-
-from data.errors import InvalidParams
+from storelens.data.errors import InvalidParams
 
 CAMERA_ROLES = ("entrance", "floor", "checkout")
 

@@ -23,8 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
-
-from data.errors import DatabaseLocked, DatabaseUnavailable
+from storelens.data.errors import DatabaseLocked, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 def migrations() -> list[tuple[int, str, str]]:
     """(version, file name, SQL) for every migration shipped in data/sql, in order."""
     found = []
-    for entry in resources.files("data").joinpath("sql").iterdir():
+    for entry in resources.files("storelens.data").joinpath("sql").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))

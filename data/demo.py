@@ -29,10 +29,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
-
-from data.catalog import upsert_camera, upsert_store
-from data.schemas import BATCH_SCHEMAS
-from data.writer import Writer, WriterConfig
+from storelens.data.catalog import upsert_camera, upsert_store
+from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.writer import Writer, WriterConfig
 
 log = logging.getLogger(__name__)
 

@@ -40,10 +40,9 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 import pyarrow as pa
-
-from data.errors import ImportRejected, InvalidParams
-from data.schemas import BATCH_SCHEMAS
-from data.writer import Writer, insert_rows
+from storelens.data.errors import ImportRejected, InvalidParams
+from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.writer import Writer, insert_rows
 
 ImportKind = Literal["sales", "shifts"]
 

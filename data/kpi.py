@@ -19,9 +19,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import polars as pl
-
-from data.errors import AccessDenied, InvalidParams
-from data.reader import Reader
+from storelens.data.errors import AccessDenied, InvalidParams
+from storelens.data.reader import Reader
 
 Granularity = Literal["hour", "day", "week"]
 

@@ -58,9 +58,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-
-from data.errors import DataError, InvalidParams
-from data.kpi import MIN_GROUP as MIN_GROUP_FOR_SATISFACTION
+from storelens.data.errors import DataError, InvalidParams
+from storelens.data.kpi import MIN_GROUP as MIN_GROUP_FOR_SATISFACTION
 
 log = logging.getLogger(__name__)
 
@@ -631,8 +630,8 @@ def publish(
 
 def publish_db(db_path: str | Path, lake: Lake, stores: list[str] | None = None) -> PublishSummary:
     """Publish from a DuckDB file no pipeline holds (the CLI; the pipeline publishes itself)."""
-    from data.db import open_database
-    from data.errors import DatabaseLocked
+    from storelens.data.db import open_database
+    from storelens.data.errors import DatabaseLocked
 
     try:
         con = open_database(db_path, read_only=True)

@@ -35,10 +35,9 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
-
-from data.db import apply_migrations
-from data.errors import DataError
-from data.lake import (
+from storelens.data.db import apply_migrations
+from storelens.data.errors import DataError
+from storelens.data.lake import (
     DAILY_TABLES,
     HOURLY_TABLES,
     Lake,
@@ -46,7 +45,7 @@ from data.lake import (
     read_manifests,
     status_rows,
 )
-from data.queries import TRAFFIC_COLUMNS, run_query, validate
+from storelens.data.queries import TRAFFIC_COLUMNS, run_query, validate
 
 # Which lake tables a named query reads, by granularity.
 _NEEDS: dict[str, dict[str, tuple[str, ...]]] = {

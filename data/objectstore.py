@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.fs as pafs
-
-from data.errors import DataError
-from data.lake import TABLES, Lake, open_lake
+from storelens.data.errors import DataError
+from storelens.data.lake import TABLES, Lake, open_lake
 
 ADMIN = "admin"
 HQ = "hq"

@@ -19,8 +19,7 @@ from typing import Any, Literal
 import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from data.errors import InvalidParams, UnknownQuery
+from storelens.data.errors import InvalidParams, UnknownQuery
 
 Granularity = Literal["hour", "day", "week"]
 

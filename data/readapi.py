@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-
-from data import apiauth, errors
-from data.apiauth import Caller
-from data.reader import WriterReader, discovery_path
-from data.writer import Writer
+from storelens.data import apiauth, errors
+from storelens.data.apiauth import Caller
+from storelens.data.reader import WriterReader, discovery_path
+from storelens.data.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.reader.log_live_view(caller.name, caller.role, camera_id)
                 self._json(HTTPStatus.OK, {"ok": True})
             elif route.path in ("/import/sales", "/import/shifts"):
-                from data.imports import import_content
+                from storelens.data.imports import import_content
 
                 if caller.role not in apiauth.IMPORT_ROLES:
                     raise errors.AccessDenied(f"{caller.role} may not import files")

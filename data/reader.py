@@ -52,16 +52,15 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import duckdb
 import polars as pl
 import pyarrow as pa
-
-from data import errors
-from data.actions import ack_alert, live_view_batch
-from data.apiauth import SYSTEM, Caller, sign_caller
-from data.db import open_database
-from data.errors import DatabaseLocked, ReadApiError
-from data.queries import run_query, validate
+from storelens.data import errors
+from storelens.data.actions import ack_alert, live_view_batch
+from storelens.data.apiauth import SYSTEM, Caller, sign_caller
+from storelens.data.db import open_database
+from storelens.data.errors import DatabaseLocked, ReadApiError
+from storelens.data.queries import run_query, validate
 
 if TYPE_CHECKING:
-    from data.writer import Writer
+    from storelens.data.writer import Writer
 
 DEFAULT_DB = Path("var/storelens.duckdb")
 

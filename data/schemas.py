@@ -8,8 +8,7 @@ string -> large_string), and anything else is rejected with :class:`SchemaMismat
 from __future__ import annotations
 
 import pyarrow as pa
-
-from data.errors import SchemaMismatch
+from storelens.data.errors import SchemaMismatch
 
 TS = pa.timestamp("us", tz="UTC")
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import pyarrow as pa
-
-from data.schemas import BATCH_SCHEMAS
+from storelens.data.schemas import BATCH_SCHEMAS
 
 __all__ = ["BATCH_SCHEMAS", "RowSink"]
 

@@ -41,11 +41,10 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
-
-from data.db import open_database
-from data.errors import DataError, WriterClosed, WriterOverloaded
-from data.rollup import MARK_DIRTY, run_rollup
-from data.schemas import conform
+from storelens.data.db import open_database
+from storelens.data.errors import DataError, WriterClosed, WriterOverloaded
+from storelens.data.rollup import MARK_DIRTY, run_rollup
+from storelens.data.schemas import conform
 
 log = logging.getLogger(__name__)
 

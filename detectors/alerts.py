@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-
-from data.sink import BATCH_SCHEMAS
-from detectors.config import AlertsConfig
-from detectors.events import EngineState
-from detectors.types import CameraState, CameraStatus, Detections, Valence
+from storelens.data.sink import BATCH_SCHEMAS
+from storelens.detectors.config import AlertsConfig
+from storelens.detectors.events import EngineState
+from storelens.detectors.types import CameraState, CameraStatus, Detections, Valence
 
 ALERTS_SCHEMA = BATCH_SCHEMAS["alerts"]
 REARM_MIN_S = 60.0  # a zone quiet for at least this long may raise a fresh alert

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.config import CameraConfig, LineConfig, StoreLensConfig, ZoneConfig
-from detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
-from detectors.sources import open_source
-from detectors.types import NO_TRACK, Frame, TrackEvent, Valence
+from storelens.detectors.config import CameraConfig, LineConfig, StoreLensConfig, ZoneConfig
+from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
+from storelens.detectors.sources import open_source
+from storelens.detectors.types import NO_TRACK, Frame, TrackEvent, Valence
 
 
 @dataclass

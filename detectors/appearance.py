@@ -30,10 +30,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-from detectors.errors import ModelError
-from detectors.paths import model_cache_dir
-from detectors.registry import get_spec, resolve_model
+from storelens.detectors.errors import ModelError
+from storelens.detectors.paths import model_cache_dir
+from storelens.detectors.registry import get_spec, resolve_model
 
 MODEL_NAME = "yolo-face-expression"
 INPUT_PX = 224
@@ -47,8 +46,7 @@ BACKENDS = ("openvino", "torch")
 def _trunk_module(weights: Path):  # -> torch.nn.Module
     """Layers 0..LAST_LAYER of the YOLO model, returning the pooled feature vector."""
     import torch
-
-    from detectors.faces import load_yolo
+    from storelens.detectors.faces import load_yolo
 
     net = load_yolo(weights).model.float().eval()
     layers = net.model

@@ -17,12 +17,11 @@ import time
 from typing import Any
 
 import cv2
-
-from detectors.config import CameraConfig, StoreLensConfig
-from detectors.demo import _DEMO_CAMERAS, demo_config
-from detectors.errors import MediaNotFound
-from detectors.media import shared_clip
-from detectors.pipeline import PipelineOptions, Runner, SharedModels
+from storelens.detectors.config import CameraConfig, StoreLensConfig
+from storelens.detectors.demo import _DEMO_CAMERAS, demo_config
+from storelens.detectors.errors import MediaNotFound
+from storelens.detectors.media import shared_clip
+from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
 
 
 def _rss_mb() -> float:
@@ -88,10 +87,9 @@ def run_ours(
 
 
 def run_baseline(config: StoreLensConfig, seconds: float, models: SharedModels) -> dict[str, Any]:
+    from storelens.detectors.registry import resolve_model
+    from storelens.detectors.types import Detections
     from ultralytics import YOLO
-
-    from detectors.registry import resolve_model
-    from detectors.types import Detections
 
     weights = str(resolve_model("yolo11n-person"))
     trackers = [YOLO(weights, task="segment") for _ in config.cameras]

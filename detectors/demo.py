@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-
-from detectors.config import (
+from storelens.detectors.config import (
     CameraConfig,
     LineConfig,
     ModelsConfig,
@@ -19,7 +18,7 @@ from detectors.config import (
     StoreLensConfig,
     ZoneConfig,
 )
-from detectors.media import find_demo_media, shared_clip
+from storelens.detectors.media import find_demo_media, shared_clip
 
 # camera id, clip, name, role, line (fractions) or None, zones [(name, kind, polygon fractions)]
 _DEMO_CAMERAS: tuple[tuple[str, str, str, str, tuple | None, list], ...] = (

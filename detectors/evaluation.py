@@ -22,8 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-from detectors.types import Valence
+from storelens.detectors.types import Valence
 
 EMOTION_VALENCE: dict[str, Valence] = {
     "happiness": Valence.SATISFIED,
@@ -248,7 +247,7 @@ def evaluate_images(
     """
     import time
 
-    from detectors.expressions import UNKNOWN_LABEL
+    from storelens.detectors.expressions import UNKNOWN_LABEL
 
     predictions: list[Prediction] = []
     ms: list[float] = []

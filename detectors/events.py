@@ -51,10 +51,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-
-from data.sink import BATCH_SCHEMAS
-from detectors.config import LineConfig, ZoneConfig, ZoneKind
-from detectors.types import NO_TRACK, PERSON_CLASS_ID, Detections, TrackEvent
+from storelens.data.sink import BATCH_SCHEMAS
+from storelens.detectors.config import LineConfig, ZoneConfig, ZoneKind
+from storelens.detectors.types import NO_TRACK, PERSON_CLASS_ID, Detections, TrackEvent
 
 QUEUE_KINDS = frozenset({ZoneKind.QUEUE, ZoneKind.CHECKOUT})
 

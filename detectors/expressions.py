@@ -46,10 +46,9 @@ from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
-
-from detectors.errors import ModelError
-from detectors.face_features import FaceFeatures, geometry_ratios, pose_from_matrix
-from detectors.faces import (
+from storelens.detectors.errors import ModelError
+from storelens.detectors.face_features import FaceFeatures, geometry_ratios, pose_from_matrix
+from storelens.detectors.faces import (
     FACE_COLUMN,
     FaceDetector,
     _quiet_mediapipe,
@@ -57,8 +56,8 @@ from detectors.faces import (
     load_yolo,
     mediapipe_image,
 )
-from detectors.registry import resolve_model
-from detectors.types import NO_TRACK, Detections, Valence
+from storelens.detectors.registry import resolve_model
+from storelens.detectors.types import NO_TRACK, Detections, Valence
 
 # Faces shorter than this (full-frame pixels) are not read: UNKNOWN, never a guess.
 # From the robustness curve of scripts/train_valence.py: see module docstring.
@@ -352,8 +351,8 @@ class LearnedValenceReader(_BaseReader):
     name = "valence-head"
 
     def __init__(self, head_path: Path | None = None, **gates: float) -> None:
-        from detectors.appearance import CROP_MARGIN, AppearanceExtractor
-        from detectors.valence import load_valence_head
+        from storelens.detectors.appearance import CROP_MARGIN, AppearanceExtractor
+        from storelens.detectors.valence import load_valence_head
 
         self.head = load_valence_head(head_path)
         # The head's own threshold (chosen from its coverage/accuracy curve) is the
@@ -369,7 +368,7 @@ class LearnedValenceReader(_BaseReader):
             )
 
     def _read_crop(self, crop: np.ndarray) -> ExpressionReading:
-        from detectors.valence import decide, probabilities_by_valence
+        from storelens.detectors.valence import decide, probabilities_by_valence
 
         probs = probabilities_by_valence(self.head, self.trunk(crop))
         top = decide(self.head, probs)
@@ -586,7 +585,7 @@ def read_faces_in_image(
     The photo is searched inside a grey frame: a tight face crop gives the
     detector no context and would otherwise be missed.
     """
-    from detectors.evaluation import faces_in_photo
+    from storelens.detectors.evaluation import faces_in_photo
 
     faces = []
     framed, boxes, in_photo = faces_in_photo(image, detector)

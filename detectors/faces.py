@@ -49,10 +49,9 @@ from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
-
-from detectors.errors import ModelError
-from detectors.registry import resolve_model
-from detectors.types import Detections
+from storelens.detectors.errors import ModelError
+from storelens.detectors.registry import resolve_model
+from storelens.detectors.types import Detections
 
 FACE_COLUMN = "face_xyxy"
 FACE_CONFIDENCE_COLUMN = "face_confidence"

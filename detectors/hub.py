@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from detectors.types import CameraStatus
+from storelens.detectors.types import CameraStatus
 
 
 @dataclass(frozen=True)

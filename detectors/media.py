@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from detectors.errors import MediaNotFound
-from detectors.paths import shared_dir
+from storelens.detectors.errors import MediaNotFound
+from storelens.detectors.paths import shared_dir
 
 # Preferred clip first: shoppers in a real store aisle.
 DEMO_CLIPS = (

@@ -16,11 +16,10 @@ import threading
 from pathlib import Path
 
 import numpy as np
-
-from detectors.errors import ModelError
-from detectors.paths import model_cache_dir
-from detectors.registry import get_spec, resolve_model
-from detectors.types import PERSON_CLASS_ID, Detections
+from storelens.detectors.errors import ModelError
+from storelens.detectors.paths import model_cache_dir
+from storelens.detectors.registry import get_spec, resolve_model
+from storelens.detectors.types import PERSON_CLASS_ID, Detections
 
 BACKENDS = ("openvino", "onnx", "torch")
 _EXPORT_FORMATS = {"openvino": "openvino", "onnx": "onnx"}

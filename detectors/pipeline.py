@@ -30,17 +30,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-
-from data.sink import BATCH_SCHEMAS, RowSink
-from detectors.alerts import AlertRow, AlertRules, alerts_to_arrow
-from detectors.config import AlertsConfig, CameraConfig, StoreLensConfig
-from detectors.events import EventEngine, EventRow, rows_to_arrow
-from detectors.hub import FrameHub
-from detectors.types import NO_TRACK, CameraState, CameraStatus, Detections, Frame, TrackEvent
-from detectors.watchdog import AnalysisJobs, Job
+from storelens.data.sink import BATCH_SCHEMAS, RowSink
+from storelens.detectors.alerts import AlertRow, AlertRules, alerts_to_arrow
+from storelens.detectors.config import AlertsConfig, CameraConfig, StoreLensConfig
+from storelens.detectors.events import EventEngine, EventRow, rows_to_arrow
+from storelens.detectors.hub import FrameHub
+from storelens.detectors.types import (
+    NO_TRACK,
+    CameraState,
+    CameraStatus,
+    Detections,
+    Frame,
+    TrackEvent,
+)
+from storelens.detectors.watchdog import AnalysisJobs, Job
 
 if TYPE_CHECKING:
-    from detectors.expressions import TrackReading
+    from storelens.detectors.expressions import TrackReading
 
 # Score keys of readers that give calibrated probabilities (detectors.valence).
 _PROBABILITY_KEYS = ("p_satisfied", "p_neutral", "p_frustrated")
@@ -89,7 +95,7 @@ class SharedModels:
 
     @classmethod
     def load(cls, config: StoreLensConfig, options: PipelineOptions) -> SharedModels:
-        from detectors.persons import PersonDetector
+        from storelens.detectors.persons import PersonDetector
 
         m = config.models
         person = PersonDetector(
@@ -101,11 +107,11 @@ class SharedModels:
         )
         face = expression = None
         if options.faces:
-            from detectors.faces import make_face_detector
+            from storelens.detectors.faces import make_face_detector
 
             face = make_face_detector(options.face_detector)
         if options.faces and options.expressions:
-            from detectors.expressions import make_expression_reader
+            from storelens.detectors.expressions import make_expression_reader
 
             expression = make_expression_reader(options.expression_reader)
         return cls(person, face, expression)
@@ -149,7 +155,7 @@ class CameraPipeline:
     def __init__(
         self, camera: CameraConfig, models: SharedModels, options: PipelineOptions
     ) -> None:
-        from detectors.tracking import PersonTracker
+        from storelens.detectors.tracking import PersonTracker
 
         self.camera = camera
         self.models = models
@@ -160,7 +166,7 @@ class CameraPipeline:
         self._alert_rows: list[AlertRow] = []
         self.smoother = self.scheduler = None
         if models.expression is not None:
-            from detectors.expressions import ExpressionScheduler, ExpressionSmoother
+            from storelens.detectors.expressions import ExpressionScheduler, ExpressionSmoother
 
             self.smoother = ExpressionSmoother()
             self.scheduler = ExpressionScheduler(every_k=options.read_every_k)
@@ -206,7 +212,7 @@ class CameraPipeline:
             dets = self._faces(image, dets, due)
             t = self._timed("face", t)
             if self.scheduler is not None:
-                from detectors.expressions import annotate_expressions
+                from storelens.detectors.expressions import annotate_expressions
 
                 dets, readings = annotate_expressions(
                     image, dets, self.models.expression, self.smoother, should_read=due
@@ -219,7 +225,7 @@ class CameraPipeline:
         self._record(frame.ts, dets, events)
         annotated = None
         if draw:
-            from detectors.overlay import draw_overlay
+            from storelens.detectors.overlay import draw_overlay
 
             annotated = draw_overlay(
                 image,
@@ -431,7 +437,7 @@ class Runner:
         models: SharedModels | None = None,
         worker_factory: Callable[[CameraConfig], Any] | None = None,
     ) -> None:
-        from detectors.sources import CaptureWorker
+        from storelens.detectors.sources import CaptureWorker
 
         self.config = config
         self.sink = sink
@@ -647,7 +653,7 @@ class Runner:
             pipeline._timed("encode", t)
 
     def _publish(self, cid: str, frame: Frame, result: AnalysedFrame) -> None:
-        from detectors.overlay import encode_jpeg
+        from storelens.detectors.overlay import encode_jpeg
 
         image = result.annotated
         assert image is not None

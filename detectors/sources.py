@@ -36,10 +36,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-from detectors.errors import SourceError
-from detectors.redact import mask_url
-from detectors.types import CameraState, CameraStatus, Frame
+from storelens.detectors.errors import SourceError
+from storelens.detectors.redact import mask_url
+from storelens.detectors.types import CameraState, CameraStatus, Frame
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from detectors.hub import FrameHub
-from detectors.paths import storelens_home
+from storelens.detectors.hub import FrameHub
+from storelens.detectors.paths import storelens_home
 
 log = logging.getLogger(__name__)
 BOUNDARY = "storelensframe"

@@ -11,8 +11,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
-
-from detectors.types import Detections
+from storelens.detectors.types import Detections
 
 
 class _BoxesView:

@@ -11,7 +11,7 @@ executor core.
 The same table is computed by DuckDB in :func:`data.lake.daily_kpis_duckdb`; a test checks
 that both agree to the cent. The definitions are those of DESIGN.md "KPI definitions".
 
-    python -m jobs.daily_kpis --lake var/lake --out var/chain_kpis [--master local[2]]
+    python -m storelens.jobs.daily_kpis --lake var/lake --out var/chain_kpis [--master local[2]]
 
 Reading ``s3a://`` needs hadoop-aws jars that no package here carries: the job reads a
 folder (the local lake, or a mount / sync of the bucket).
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 # Columns of the result, in order (same as data.lake.DAILY_KPI_COLUMNS).
-from data.lake import DAILY_KPI_COLUMNS, MIN_GROUP_FOR_SATISFACTION, WEEKLY_KPI_COLUMNS
+from storelens.data.lake import DAILY_KPI_COLUMNS, MIN_GROUP_FOR_SATISFACTION, WEEKLY_KPI_COLUMNS
 
 
 def spark_session(master: str = "local[2]", app: str = "storelens-daily-kpis") -> Any:

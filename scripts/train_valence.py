@@ -44,8 +44,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
-from detectors.evaluation import (  # noqa: E402
+from storelens.detectors.evaluation import (  # noqa: E402
     EMOTION_VALENCE,
     VALENCES,
     Outcome,
@@ -53,9 +52,9 @@ from detectors.evaluation import (  # noqa: E402
     is_holdout_person,
     valence_metrics,
 )
-from detectors.expressions import classify_blendshapes  # noqa: E402
-from detectors.types import Valence  # noqa: E402
-from detectors.valence import CARD_FILE, HEAD_FILE, ValenceHead  # noqa: E402
+from storelens.detectors.expressions import classify_blendshapes  # noqa: E402
+from storelens.detectors.types import Valence  # noqa: E402
+from storelens.detectors.valence import CARD_FILE, HEAD_FILE, ValenceHead  # noqa: E402
 
 SEED = 7
 # What the product ships: a softmax regression on the expression trunk's pooled
@@ -81,7 +80,7 @@ YOLO_EMOTION = {
 
 
 def features_path(condition: str, kind: str = "appearance") -> Path:
-    from detectors.paths import storelens_home
+    from storelens.detectors.paths import storelens_home
 
     name = "features" if kind == "landmarks" else kind
     return storelens_home() / "valence" / f"{name}-{condition}.npz"

@@ -31,13 +31,12 @@ sys.path.insert(0, str(REPO))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-
-from detectors.appearance import CROP_MARGIN, AppearanceExtractor  # noqa: E402
-from detectors.evaluation import largest_face, pad_photo, read_labels  # noqa: E402
-from detectors.expressions import BlendshapeReader, face_crop  # noqa: E402
-from detectors.face_features import GEOMETRY_NAMES  # noqa: E402
-from detectors.faces import YuNetFaceDetector  # noqa: E402
-from detectors.paths import shared_dir, storelens_home  # noqa: E402
+from storelens.detectors.appearance import CROP_MARGIN, AppearanceExtractor  # noqa: E402
+from storelens.detectors.evaluation import largest_face, pad_photo, read_labels  # noqa: E402
+from storelens.detectors.expressions import BlendshapeReader, face_crop  # noqa: E402
+from storelens.detectors.face_features import GEOMETRY_NAMES  # noqa: E402
+from storelens.detectors.faces import YuNetFaceDetector  # noqa: E402
+from storelens.detectors.paths import shared_dir, storelens_home  # noqa: E402
 
 CONDITIONS = ("clean", "px64", "px48", "px40", "px32", "jpeg30", "grey", "blur")
 N_POSE = 3
@@ -85,7 +84,7 @@ def extract(
     reader = BlendshapeReader(min_face_px=0, min_confidence=0.0) if landmarks else None
     yolo = None
     if with_yolo:
-        from detectors.expressions import YoloExpressionReader
+        from storelens.detectors.expressions import YoloExpressionReader
 
         yolo = YoloExpressionReader(min_face_px=0, min_confidence=0.0)
     n = len(labels)

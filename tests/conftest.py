@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def ultralytics_assets() -> Path:
-    from detectors.media import _ultralytics_assets
+    from storelens.detectors.media import _ultralytics_assets
 
     assets = _ultralytics_assets()
     assert assets is not None, (
@@ -27,7 +27,7 @@ def ultralytics_assets() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_media() -> Path:
-    from detectors.paths import shared_dir
+    from storelens.detectors.paths import shared_dir
 
     media = shared_dir() / "media"
     if not media.is_dir():

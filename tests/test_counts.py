@@ -16,11 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from detectors.analyze import analyze_clip
-from detectors.config import LineConfig
-from detectors.persons import PersonDetector
-from detectors.pipeline import PipelineOptions, SharedModels
+from storelens.detectors.analyze import analyze_clip
+from storelens.detectors.config import LineConfig
+from storelens.detectors.persons import PersonDetector
+from storelens.detectors.pipeline import PipelineOptions, SharedModels
 
 HAND_COUNTS = [
     # clip, person tracks (≥ 1 s) by eye (min, max), most people at once by eye

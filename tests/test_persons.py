@@ -8,9 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from detectors.persons import PersonDetector, prepare_person_model
-from detectors.tracking import PersonTracker
+from storelens.detectors.persons import PersonDetector, prepare_person_model
+from storelens.detectors.tracking import PersonTracker
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ source = "{shared_media / "store-aisle-detection.gif"}"
         [
             sys.executable,
             "-m",
-            "dashboard.cli",
+            "storelens.dashboard.cli",
             "pipeline",
             "--config",
             str(config),
@@ -57,12 +57,12 @@ source = "{shared_media / "store-aisle-detection.gif"}"
             time.sleep(0.5)
         services = json.loads(services_file.read_text())
         assert services["cameras"] == [{"camera_id": "cam-a", "name": "Aisle"}]
-        from data.reader import ApiReader, published_secret
+        from storelens.data.reader import ApiReader, published_secret
 
         api = ApiReader(services["read_api"], secret=published_secret(services["db"]))
         assert api.health()["ok"] is True  # signed with the API's per-start secret
         # Let it analyse for a while, then ask it to stop.
-        from detectors.stream import status_url as signed_status_url
+        from storelens.detectors.stream import status_url as signed_status_url
 
         status_url = signed_status_url(services["tiles"], b"s3cret")
         deadline = time.monotonic() + 120

@@ -6,10 +6,9 @@ import pickle
 from pathlib import Path
 
 import pytest
-
-from detectors import registry
-from detectors.errors import ModelHashMismatch, ModelNotFound
-from detectors.registry import MODELS, model_status, resolve_model
+from storelens.detectors import registry
+from storelens.detectors.errors import ModelHashMismatch, ModelNotFound
+from storelens.detectors.registry import MODELS, model_status, resolve_model
 
 
 class _Boom:
@@ -35,7 +34,7 @@ def test_wrong_hash_is_refused_and_nothing_is_unpickled(tmp_path: Path) -> None:
     with pytest.raises(ModelHashMismatch) as info:
         resolve_model("yolo11n-person", explicit=evil)
     assert str(evil) in str(info.value) and "NOT loaded" in str(info.value)
-    from detectors.persons import PersonDetector
+    from storelens.detectors.persons import PersonDetector
 
     with pytest.raises(ModelHashMismatch):
         PersonDetector("torch", 320, explicit=evil)

@@ -11,13 +11,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from data.reader import LocalReader
-from data.writer import Writer
-from detectors.config import CameraConfig, LineConfig, StoreLensConfig
-from detectors.hub import FrameHub
-from detectors.pipeline import PipelineOptions, Runner
-from detectors.stream import TileServer, sign_stream_token
+from storelens.data.reader import LocalReader
+from storelens.data.writer import Writer
+from storelens.detectors.config import CameraConfig, LineConfig, StoreLensConfig
+from storelens.detectors.hub import FrameHub
+from storelens.detectors.pipeline import PipelineOptions, Runner
+from storelens.detectors.stream import TileServer, sign_stream_token
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,7 @@ def skeleton_run(shared_media: Path, tmp_path_factory) -> dict:
     )
     config = StoreLensConfig(cameras=[camera])
     writer = Writer(db)
-    from dashboard.launcher import register_store
+    from storelens.dashboard.launcher import register_store
 
     register_store(writer, config)
     hub = FrameHub()

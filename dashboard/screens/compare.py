@@ -5,13 +5,12 @@ import io
 
 import polars as pl
 import streamlit as st
-
-from dashboard import charts, views
-from dashboard.chain import chain_page_context, mask_unpublished, show_freshness
-from dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
-from dashboard.session import data_errors
-from dashboard.settings import min_group_size
-from data import kpi
+from storelens.dashboard import charts, views
+from storelens.dashboard.chain import chain_page_context, mask_unpublished, show_freshness
+from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
+from storelens.dashboard.session import data_errors
+from storelens.dashboard.settings import min_group_size
+from storelens.data import kpi
 
 ctx = chain_page_context()  # chain mode: every store from the lake, same scoping
 min_group = min_group_size()  # Setup's privacy setting, not the built-in default

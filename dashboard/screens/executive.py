@@ -4,12 +4,11 @@ from datetime import date, timedelta
 
 import polars as pl
 import streamlit as st
-
-from dashboard import charts, views
-from dashboard.chain import chain_page_context, show_freshness
-from dashboard.session import data_errors
-from dashboard.settings import min_group_size
-from data import kpi
+from storelens.dashboard import charts, views
+from storelens.dashboard.chain import chain_page_context, show_freshness
+from storelens.dashboard.session import data_errors
+from storelens.dashboard.settings import min_group_size
+from storelens.data import kpi
 
 ctx = chain_page_context()  # chain mode: every store from the lake, same scoping
 st.title("Summary")

@@ -11,16 +11,20 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
-
-from dashboard import charts
-from dashboard.alert_text import describe, local_time
-from dashboard.filters import filter_bar
-from dashboard.services import pipeline_cameras, pipeline_store, tile_base_url, tile_status
-from dashboard.session import data_errors, page_context
-from dashboard.tiles import Tile, tile_grid_html
-from data import kpi
-from data.errors import DataError
-from detectors.stream import sign_stream_token, stream_secret
+from storelens.dashboard import charts
+from storelens.dashboard.alert_text import describe, local_time
+from storelens.dashboard.filters import filter_bar
+from storelens.dashboard.services import (
+    pipeline_cameras,
+    pipeline_store,
+    tile_base_url,
+    tile_status,
+)
+from storelens.dashboard.session import data_errors, page_context
+from storelens.dashboard.tiles import Tile, tile_grid_html
+from storelens.data import kpi
+from storelens.data.errors import DataError
+from storelens.detectors.stream import sign_stream_token, stream_secret
 
 # Measured (benchmarks/bench_tiles.py): the alert fragment at 2 s cost ~15 % of a core on
 # its own (a DuckDB read each time); status badges are one small JSON GET.

@@ -4,8 +4,7 @@ the data inventory."""
 import json
 
 import streamlit as st
-
-from dashboard.privacy import (
+from storelens.dashboard.privacy import (
     EXPRESSION_LIMITS,
     expression_card_intro,
     expression_card_table,
@@ -13,9 +12,9 @@ from dashboard.privacy import (
     retention_days,
     signage_text,
 )
-from dashboard.session import data_errors, page_context
-from dashboard.settings import load_store_config
-from detectors.valence import model_card
+from storelens.dashboard.session import data_errors, page_context
+from storelens.dashboard.settings import load_store_config
+from storelens.detectors.valence import model_card
 
 ctx = page_context()
 st.title("Privacy")

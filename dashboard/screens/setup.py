@@ -8,16 +8,15 @@ import polars as pl
 import streamlit as st
 from PIL import Image
 from pydantic import ValidationError
-
-from dashboard import charts, settings
-from dashboard.launcher import default_db_path
-from dashboard.privacy import retention_days
-from dashboard.services import tile_still
-from dashboard.session import data_errors, page_context
-from data.errors import DataError, ImportRejected
-from data.reader import ApiReader
-from detectors.config import CameraConfig, CameraRole, PrivacyConfig
-from detectors.errors import StoreLensError
+from storelens.dashboard import charts, settings
+from storelens.dashboard.launcher import default_db_path
+from storelens.dashboard.privacy import retention_days
+from storelens.dashboard.services import tile_still
+from storelens.dashboard.session import data_errors, page_context
+from storelens.data.errors import DataError, ImportRejected
+from storelens.data.reader import ApiReader
+from storelens.detectors.config import CameraConfig, CameraRole, PrivacyConfig
+from storelens.detectors.errors import StoreLensError
 
 ctx = page_context()
 st.title("Setup")
@@ -143,7 +142,7 @@ with tab_imports:
             if isinstance(ctx.reader, ApiReader):  # the pipeline holds the file: its writer imports
                 report = ctx.reader.import_file(kind, upload.name, content)
             else:  # no pipeline: a short-lived writer on the file
-                from data.imports import import_content
+                from storelens.data.imports import import_content
 
                 close = getattr(ctx.reader, "close", None)
                 if close is not None:

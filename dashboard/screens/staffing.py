@@ -3,11 +3,10 @@ and what-if sliders (target STAR, target wait, hourly cost) that recompute at on
 
 import polars as pl
 import streamlit as st
-
-from dashboard import charts
-from dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
-from dashboard.session import data_errors, page_context
-from data import kpi
+from storelens.dashboard import charts
+from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
+from storelens.dashboard.session import data_errors, page_context
+from storelens.data import kpi
 
 ctx = page_context()
 flt = filter_bar(ctx.allowed_stores(), granularity=False, default_days=7, complete_days=True)

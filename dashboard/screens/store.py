@@ -3,13 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
-
-from dashboard import charts, views
-from dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
-from dashboard.services import tile_still
-from dashboard.session import data_errors, page_context
-from dashboard.settings import min_group_size
-from data import kpi
+from storelens.dashboard import charts, views
+from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
+from storelens.dashboard.services import tile_still
+from storelens.dashboard.session import data_errors, page_context
+from storelens.dashboard.settings import min_group_size
+from storelens.data import kpi
 
 HEATMAP_BINS = (16, 9)
 ctx = page_context()

@@ -11,11 +11,10 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
-
-from data import kpi
-from data.lake import DAILY_TABLES, HOURLY_TABLES, Lake
-from data.lake_reader import LakeReader
-from data.reader import LocalReader
+from storelens.data import kpi
+from storelens.data.lake import DAILY_TABLES, HOURLY_TABLES, Lake
+from storelens.data.lake_reader import LakeReader
+from storelens.data.reader import LocalReader
 
 END = date(2026, 3, 1)
 DAYS = 8

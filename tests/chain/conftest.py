@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from storelens.data.demo import seed_demo
 
-from data.demo import seed_demo
 from tests.chain.chainlib import DAYS, END, STORES
 
 
@@ -29,7 +29,7 @@ def chain_db(chain_db_master: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def published_lake(chain_db_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seeded chain published once to a local lake (for tests that only read it)."""
-    from data.lake import open_lake, publish_db
+    from storelens.data.lake import open_lake, publish_db
 
     root = tmp_path_factory.mktemp("published") / "lake"
     publish_db(chain_db_master, open_lake(root))

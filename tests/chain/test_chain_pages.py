@@ -9,11 +9,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from storelens.dashboard.auth import Role, User
+from storelens.data.demo import seed_demo
+from storelens.data.lake import open_lake, publish_db
 from streamlit.testing.v1 import AppTest
-
-from dashboard.auth import Role, User
-from data.demo import seed_demo
-from data.lake import open_lake, publish_db
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)

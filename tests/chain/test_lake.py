@@ -19,11 +19,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from dashboard.auth import Role, User, scope_for
-from data import kpi
-from data.errors import AccessDenied, InvalidParams
-from data.lake import (
+from storelens.dashboard.auth import Role, User, scope_for
+from storelens.data import kpi
+from storelens.data.errors import AccessDenied, InvalidParams
+from storelens.data.lake import (
     TABLES,
     LakeUnavailable,
     PublishLoop,
@@ -33,9 +32,10 @@ from data.lake import (
     open_lake,
     publish_db,
 )
-from data.lake_reader import LakeReader, freshness_label
-from data.reader import LocalReader
-from data.writer import Writer
+from storelens.data.lake_reader import LakeReader, freshness_label
+from storelens.data.reader import LocalReader
+from storelens.data.writer import Writer
+
 from tests.chain.chainlib import (
     END,
     EVERYONE,
@@ -155,7 +155,7 @@ def test_an_interrupted_write_leaves_the_old_object(tmp_path: Path, monkeypatch)
 def test_kill_9_mid_publish_leaves_the_lake_consistent(chain_db: Path, tmp_path: Path):
     root = tmp_path / "lake"
     code = (
-        "import sys; from data.lake import open_lake, publish_db; "
+        "import sys; from storelens.data.lake import open_lake, publish_db; "
         "publish_db(sys.argv[1], open_lake(sys.argv[2]))"
     )
     proc = subprocess.Popen(
@@ -440,8 +440,8 @@ def test_everything_lands_with_day_partitions_for_hourly_and_year_for_daily(
 
 
 def test_alert_counts_and_camera_health_are_published_as_aggregates(tmp_path: Path):
-    from data.actions import ack_alert
-    from data.catalog import upsert_camera, upsert_store
+    from storelens.data.actions import ack_alert
+    from storelens.data.catalog import upsert_camera, upsert_store
 
     db = tmp_path / "health.duckdb"
     hour = datetime(2026, 3, 2, 10, tzinfo=UTC)

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from storelens.dashboard.cli import app
 from typer.testing import CliRunner
 
-from dashboard.cli import app
 from tests.chain.chainlib import END, START
 
 STORELENS = shutil.which("storelens") or str(Path(sys.executable).with_name("storelens"))

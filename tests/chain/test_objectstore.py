@@ -12,8 +12,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-
-from data.lake import (
+from storelens.data.lake import (
     LakeAccessDenied,
     LakeUnavailable,
     PublishLoop,
@@ -21,7 +20,8 @@ from data.lake import (
     open_lake,
     publish_db,
 )
-from data.objectstore import HQ, SeaweedS3, weed_binary
+from storelens.data.objectstore import HQ, SeaweedS3, weed_binary
+
 from tests.chain.chainlib import assert_lake_serves_same_kpis, rows_per_table
 
 REGIONS = {"demo": "Central", "s01": "North", "s02": "North", "s03": "North", "s04": "Central"}

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from data.lake import (
+from storelens.data.lake import (
     DAILY_KPI_COLUMNS,
     WEEKLY_KPI_COLUMNS,
     daily_kpis_duckdb,
@@ -31,7 +30,7 @@ def spark() -> Iterator[Any]:
     if not shutil.which("java"):
         pytest.skip("no Java: scripts/setup.sh --test installs openjdk-17-jre-headless")
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-    from jobs.daily_kpis import spark_session
+    from storelens.jobs.daily_kpis import spark_session
 
     session = spark_session("local[2]")
     try:
@@ -41,7 +40,7 @@ def spark() -> Iterator[Any]:
 
 
 def test_spark_daily_kpis_equal_duckdb_to_the_cent(spark: Any, published_lake: Path):
-    from jobs.daily_kpis import daily_kpis
+    from storelens.jobs.daily_kpis import daily_kpis
 
     root = published_lake
     want = daily_kpis_duckdb(open_lake(root)).to_pylist()
@@ -63,7 +62,7 @@ def test_spark_daily_kpis_equal_duckdb_to_the_cent(spark: Any, published_lake: P
 
 
 def test_spark_week_over_week_equals_duckdb(spark: Any, published_lake: Path):
-    from jobs.daily_kpis import weekly_kpis
+    from storelens.jobs.daily_kpis import weekly_kpis
 
     want = weekly_kpis_duckdb(open_lake(published_lake)).to_pylist()
     got = [row.asDict() for row in weekly_kpis(spark, published_lake).collect()]

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
-from data.imports import import_content
-from data.schemas import BATCH_SCHEMAS
-from data.writer import Writer
+from storelens.data.imports import import_content
+from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.writer import Writer
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "dashboard" / "app.py")
@@ -116,7 +115,7 @@ def build_dashboard_db(path: Path, today: date = TODAY) -> Path:
     )
 
     def catalog(con) -> None:
-        from data.catalog import upsert_camera, upsert_store
+        from storelens.data.catalog import upsert_camera, upsert_store
 
         for store, region in REGIONS.items():
             upsert_store(con, store, f"Store {store.upper()}", region, "UTC", 9, 18, 500.0)

@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
+from storelens.dashboard.alert_text import KINDS, describe, local_time
+from storelens.dashboard.auth import Role, User
 from streamlit.testing.v1 import AppTest
-
-from dashboard.alert_text import KINDS, describe, local_time
-from dashboard.auth import Role, User
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 

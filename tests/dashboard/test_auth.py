@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from dashboard.auth import (
+from storelens.dashboard.auth import (
     AuthConfig,
     AuthError,
     LoginLimiter,
@@ -19,7 +18,7 @@ from dashboard.auth import (
     scope_for,
     verify_password,
 )
-from data.reader import LocalReader
+from storelens.data.reader import LocalReader
 
 
 def test_hash_is_salted_and_verifies() -> None:

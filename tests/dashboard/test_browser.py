@@ -11,9 +11,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from dashboard.auth import hash_password
-from dashboard.testing import CHROMIUM_ARGS, REPO, StreamlitServer, SyntheticTiles, write_services
+from storelens.dashboard.auth import hash_password
+from storelens.dashboard.testing import (
+    CHROMIUM_ARGS,
+    REPO,
+    StreamlitServer,
+    SyntheticTiles,
+    write_services,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = REPO / "artifacts" / "dashboard"

@@ -29,11 +29,16 @@ from typing import Any
 import duckdb
 import psutil
 import pytest
-
-from dashboard.auth import hash_password
-from dashboard.testing import CHROMIUM_ARGS, REPO, StreamlitServer, free_port, write_services
-from dashboard.tiles import STALE_MS
-from dashboard.websession import COOKIE_NAME
+from storelens.dashboard.auth import hash_password
+from storelens.dashboard.testing import (
+    CHROMIUM_ARGS,
+    REPO,
+    StreamlitServer,
+    free_port,
+    write_services,
+)
+from storelens.dashboard.tiles import STALE_MS
+from storelens.dashboard.websession import COOKIE_NAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = REPO / "artifacts" / "dashboard"
@@ -43,14 +48,14 @@ CAMERAS = ["s1-entrance", "s1-aisle", "s1-checkout", "s1-back"]
 
 
 class TileProcess:
-    """``python -m dashboard.testing`` on a fixed port: killable like the pipeline."""
+    """``python -m storelens.dashboard.testing`` on a fixed port: killable like the pipeline."""
 
     def __init__(self, port: int, log: Path) -> None:
         self.port, self.log = port, log
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> TileProcess:
-        argv = [sys.executable, "-m", "dashboard.testing", "--port", str(self.port)]
+        argv = [sys.executable, "-m", "storelens.dashboard.testing", "--port", str(self.port)]
         argv += ["--secret", SECRET, "--cameras", ",".join(CAMERAS), "--fps", "10"]
         out = open(self.log, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=out)
@@ -121,7 +126,7 @@ def browser(chromium_path: str) -> Iterator:
 
 @pytest.fixture(scope="module")
 def live(dashboard_db_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    from data.catalog import upsert_camera
+    from storelens.data.catalog import upsert_camera
 
     root = tmp_path_factory.mktemp("browser-live")
     db, home = root / "dash.duckdb", root / "home"

@@ -9,10 +9,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+from storelens.dashboard import charts
+from storelens.dashboard.auth import Role, User
 from streamlit.testing.v1 import AppTest
-
-from dashboard import charts
-from dashboard.auth import Role, User
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 T0 = datetime(2026, 3, 2, 9)
@@ -126,8 +125,7 @@ def test_position_heatmap_lies_over_the_camera_still() -> None:
 
 def test_store_still_is_audited_once(dashboard_env: Path, monkeypatch) -> None:
     import duckdb
-
-    import dashboard.services as services
+    import storelens.dashboard.services as services
 
     monkeypatch.setattr(services, "tile_still", lambda camera_id, **_: b"\xff\xd8 not shown")
     manager = User("mia", Role.STORE_MANAGER, store="s1")

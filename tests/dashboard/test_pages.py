@@ -10,9 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from storelens.dashboard.auth import Role, User, hash_password
 from streamlit.testing.v1 import AppTest
-
-from dashboard.auth import Role, User, hash_password
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 TODAY = datetime.now(UTC).date()  # the day conftest's data ends

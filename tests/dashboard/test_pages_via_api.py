@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from storelens.dashboard.auth import Role, User
+from storelens.data.readapi import serve
+from storelens.data.writer import Writer
 from streamlit.testing.v1 import AppTest
-
-from dashboard.auth import Role, User
-from data.readapi import serve
-from data.writer import Writer
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PAGES = ["executive", "live", "store", "compare", "staffing", "privacy"]
@@ -80,8 +79,8 @@ def test_forged_store_is_refused(api_env: dict) -> None:
 
 def test_page_reader_is_signed_for_the_user() -> None:
     """The reader a page gets over the API carries the user's identity, not the system's."""
-    from dashboard.auth import api_caller
-    from data.reader import ApiReader, LocalReader, as_caller
+    from storelens.dashboard.auth import api_caller
+    from storelens.data.reader import ApiReader, LocalReader, as_caller
 
     api = ApiReader("http://127.0.0.1:9", secret=b"s" * 32)
     signed = as_caller(api, api_caller(MANAGER))

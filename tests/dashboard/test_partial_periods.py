@@ -8,10 +8,9 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
+from storelens.dashboard.auth import Role, User
+from storelens.dashboard.filters import PARTIAL_NOTE, parse_filters
 from streamlit.testing.v1 import AppTest
-
-from dashboard.auth import Role, User
-from dashboard.filters import PARTIAL_NOTE, parse_filters
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 MANAGER = User("mia", Role.STORE_MANAGER, store="s1")

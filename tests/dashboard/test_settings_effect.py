@@ -13,9 +13,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from storelens.dashboard.auth import Role, User
 from streamlit.testing.v1 import AppTest
-
-from dashboard.auth import Role, User
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 MANAGER = User("mia", Role.STORE_MANAGER, store="s1")
@@ -93,7 +92,7 @@ def test_saved_minimum_group_hides_small_groups_everywhere(dashboard_env: Path) 
 def test_saved_pipeline_settings_are_what_the_pipeline_starts_with(
     dashboard_env: Path, monkeypatch
 ) -> None:
-    from dashboard.launcher import resolve_config, retention_policy
+    from storelens.dashboard.launcher import resolve_config, retention_policy
 
     monkeypatch.delenv("STORELENS_CONFIG", raising=False)
     at = open_page(ADMIN, "setup")

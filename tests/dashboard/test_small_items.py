@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from storelens.dashboard.auth import Role, User
 from streamlit.testing.v1 import AppTest
-
-from dashboard.auth import Role, User
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 MANAGER = User("mia", Role.STORE_MANAGER, store="s1")

@@ -8,12 +8,11 @@ from datetime import date, datetime
 import plotly.graph_objects as go
 import polars as pl
 import pytest
-
-from dashboard import charts, views
-from dashboard.filters import parse_filters
-from dashboard.privacy import inventory, signage_text
-from dashboard.settings import save_store_config, to_toml, with_camera
-from detectors.config import CameraConfig, PrivacyConfig, StoreLensConfig, parse_config
+from storelens.dashboard import charts, views
+from storelens.dashboard.filters import parse_filters
+from storelens.dashboard.privacy import inventory, signage_text
+from storelens.dashboard.settings import save_store_config, to_toml, with_camera
+from storelens.detectors.config import CameraConfig, PrivacyConfig, StoreLensConfig, parse_config
 
 TODAY = date(2026, 3, 10)
 

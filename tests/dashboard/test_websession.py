@@ -12,10 +12,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.testclient import TestClient
-
-from dashboard import websession
-from dashboard.asgi import BlockPaths, session_end, session_start
-from dashboard.websession import COOKIE_NAME, GrantStore, SessionCookies
+from storelens.dashboard import websession
+from storelens.dashboard.asgi import BlockPaths, session_end, session_start
+from storelens.dashboard.websession import COOKIE_NAME, GrantStore, SessionCookies
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 

@@ -11,11 +11,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
-
-from data.catalog import upsert_camera, upsert_store
-from data.readapi import serve
-from data.schemas import BATCH_SCHEMAS
-from data.writer import Writer
+from storelens.data.catalog import upsert_camera, upsert_store
+from storelens.data.readapi import serve
+from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.writer import Writer
 
 
 def main(path: str) -> None:

@@ -12,11 +12,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
-
-from data.imports import import_file
-from data.reader import LocalReader
-from data.schemas import BATCH_SCHEMAS
-from data.writer import Writer
+from storelens.data.imports import import_file
+from storelens.data.reader import LocalReader
+from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.writer import Writer
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -10,10 +10,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
-
-from data.catalog import upsert_camera, upsert_store
-from data.schemas import BATCH_SCHEMAS
-from data.writer import Writer, WriterConfig
+from storelens.data.catalog import upsert_camera, upsert_store
+from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.writer import Writer, WriterConfig
 
 ROWS = 200
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 import typer
+from storelens.dashboard.cli_data import register
 from typer.testing import CliRunner
-
-from dashboard.cli_data import register
 
 GOLDEN = Path(__file__).parent / "golden"
 

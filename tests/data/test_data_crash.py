@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from data.db import open_database
+from storelens.data.db import open_database
 
 CHILD = Path(__file__).with_name("crash_child.py")
 ROWS = 200

@@ -9,10 +9,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-
-from data import kpi
-from data.demo import DEMO_CAMERA, DEMO_STORE, OVERSTAFFED_STORE, PROBLEM_STORE, seed_demo
-from data.reader import LocalReader
+from storelens.data import kpi
+from storelens.data.demo import DEMO_CAMERA, DEMO_STORE, OVERSTAFFED_STORE, PROBLEM_STORE, seed_demo
+from storelens.data.reader import LocalReader
 
 END = date(2026, 3, 1)
 DAYS = 35

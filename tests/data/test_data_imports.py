@@ -7,9 +7,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-
-from data.errors import ImportRejected, InvalidParams
-from data.imports import import_file
+from storelens.data.errors import ImportRejected, InvalidParams
+from storelens.data.imports import import_file
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -10,10 +10,9 @@ from datetime import date, datetime
 
 import polars as pl
 import pytest
-
-from data import kpi
-from data.errors import AccessDenied, InvalidParams
-from data.kpi import KpiFilter, Scope, StaffingTargets
+from storelens.data import kpi
+from storelens.data.errors import AccessDenied, InvalidParams
+from storelens.data.kpi import KpiFilter, Scope, StaffingTargets
 
 DAY = date(2026, 3, 2)
 ALL = Scope.everything()

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from polars.testing import assert_frame_equal
-
-from data import kpi
-from data.errors import ImportRejected, InvalidParams, UnknownQuery
-from data.readapi import serve
-from data.reader import ApiReader, LocalReader, WriterReader, discovery_path, open_reader
-from data.writer import Writer
+from storelens.data import kpi
+from storelens.data.errors import ImportRejected, InvalidParams, UnknownQuery
+from storelens.data.readapi import serve
+from storelens.data.reader import ApiReader, LocalReader, WriterReader, discovery_path, open_reader
+from storelens.data.writer import Writer
 
 GOLDEN = Path(__file__).parent / "golden"
 CHILD = Path(__file__).with_name("api_child.py")
@@ -117,7 +116,7 @@ def test_local_reader_lets_go_so_a_writer_can_start(golden_db: Path):
     reader = LocalReader(golden_db, hold_s=0.3)
     assert reader.query("stores", {}).height == 2
     code = (
-        "from data.writer import Writer\n"
+        "from storelens.data.writer import Writer\n"
         f"w = Writer({str(golden_db)!r})\n"
         "w.close()\n"
         "print('writer started')\n"

@@ -10,19 +10,18 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
-
-from data.actions import ack_alert
-from data.catalog import upsert_camera, upsert_store
-from data.db import latest_version, open_database
-from data.errors import (
+from storelens.data.actions import ack_alert
+from storelens.data.catalog import upsert_camera, upsert_store
+from storelens.data.db import latest_version, open_database
+from storelens.data.errors import (
     DatabaseLocked,
     DatabaseUnavailable,
     InvalidParams,
     SchemaMismatch,
     WriterClosed,
 )
-from data.schemas import BATCH_SCHEMAS
-from data.writer import RetentionPolicy, Writer, WriterConfig
+from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.writer import RetentionPolicy, Writer, WriterConfig
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -276,8 +275,8 @@ def test_second_writer_process_gets_an_actionable_lock_error(tmp_path: Path):
     with Writer(path):
         code = (
             "import sys\n"
-            "from data.db import open_database\n"
-            "from data.errors import DatabaseLocked\n"
+            "from storelens.data.db import open_database\n"
+            "from storelens.data.errors import DatabaseLocked\n"
             f"try:\n    open_database({str(path)!r}, read_only=True)\n"
             "except DatabaseLocked as exc:\n    print('LOCKED', exc)\n    sys.exit(0)\n"
             "sys.exit(3)\n"
@@ -308,7 +307,7 @@ def test_unreplayable_wal_is_moved_aside_loudly(tmp_path: Path, caplog: pytest.L
         damaged[i] ^= 0xFF
     wal.write_bytes(bytes(damaged))
 
-    caplog.set_level(logging.ERROR, logger="data.db")
+    caplog.set_level(logging.ERROR, logger="storelens.data.db")
     with Writer(path) as fresh:
         assert count(fresh, "SELECT count(*) FROM events") == 0  # a fresh database started
     assert any("MOVED ASIDE" in r.getMessage() for r in caplog.records)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from data.errors import DataError
-from data.reader import LocalReader
-from data.writer import Writer
+from storelens.data.errors import DataError
+from storelens.data.reader import LocalReader
+from storelens.data.writer import Writer
 
 
 def test_reads_and_writes_from_many_threads_never_collide(tmp_path: Path) -> None:
-    from data.catalog import upsert_camera, upsert_store
+    from storelens.data.catalog import upsert_camera, upsert_store
 
     db = tmp_path / "threads.duckdb"
     with Writer(db) as writer:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from detectors.alerts import AlertRules, alerts_to_arrow
-from detectors.config import AlertsConfig
-from detectors.events import EngineState
-from detectors.types import CameraState, CameraStatus, Detections
+from storelens.detectors.alerts import AlertRules, alerts_to_arrow
+from storelens.detectors.config import AlertsConfig
+from storelens.detectors.events import EngineState
+from storelens.detectors.types import CameraState, CameraStatus, Detections
 
 CONFIG = AlertsConfig(frustrated_s=10, queue_wait_s=240, offline_s=30)
 
@@ -81,7 +80,7 @@ def test_camera_offline_alerts_once_per_outage() -> None:
 
 
 def test_alert_rows_match_the_alerts_table() -> None:
-    from data.schemas import conform
+    from storelens.data.schemas import conform
 
     rules = AlertRules("cam", "Checkout 1", CONFIG)
     rows = rules.update(300.0, frame({3: "neutral"}), queue({3: 300.0}))

@@ -7,9 +7,8 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 import pytest
-
-from detectors.config import LineConfig, ZoneConfig, ZoneKind
-from detectors.events import (
+from storelens.detectors.config import LineConfig, ZoneConfig, ZoneKind
+from storelens.detectors.events import (
     EVENTS_SCHEMA,
     QUEUE_SAMPLES_SCHEMA,
     EventEngine,
@@ -18,7 +17,7 @@ from detectors.events import (
     queue_samples_to_arrow,
     rows_to_arrow,
 )
-from detectors.types import NO_TRACK, Detections, TrackEvent
+from storelens.detectors.types import NO_TRACK, Detections, TrackEvent
 
 T0 = 1_764_000_000.0  # a fixed epoch second so rows are reproducible
 

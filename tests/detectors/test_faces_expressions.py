@@ -19,7 +19,7 @@ import pytest
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
-from detectors.expressions import (
+from storelens.detectors.expressions import (
     MIN_FACE_PX,
     BlendshapeReader,
     ExpressionReading,
@@ -32,14 +32,14 @@ from detectors.expressions import (
     make_expression_reader,
     read_faces_in_image,
 )
-from detectors.faces import (
+from storelens.detectors.faces import (
     FACE_COLUMN,
     detect_faces_full_frame,
     head_regions,
     make_face_detector,
 )
-from detectors.registry import resolve_model
-from detectors.types import NO_TRACK, Detections, Valence
+from storelens.detectors.registry import resolve_model
+from storelens.detectors.types import NO_TRACK, Detections, Valence
 
 REPO = Path(__file__).resolve().parents[2]
 HEAD_POSE = "head-pose-face-detection-female-and-male.gif"

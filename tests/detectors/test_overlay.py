@@ -7,10 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from detectors.config import LineConfig, ZoneConfig, ZoneKind
-from detectors.events import EngineState
-from detectors.overlay import (
+from storelens.detectors.config import LineConfig, ZoneConfig, ZoneKind
+from storelens.detectors.events import EngineState
+from storelens.detectors.overlay import (
     LINE_COLOR,
     PERSON_COLOR,
     STATE_COLORS,
@@ -21,7 +20,7 @@ from detectors.overlay import (
     draw_overlay,
     encode_jpeg,
 )
-from detectors.types import NO_TRACK, CameraState, CameraStatus, Detections, Valence
+from storelens.detectors.types import NO_TRACK, CameraState, CameraStatus, Detections, Valence
 
 PERSON = (100, 40, 180, 240)  # head region (top 20 %) is y 40..80
 FACE = (120, 50, 160, 90)

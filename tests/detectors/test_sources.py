@@ -10,9 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from detectors.errors import SourceError
-from detectors.sources import (
+from storelens.detectors.errors import SourceError
+from storelens.detectors.sources import (
     CaptureWorker,
     FrameSource,
     ImageFolderSource,
@@ -22,7 +21,7 @@ from detectors.sources import (
     mask_url,
     open_source,
 )
-from detectors.types import CameraState, Frame
+from storelens.detectors.types import CameraState, Frame
 
 # Frame counts from ../shared/media/README.md, checked by hand with ffprobe.
 GIF_FRAMES = [

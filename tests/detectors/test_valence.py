@@ -18,10 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
-from detectors.errors import ModelHashMismatch
-from detectors.evaluation import (
+from storelens.detectors.errors import ModelHashMismatch
+from storelens.detectors.evaluation import (
     LabelledImage,
     LabelsError,
     evaluate_images,
@@ -29,16 +27,17 @@ from detectors.evaluation import (
     read_labels,
     valence_of,
 )
-from detectors.expressions import (
+from storelens.detectors.expressions import (
     MIN_FACE_PX,
     LearnedValenceReader,
     make_expression_reader,
 )
-from detectors.faces import YuNetFaceDetector
-from detectors.paths import shared_dir
-from detectors.registry import resolve_model
-from detectors.types import Valence
-from detectors.valence import ValenceHead, load_valence_head
+from storelens.detectors.faces import YuNetFaceDetector
+from storelens.detectors.paths import shared_dir
+from storelens.detectors.registry import resolve_model
+from storelens.detectors.types import Valence
+from storelens.detectors.valence import ValenceHead, load_valence_head
+from typer.testing import CliRunner
 
 EXPRESSIONS = shared_dir() / "expressions"
 needs_faces = pytest.mark.skipif(
@@ -176,7 +175,7 @@ def test_the_default_reader_is_the_learned_head_and_old_ones_stay_selectable():
 
 @needs_faces
 def test_evaluate_expressions_json_has_every_field(tmp_path: Path):
-    from dashboard.cli import app
+    from storelens.dashboard.cli import app
 
     rows = [
         LabelledImage("Aaron_Peirsol_0002.jpg", Valence.SATISFIED, "happiness"),
@@ -212,7 +211,7 @@ def test_evaluate_expressions_json_has_every_field(tmp_path: Path):
 
 @needs_faces
 def test_evaluate_names_a_missing_image_and_a_bad_labels_file(tmp_path: Path):
-    from dashboard.cli import app
+    from storelens.dashboard.cli import app
 
     labels = tmp_path / "labels.csv"
     labels.write_text("image,valence\nno_such_face.jpg,neutral\n")

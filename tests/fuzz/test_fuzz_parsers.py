@@ -17,13 +17,12 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from data.catalog import upsert_store
-from data.errors import ImportRejected, InvalidParams
-from data.imports import import_content, validate
-from data.writer import Writer
-from detectors.config import StoreLensConfig, parse_config
-from detectors.errors import ConfigError
+from storelens.data.catalog import upsert_store
+from storelens.data.errors import ImportRejected, InvalidParams
+from storelens.data.imports import import_content, validate
+from storelens.data.writer import Writer
+from storelens.detectors.config import StoreLensConfig, parse_config
+from storelens.detectors.errors import ConfigError
 
 FUZZ_CASES: Counter[str] = Counter()  # printed by conftest.py at the end
 CASES = FUZZ_CASES

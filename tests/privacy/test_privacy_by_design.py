@@ -128,11 +128,11 @@ def _laplacian_var(image: np.ndarray) -> float:
 def test_tiles_are_blurred_for_roles_without_face_access(
     media_dir: Path, person_detector, tmp_path: Path
 ) -> None:
-    from dashboard.auth import Role, User
-    from detectors.config import CameraConfig, StoreLensConfig
-    from detectors.faces import make_face_detector
-    from detectors.pipeline import PipelineOptions, Runner, SharedModels
-    from detectors.stream import TileServer, sign_stream_token
+    from storelens.dashboard.auth import Role, User
+    from storelens.detectors.config import CameraConfig, StoreLensConfig
+    from storelens.detectors.faces import make_face_detector
+    from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
+    from storelens.detectors.stream import TileServer, sign_stream_token
 
     # One still frame of close-up faces, served as a folder camera: every tile shows it.
     cap = cv2.VideoCapture(str(media_dir / "head-pose-face-detection-female-and-male.gif"))
@@ -192,9 +192,9 @@ def test_tiles_are_blurred_for_roles_without_face_access(
 
 
 def test_tile_server_never_hands_unblurred_faces_to_a_role_without_face_access() -> None:
-    from dashboard.auth import Role, User
-    from detectors.hub import FrameHub
-    from detectors.stream import TileServer, sign_stream_token
+    from storelens.dashboard.auth import Role, User
+    from storelens.detectors.hub import FrameHub
+    from storelens.detectors.stream import TileServer, sign_stream_token
 
     hub = FrameHub()
     hub.publish("cam", time.time(), b"BLURRED", b"UNBLURRED")
@@ -214,7 +214,7 @@ def test_tile_server_never_hands_unblurred_faces_to_a_role_without_face_access()
 
 
 def test_retention_deletes_expired_rows_on_its_own_schedule(tmp_path: Path) -> None:
-    from data.writer import RetentionPolicy, Writer, WriterConfig
+    from storelens.data.writer import RetentionPolicy, Writer, WriterConfig
 
     config = WriterConfig(
         retention_interval_s=0.5, retention=RetentionPolicy(detections=7, expressions=30)
@@ -267,11 +267,11 @@ def test_expression_tables_have_no_column_that_could_hold_pixels(pipeline_run, t
 
 def test_every_live_view_access_is_recorded_with_who_when_which_camera(tmp_path: Path) -> None:
     """Through the writer's real read API, as the dashboard's Live page calls it."""
-    from data.apiauth import Caller
-    from data.catalog import upsert_camera, upsert_store
-    from data.readapi import serve
-    from data.reader import ApiReader
-    from data.writer import Writer
+    from storelens.data.apiauth import Caller
+    from storelens.data.catalog import upsert_camera, upsert_store
+    from storelens.data.readapi import serve
+    from storelens.data.reader import ApiReader
+    from storelens.data.writer import Writer
 
     def catalog(con) -> None:
         upsert_store(con, "s1", "Store 1", "north", "UTC")

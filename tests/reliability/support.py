@@ -97,7 +97,7 @@ def print_fault_table() -> list[str]:
 @pytest.fixture(scope="session")
 def person_detector() -> Any:
     """The real YOLO person detector (OpenVINO, 320 px: fault tests need speed, not recall)."""
-    from detectors.persons import PersonDetector
+    from storelens.detectors.persons import PersonDetector
 
     return PersonDetector("openvino", 320)
 
@@ -195,7 +195,7 @@ class PipelineProcess:
         return [
             sys.executable,
             "-m",
-            "dashboard.cli",
+            "storelens.dashboard.cli",
             "pipeline",
             "--config",
             str(self.config),
@@ -247,8 +247,8 @@ class PipelineProcess:
         services = self.services()
         if not services.get("read_api"):
             return {}
-        from data.errors import DataError
-        from data.reader import ApiReader, published_secret
+        from storelens.data.errors import DataError
+        from storelens.data.reader import ApiReader, published_secret
 
         secret = published_secret(services.get("db", ""))
         try:
@@ -350,7 +350,7 @@ def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
     """
     if "run" in _RUNS:
         return _RUNS["run"]
-    from detectors.stream import sign_stream_token
+    from storelens.detectors.stream import sign_stream_token
 
     clip = media / "head-pose-face-detection-female-and-male.gif"
     secret_url = (
@@ -382,8 +382,7 @@ def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
         def expressions_read() -> int:
             try:
                 import polars as pl
-
-                from data.reader import ApiReader, published_secret
+                from storelens.data.reader import ApiReader, published_secret
 
                 api = ApiReader(info["read_api"], secret=published_secret(info["db"]))
                 sizes = api.query("table_sizes", {})
@@ -399,7 +398,7 @@ def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
                 f"{info['tiles']}/frame/{cam}.jpg?token={token}", timeout=10
             ) as r:
                 tiles[cam] = r.read()
-        from detectors.stream import status_url
+        from storelens.detectors.stream import status_url
 
         with urllib.request.urlopen(
             status_url(info["tiles"], TILE_SECRET.encode()), timeout=10

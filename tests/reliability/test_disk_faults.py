@@ -17,8 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
-
-from data.writer import Writer
+from storelens.data.writer import Writer
 
 pytestmark = pytest.mark.fault
 

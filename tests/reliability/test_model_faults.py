@@ -14,12 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from storelens.data.writer import Writer
+from storelens.detectors.config import CameraConfig, StoreLensConfig
+from storelens.detectors.hub import FrameHub
+from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
 from storelens_fault_support import FaultyPersonDetector, wait_until
-
-from data.writer import Writer
-from detectors.config import CameraConfig, StoreLensConfig
-from detectors.hub import FrameHub
-from detectors.pipeline import PipelineOptions, Runner, SharedModels
 
 pytestmark = pytest.mark.fault
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from storelens.dashboard.launcher import Supervisor
 from storelens_fault_support import storelens_home, wait_until, write_config
-
-from dashboard.launcher import Supervisor
 
 pytestmark = pytest.mark.fault
 
@@ -105,7 +104,7 @@ def test_supervisor_gives_up_on_a_crash_loop_after_its_budget(tmp_path: Path, fa
     argv = [
         sys.executable,
         "-m",
-        "dashboard.cli",
+        "storelens.dashboard.cli",
         "pipeline",
         "--config",
         str(bad),

@@ -23,12 +23,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from storelens.detectors.config import CameraConfig, StoreLensConfig
+from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
+from storelens.detectors.sources import CaptureWorker
+from storelens.detectors.types import CameraState
 from storelens_fault_support import wait_until
-
-from detectors.config import CameraConfig, StoreLensConfig
-from detectors.pipeline import PipelineOptions, Runner, SharedModels
-from detectors.sources import CaptureWorker
-from detectors.types import CameraState
 
 pytestmark = pytest.mark.fault
 

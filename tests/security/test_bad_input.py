@@ -19,13 +19,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
-from data.catalog import upsert_store
-from data.errors import ImportRejected
-from data.imports import import_content
-from data.writer import Writer
-from detectors.config import load_config
-from detectors.errors import ConfigError
+from storelens.data.catalog import upsert_store
+from storelens.data.errors import ImportRejected
+from storelens.data.imports import import_content
+from storelens.data.writer import Writer
+from storelens.detectors.config import load_config
+from storelens.detectors.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 CAMERA = '[[cameras]]\ncamera_id = "door"\nname = "Door"\nsource = "clip.gif"\n'
@@ -100,7 +99,16 @@ def test_commands_refuse_a_bad_config_cleanly(tmp_path: Path, command: str) -> N
     path.write_text(CAMERA + '[[cameras.zones]]\nname = "q"\npolygon = [[0,0],[5,5],[10,10]]\n')
     db = tmp_path / "x.duckdb"
     done = subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", command, "--config", str(path), "--db", str(db)],
+        [
+            sys.executable,
+            "-m",
+            "storelens.dashboard.cli",
+            command,
+            "--config",
+            str(path),
+            "--db",
+            str(db),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -130,7 +138,7 @@ def test_up_with_a_bad_config_serves_the_dashboard_in_safe_mode(tmp_path: Path) 
         [
             sys.executable,
             "-m",
-            "dashboard.cli",
+            "storelens.dashboard.cli",
             "up",
             "--config",
             str(path),

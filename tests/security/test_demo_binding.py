@@ -17,11 +17,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from storelens.dashboard.auth import hash_password
+from storelens.dashboard.launcher import dashboard_address, dashboard_argv, sign_in_configured
+from storelens.dashboard.testing import REPO, free_port
 from typer.testing import CliRunner
-
-from dashboard.auth import hash_password
-from dashboard.launcher import dashboard_address, dashboard_argv, sign_in_configured
-from dashboard.testing import REPO, free_port
 
 
 @pytest.mark.parametrize(
@@ -43,7 +42,7 @@ def test_address_and_message(host, signin, address, says) -> None:
 def test_blank_host_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="--host must be an address"):
         dashboard_address("  ", signin=False)
-    from dashboard.cli import app
+    from storelens.dashboard.cli import app
 
     result = CliRunner().invoke(app, ["up", "--host", ""])
     assert result.exit_code == 2
@@ -60,7 +59,7 @@ def test_argv_binds_what_it_is_given() -> None:
 def test_sign_in_is_read_from_the_secrets_streamlit_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dashboard.launcher as launcher
+    import storelens.dashboard.launcher as launcher
 
     monkeypatch.setattr(launcher, "PROJECT_ROOT", tmp_path)
     monkeypatch.setattr(Path, "home", lambda: tmp_path / "nohome")

@@ -5,8 +5,7 @@ their own caps, on top of the per-name one."""
 from __future__ import annotations
 
 import pytest
-
-from dashboard.auth import (
+from storelens.dashboard.auth import (
     AuthConfig,
     AuthError,
     LoginLimiter,

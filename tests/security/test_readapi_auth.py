@@ -20,14 +20,13 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-
-from data import readapi
-from data.apiauth import SYSTEM, Caller, sign_caller
-from data.errors import AccessDenied, Unauthenticated
-from data.readapi import serve
-from data.reader import ApiReader, published_api, published_secret
-from data.schemas import BATCH_SCHEMAS
-from data.writer import Writer
+from storelens.data import readapi
+from storelens.data.apiauth import SYSTEM, Caller, sign_caller
+from storelens.data.errors import AccessDenied, Unauthenticated
+from storelens.data.readapi import serve
+from storelens.data.reader import ApiReader, published_api, published_secret
+from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.writer import Writer
 
 STORES = {"s1": "north", "s2": "north", "s3": "south"}
 SALES = b"ts,store_id,amount,register\n2026-01-05T10:00:00+00:00,s1,12.5,1\n"
@@ -35,7 +34,7 @@ SALES = b"ts,store_id,amount,register\n2026-01-05T10:00:00+00:00,s1,12.5,1\n"
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from data.catalog import upsert_camera, upsert_store
+    from storelens.data.catalog import upsert_camera, upsert_store
 
     db = tmp_path_factory.mktemp("readapi-auth") / "auth.duckdb"
     writer = Writer(db)

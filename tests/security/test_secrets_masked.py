@@ -11,12 +11,11 @@ import time
 
 import duckdb
 import pytest
+from storelens.detectors.config import parse_config
+from storelens.detectors.errors import ConfigError, SourceError
+from storelens.detectors.sources import CaptureWorker, open_source
+from storelens.detectors.types import CameraState
 from storelens_fault_support import SECRET_PASSWORD, SECRET_TOKEN, wait_until
-
-from detectors.config import parse_config
-from detectors.errors import ConfigError, SourceError
-from detectors.sources import CaptureWorker, open_source
-from detectors.types import CameraState
 
 SECRETS = (SECRET_PASSWORD, SECRET_TOKEN)
 

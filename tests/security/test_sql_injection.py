@@ -13,14 +13,13 @@ from typing import Any
 
 import polars as pl
 import pytest
-
-from data import kpi
-from data.catalog import upsert_camera, upsert_store
-from data.errors import AccessDenied, DataError, ImportRejected
-from data.imports import import_content
-from data.readapi import serve
-from data.reader import ApiReader, WriterReader
-from data.writer import Writer
+from storelens.data import kpi
+from storelens.data.catalog import upsert_camera, upsert_store
+from storelens.data.errors import AccessDenied, DataError, ImportRejected
+from storelens.data.imports import import_content
+from storelens.data.readapi import serve
+from storelens.data.reader import ApiReader, WriterReader
+from storelens.data.writer import Writer
 
 PAYLOADS = [
     "x'; DROP TABLE stores; --",
@@ -117,7 +116,7 @@ def test_hostile_import_is_rejected_whole_with_per_row_reasons(served) -> None:
 
 
 def test_hostile_text_in_the_live_view_log_is_stored_literally(served) -> None:
-    from data.apiauth import Caller
+    from storelens.data.apiauth import Caller
 
     payload = PAYLOADS[0]
     # The API records the signed caller's name (not one from the body): put the text there.
@@ -137,7 +136,7 @@ def test_oversized_upload_is_refused_before_it_is_read(served) -> None:
     import json
     from urllib.parse import urlsplit
 
-    from data.readapi import MAX_IMPORT_BODY
+    from storelens.data.readapi import MAX_IMPORT_BODY
 
     before = fingerprint(served["writer"])
     url = urlsplit(served["api"].base_url)

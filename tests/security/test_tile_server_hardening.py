@@ -12,10 +12,9 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-
-from detectors import stream
-from detectors.hub import FrameHub
-from detectors.stream import TileServer, sign_stream_token, status_url
+from storelens.detectors import stream
+from storelens.detectors.hub import FrameHub
+from storelens.detectors.stream import TileServer, sign_stream_token, status_url
 
 SECRET = b"tile-hardening-secret"
 

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from detectors.hub import FrameHub
-from detectors.stream import TileServer, sign_stream_token
+from storelens.detectors.hub import FrameHub
+from storelens.detectors.stream import TileServer, sign_stream_token
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = b"tile-test-secret"
