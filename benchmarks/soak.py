@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
-    from storelens.detectors.paths import shared_dir
+    from storelens.kernel.paths import shared_dir
 
     media = shared_dir() / "media"
     if not media.is_dir():

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from storelens.detectors.errors import StoreLensError
+from storelens.dashboard.cli_data import DbOpt
+from storelens.kernel.errors import StoreLensError
 
 app = typer.Typer(
     name="storelens",
@@ -33,10 +34,6 @@ ConfigOpt = Annotated[
         "--config", "-c", help="TOML config (default: env STORELENS_CONFIG, else the demo store)"
     ),
 ]
-DbOpt = Annotated[
-    Path | None,
-    typer.Option("--db", help="DuckDB file (default: env STORELENS_DB, else var/storelens.duckdb)"),
-]
 
 
 def _fail(exc: Exception) -> None:
@@ -45,7 +42,7 @@ def _fail(exc: Exception) -> None:
 
 
 def _db(db: Path | None) -> Path:
-    from storelens.dashboard.launcher import default_db_path
+    from storelens.kernel.paths import default_db_path
 
     return db or default_db_path()
 

@@ -10,7 +10,6 @@ error (message names the file / store and the fix).
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -19,14 +18,18 @@ import typer
 
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", help="DuckDB file (default: env STORELENS_DB, else var/storelens.duckdb)"),
+    typer.Option(
+        "--db",
+        help="DuckDB file (default: env STORELENS_DB, else storelens.duckdb in STORELENS_HOME, "
+        "var/ in a checkout)",
+    ),
 ]
 
 
 def _db(db: Path | None) -> Path:
-    if db is not None:
-        return db
-    return Path(os.environ.get("STORELENS_DB") or "var/storelens.duckdb")
+    from storelens.kernel.paths import default_db_path
+
+    return db or default_db_path()
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from storelens.dashboard.cli_data import DbOpt
 
 LakeOpt = Annotated[
     str,
@@ -40,12 +41,7 @@ def register(app: typer.Typer) -> None:
     @lake_app.command("publish")
     def lake_publish(
         lake: LakeOpt,
-        db: Annotated[
-            Path | None,
-            typer.Option(
-                "--db", help="DuckDB file (default: env STORELENS_DB, else var/storelens.duckdb)"
-            ),
-        ] = None,
+        db: DbOpt = None,
         store: Annotated[
             list[str] | None, typer.Option("--store", help="store id (repeatable; default: all)")
         ] = None,
@@ -54,7 +50,7 @@ def register(app: typer.Typer) -> None:
         """Publish everything not yet published (a second run writes nothing)."""
         from storelens.data.errors import DataError
         from storelens.data.lake import open_lake, publish_db
-        from storelens.data.reader import default_db_path
+        from storelens.kernel.paths import default_db_path
 
         try:
             summary = publish_db(db or default_db_path(), open_lake(lake), store or None)
@@ -122,8 +118,7 @@ def register(app: typer.Typer) -> None:
         from storelens.data.errors import DataError
         from storelens.data.lake import publish_db
         from storelens.data.objectstore import HQ, SeaweedS3
-        from storelens.data.reader import default_db_path
-        from storelens.detectors.paths import PROJECT_ROOT, storelens_home
+        from storelens.kernel.paths import PROJECT_ROOT, default_db_path, storelens_home
 
         db_path = db or default_db_path()
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from storelens.detectors.errors import StoreLensError
+from storelens.kernel.errors import StoreLensError
 
 
 def _parse_line(text: str, index: int) -> dict:
@@ -66,8 +66,8 @@ def register(app: typer.Typer) -> None:
         """Run one clip through the full pipeline as fast as possible and summarise it."""
         from pydantic import ValidationError
         from storelens.detectors.analyze import analyze_clip
-        from storelens.detectors.config import LineConfig, ZoneConfig
         from storelens.detectors.pipeline import PipelineOptions
+        from storelens.kernel.config import LineConfig, ZoneConfig
 
         if not path.exists():
             raise typer.BadParameter(f"{path}: no such file or folder")

@@ -27,9 +27,9 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from storelens.detectors.config import StoreLensConfig, load_config
-from storelens.detectors.paths import PROJECT_ROOT, storelens_home
 from storelens.detectors.sources import mask_url
+from storelens.kernel.config import StoreLensConfig, load_config
+from storelens.kernel.paths import PROJECT_ROOT, storelens_home
 
 if TYPE_CHECKING:  # imported lazily at run time: `storelens --help` stays instant
     from storelens.data.writer import RetentionPolicy
@@ -48,10 +48,6 @@ def read_services() -> dict:
         return json.loads(services_path().read_text())
     except (OSError, ValueError):
         return {}
-
-
-def default_db_path() -> Path:
-    return Path(os.environ.get("STORELENS_DB") or storelens_home() / "storelens.duckdb")
 
 
 def resolve_config(path: str | Path | None) -> StoreLensConfig:

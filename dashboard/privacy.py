@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 from storelens.data.writer import RetentionPolicy
-from storelens.detectors.config import PrivacyConfig
+from storelens.kernel.config import PrivacyConfig
 
 # table -> what a row holds (never pixels, crops, embeddings or identities)
 CONTENTS: dict[str, str] = {

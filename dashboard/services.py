@@ -7,8 +7,9 @@ import json
 import urllib.request
 
 import streamlit as st
-from storelens.dashboard.launcher import default_db_path, read_services
+from storelens.dashboard.launcher import read_services
 from storelens.data.reader import Reader, open_reader
+from storelens.kernel.paths import default_db_path
 
 
 @st.cache_resource(show_spinner=False)

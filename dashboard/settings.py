@@ -15,15 +15,15 @@ from typing import Any
 
 import polars as pl
 from storelens.data.kpi import MIN_GROUP
-from storelens.detectors.config import (
+from storelens.kernel.config import (
     CameraConfig,
     StoreConfig,
     StoreLensConfig,
     load_config,
     parse_config,
 )
-from storelens.detectors.errors import StoreLensError
-from storelens.detectors.paths import storelens_home
+from storelens.kernel.errors import StoreLensError
+from storelens.kernel.paths import storelens_home
 
 
 def settings_path() -> Path:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from storelens.detectors.paths import storelens_home
+from storelens.kernel.paths import storelens_home
 
 COOKIE_NAME = "storelens_session"
 # One working day by default (env STORELENS_SESSION_HOURS): a reload keeps the user in,

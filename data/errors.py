@@ -2,12 +2,16 @@
 
 Library errors (duckdb, pyarrow, polars, OS) are translated into these at the
 boundary, with a message that names the file / table / row and says how to fix it.
+:class:`DataError` derives from the kernel's :class:`StoreLensError`, so one
+``except StoreLensError`` at a boundary catches the data room's errors too.
 """
 
 from __future__ import annotations
 
+from storelens.kernel.errors import StoreLensError
 
-class DataError(Exception):
+
+class DataError(StoreLensError):
     """Base class of every error the data room raises on purpose."""
 
 

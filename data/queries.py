@@ -20,6 +20,16 @@ import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from storelens.data.errors import InvalidParams, UnknownQuery
+from storelens.data.vocabulary import (
+    HOURLY_TABLES,
+    HOURLY_ZONE_TABLE,
+    METRICS,
+    ZONE_METRICS,
+    Metric,
+    of_source,
+    sql_aggregates,
+    sql_zero_filled,
+)
 
 Granularity = Literal["hour", "day", "week"]
 
@@ -236,63 +246,29 @@ def _table_sizes(con: duckdb.DuckDBPyConnection, p: NoParams) -> pl.DataFrame:
 
 # ---------------------------------------------------------------------------- KPI inputs
 
-_ZONE_SUMS = """
-    sum(tracks_total)::BIGINT AS tracks_total, sum(tracks_readable)::BIGINT AS tracks_readable,
-    sum(satisfied)::DOUBLE AS satisfied, sum(neutral)::DOUBLE AS neutral,
-    sum(frustrated)::DOUBLE AS frustrated,
-    sum(dwell_visits)::BIGINT AS dwell_visits, sum(dwell_seconds)::DOUBLE AS dwell_seconds,
-    sum(queue_joins)::BIGINT AS queue_joins, sum(queue_leaves)::BIGINT AS queue_leaves,
-    sum(queue_wait_s)::DOUBLE AS queue_wait_s, sum(queue_length)::DOUBLE AS queue_length_sum,
-    sum(queue_sampled)::BIGINT AS queue_sampled_hours"""
-
-_TRAFFIC_SUMS = (
-    """
-    sum(visitors)::BIGINT AS visitors, sum(exits)::BIGINT AS exits,"""
-    + _ZONE_SUMS
-)
-
-
-_DAILY_ZONE_COLUMNS = (
-    "tracks_total",
-    "tracks_readable",
-    "satisfied",
-    "neutral",
-    "frustrated",
-    "dwell_visits",
-    "dwell_seconds",
-    "queue_joins",
-    "queue_leaves",
-    "queue_wait_s",
-    "queue_length_sum",
-    "queue_sampled_hours",
-)
-# Columns of the ``metrics`` query that come from the cameras (hourly_traffic).
-TRAFFIC_COLUMNS = (
-    "visitors",
-    "exits",
-    *_DAILY_ZONE_COLUMNS,
-    "queue_length_max",
-    "alerts",
-)
-_DAILY_COLUMNS = (
-    *TRAFFIC_COLUMNS,
-    "transactions",
-    "sales",
-    "staff_hours",
-    "labour_cost",
-)
-_INT_COLUMNS = {
-    "visitors",
-    "exits",
-    "tracks_total",
-    "tracks_readable",
-    "dwell_visits",
-    "queue_joins",
-    "queue_leaves",
-    "queue_sampled_hours",
-    "alerts",
-    "transactions",
-}
+def _hourly_store_metrics_sql(bucket: str) -> str:
+    """Every store metric per bucket: one aggregate per hourly source table, full-joined
+    (an hour may have sales but no camera rows, or the reverse)."""
+    parts = []
+    for source, table in HOURLY_TABLES.items():
+        parts.append(
+            f"""
+        from_{source} AS (
+            SELECT store_id, {bucket} AS bucket,
+                {sql_aggregates(of_source(source), hourly=True)}
+            FROM {table}
+            WHERE list_contains($stores, store_id) AND local_hour >= $lo AND local_hour < $hi
+            GROUP BY ALL
+        )"""
+        )
+    first, *rest = (f"from_{source}" for source in HOURLY_TABLES)
+    joins = "".join(f" FULL JOIN {name} USING (store_id, bucket)" for name in rest)
+    return f"""
+        WITH {",".join(parts)}
+        SELECT store_id, bucket, {sql_zero_filled(METRICS)}
+        FROM {first}{joins}
+        ORDER BY store_id, bucket
+        """
 
 
 def _daily_metrics(
@@ -300,20 +276,15 @@ def _daily_metrics(
     p: StoreRange,
     table: str,
     keys: tuple[str, ...],
-    columns: tuple[str, ...],
+    metrics: tuple[Metric, ...],
 ) -> pl.DataFrame:
     """Day / week buckets from the daily rollups (same columns as the hourly path)."""
     bucket = "day" if p.granularity == "day" else "date_trunc('week', day)"
-    sums = ", ".join(
-        f"max({c})::INTEGER AS {c}"
-        if c == "queue_length_max"
-        else f"sum({c})::{'BIGINT' if c in _INT_COLUMNS else 'DOUBLE'} AS {c}"
-        for c in columns
-    )
     key_list = ", ".join(keys)
     return con.sql(
         f"""
-        SELECT {key_list}, CAST({bucket} AS TIMESTAMP) AS bucket, {sums}
+        SELECT {key_list}, CAST({bucket} AS TIMESTAMP) AS bucket,
+            {sql_aggregates(metrics, hourly=False)}
         FROM {table}
         WHERE list_contains($stores, store_id) AND day >= $lo AND day <= $hi
         GROUP BY ALL ORDER BY {key_list}, bucket
@@ -329,51 +300,9 @@ def _daily_metrics(
 )
 def _metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
     if p.granularity != "hour":
-        return _daily_metrics(con, p, "daily_store", ("store_id",), _DAILY_COLUMNS)
-    bucket = _BUCKET[p.granularity]
+        return _daily_metrics(con, p, "daily_store", ("store_id",), METRICS)
     return con.sql(
-        f"""
-        WITH t AS (
-            SELECT store_id, {bucket} AS bucket, {_TRAFFIC_SUMS},
-                   max(queue_length_max)::INTEGER AS queue_length_max,
-                   sum(alerts)::BIGINT AS alerts
-            FROM hourly_traffic
-            WHERE list_contains($stores, store_id) AND local_hour >= $lo AND local_hour < $hi
-            GROUP BY ALL
-        ),
-        s AS (
-            SELECT store_id, {bucket} AS bucket, sum(transactions)::BIGINT AS transactions,
-                   sum(sales)::DOUBLE AS sales
-            FROM hourly_sales
-            WHERE list_contains($stores, store_id) AND local_hour >= $lo AND local_hour < $hi
-            GROUP BY ALL
-        ),
-        st AS (
-            SELECT store_id, {bucket} AS bucket, sum(staff_hours)::DOUBLE AS staff_hours,
-                   sum(labour_cost)::DOUBLE AS labour_cost
-            FROM hourly_staff
-            WHERE list_contains($stores, store_id) AND local_hour >= $lo AND local_hour < $hi
-            GROUP BY ALL
-        )
-        SELECT store_id, bucket,
-            coalesce(visitors, 0) AS visitors, coalesce(exits, 0) AS exits,
-            coalesce(tracks_total, 0) AS tracks_total,
-            coalesce(tracks_readable, 0) AS tracks_readable,
-            coalesce(satisfied, 0) AS satisfied, coalesce(neutral, 0) AS neutral,
-            coalesce(frustrated, 0) AS frustrated,
-            coalesce(dwell_visits, 0) AS dwell_visits,
-            coalesce(dwell_seconds, 0) AS dwell_seconds,
-            coalesce(queue_joins, 0) AS queue_joins, coalesce(queue_leaves, 0) AS queue_leaves,
-            coalesce(queue_wait_s, 0) AS queue_wait_s,
-            coalesce(queue_length_sum, 0) AS queue_length_sum,
-            coalesce(queue_sampled_hours, 0) AS queue_sampled_hours,
-            coalesce(queue_length_max, 0) AS queue_length_max,
-            coalesce(alerts, 0) AS alerts,
-            coalesce(transactions, 0) AS transactions, coalesce(sales, 0) AS sales,
-            coalesce(staff_hours, 0) AS staff_hours, coalesce(labour_cost, 0) AS labour_cost
-        FROM t FULL JOIN s USING (store_id, bucket) FULL JOIN st USING (store_id, bucket)
-        ORDER BY store_id, bucket
-        """,
+        _hourly_store_metrics_sql(_BUCKET[p.granularity]),
         params={"stores": p.stores, "lo": _start(p.start), "hi": _end_exclusive(p.end)},
     ).pl()
 
@@ -381,12 +310,12 @@ def _metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
 @_register("zone_metrics", StoreRange, "additive hourly rollups per store, zone and local bucket")
 def _zone_metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
     if p.granularity != "hour":
-        return _daily_metrics(con, p, "daily_zone", ("store_id", "zone"), _DAILY_ZONE_COLUMNS)
+        return _daily_metrics(con, p, "daily_zone", ("store_id", "zone"), ZONE_METRICS)
     bucket = _BUCKET[p.granularity]
     return con.sql(
         f"""
-        SELECT store_id, zone, {bucket} AS bucket, {_ZONE_SUMS}
-        FROM hourly_zone
+        SELECT store_id, zone, {bucket} AS bucket, {sql_aggregates(ZONE_METRICS, hourly=True)}
+        FROM {HOURLY_ZONE_TABLE}
         WHERE list_contains($stores, store_id) AND local_hour >= $lo AND local_hour < $hi
         GROUP BY ALL ORDER BY store_id, zone, bucket
         """,

@@ -58,16 +58,10 @@ from storelens.data.apiauth import SYSTEM, Caller, sign_caller
 from storelens.data.db import open_database
 from storelens.data.errors import DatabaseLocked, ReadApiError
 from storelens.data.queries import run_query, validate
+from storelens.kernel.paths import default_db_path
 
 if TYPE_CHECKING:
     from storelens.data.writer import Writer
-
-DEFAULT_DB = Path("var/storelens.duckdb")
-
-
-def default_db_path() -> Path:
-    """``STORELENS_DB`` if set, else var/storelens.duckdb."""
-    return Path(os.environ.get("STORELENS_DB") or DEFAULT_DB)
 
 
 def discovery_path(db_path: str | Path) -> Path:

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 from storelens.data.sink import BATCH_SCHEMAS
-from storelens.detectors.config import AlertsConfig
 from storelens.detectors.events import EngineState
 from storelens.detectors.types import CameraState, CameraStatus, Detections, Valence
+from storelens.kernel.config import AlertsConfig
 
 ALERTS_SCHEMA = BATCH_SCHEMAS["alerts"]
 REARM_MIN_S = 60.0  # a zone quiet for at least this long may raise a fresh alert

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from storelens.detectors.config import CameraConfig, LineConfig, StoreLensConfig, ZoneConfig
 from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
 from storelens.detectors.sources import open_source
 from storelens.detectors.types import NO_TRACK, Frame, TrackEvent, Valence
+from storelens.kernel.config import CameraConfig, LineConfig, StoreLensConfig, ZoneConfig
 
 
 @dataclass

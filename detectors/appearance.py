@@ -31,8 +31,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from storelens.detectors.errors import ModelError
-from storelens.detectors.paths import model_cache_dir
 from storelens.detectors.registry import get_spec, resolve_model
+from storelens.kernel.paths import model_export_dir
 
 MODEL_NAME = "yolo-face-expression"
 INPUT_PX = 224
@@ -82,7 +82,7 @@ def _trunk_module(weights: Path):  # -> torch.nn.Module
 
 def export_folder(imgsz: int = INPUT_PX) -> Path:
     spec = get_spec(MODEL_NAME)
-    return model_cache_dir() / "exports" / f"{MODEL_NAME}-{spec.sha256[:12]}-trunk-{imgsz}"
+    return model_export_dir() / f"{MODEL_NAME}-{spec.sha256[:12]}-trunk-{imgsz}"
 
 
 def prepare_trunk(imgsz: int = INPUT_PX) -> Path:

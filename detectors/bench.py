@@ -17,11 +17,11 @@ import time
 from typing import Any
 
 import cv2
-from storelens.detectors.config import CameraConfig, StoreLensConfig
 from storelens.detectors.demo import _DEMO_CAMERAS, demo_config
 from storelens.detectors.errors import MediaNotFound
 from storelens.detectors.media import shared_clip
 from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
+from storelens.kernel.config import CameraConfig, StoreLensConfig
 
 
 def _rss_mb() -> float:

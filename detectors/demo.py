@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-from storelens.detectors.config import (
+from storelens.detectors.media import find_demo_media, shared_clip
+from storelens.kernel.config import (
     CameraConfig,
     LineConfig,
     ModelsConfig,
@@ -18,7 +19,6 @@ from storelens.detectors.config import (
     StoreLensConfig,
     ZoneConfig,
 )
-from storelens.detectors.media import find_demo_media, shared_clip
 
 # camera id, clip, name, role, line (fractions) or None, zones [(name, kind, polygon fractions)]
 _DEMO_CAMERAS: tuple[tuple[str, str, str, str, tuple | None, list], ...] = (

@@ -1,13 +1,21 @@
 """The detectors room's exceptions: library errors are translated into these at the
-boundary, with messages a store manager or installer can act on."""
+boundary, with messages a store manager or installer can act on.
 
+The root ``StoreLensError`` and ``ConfigError`` live in :mod:`storelens.kernel.errors`
+(shared with the data room); they are re-exported here for the detectors' callers.
+"""
 
-class StoreLensError(Exception):
-    """Base of every error StoreLens raises on purpose."""
+from storelens.kernel.errors import ConfigError, StoreLensError
 
-
-class ConfigError(StoreLensError):
-    """A config file or value is invalid; the message names the file, field and fix."""
+__all__ = [
+    "ConfigError",
+    "MediaNotFound",
+    "ModelError",
+    "ModelHashMismatch",
+    "ModelNotFound",
+    "SourceError",
+    "StoreLensError",
+]
 
 
 class ModelError(StoreLensError):

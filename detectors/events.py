@@ -52,8 +52,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 from storelens.data.sink import BATCH_SCHEMAS
-from storelens.detectors.config import LineConfig, ZoneConfig, ZoneKind
 from storelens.detectors.types import NO_TRACK, PERSON_CLASS_ID, Detections, TrackEvent
+from storelens.kernel.config import LineConfig, ZoneConfig, ZoneKind
 
 QUEUE_KINDS = frozenset({ZoneKind.QUEUE, ZoneKind.CHECKOUT})
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storelens.detectors.errors import MediaNotFound
-from storelens.detectors.paths import shared_dir
+from storelens.kernel.paths import shared_dir
 
 # Preferred clip first: shoppers in a real store aisle.
 DEMO_CLIPS = (

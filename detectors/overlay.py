@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
-from storelens.detectors.config import LineConfig, ZoneConfig, ZoneKind
 from storelens.detectors.events import EngineState
 from storelens.detectors.types import NO_TRACK, CameraState, CameraStatus, Detections, Valence
+from storelens.kernel.config import LineConfig, ZoneConfig, ZoneKind
 
 # Colours are BGR.
 PERSON_COLOR = (255, 160, 0)  # tracked person: blue

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 from storelens.detectors.errors import ModelError
-from storelens.detectors.paths import model_cache_dir
 from storelens.detectors.registry import get_spec, resolve_model
 from storelens.detectors.types import PERSON_CLASS_ID, Detections
+from storelens.kernel.paths import model_export_dir
 
 BACKENDS = ("openvino", "onnx", "torch")
 _EXPORT_FORMATS = {"openvino": "openvino", "onnx": "onnx"}
@@ -33,7 +33,7 @@ def _quiet_ultralytics() -> None:
 
 def export_dir(model_name: str, backend: str, imgsz: int) -> Path:
     spec = get_spec(model_name)
-    return model_cache_dir() / "exports" / f"{model_name}-{spec.sha256[:12]}-{backend}-{imgsz}"
+    return model_export_dir() / f"{model_name}-{spec.sha256[:12]}-{backend}-{imgsz}"
 
 
 def _exported_artifact(folder: Path, backend: str) -> Path | None:

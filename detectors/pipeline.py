@@ -32,7 +32,6 @@ import numpy as np
 import pyarrow as pa
 from storelens.data.sink import BATCH_SCHEMAS, RowSink
 from storelens.detectors.alerts import AlertRow, AlertRules, alerts_to_arrow
-from storelens.detectors.config import AlertsConfig, CameraConfig, StoreLensConfig
 from storelens.detectors.events import EventEngine, EventRow, rows_to_arrow
 from storelens.detectors.hub import FrameHub
 from storelens.detectors.types import (
@@ -44,6 +43,7 @@ from storelens.detectors.types import (
     TrackEvent,
 )
 from storelens.detectors.watchdog import AnalysisJobs, Job
+from storelens.kernel.config import AlertsConfig, CameraConfig, StoreLensConfig
 
 if TYPE_CHECKING:
     from storelens.detectors.expressions import TrackReading

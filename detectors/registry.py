@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storelens.detectors.errors import ModelHashMismatch, ModelNotFound
-from storelens.detectors.paths import PROJECT_ROOT, model_cache_dir, shared_dir
+from storelens.kernel.paths import PROJECT_ROOT, model_cache_dir, shared_dir
 
 DOWNLOAD_TIMEOUT_S = 10.0
 # Printed by ``scripts/train_valence.py --write``; a retrained head needs this line updated.

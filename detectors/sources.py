@@ -37,8 +37,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from storelens.detectors.errors import SourceError
-from storelens.detectors.redact import mask_url
 from storelens.detectors.types import CameraState, CameraStatus, Frame
+from storelens.kernel.redact import mask_url
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 from storelens.detectors.hub import FrameHub
-from storelens.detectors.paths import storelens_home
+from storelens.kernel.paths import storelens_home
 
 log = logging.getLogger(__name__)
 BOUNDARY = "storelensframe"

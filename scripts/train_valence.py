@@ -80,7 +80,7 @@ YOLO_EMOTION = {
 
 
 def features_path(condition: str, kind: str = "appearance") -> Path:
-    from storelens.detectors.paths import storelens_home
+    from storelens.kernel.paths import storelens_home
 
     name = "features" if kind == "landmarks" else kind
     return storelens_home() / "valence" / f"{name}-{condition}.npz"

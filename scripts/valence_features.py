@@ -36,7 +36,7 @@ from storelens.detectors.evaluation import largest_face, pad_photo, read_labels 
 from storelens.detectors.expressions import BlendshapeReader, face_crop  # noqa: E402
 from storelens.detectors.face_features import GEOMETRY_NAMES  # noqa: E402
 from storelens.detectors.faces import YuNetFaceDetector  # noqa: E402
-from storelens.detectors.paths import shared_dir, storelens_home  # noqa: E402
+from storelens.kernel.paths import shared_dir, storelens_home  # noqa: E402
 
 CONDITIONS = ("clean", "px64", "px48", "px40", "px32", "jpeg30", "grey", "blur")
 N_POSE = 3

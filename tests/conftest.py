@@ -27,7 +27,7 @@ def ultralytics_assets() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_media() -> Path:
-    from storelens.detectors.paths import shared_dir
+    from storelens.kernel.paths import shared_dir
 
     media = shared_dir() / "media"
     if not media.is_dir():

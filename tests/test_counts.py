@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from storelens.detectors.analyze import analyze_clip
-from storelens.detectors.config import LineConfig
 from storelens.detectors.persons import PersonDetector
 from storelens.detectors.pipeline import PipelineOptions, SharedModels
+from storelens.kernel.config import LineConfig
 
 HAND_COUNTS = [
     # clip, person tracks (≥ 1 s) by eye (min, max), most people at once by eye

@@ -67,7 +67,7 @@ def test_a_foreign_data_package_on_the_path_cannot_break_the_cli(foreign_package
 
 def test_ours_and_theirs_import_side_by_side(foreign_packages: Path) -> None:
     probe = (
-        "import data, storelens.data.kpi as kpi, storelens.detectors.config as cfg\n"
+        "import data, storelens.data.kpi as kpi, storelens.kernel.config as cfg\n"
         "assert data.NAME == 'the user own data package', data.__file__\n"
         "assert kpi.__name__ == 'storelens.data.kpi'\n"
         "print('ok', data.__file__)\n"

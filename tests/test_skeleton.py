@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from storelens.data.reader import LocalReader
 from storelens.data.writer import Writer
-from storelens.detectors.config import CameraConfig, LineConfig, StoreLensConfig
 from storelens.detectors.hub import FrameHub
 from storelens.detectors.pipeline import PipelineOptions, Runner
 from storelens.detectors.stream import TileServer, sign_stream_token
+from storelens.kernel.config import CameraConfig, LineConfig, StoreLensConfig
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,14 @@ import streamlit as st
 from PIL import Image
 from pydantic import ValidationError
 from storelens.dashboard import charts, settings
-from storelens.dashboard.launcher import default_db_path
 from storelens.dashboard.privacy import retention_days
 from storelens.dashboard.services import tile_still
 from storelens.dashboard.session import data_errors, page_context
 from storelens.data.errors import DataError, ImportRejected
 from storelens.data.reader import ApiReader
-from storelens.detectors.config import CameraConfig, CameraRole, PrivacyConfig
-from storelens.detectors.errors import StoreLensError
+from storelens.kernel.config import CameraConfig, CameraRole, PrivacyConfig
+from storelens.kernel.errors import StoreLensError
+from storelens.kernel.paths import default_db_path
 
 ctx = page_context()
 st.title("Setup")

@@ -12,7 +12,7 @@ from storelens.dashboard import charts, views
 from storelens.dashboard.filters import parse_filters
 from storelens.dashboard.privacy import inventory, signage_text
 from storelens.dashboard.settings import save_store_config, to_toml, with_camera
-from storelens.detectors.config import CameraConfig, PrivacyConfig, StoreLensConfig, parse_config
+from storelens.kernel.config import CameraConfig, PrivacyConfig, StoreLensConfig, parse_config
 
 TODAY = date(2026, 3, 10)
 

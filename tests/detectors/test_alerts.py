@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from storelens.detectors.alerts import AlertRules, alerts_to_arrow
-from storelens.detectors.config import AlertsConfig
 from storelens.detectors.events import EngineState
 from storelens.detectors.types import CameraState, CameraStatus, Detections
+from storelens.kernel.config import AlertsConfig
 
 CONFIG = AlertsConfig(frustrated_s=10, queue_wait_s=240, offline_s=30)
 

@@ -7,7 +7,6 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 import pytest
-from storelens.detectors.config import LineConfig, ZoneConfig, ZoneKind
 from storelens.detectors.events import (
     EVENTS_SCHEMA,
     QUEUE_SAMPLES_SCHEMA,
@@ -18,6 +17,7 @@ from storelens.detectors.events import (
     rows_to_arrow,
 )
 from storelens.detectors.types import NO_TRACK, Detections, TrackEvent
+from storelens.kernel.config import LineConfig, ZoneConfig, ZoneKind
 
 T0 = 1_764_000_000.0  # a fixed epoch second so rows are reproducible
 

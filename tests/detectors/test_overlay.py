@@ -7,7 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from storelens.detectors.config import LineConfig, ZoneConfig, ZoneKind
 from storelens.detectors.events import EngineState
 from storelens.detectors.overlay import (
     LINE_COLOR,
@@ -21,6 +20,7 @@ from storelens.detectors.overlay import (
     encode_jpeg,
 )
 from storelens.detectors.types import NO_TRACK, CameraState, CameraStatus, Detections, Valence
+from storelens.kernel.config import LineConfig, ZoneConfig, ZoneKind
 
 PERSON = (100, 40, 180, 240)  # head region (top 20 %) is y 40..80
 FACE = (120, 50, 160, 90)

@@ -33,10 +33,10 @@ from storelens.detectors.expressions import (
     make_expression_reader,
 )
 from storelens.detectors.faces import YuNetFaceDetector
-from storelens.detectors.paths import shared_dir
 from storelens.detectors.registry import resolve_model
 from storelens.detectors.types import Valence
 from storelens.detectors.valence import ValenceHead, load_valence_head
+from storelens.kernel.paths import shared_dir
 from typer.testing import CliRunner
 
 EXPRESSIONS = shared_dir() / "expressions"

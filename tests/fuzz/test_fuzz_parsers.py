@@ -21,8 +21,8 @@ from storelens.data.catalog import upsert_store
 from storelens.data.errors import ImportRejected, InvalidParams
 from storelens.data.imports import import_content, validate
 from storelens.data.writer import Writer
-from storelens.detectors.config import StoreLensConfig, parse_config
 from storelens.detectors.errors import ConfigError
+from storelens.kernel.config import StoreLensConfig, parse_config
 
 FUZZ_CASES: Counter[str] = Counter()  # printed by conftest.py at the end
 CASES = FUZZ_CASES

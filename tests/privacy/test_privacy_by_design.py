@@ -129,10 +129,10 @@ def test_tiles_are_blurred_for_roles_without_face_access(
     media_dir: Path, person_detector, tmp_path: Path
 ) -> None:
     from storelens.dashboard.auth import Role, User
-    from storelens.detectors.config import CameraConfig, StoreLensConfig
     from storelens.detectors.faces import make_face_detector
     from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
     from storelens.detectors.stream import TileServer, sign_stream_token
+    from storelens.kernel.config import CameraConfig, StoreLensConfig
 
     # One still frame of close-up faces, served as a folder camera: every tile shows it.
     cap = cv2.VideoCapture(str(media_dir / "head-pose-face-detection-female-and-male.gif"))

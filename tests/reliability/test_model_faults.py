@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from storelens.data.writer import Writer
-from storelens.detectors.config import CameraConfig, StoreLensConfig
 from storelens.detectors.hub import FrameHub
 from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
+from storelens.kernel.config import CameraConfig, StoreLensConfig
 from storelens_fault_support import FaultyPersonDetector, wait_until
 
 pytestmark = pytest.mark.fault

@@ -23,10 +23,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from storelens.detectors.config import CameraConfig, StoreLensConfig
 from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
 from storelens.detectors.sources import CaptureWorker
 from storelens.detectors.types import CameraState
+from storelens.kernel.config import CameraConfig, StoreLensConfig
 from storelens_fault_support import wait_until
 
 pytestmark = pytest.mark.fault

@@ -23,8 +23,8 @@ from storelens.data.catalog import upsert_store
 from storelens.data.errors import ImportRejected
 from storelens.data.imports import import_content
 from storelens.data.writer import Writer
-from storelens.detectors.config import load_config
 from storelens.detectors.errors import ConfigError
+from storelens.kernel.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 CAMERA = '[[cameras]]\ncamera_id = "door"\nname = "Door"\nsource = "clip.gif"\n'

@@ -11,10 +11,10 @@ import time
 
 import duckdb
 import pytest
-from storelens.detectors.config import parse_config
 from storelens.detectors.errors import ConfigError, SourceError
 from storelens.detectors.sources import CaptureWorker, open_source
 from storelens.detectors.types import CameraState
+from storelens.kernel.config import parse_config
 from storelens_fault_support import SECRET_PASSWORD, SECRET_TOKEN, wait_until
 
 SECRETS = (SECRET_PASSWORD, SECRET_TOKEN)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from storelens.detectors.errors import ConfigError
-from storelens.detectors.redact import mask_url
+from storelens.kernel.errors import ConfigError
+from storelens.kernel.redact import mask_url
 
 Point = tuple[Annotated[float, Field(ge=0, le=10_000)], Annotated[float, Field(ge=0, le=10_000)]]
 
