@@ -1,8 +1,8 @@
 """Pure polars shaping between the KPI frames of data/ and the charts (no Streamlit).
 
-Only re-arrangements and sums of KPI inputs live here; KPI definitions stay in data/kpi.py
-(where a ratio is recomputed after summing, it uses the same definition and the same
-minimum group as data/kpi.py).
+Only re-arrangements live here: KPIs are defined once in data/kpi.py, and a table at a
+grain of its own (zone × hour of day, zone) is made by ``kpi.summarize``, which sums the
+metrics and applies those same definitions.
 """
 
 from __future__ import annotations
@@ -118,11 +118,15 @@ def satisfaction_by_zone_hour(
                 "satisfaction_high": pl.Float64,
             }
         )
-    summed = zone_hourly.group_by("zone", pl.col("bucket").dt.hour().alias("hour")).agg(
-        pl.col("tracks_readable", "satisfied", "frustrated").sum()
-    )
+    hour_of_day = pl.col("bucket").dt.hour().alias("hour")
+    summed = kpi.summarize(zone_hourly, ["zone", hour_of_day], min_group)
     return summed.select(
-        "zone", "hour", "tracks_readable", *kpi.satisfaction_exprs(min_group)
+        "zone",
+        "hour",
+        "tracks_readable",
+        "satisfaction_index",
+        "satisfaction_low",
+        "satisfaction_high",
     ).sort("zone", "hour")
 
 
@@ -133,14 +137,9 @@ def dwell_by_zone(zone_frame: pl.DataFrame) -> pl.DataFrame:
             schema={"zone": pl.String, "dwell_visits": pl.Int64, "avg_dwell_s": pl.Float64}
         )
     return (
-        zone_frame.group_by("zone")
-        .agg(pl.col("dwell_visits").sum(), pl.col("dwell_seconds").sum())
+        kpi.summarize(zone_frame, ["zone"])
         .filter(pl.col("dwell_visits") > 0)
-        .select(
-            "zone",
-            "dwell_visits",
-            (pl.col("dwell_seconds") / pl.col("dwell_visits")).alias("avg_dwell_s"),
-        )
+        .select("zone", "dwell_visits", "avg_dwell_s")
         .sort("avg_dwell_s")
     )
 

@@ -21,6 +21,8 @@ from typing import Any, Literal
 import polars as pl
 from storelens.data.errors import AccessDenied, InvalidParams
 from storelens.data.reader import Reader
+from storelens.data.vocabulary import METRICS, aggregates
+from storelens.data.vocabulary import schema as metric_schema
 
 Granularity = Literal["hour", "day", "week"]
 
@@ -105,30 +107,134 @@ def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     return pl.when(den > 0).then(num / den).otherwise(None)
 
 
-_EMPTY_METRICS_SCHEMA = {
-    "store_id": pl.String,
-    "bucket": pl.Datetime("us"),
-    "visitors": pl.Int64,
-    "exits": pl.Int64,
-    "tracks_total": pl.Int64,
-    "tracks_readable": pl.Int64,
-    "satisfied": pl.Float64,  # expected counts: sums of calibrated probabilities
-    "neutral": pl.Float64,
-    "frustrated": pl.Float64,
-    "dwell_visits": pl.Int64,
-    "dwell_seconds": pl.Float64,
-    "queue_joins": pl.Int64,
-    "queue_leaves": pl.Int64,
-    "queue_wait_s": pl.Float64,
-    "queue_length_sum": pl.Float64,
-    "queue_sampled_hours": pl.Int64,
-    "queue_length_max": pl.Int32,
-    "alerts": pl.Int64,
-    "transactions": pl.Int64,
-    "sales": pl.Float64,
-    "staff_hours": pl.Float64,
-    "labour_cost": pl.Float64,
-}
+# ------------------------------------------------------------------------- KPI definitions
+#
+# Each KPI is defined here once, as a polars expression over *summed* metric columns
+# (data.vocabulary). Every grain (hour / day / week bucket, period, zone, zone × hour of
+# day, store comparison) first sums the metrics to its own grain and then applies the same
+# expression, so a KPI read at one grain equals its inputs summed from another.
+
+# Measured queue waits are trusted where at least this share of queue joins ended in a
+# measured leave; below it tracks are broken and the wait comes from Little's law
+# (DESIGN.md: "wait = measured time in zone per track, Little's law where tracks are broken").
+QUEUE_INTACT_SHARE = 0.8
+
+# 95 % normal interval. Each readable track scores +1 (satisfied), 0 or −1 (frustrated)
+# with its calibrated probabilities; the index is 100 × their mean, and the variance of
+# one track's score is P(sat) + P(fru) − (P(sat) − P(fru))². Fine from the minimum group
+# of 5 up (the score is bounded, so the mean is near-normal quickly); clipped to ±100.
+Z95 = 1.96
+
+
+def satisfaction_exprs(min_group: int) -> list[pl.Expr]:
+    """THE satisfaction index, with its interval and sample size, from summed columns.
+
+    Needs ``tracks_readable`` and the expected counts ``satisfied`` / ``frustrated``;
+    every grain (hour, day, period, zone, zone × hour of day, store comparison) uses
+    this one definition. Null (hidden) where fewer than ``min_group`` tracks count.
+    """
+    n = pl.col("tracks_readable").cast(pl.Float64)
+    share_sat = pl.col("satisfied") / n
+    share_fru = pl.col("frustrated") / n
+    mean = share_sat - share_fru
+    half = Z95 * ((share_sat + share_fru - mean * mean).clip(lower_bound=0.0) / n).sqrt()
+    shown = pl.col("tracks_readable") >= min_group
+    return [
+        pl.when(shown).then(100.0 * mean).otherwise(None).alias("satisfaction_index"),
+        pl.when(shown)
+        .then((100.0 * (mean - half)).clip(-100.0, 100.0))
+        .otherwise(None)
+        .alias("satisfaction_low"),
+        pl.when(shown)
+        .then((100.0 * (mean + half)).clip(-100.0, 100.0))
+        .otherwise(None)
+        .alias("satisfaction_high"),
+    ]
+
+
+def queue_wait_exprs(intact_share: float = QUEUE_INTACT_SHARE) -> list[pl.Expr]:
+    """THE queue wait: measured, by Little's law, the one shown and which one it is.
+
+    ``wait_measured_s`` is the mean measured wait (queue_leave values); ``wait_littles_s``
+    = L / λ with λ = joins per sampled hour: (Σ hourly L / hours) / (joins / (hours ·
+    3600 s)) = Σ L · 3600 / joins. ``queue_wait_s_avg`` takes the measured wait where at
+    least ``intact_share`` of the joins ended in a measured leave, else Little's law; null
+    where nobody joined a queue. ``wait_method`` says which.
+    """
+    joins = pl.col("queue_joins")
+    measured = _ratio(pl.col("queue_wait_s"), pl.col("queue_leaves"))
+    littles = _ratio(pl.col("queue_length_sum") * 3600.0, joins)
+    trusted = (pl.col("queue_leaves") >= intact_share * joins) & measured.is_not_null()
+    nobody = joins == 0
+    return [
+        measured.alias("wait_measured_s"),
+        littles.alias("wait_littles_s"),
+        pl.when(nobody)
+        .then(None)
+        .when(trusted)
+        .then(measured)
+        .otherwise(littles)
+        .alias("queue_wait_s_avg"),
+        pl.when(nobody)
+        .then(None)
+        .when(trusted)
+        .then(pl.lit("measured"))
+        .otherwise(pl.lit("littles_law"))
+        .alias("wait_method"),
+    ]
+
+
+def kpi_exprs(
+    min_group: int = MIN_GROUP, intact_share: float = QUEUE_INTACT_SHARE
+) -> dict[str, pl.Expr]:
+    """Every KPI by its column name (DESIGN.md "KPI definitions"); ratios are null where
+    the denominator is 0. Occupancy (a clipped running sum) and staffing are not ratios of
+    sums and have their own functions below."""
+    visitors = pl.col("visitors")
+    labour = pl.col("labour_cost")
+    exprs = [
+        _ratio(pl.col("transactions"), visitors).alias("conversion"),
+        _ratio(pl.col("sales"), visitors).alias("sales_per_visitor"),
+        *satisfaction_exprs(min_group),
+        _ratio(pl.col("tracks_readable").cast(pl.Float64), pl.col("tracks_total")).alias(
+            "faces_read"
+        ),
+        _ratio(visitors.cast(pl.Float64), pl.col("staff_hours")).alias("star"),
+        _ratio(labour, visitors).alias("labour_cost_per_visitor"),
+        _ratio(labour, pl.col("transactions")).alias("labour_cost_per_transaction"),
+        _ratio(100.0 * labour, pl.col("sales")).alias("labour_pct_of_sales"),
+        _ratio(pl.col("dwell_seconds"), pl.col("dwell_visits")).alias("avg_dwell_s"),
+        _ratio(pl.col("queue_length_sum"), pl.col("queue_sampled_hours")).alias("queue_length_avg"),
+        *queue_wait_exprs(intact_share),
+    ]
+    return {e.meta.output_name(): e for e in exprs}
+
+
+def with_kpis(
+    frame: pl.DataFrame, min_group: int = MIN_GROUP, intact_share: float = QUEUE_INTACT_SHARE
+) -> pl.DataFrame:
+    """``frame`` (summed metric columns) plus every KPI those columns allow: a zone frame,
+    which has no visitors or sales, gets satisfaction, dwell and queue but no conversion."""
+    have = set(frame.columns)
+    return frame.with_columns(
+        e for e in kpi_exprs(min_group, intact_share).values() if set(e.meta.root_names()) <= have
+    )
+
+
+def summarize(
+    frame: pl.DataFrame,
+    by: list[str | pl.Expr],
+    min_group: int = MIN_GROUP,
+    intact_share: float = QUEUE_INTACT_SHARE,
+) -> pl.DataFrame:
+    """Sum the metric columns of ``frame`` over ``by`` (each by its own aggregate: a sum,
+    or the max of a peak), then add the KPIs: how any grain is made from a finer one."""
+    summed = frame.group_by(*by).agg(aggregates(frame.columns))
+    return with_kpis(summed, min_group, intact_share)
+
+
+_STORE_KEYS = {"store_id": pl.String, "bucket": pl.Datetime("us")}
+_ZONE_KEYS = {"store_id": pl.String, "zone": pl.String, "bucket": pl.Datetime("us")}
 
 
 def metrics(
@@ -137,7 +243,7 @@ def metrics(
     """All additive rollup columns per store and bucket (the input of most KPIs)."""
     stores = resolve_stores(reader, flt, scope)
     if not stores:
-        return pl.DataFrame(schema=_EMPTY_METRICS_SCHEMA)
+        return pl.DataFrame(schema=metric_schema(_STORE_KEYS))
     return reader.query(
         "metrics",
         {
@@ -152,14 +258,7 @@ def metrics(
 def zone_metrics(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
     stores = resolve_stores(reader, flt, scope)
     if not stores:
-        schema = dict(_EMPTY_METRICS_SCHEMA)
-        return pl.DataFrame(
-            schema={
-                "store_id": pl.String,
-                "zone": pl.String,
-                **{k: v for k, v in schema.items() if k != "store_id"},
-            }
-        )
+        return pl.DataFrame(schema=metric_schema(_ZONE_KEYS, by_zone=True))
     return reader.query(
         "zone_metrics",
         {"stores": stores, "start": flt.start, "end": flt.end, "granularity": flt.granularity},
@@ -168,6 +267,11 @@ def zone_metrics(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
 
 def _keys(by_zone: bool = False) -> list[str]:
     return ["store_id", "zone", "bucket"] if by_zone else ["store_id", "bucket"]
+
+
+def _kpi(name: str, min_group: int = MIN_GROUP) -> pl.Expr:
+    """One KPI's expression, from :func:`kpi_exprs`."""
+    return kpi_exprs(min_group)[name]
 
 
 # ------------------------------------------------------------------------- traffic
@@ -217,7 +321,7 @@ def dwell(reader: Reader, flt: KpiFilter, scope: Scope, by_zone: bool = False) -
     return frame.select(
         *_keys(by_zone),
         "dwell_visits",
-        _ratio(pl.col("dwell_seconds"), pl.col("dwell_visits")).alias("avg_dwell_s"),
+        _kpi("avg_dwell_s"),
     )
 
 
@@ -226,45 +330,26 @@ def queue(
     flt: KpiFilter,
     scope: Scope,
     by_zone: bool = False,
-    intact_share: float = 0.8,
+    intact_share: float = QUEUE_INTACT_SHARE,
 ) -> pl.DataFrame:
-    """Queue length and wait.
+    """Queue length and wait per bucket (per zone if ``by_zone``).
 
-    ``queue_length_avg`` is the mean of sampled lengths (summed over queue zones);
-    ``wait_measured_s`` the mean of measured waits (queue_leave values);
-    ``wait_littles_s`` = L / λ with λ = queue joins per sampled hour (Little's law).
-    ``wait_s`` takes the measured wait where tracks are mostly intact (at least
-    ``intact_share`` of joins ended with a measured leave), else Little's law;
-    ``wait_method`` says which.
+    ``queue_length_avg`` is the mean of sampled lengths (summed over queue zones); the
+    waits and ``wait_method`` are those of :func:`queue_wait_exprs`, ``wait_s`` being the
+    one shown (``queue_wait_s_avg`` at the period grain).
     """
     frame = zone_metrics(reader, flt, scope) if by_zone else metrics(reader, flt, scope)
-    measured = _ratio(pl.col("queue_wait_s"), pl.col("queue_leaves"))
-    # L / λ: (Σ hourly L / hours) / (joins / (hours * 3600 s)) = Σ L * 3600 / joins
-    littles = _ratio(pl.col("queue_length_sum") * 3600.0, pl.col("queue_joins"))
-    intact = pl.col("queue_leaves") >= intact_share * pl.col("queue_joins")
-    out = frame.select(
+    measured, littles, shown, method = queue_wait_exprs(intact_share)
+    return frame.select(
         *_keys(by_zone),
-        _ratio(pl.col("queue_length_sum"), pl.col("queue_sampled_hours")).alias("queue_length_avg"),
+        _kpi("queue_length_avg"),
         *(["queue_length_max"] if not by_zone else []),
         "queue_joins",
-        measured.alias("wait_measured_s"),
-        littles.alias("wait_littles_s"),
-        intact.alias("_intact"),
+        measured,
+        littles,
+        shown.alias("wait_s"),
+        method,
     )
-    return out.with_columns(
-        pl.when(pl.col("queue_joins") == 0)
-        .then(None)
-        .when(pl.col("_intact") & pl.col("wait_measured_s").is_not_null())
-        .then(pl.col("wait_measured_s"))
-        .otherwise(pl.col("wait_littles_s"))
-        .alias("wait_s"),
-        pl.when(pl.col("queue_joins") == 0)
-        .then(None)
-        .when(pl.col("_intact") & pl.col("wait_measured_s").is_not_null())
-        .then(pl.lit("measured"))
-        .otherwise(pl.lit("littles_law"))
-        .alias("wait_method"),
-    ).drop("_intact")
 
 
 # ------------------------------------------------------------------------- sales
@@ -277,7 +362,7 @@ def conversion(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
         "bucket",
         "visitors",
         "transactions",
-        _ratio(pl.col("transactions"), pl.col("visitors")).alias("conversion"),
+        _kpi("conversion"),
     )
 
 
@@ -288,55 +373,17 @@ def sales_per_visitor(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFr
         "bucket",
         "visitors",
         "sales",
-        _ratio(pl.col("sales"), pl.col("visitors")).alias("sales_per_visitor"),
+        _kpi("sales_per_visitor"),
     )
 
 
 # ------------------------------------------------------------------------- satisfaction
 
 
-# 95 % normal interval. Each readable track scores +1 (satisfied), 0 or −1 (frustrated)
-# with its calibrated probabilities; the index is 100 × their mean, and the variance of
-# one track's score is P(sat) + P(fru) − (P(sat) − P(fru))². Fine from the minimum group
-# of 5 up (the score is bounded, so the mean is near-normal quickly); clipped to ±100.
-Z95 = 1.96
-
-
-def satisfaction_exprs(min_group: int) -> list[pl.Expr]:
-    """THE satisfaction index, with its interval and sample size, from summed columns.
-
-    Needs ``tracks_readable`` and the expected counts ``satisfied`` / ``frustrated``;
-    every grain (hour, day, period, zone, zone × hour of day, store comparison) uses
-    this one definition. Null (hidden) where fewer than ``min_group`` tracks count.
-    """
-    n = pl.col("tracks_readable").cast(pl.Float64)
-    share_sat = pl.col("satisfied") / n
-    share_fru = pl.col("frustrated") / n
-    mean = share_sat - share_fru
-    half = Z95 * ((share_sat + share_fru - mean * mean).clip(lower_bound=0.0) / n).sqrt()
-    shown = pl.col("tracks_readable") >= min_group
-    return [
-        pl.when(shown).then(100.0 * mean).otherwise(None).alias("satisfaction_index"),
-        pl.when(shown)
-        .then((100.0 * (mean - half)).clip(-100.0, 100.0))
-        .otherwise(None)
-        .alias("satisfaction_low"),
-        pl.when(shown)
-        .then((100.0 * (mean + half)).clip(-100.0, 100.0))
-        .otherwise(None)
-        .alias("satisfaction_high"),
-    ]
-
-
 def _satisfaction_columns(min_group: int) -> list[pl.Expr]:
-    readable = pl.col("tracks_readable")
     return [
-        pl.col("tracks_total"),
-        readable,
-        pl.col("satisfied"),
-        pl.col("neutral"),
-        pl.col("frustrated"),
-        _ratio(readable.cast(pl.Float64), pl.col("tracks_total")).alias("faces_read"),
+        pl.col("tracks_total", "tracks_readable", "satisfied", "neutral", "frustrated"),
+        _kpi("faces_read"),
         *satisfaction_exprs(min_group),
     ]
 
@@ -393,7 +440,7 @@ def star(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
         "bucket",
         "visitors",
         "staff_hours",
-        _ratio(pl.col("visitors").cast(pl.Float64), pl.col("staff_hours")).alias("star"),
+        _kpi("star"),
     )
 
 
@@ -404,9 +451,9 @@ def labour_cost(reader: Reader, flt: KpiFilter, scope: Scope) -> pl.DataFrame:
         "bucket",
         "staff_hours",
         "labour_cost",
-        _ratio(pl.col("labour_cost"), pl.col("visitors")).alias("labour_cost_per_visitor"),
-        _ratio(pl.col("labour_cost"), pl.col("transactions")).alias("labour_cost_per_transaction"),
-        _ratio(100.0 * pl.col("labour_cost"), pl.col("sales")).alias("labour_pct_of_sales"),
+        _kpi("labour_cost_per_visitor"),
+        _kpi("labour_cost_per_transaction"),
+        _kpi("labour_pct_of_sales"),
     )
 
 
@@ -595,48 +642,12 @@ def staffing_summary(frame: pl.DataFrame) -> pl.DataFrame:
 
 # ------------------------------------------------------------------------- comparison
 
-_PERIOD_SUMS = [
-    "visitors",
-    "transactions",
-    "sales",
-    "tracks_total",
-    "tracks_readable",
-    "satisfied",
-    "neutral",
-    "frustrated",
-    "dwell_visits",
-    "dwell_seconds",
-    "queue_joins",
-    "queue_leaves",
-    "queue_wait_s",
-    "queue_length_sum",
-    "queue_sampled_hours",
-    "alerts",
-    "staff_hours",
-    "labour_cost",
-]
+_METRIC_NAMES = [m.name for m in METRICS]
 
 
 def _period_kpis(frame: pl.DataFrame, min_group: int) -> pl.DataFrame:
     """Collapse per-bucket metrics to one row per store with every headline KPI."""
-    summed = frame.group_by("store_id").agg(pl.col(c).sum() for c in _PERIOD_SUMS)
-    readable = pl.col("tracks_readable")
-    return summed.with_columns(
-        _ratio(pl.col("transactions"), pl.col("visitors")).alias("conversion"),
-        _ratio(pl.col("sales"), pl.col("visitors")).alias("sales_per_visitor"),
-        *satisfaction_exprs(min_group),
-        _ratio(readable.cast(pl.Float64), pl.col("tracks_total")).alias("faces_read"),
-        _ratio(pl.col("visitors").cast(pl.Float64), pl.col("staff_hours")).alias("star"),
-        _ratio(pl.col("labour_cost"), pl.col("visitors")).alias("labour_cost_per_visitor"),
-        _ratio(pl.col("labour_cost"), pl.col("transactions")).alias("labour_cost_per_transaction"),
-        _ratio(100.0 * pl.col("labour_cost"), pl.col("sales")).alias("labour_pct_of_sales"),
-        _ratio(pl.col("dwell_seconds"), pl.col("dwell_visits")).alias("avg_dwell_s"),
-        _ratio(pl.col("queue_length_sum"), pl.col("queue_sampled_hours")).alias("queue_length_avg"),
-        pl.when(pl.col("queue_leaves") >= 0.8 * pl.col("queue_joins"))
-        .then(_ratio(pl.col("queue_wait_s"), pl.col("queue_leaves")))
-        .otherwise(_ratio(pl.col("queue_length_sum") * 3600.0, pl.col("queue_joins")))
-        .alias("queue_wait_s_avg"),
-    )
+    return summarize(frame, ["store_id"], min_group)
 
 
 def store_comparison(
@@ -658,7 +669,7 @@ def store_comparison(
     )
     days = (flt.end - flt.start).days + 1
     out = info.join(period, on="store_id", how="left").with_columns(
-        pl.col(_PERIOD_SUMS).fill_null(0),  # a store with no rows yet has zero, not unknown, sums
+        pl.col(_METRIC_NAMES).fill_null(0),  # a store with no rows yet has zero, not unknown, sums
         ((pl.col("close_hour") - pl.col("open_hour")) * days).alias("open_hours"),
     )
     out = out.with_columns(
@@ -730,8 +741,8 @@ def headline(
     if frame.is_empty():
         frame = (
             pl.DataFrame({"store_id": [store]})
-            .join(pl.DataFrame(schema=_EMPTY_METRICS_SCHEMA), on="store_id", how="left")
-            .with_columns(pl.col(c).fill_null(0) for c in _PERIOD_SUMS)
+            .join(pl.DataFrame(schema=metric_schema(_STORE_KEYS)), on="store_id", how="left")
+            .with_columns(pl.col(_METRIC_NAMES).fill_null(0))
         )
     row = _period_kpis(frame, min_group).row(0, named=True)
     keys = [

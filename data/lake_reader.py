@@ -45,16 +45,28 @@ from storelens.data.lake import (
     read_manifests,
     status_rows,
 )
-from storelens.data.queries import TRAFFIC_COLUMNS, run_query, validate
+from storelens.data.queries import run_query, validate
+from storelens.data.vocabulary import (
+    DAILY_STORE_TABLE,
+    DAILY_ZONE_TABLE,
+    HOURLY_ZONE_TABLE,
+    TRAFFIC_COLUMNS,
+)
+from storelens.data.vocabulary import HOURLY_TABLES as METRIC_HOURLY_TABLES
 
-# Which lake tables a named query reads, by granularity.
+# Which lake tables a named query reads, by granularity (the hourly store metrics come
+# from one table per source: data.vocabulary).
 _NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
     "metrics": {
-        "hour": ("hourly_traffic", "hourly_sales", "hourly_staff"),
-        "day": ("daily_store",),
-        "week": ("daily_store",),
+        "hour": tuple(METRIC_HOURLY_TABLES.values()),
+        "day": (DAILY_STORE_TABLE,),
+        "week": (DAILY_STORE_TABLE,),
     },
-    "zone_metrics": {"hour": ("hourly_zone",), "day": ("daily_zone",), "week": ("daily_zone",)},
+    "zone_metrics": {
+        "hour": (HOURLY_ZONE_TABLE,),
+        "day": (DAILY_ZONE_TABLE,),
+        "week": (DAILY_ZONE_TABLE,),
+    },
 }
 _LAKE_TABLES = (*HOURLY_TABLES, *DAILY_TABLES)
 _STORE_COLUMNS = ("store_id", "name", "region", "timezone", "open_hour", "close_hour", "area_m2")

@@ -21,6 +21,8 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from storelens.data.errors import InvalidParams, UnknownQuery
 from storelens.data.vocabulary import (
+    DAILY_STORE_TABLE,
+    DAILY_ZONE_TABLE,
     HOURLY_TABLES,
     HOURLY_ZONE_TABLE,
     METRICS,
@@ -246,6 +248,7 @@ def _table_sizes(con: duckdb.DuckDBPyConnection, p: NoParams) -> pl.DataFrame:
 
 # ---------------------------------------------------------------------------- KPI inputs
 
+
 def _hourly_store_metrics_sql(bucket: str) -> str:
     """Every store metric per bucket: one aggregate per hourly source table, full-joined
     (an hour may have sales but no camera rows, or the reverse)."""
@@ -300,7 +303,7 @@ def _daily_metrics(
 )
 def _metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
     if p.granularity != "hour":
-        return _daily_metrics(con, p, "daily_store", ("store_id",), METRICS)
+        return _daily_metrics(con, p, DAILY_STORE_TABLE, ("store_id",), METRICS)
     return con.sql(
         _hourly_store_metrics_sql(_BUCKET[p.granularity]),
         params={"stores": p.stores, "lo": _start(p.start), "hi": _end_exclusive(p.end)},
@@ -310,7 +313,7 @@ def _metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
 @_register("zone_metrics", StoreRange, "additive hourly rollups per store, zone and local bucket")
 def _zone_metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
     if p.granularity != "hour":
-        return _daily_metrics(con, p, "daily_zone", ("store_id", "zone"), ZONE_METRICS)
+        return _daily_metrics(con, p, DAILY_ZONE_TABLE, ("store_id", "zone"), ZONE_METRICS)
     bucket = _BUCKET[p.granularity]
     return con.sql(
         f"""

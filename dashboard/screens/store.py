@@ -75,9 +75,7 @@ def _partial(fig):  # shade today's buckets on charts over time
 
 left, right = st.columns(2)
 left.plotly_chart(_partial(charts.visitors_transactions(metrics)), width="stretch")
-conversion = metrics.select(
-    "bucket", (metrics["transactions"] / metrics["visitors"].replace(0, None)).alias("conversion")
-)
+conversion = kpi.with_kpis(metrics, min_group).select("bucket", "conversion")
 right.plotly_chart(_partial(charts.conversion(conversion)), width="stretch")
 
 left, right = st.columns(2)
