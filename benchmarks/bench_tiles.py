@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
 import statistics
@@ -44,6 +43,7 @@ from storelens.dashboard.testing import (  # noqa: E402
     write_services,
 )
 from storelens.detectors.stream import sign_stream_token  # noqa: E402
+from storelens.kernel.discovery import discovery_path, read_services  # noqa: E402
 
 CAMERAS = ["bench-cam-1", "bench-cam-2", "bench-cam-3", "bench-cam-4"]
 SECRET = "bench-tiles-secret"
@@ -109,7 +109,7 @@ def main() -> int:
     if args.source == "synthetic":
         bench_db(db)
         tiles = SyntheticTiles(CAMERAS, SECRET.encode(), fps=15).start()
-        write_services(home, db, "bench", CAMERAS, tiles.url)
+        write_services(db, "bench", CAMERAS, tiles.url)
         tiles_url, store, cameras = tiles.url, "bench", CAMERAS
     else:
         cache = REPO / "var" / "models"
@@ -134,12 +134,12 @@ def main() -> int:
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 300
-        while not (home / "services.json").exists():
+        while not discovery_path(db).exists():
             if pipeline.poll() is not None or time.monotonic() > deadline:
                 print(f"pipeline did not start; see {tmp / 'pipeline.log'}")
                 return 1
             time.sleep(1)
-        services = json.loads((home / "services.json").read_text())
+        services = read_services(db)
         tiles_url, store = services["tiles"], services["store_id"]
         cameras = [c["camera_id"] for c in services["cameras"]][:4]
     server = StreamlitServer(env, log_path=tmp / "streamlit.log").start()

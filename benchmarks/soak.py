@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
+    from storelens.kernel.discovery import read_services
     from storelens.kernel.paths import shared_dir
 
     media = shared_dir() / "media"
@@ -276,11 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         services: dict[str, Any] = {}
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and pipeline.poll() is None:
-            try:
-                services = json.loads((home / "services.json").read_text())
+            services = read_services(db)
+            if services:
                 break
-            except (OSError, ValueError):
-                time.sleep(1)
+            time.sleep(1)
         if not services:
             print("soak: the pipeline did not come up; see", out / "pipeline.log", file=sys.stderr)
             return 1

@@ -5,7 +5,8 @@ not own capture threads or loop forever. So ``storelens up`` runs two processes:
 
 * the **pipeline** (``storelens pipeline``): capture workers, shared models, the
   one DuckDB writer, the read API (named queries, Arrow IPC) and the MJPEG tile
-  server. It publishes where its servers listen in ``var/services.json``;
+  server. It publishes where its servers listen beside the database, in
+  ``<db>.services.json`` (:mod:`storelens.kernel.discovery`);
 * the **dashboard** (``streamlit run dashboard/asgi.py``): reads only through the
   read API; the browser pulls the tiles' MJPEG streams from the tile server.
 
@@ -15,7 +16,6 @@ No Streamlit import here: this module is plain process plumbing.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storelens.detectors.sources import mask_url
+from storelens.kernel import discovery
 from storelens.kernel.config import StoreLensConfig, load_config
-from storelens.kernel.paths import PROJECT_ROOT, storelens_home
+from storelens.kernel.paths import PROJECT_ROOT, default_db_path, storelens_home
 
 if TYPE_CHECKING:  # imported lazily at run time: `storelens --help` stays instant
     from storelens.data.writer import RetentionPolicy
@@ -38,16 +39,9 @@ log = logging.getLogger("storelens.launcher")
 CONFIG_ERROR_ENV = "STORELENS_CONFIG_ERROR"  # set for the dashboard when it runs in safe mode
 
 
-def services_path() -> Path:
-    return storelens_home() / "services.json"
-
-
 def read_services() -> dict:
-    """Where the running pipeline's servers listen ({} when none published)."""
-    try:
-        return json.loads(services_path().read_text())
-    except (OSError, ValueError):
-        return {}
+    """Where the pipeline that owns the default database listens ({} when none published)."""
+    return discovery.read_services(default_db_path())
 
 
 def resolve_config(path: str | Path | None) -> StoreLensConfig:
@@ -127,22 +121,19 @@ def run_pipeline(
     from storelens.data.lake import loop_from_env
 
     lake_loop = loop_from_env(writer.cursor)  # chain mode: publish to the lake in the background
-    api = serve(writer, host, api_port)
+    api = serve(writer, host, api_port, publish=False)  # published below, with the tiles
     hub = FrameHub()
     tiles = TileServer(hub, tile_host, tile_port).start()
     runner = Runner(config, writer, hub).start()
     services = {
-        "pid": os.getpid(),
-        "db": str(db_path),
         "read_api": api.url,
+        "secret": api.secret.hex(),
         "tiles": f"http://{tile_host}:{tiles.server_address[1]}",
         "store_id": config.store.store_id,
         "cameras": [{"camera_id": c.camera_id, "name": c.name} for c in config.cameras],
     }
-    tmp = services_path().with_suffix(".tmp")
-    tmp.write_text(json.dumps(services))
-    tmp.replace(services_path())
-    log.info("pipeline up: %s", services)
+    discovery.publish(db_path, services)
+    log.info("pipeline up: %s", {k: v for k, v in services.items() if k != "secret"})
     exit_code = 0
     try:
         while not stop.wait(1.0):
@@ -159,11 +150,7 @@ def run_pipeline(
         if lake_loop is not None:
             lake_loop.stop()
         writer.close()
-        try:
-            if json.loads(services_path().read_text()).get("pid") == os.getpid():
-                services_path().unlink()
-        except (OSError, ValueError):
-            pass
+        discovery.unpublish(db_path, pid=os.getpid())
     return exit_code
 
 

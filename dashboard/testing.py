@@ -8,7 +8,6 @@ No Streamlit import here; pages never import this module.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import subprocess
@@ -24,6 +23,7 @@ import numpy as np
 from storelens.detectors.hub import FrameHub
 from storelens.detectors.stream import TileServer
 from storelens.detectors.types import CameraState, CameraStatus
+from storelens.kernel import discovery
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
@@ -118,24 +118,21 @@ class SyntheticTiles:
 
 
 def write_services(
-    home: Path,
     db: Path,
     store_id: str,
     cameras: list[str],
     tiles_url: str,
     read_api: str | None = None,
 ) -> None:
-    """What a running pipeline publishes, so the dashboard shows these tiles."""
-    services = {
-        "pid": os.getpid(),
-        "db": str(db),
+    """What a running pipeline publishes for ``db``, so the dashboard shows these tiles."""
+    services: dict[str, object] = {
         "tiles": tiles_url,
         "store_id": store_id,
         "cameras": [{"camera_id": c, "name": c} for c in cameras],
     }
     if read_api:
         services["read_api"] = read_api
-    (home / "services.json").write_text(json.dumps(services))
+    discovery.publish(db, services)
 
 
 class StreamlitServer:

@@ -4,8 +4,8 @@ The read API (data/readapi.py) listens on 127.0.0.1, but every local process can
 that, so loopback alone is no credential. Instead:
 
 - **A per-start secret.** Each start of the API draws 32 random bytes and writes them, with
-  its URL, to ``<db>.readapi.json`` created 0600: only the account that runs the pipeline
-  (and so the dashboard) can read it. The secret never crosses the wire.
+  its URL, to ``<db>.services.json`` created 0600 (:mod:`storelens.kernel.discovery`):
+  only the account that runs the pipeline (and so the dashboard) can read it. The secret never crosses the wire.
 - **A signed caller on every request.** ``Authorization: StoreLens <caller>.<expires>.<mac>``
   where ``caller`` is the base64 JSON of :class:`Caller` (name, role, store, region) and
   ``mac`` an HMAC-SHA256 of both under the secret. The dashboard signs its signed-in user
@@ -26,12 +26,10 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from storelens.data.errors import AccessDenied, Unauthenticated
@@ -65,17 +63,6 @@ SYSTEM = Caller("system", "system")
 
 def new_secret() -> bytes:
     return secrets.token_bytes(32)
-
-
-def write_private_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` with mode 0600 from the first byte (no window in which
-    another account could open it), replacing any previous file atomically."""
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh)
-    os.chmod(tmp, 0o600)  # O_CREAT does not change the mode of a leftover tmp file
-    tmp.replace(path)
 
 
 def _mac(secret: bytes, body: str) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 import urllib.parse
@@ -33,8 +32,9 @@ from typing import Any
 import pyarrow as pa
 from storelens.data import apiauth, errors
 from storelens.data.apiauth import Caller
-from storelens.data.reader import WriterReader, discovery_path
+from storelens.data.reader import WriterReader
 from storelens.data.writer import Writer
+from storelens.kernel import discovery
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,8 @@ def serve(
     """Serve the read API in a background thread; ``port=0`` picks a free port.
 
     Given a path, the server opens (and on ``stop()`` closes) its own :class:`Writer`.
-    With ``publish``, the URL is written to ``<db>.readapi.json`` so that
+    With ``publish``, the URL and secret are published for the database
+    (:mod:`storelens.kernel.discovery`, ``<db>.services.json``) so that
     :class:`~data.reader.LocalReader` / :func:`~data.reader.open_reader` in other processes
     find it instead of failing on the file lock.
     """
@@ -281,10 +282,9 @@ def serve(
     server.thread.start()
     if publish:
         # 0600: the secret in it is the only credential the API accepts.
-        info = discovery_path(writer.path)  # type: ignore[union-attr]
-        apiauth.write_private_json(
-            info, {"url": server.url, "pid": os.getpid(), "secret": server.secret.hex()}
+        server.published = discovery.publish(
+            writer.path,  # type: ignore[union-attr]
+            {"read_api": server.url, "secret": server.secret.hex()},
         )
-        server.published = info
     log.info("read API for %s at %s", writer.path, server.url)  # type: ignore[union-attr]
     return server

@@ -25,8 +25,8 @@ So there are three readers behind one :class:`Reader` protocol, all running the 
 
 - :class:`LocalReader` opens the file read-only on demand and closes it after a short
   idle time (no pipeline running: tests, a seeded demo without cameras). If the file turns out to be held by a
-  writer that published its read API (``<db>.readapi.json``, written by
-  :func:`data.readapi.serve`), it transparently asks that API instead.
+  writer that published its read API (``<db>.services.json``, see
+  :mod:`storelens.kernel.discovery`), it transparently asks that API instead.
 - :class:`ApiReader` talks to :func:`data.readapi.serve` over HTTP (Arrow IPC bodies).
 - :class:`WriterReader` runs on a cursor of a :class:`~data.writer.Writer` in the same
   process.
@@ -58,16 +58,11 @@ from storelens.data.apiauth import SYSTEM, Caller, sign_caller
 from storelens.data.db import open_database
 from storelens.data.errors import DatabaseLocked, ReadApiError
 from storelens.data.queries import run_query, validate
+from storelens.kernel.discovery import read_services
 from storelens.kernel.paths import default_db_path
 
 if TYPE_CHECKING:
     from storelens.data.writer import Writer
-
-
-def discovery_path(db_path: str | Path) -> Path:
-    """Where a writer process publishes the URL of its read API for ``db_path``."""
-    db_path = Path(db_path)
-    return db_path.with_name(db_path.name + ".readapi.json")
 
 
 @runtime_checkable
@@ -342,29 +337,21 @@ class ApiReader:
             raise ReadApiError(f"read API at {self.base_url} is not healthy: {exc}") from exc
 
 
-def _published(db_path: str | Path) -> dict[str, Any]:
-    try:
-        info = json.loads(discovery_path(db_path).read_text())
-    except (OSError, ValueError):
-        return {}
-    return info if isinstance(info, dict) else {}
-
-
 def published_secret(db_path: str | Path) -> bytes | None:
     """The read API's per-start secret for ``db_path`` (None if not published or not
     readable by this account: then the API answers 401)."""
     try:
-        return bytes.fromhex(str(_published(db_path).get("secret", ""))) or None
+        return bytes.fromhex(str(read_services(db_path).get("secret", ""))) or None
     except ValueError:
         return None
 
 
 def published_api(db_path: str | Path) -> ApiReader | None:
     """The live read API published for ``db_path``, if its process answers."""
-    info = _published(db_path)
-    if not info:
+    url = read_services(db_path).get("read_api")
+    if not url:
         return None
-    api = ApiReader(str(info.get("url", "")), timeout_s=10.0, secret=published_secret(db_path))
+    api = ApiReader(str(url), timeout_s=10.0, secret=published_secret(db_path))
     try:
         api.health()
     except ReadApiError:

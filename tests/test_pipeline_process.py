@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import duckdb
+from storelens.kernel.discovery import discovery_path, read_services
 
 
 def test_sigterm_flushes_the_sink(tmp_path: Path, shared_media: Path) -> None:
@@ -49,13 +50,13 @@ source = "{shared_media / "store-aisle-detection.gif"}"
         stderr=subprocess.PIPE,
         text=True,
     )
-    services_file = home / "services.json"
+    services_file = discovery_path(db)
     try:
         deadline = time.monotonic() + 180
         while not services_file.exists() and time.monotonic() < deadline:
             assert proc.poll() is None, proc.stderr.read()
             time.sleep(0.5)
-        services = json.loads(services_file.read_text())
+        services = read_services(db)
         assert services["cameras"] == [{"camera_id": "cam-a", "name": "Aisle"}]
         from storelens.data.reader import ApiReader, published_secret
 

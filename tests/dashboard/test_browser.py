@@ -47,7 +47,7 @@ def served(dashboard_db_master: Path, tmp_path_factory: pytest.TempPathFactory) 
         f'password_hash = "{hash_password("ada-pw")}"\n'
     )
     tiles = SyntheticTiles(["s1-entrance"], b"browser-test-secret", fps=12).start()
-    write_services(home, db, "s1", ["s1-entrance"], tiles.url)
+    write_services(db, "s1", ["s1-entrance"], tiles.url)
     env = {
         "STORELENS_DB": str(db),
         "STORELENS_HOME": str(home),

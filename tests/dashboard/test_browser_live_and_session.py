@@ -147,7 +147,7 @@ def live(dashboard_db_master: Path, tmp_path_factory: pytest.TempPathFactory) ->
     )
     port = free_port()
     tiles = TileProcess(port, root / "tiles.log").start()
-    write_services(home, db, "s1", CAMERAS, f"http://127.0.0.1:{port}")
+    write_services(db, "s1", CAMERAS, f"http://127.0.0.1:{port}")
     env = {
         "STORELENS_DB": str(db),
         "STORELENS_HOME": str(home),

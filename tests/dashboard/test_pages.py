@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from storelens.dashboard.auth import Role, User, hash_password
+from storelens.kernel import discovery
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -172,16 +173,13 @@ def test_executive_is_read_only(dashboard_env: Path) -> None:
 
 
 def test_live_tiles_are_streams_and_views_are_logged_once(dashboard_env: Path) -> None:
-    home = Path(dashboard_env).parent / "home"
-    (home / "services.json").write_text(
-        json.dumps(
-            {
-                "store_id": "s1",
-                "tiles": "http://127.0.0.1:9",
-                "db": str(dashboard_env),
-                "cameras": [{"camera_id": "s1-entrance", "name": "Front door"}],
-            }
-        )
+    discovery.publish(
+        dashboard_env,
+        {
+            "store_id": "s1",
+            "tiles": "http://127.0.0.1:9",
+            "cameras": [{"camera_id": "s1-entrance", "name": "Front door"}],
+        },
     )
     at = open_app(USERS["manager"], page="screens/live.py")
     assert not problems(at)

@@ -5,7 +5,6 @@ identity than the user's."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from storelens.dashboard.auth import Role, User
 from storelens.data.readapi import serve
 from storelens.data.writer import Writer
+from storelens.kernel import discovery
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -25,17 +25,13 @@ EXECUTIVE = User("eve", Role.EXECUTIVE)
 def api_env(dashboard_env: Path) -> Iterator[dict]:
     writer = Writer(dashboard_env)
     server = serve(writer, port=0, publish=True)
-    home = dashboard_env.parent / "home"
-    (home / "services.json").write_text(
-        json.dumps(
-            {
-                "store_id": "s1",
-                "db": str(dashboard_env),
-                "read_api": server.url,
-                "tiles": "http://127.0.0.1:9",
-                "cameras": [{"camera_id": "s1-entrance", "name": "Front door"}],
-            }
-        )
+    discovery.publish(  # what the pipeline adds to the read API's record
+        dashboard_env,
+        {
+            "store_id": "s1",
+            "tiles": "http://127.0.0.1:9",
+            "cameras": [{"camera_id": "s1-entrance", "name": "Front door"}],
+        },
     )
     try:
         yield {"writer": writer, "server": server}

@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from storelens.dashboard.auth import Role, User
+from storelens.kernel import discovery
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -46,25 +46,22 @@ def test_forged_store_does_not_stick_to_other_pages(dashboard_env: Path) -> None
         assert "Access denied" not in errors(at), page
 
 
-def _services(home: Path, db: Path, store_id: str) -> None:
-    (home / "services.json").write_text(
-        json.dumps(
-            {
-                "store_id": store_id,
-                "db": str(db),
-                "tiles": "http://127.0.0.1:9",
-                "cameras": [{"camera_id": f"{store_id}-entrance", "name": "Door"}],
-            }
-        )
+def _services(db: Path, store_id: str) -> None:
+    discovery.publish(
+        db,
+        {
+            "store_id": store_id,
+            "tiles": "http://127.0.0.1:9",
+            "cameras": [{"camera_id": f"{store_id}-entrance", "name": "Door"}],
+        },
     )
 
 
 def test_live_says_what_runs_instead_of_start_storelens_up(dashboard_env: Path) -> None:
-    home = dashboard_env.parent / "home"
     at = run_page(EXECUTIVE, "live", {"store": "s2"})
     assert "no pipeline is running on this machine" in " ".join(i.value for i in at.info)
 
-    _services(home, dashboard_env, "s1")  # a pipeline runs, for another store
+    _services(dashboard_env, "s1")  # a pipeline runs, for another store
     info = " ".join(i.value for i in run_page(EXECUTIVE, "live", {"store": "s2"}).info)
     assert "the pipeline running here serves store **s1**" in info
     assert "storelens up" not in info

@@ -14,8 +14,9 @@ from polars.testing import assert_frame_equal
 from storelens.data import kpi
 from storelens.data.errors import ImportRejected, InvalidParams, UnknownQuery
 from storelens.data.readapi import serve
-from storelens.data.reader import ApiReader, LocalReader, WriterReader, discovery_path, open_reader
+from storelens.data.reader import ApiReader, LocalReader, WriterReader, open_reader
 from storelens.data.writer import Writer
+from storelens.kernel.discovery import discovery_path
 
 GOLDEN = Path(__file__).parent / "golden"
 CHILD = Path(__file__).with_name("api_child.py")

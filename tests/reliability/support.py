@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from storelens.kernel.discovery import discovery_path, read_services
 
 REPO = Path(__file__).resolve().parents[2]
 DETECTORS_CONFTEST = REPO / "tests" / "detectors" / "conftest.py"
@@ -217,8 +218,7 @@ class PipelineProcess:
         )
 
     def start(self) -> PipelineProcess:
-        services = self.home / "services.json"
-        services.unlink(missing_ok=True)
+        discovery_path(self.db).unlink(missing_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             self.argv(),
@@ -232,10 +232,7 @@ class PipelineProcess:
         return self
 
     def services(self) -> dict[str, Any]:
-        try:
-            info = json.loads((self.home / "services.json").read_text())
-        except (OSError, ValueError):
-            return {}
+        info = read_services(self.db)
         return info if self.proc is not None and info.get("pid") == self.proc.pid else {}
 
     def wait_ready(self, timeout: float = 180) -> dict[str, Any]:
@@ -377,7 +374,7 @@ def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
     status_json = services_json = ""
     try:
         info = proc.wait_ready()
-        services_json = (home / "services.json").read_text()
+        services_json = discovery_path(proc.db).read_text()
 
         def expressions_read() -> int:
             try:

@@ -25,6 +25,7 @@ from storelens.data.imports import import_content
 from storelens.data.writer import Writer
 from storelens.detectors.errors import ConfigError
 from storelens.kernel.config import load_config
+from storelens.kernel.discovery import discovery_path
 
 REPO = Path(__file__).resolve().parents[2]
 CAMERA = '[[cameras]]\ncamera_id = "door"\nname = "Door"\nsource = "clip.gif"\n'
@@ -165,7 +166,9 @@ def test_up_with_a_bad_config_serves_the_dashboard_in_safe_mode(tmp_path: Path) 
             except OSError:
                 time.sleep(0.5)
         assert healthy, "the dashboard must still start (in safe mode)"
-        assert not (home / "services.json").exists(), "no pipeline runs on an invalid config"
+        assert not discovery_path(tmp_path / "x.duckdb").exists(), (
+            "no pipeline runs on an invalid config"
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)

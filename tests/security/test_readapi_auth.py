@@ -27,6 +27,7 @@ from storelens.data.readapi import serve
 from storelens.data.reader import ApiReader, published_api, published_secret
 from storelens.data.schemas import BATCH_SCHEMAS
 from storelens.data.writer import Writer
+from storelens.kernel.discovery import discovery_path
 
 STORES = {"s1": "north", "s2": "north", "s3": "south"}
 SALES = b"ts,store_id,amount,register\n2026-01-05T10:00:00+00:00,s1,12.5,1\n"
@@ -157,7 +158,7 @@ def test_every_endpoint_refuses_missing_and_forged_credentials(api: dict, endpoi
 
 
 def test_secret_is_per_start_and_in_a_private_file(api: dict, tmp_path: Path) -> None:
-    info = Path(str(api["db"]) + ".readapi.json")
+    info = discovery_path(api["db"])
     assert stat.S_IMODE(info.stat().st_mode) == 0o600
     assert json.loads(info.read_text())["secret"] == api["server"].secret.hex()
     other = serve(Writer(tmp_path / "other.duckdb"), port=0, publish=True)
