@@ -722,6 +722,31 @@ def store_comparison(
     return out.join(wow, on="store_id", how="left").sort("store_id")
 
 
+# The figures of :func:`headline` (the Store page and `storelens data headline`).
+HEADLINE_FIGURES = (
+    "visitors",
+    "transactions",
+    "sales",
+    "conversion",
+    "sales_per_visitor",
+    "satisfaction_index",
+    "satisfaction_low",
+    "satisfaction_high",
+    "faces_read",
+    "tracks_readable",
+    "star",
+    "staff_hours",
+    "labour_cost",
+    "labour_cost_per_visitor",
+    "labour_cost_per_transaction",
+    "labour_pct_of_sales",
+    "avg_dwell_s",
+    "queue_length_avg",
+    "queue_wait_s_avg",
+    "alerts",
+)
+
+
 def headline(
     reader: Reader,
     store: str,
@@ -745,30 +770,8 @@ def headline(
             .with_columns(pl.col(_METRIC_NAMES).fill_null(0))
         )
     row = _period_kpis(frame, min_group).row(0, named=True)
-    keys = [
-        "visitors",
-        "transactions",
-        "sales",
-        "conversion",
-        "sales_per_visitor",
-        "satisfaction_index",
-        "satisfaction_low",
-        "satisfaction_high",
-        "faces_read",
-        "tracks_readable",
-        "star",
-        "staff_hours",
-        "labour_cost",
-        "labour_cost_per_visitor",
-        "labour_cost_per_transaction",
-        "labour_pct_of_sales",
-        "avg_dwell_s",
-        "queue_length_avg",
-        "queue_wait_s_avg",
-        "alerts",
-    ]
     out: dict[str, Any] = {"store_id": store, "from": start.isoformat(), "to": end.isoformat()}
-    for key in keys:
+    for key in HEADLINE_FIGURES:
         value = row[key]
         if isinstance(value, float) and not math.isfinite(value):
             value = None
