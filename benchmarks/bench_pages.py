@@ -107,7 +107,7 @@ def browser_times(db: Path, tmp: Path, runs: int) -> None:
     import shutil
 
     from playwright.sync_api import sync_playwright
-    from storelens.dashboard.testing import CHROMIUM_ARGS, StreamlitServer
+    from tests.dashboard.harness import CHROMIUM_ARGS, StreamlitServer
 
     env = {"STORELENS_DB": str(db), "STORELENS_HOME": str(tmp / "home"), "STORELENS_DEMO": "1"}
     server = StreamlitServer(env, log_path=tmp / "streamlit.log").start()

@@ -35,15 +35,16 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from storelens.dashboard.testing import (  # noqa: E402
+from storelens.detectors.stream import sign_stream_token  # noqa: E402
+from storelens.kernel.discovery import discovery_path, read_services  # noqa: E402
+
+from tests.dashboard.harness import (  # noqa: E402
     CHROMIUM_ARGS,
     StreamlitServer,
     SyntheticTiles,
     free_port,
     write_services,
 )
-from storelens.detectors.stream import sign_stream_token  # noqa: E402
-from storelens.kernel.discovery import discovery_path, read_services  # noqa: E402
 
 CAMERAS = ["bench-cam-1", "bench-cam-2", "bench-cam-3", "bench-cam-4"]
 SECRET = "bench-tiles-secret"

@@ -2,7 +2,10 @@
 server fed with synthetic frames (the pipeline's own TileServer and FrameHub, without
 cameras or models, so a browser test does not depend on two busy CPU cores running YOLO).
 
-No Streamlit import here; pages never import this module.
+It lives under tests/ (issue 13 item 5): a browser test harness is no part of the product,
+so it is not installed with ``storelens``. Tests import it as ``tests.dashboard.harness``
+(the repository root is on pytest's path); benchmarks put the checkout on ``sys.path``.
+No Streamlit import here.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from storelens.detectors.stream import TileServer
 from storelens.detectors.types import CameraState, CameraStatus
 from storelens.kernel import discovery
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -199,8 +202,8 @@ class StreamlitServer:
 
 
 def tiles_main(argv: list[str] | None = None) -> int:
-    """``python -m storelens.dashboard.testing --port P --secret S --cameras a,b``: SyntheticTiles as a
-    process of its own, so a browser test can ``kill -9`` it like a crashed pipeline and
+    """``python -m tests.dashboard.harness --port P --secret S --cameras a,b`` (in the
+    checkout): SyntheticTiles as a process of its own, so a browser test can ``kill -9`` it like a crashed pipeline and
     start a new one on the same port. Prints ``ready`` once it accepts connections."""
     import argparse
     import signal

@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from storelens.dashboard.auth import hash_password
-from storelens.dashboard.testing import (
+
+from tests.dashboard.harness import (
     CHROMIUM_ARGS,
     REPO,
     StreamlitServer,

@@ -30,15 +30,16 @@ import duckdb
 import psutil
 import pytest
 from storelens.dashboard.auth import hash_password
-from storelens.dashboard.testing import (
+from storelens.dashboard.tiles import STALE_MS
+from storelens.dashboard.websession import COOKIE_NAME
+
+from tests.dashboard.harness import (
     CHROMIUM_ARGS,
     REPO,
     StreamlitServer,
     free_port,
     write_services,
 )
-from storelens.dashboard.tiles import STALE_MS
-from storelens.dashboard.websession import COOKIE_NAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = REPO / "artifacts" / "dashboard"
@@ -48,14 +49,14 @@ CAMERAS = ["s1-entrance", "s1-aisle", "s1-checkout", "s1-back"]
 
 
 class TileProcess:
-    """``python -m storelens.dashboard.testing`` on a fixed port: killable like the pipeline."""
+    """``python -m tests.dashboard.harness`` on a fixed port: killable like the pipeline."""
 
     def __init__(self, port: int, log: Path) -> None:
         self.port, self.log = port, log
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> TileProcess:
-        argv = [sys.executable, "-m", "storelens.dashboard.testing", "--port", str(self.port)]
+        argv = [sys.executable, "-m", "tests.dashboard.harness", "--port", str(self.port)]
         argv += ["--secret", SECRET, "--cameras", ",".join(CAMERAS), "--fps", "10"]
         out = open(self.log, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=out)

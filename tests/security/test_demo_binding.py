@@ -19,8 +19,9 @@ import psutil
 import pytest
 from storelens.dashboard.auth import hash_password
 from storelens.dashboard.launcher import dashboard_address, dashboard_argv, sign_in_configured
-from storelens.dashboard.testing import REPO, free_port
 from typer.testing import CliRunner
+
+from tests.dashboard.harness import REPO, free_port
 
 
 @pytest.mark.parametrize(
