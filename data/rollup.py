@@ -24,6 +24,18 @@ from __future__ import annotations
 import contextlib
 
 import duckdb
+from storelens.data.vocabulary import (
+    DAILY_STORE_TABLE,
+    DAILY_ZONE_TABLE,
+    HOURLY_TABLES,
+    HOURLY_ZONE_TABLE,
+    METRICS,
+    ZONE_METRICS,
+    Metric,
+    of_source,
+    sql_aggregates,
+    sql_zero_filled,
+)
 
 MIN_DWELL_S = 5.0
 
@@ -219,60 +231,35 @@ SELECT DISTINCT d.store_id, CAST(timezone(s.timezone, d.hour) AS DATE) AS day
 FROM _dirty d JOIN stores s ON s.store_id = d.store_id
 """
 
-_DAY_SUMS = """
-    sum(tracks_total)::BIGINT AS tracks_total, sum(tracks_readable)::BIGINT AS tracks_readable,
-    sum(satisfied)::DOUBLE AS satisfied, sum(neutral)::DOUBLE AS neutral,
-    sum(frustrated)::DOUBLE AS frustrated, sum(dwell_visits)::BIGINT AS dwell_visits,
-    sum(dwell_seconds)::DOUBLE AS dwell_seconds, sum(queue_joins)::BIGINT AS queue_joins,
-    sum(queue_leaves)::BIGINT AS queue_leaves, sum(queue_wait_s)::DOUBLE AS queue_wait_s,
-    sum(queue_length)::DOUBLE AS queue_length_sum, sum(queue_sampled)::BIGINT AS queue_sampled_hours
-"""
+_LOCAL_DAY = "CAST(h.local_hour AS DATE)"
 
-_DAILY_STORE = f"""
-INSERT INTO daily_store
-WITH t AS (
-    SELECT h.store_id, CAST(h.local_hour AS DATE) AS day,
-        sum(visitors)::BIGINT AS visitors, sum(exits)::BIGINT AS exits, {_DAY_SUMS},
-        max(queue_length_max)::INTEGER AS queue_length_max, sum(alerts)::BIGINT AS alerts
-    FROM hourly_traffic h
-    SEMI JOIN _dirty_days dd ON h.store_id = dd.store_id AND CAST(h.local_hour AS DATE) = dd.day
-    GROUP BY ALL
-),
-s AS (
-    SELECT h.store_id, CAST(h.local_hour AS DATE) AS day,
-        sum(transactions)::BIGINT AS transactions, sum(sales)::DOUBLE AS sales
-    FROM hourly_sales h
-    SEMI JOIN _dirty_days dd ON h.store_id = dd.store_id AND CAST(h.local_hour AS DATE) = dd.day
-    GROUP BY ALL
-),
-st AS (
-    SELECT h.store_id, CAST(h.local_hour AS DATE) AS day,
-        sum(staff_hours)::DOUBLE AS staff_hours, sum(labour_cost)::DOUBLE AS labour_cost
-    FROM hourly_staff h
-    SEMI JOIN _dirty_days dd ON h.store_id = dd.store_id AND CAST(h.local_hour AS DATE) = dd.day
-    GROUP BY ALL
+
+def _day_sums(table: str, metrics: tuple[Metric, ...], by_zone: bool = False) -> str:
+    """The metrics of the dirty days, summed from one hourly table per store-local day."""
+    zone = " h.zone," if by_zone else ""
+    return f"""
+    SELECT h.store_id, {_LOCAL_DAY} AS day,{zone}
+        {sql_aggregates(metrics, hourly=True)}
+    FROM {table} h
+    SEMI JOIN _dirty_days dd ON h.store_id = dd.store_id AND {_LOCAL_DAY} = dd.day
+    GROUP BY ALL"""
+
+
+# One row per dirty day even where a source has no hours (zeros, as the hourly tables
+# have); the columns are the metrics of data.vocabulary, inserted by name.
+_DAILY_STORE = (
+    f"INSERT INTO {DAILY_STORE_TABLE} BY NAME\nWITH "
+    + ",\n".join(
+        f"from_{source} AS ({_day_sums(table, of_source(source))})"
+        for source, table in HOURLY_TABLES.items()
+    )
+    + f"\nSELECT dd.store_id, dd.day, {sql_zero_filled(METRICS)}\nFROM _dirty_days dd"
+    + "".join(f"\nLEFT JOIN from_{source} USING (store_id, day)" for source in HOURLY_TABLES)
 )
-SELECT dd.store_id, dd.day,
-    coalesce(visitors, 0), coalesce(exits, 0), coalesce(tracks_total, 0),
-    coalesce(tracks_readable, 0), coalesce(satisfied, 0), coalesce(neutral, 0),
-    coalesce(frustrated, 0), coalesce(dwell_visits, 0), coalesce(dwell_seconds, 0),
-    coalesce(queue_joins, 0), coalesce(queue_leaves, 0), coalesce(queue_wait_s, 0),
-    coalesce(queue_length_sum, 0), coalesce(queue_sampled_hours, 0),
-    coalesce(queue_length_max, 0), coalesce(alerts, 0),
-    coalesce(transactions, 0), coalesce(sales, 0),
-    coalesce(staff_hours, 0), coalesce(labour_cost, 0)
-FROM _dirty_days dd
-LEFT JOIN t USING (store_id, day) LEFT JOIN s USING (store_id, day)
-LEFT JOIN st USING (store_id, day)
-"""
 
-_DAILY_ZONE = f"""
-INSERT INTO daily_zone
-SELECT h.store_id, CAST(h.local_hour AS DATE) AS day, h.zone, {_DAY_SUMS}
-FROM hourly_zone h
-SEMI JOIN _dirty_days dd ON h.store_id = dd.store_id AND CAST(h.local_hour AS DATE) = dd.day
-GROUP BY ALL
-"""
+_DAILY_ZONE = f"INSERT INTO {DAILY_ZONE_TABLE} BY NAME" + _day_sums(
+    HOURLY_ZONE_TABLE, ZONE_METRICS, by_zone=True
+)
 
 _TARGETS = {
     "traffic": (("hourly_traffic", _HOURLY_TRAFFIC), ("hourly_zone", _HOURLY_ZONE)),
@@ -331,7 +318,7 @@ def run_rollup(con: duckdb.DuckDBPyConnection) -> int:
                 )
                 con.execute(insert_sql)
         con.execute(_DIRTY_DAYS)
-        for table in ("daily_store", "daily_zone"):
+        for table in (DAILY_STORE_TABLE, DAILY_ZONE_TABLE):
             con.execute(
                 f"""DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _dirty_days d
                     WHERE d.store_id = t.store_id AND d.day = t.day)"""
