@@ -24,18 +24,7 @@ from __future__ import annotations
 import contextlib
 
 import duckdb
-from storelens.data.vocabulary import (
-    DAILY_STORE_TABLE,
-    DAILY_ZONE_TABLE,
-    HOURLY_TABLES,
-    HOURLY_ZONE_TABLE,
-    METRICS,
-    ZONE_METRICS,
-    Metric,
-    of_source,
-    sql_aggregates,
-    sql_zero_filled,
-)
+from storelens.data import vocabulary as vocab
 
 MIN_DWELL_S = 5.0
 
@@ -234,12 +223,12 @@ FROM _dirty d JOIN stores s ON s.store_id = d.store_id
 _LOCAL_DAY = "CAST(h.local_hour AS DATE)"
 
 
-def _day_sums(table: str, metrics: tuple[Metric, ...], by_zone: bool = False) -> str:
+def _day_sums(table: str, metrics: tuple[vocab.Metric, ...], by_zone: bool = False) -> str:
     """The metrics of the dirty days, summed from one hourly table per store-local day."""
     zone = " h.zone," if by_zone else ""
     return f"""
     SELECT h.store_id, {_LOCAL_DAY} AS day,{zone}
-        {sql_aggregates(metrics, hourly=True)}
+        {vocab.sql_aggregates(metrics, hourly=True)}
     FROM {table} h
     SEMI JOIN _dirty_days dd ON h.store_id = dd.store_id AND {_LOCAL_DAY} = dd.day
     GROUP BY ALL"""
@@ -248,17 +237,17 @@ def _day_sums(table: str, metrics: tuple[Metric, ...], by_zone: bool = False) ->
 # One row per dirty day even where a source has no hours (zeros, as the hourly tables
 # have); the columns are the metrics of data.vocabulary, inserted by name.
 _DAILY_STORE = (
-    f"INSERT INTO {DAILY_STORE_TABLE} BY NAME\nWITH "
+    f"INSERT INTO {vocab.DAILY_STORE_TABLE} BY NAME\nWITH "
     + ",\n".join(
-        f"from_{source} AS ({_day_sums(table, of_source(source))})"
-        for source, table in HOURLY_TABLES.items()
+        f"from_{source} AS ({_day_sums(table, vocab.of_source(source))})"
+        for source, table in vocab.HOURLY_TABLES.items()
     )
-    + f"\nSELECT dd.store_id, dd.day, {sql_zero_filled(METRICS)}\nFROM _dirty_days dd"
-    + "".join(f"\nLEFT JOIN from_{source} USING (store_id, day)" for source in HOURLY_TABLES)
+    + f"\nSELECT dd.store_id, dd.day, {vocab.sql_zero_filled(vocab.METRICS)}\nFROM _dirty_days dd"
+    + "".join(f"\nLEFT JOIN from_{source} USING (store_id, day)" for source in vocab.HOURLY_TABLES)
 )
 
-_DAILY_ZONE = f"INSERT INTO {DAILY_ZONE_TABLE} BY NAME" + _day_sums(
-    HOURLY_ZONE_TABLE, ZONE_METRICS, by_zone=True
+_DAILY_ZONE = f"INSERT INTO {vocab.DAILY_ZONE_TABLE} BY NAME" + _day_sums(
+    vocab.HOURLY_ZONE_TABLE, vocab.ZONE_METRICS, by_zone=True
 )
 
 _TARGETS = {
@@ -318,7 +307,7 @@ def run_rollup(con: duckdb.DuckDBPyConnection) -> int:
                 )
                 con.execute(insert_sql)
         con.execute(_DIRTY_DAYS)
-        for table in (DAILY_STORE_TABLE, DAILY_ZONE_TABLE):
+        for table in (vocab.DAILY_STORE_TABLE, vocab.DAILY_ZONE_TABLE):
             con.execute(
                 f"""DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _dirty_days d
                     WHERE d.store_id = t.store_id AND d.day = t.day)"""
