@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -40,19 +39,9 @@ def shared_media() -> Path:
 # --- Shared by tests/security and tests/privacy ------------------------------------------
 # One real short `storelens pipeline` run per session (session scope here, in the common
 # parent, so both folders share it instead of each running its own), plus the footage,
-# RTSP and detector fixtures of the fault matrix (tests/reliability/support.py, loaded by
-# path: the test folders are not packages). Nearer conftests override these names.
-if "storelens_fault_support" not in sys.modules:
-    import importlib.util
-
-    _path = REPO / "tests" / "reliability" / "support.py"
-    _spec = importlib.util.spec_from_file_location("storelens_fault_support", _path)
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules["storelens_fault_support"] = _module
-    _spec.loader.exec_module(_module)
-
-from storelens_fault_support import (  # noqa: E402
+# RTSP and detector fixtures of the fault matrix (tests/reliability/support.py; the
+# repository root is on pytest's path). Nearer conftests override these names.
+from tests.reliability.support import (  # noqa: E402
     PipelineRun,
     detectors_fixtures,
     person_detector,

@@ -24,7 +24,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from storelens_fault_support import wait_until
+
+from tests.reliability.support import wait_until
 
 IMAGE_MAGIC = {
     "JPEG/JFIF": b"\xff\xd8\xff\xe0\x00\x10JFIF",

@@ -1,29 +1,16 @@
 """Fixtures for the fault matrix (issue 6). Every test here is marked ``fault``.
 
-Reuses the detectors room's real RTSP server and footage fixtures (loaded from
-tests/detectors/conftest.py by path: the test folders are not packages), adds a shared
+Reuses the detectors room's real RTSP server and footage fixtures (support.py loads
+tests/detectors/conftest.py by path), adds a shared
 real person detector, and collects each fault's measured recovery time and rows lost
 into a table printed at the end of the session.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-_SUPPORT = Path(__file__).with_name("support.py")
-if "storelens_fault_support" not in sys.modules:
-    import importlib.util
-
-    _spec = importlib.util.spec_from_file_location("storelens_fault_support", _SUPPORT)
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules["storelens_fault_support"] = _module
-    _spec.loader.exec_module(_module)
-
-from storelens_fault_support import (  # noqa: E402
+from tests.reliability.support import (
     FAULT_RESULTS,
     detectors_fixtures,
     fault_record,

@@ -1,5 +1,5 @@
-"""Helpers shared by the fault, security and privacy tests (loaded by path from their
-conftests as ``storelens_fault_support``: the test folders are not packages).
+"""Helpers shared by the fault, security and privacy tests, imported as
+``tests.reliability.support`` (the repository root is on pytest's path).
 
 Real parts only: the real person detector, real `storelens pipeline` subprocesses against a
 tmp database, a real DuckDB file. The only fakes are *injected faults*, each named so.

@@ -18,7 +18,8 @@ from storelens.data.writer import Writer
 from storelens.detectors.hub import FrameHub
 from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
 from storelens.kernel.config import CameraConfig, StoreLensConfig
-from storelens_fault_support import FaultyPersonDetector, wait_until
+
+from tests.reliability.support import FaultyPersonDetector, wait_until
 
 pytestmark = pytest.mark.fault
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from storelens.dashboard.launcher import Supervisor
-from storelens_fault_support import storelens_home, wait_until, write_config
+
+from tests.reliability.support import storelens_home, wait_until, write_config
 
 pytestmark = pytest.mark.fault
 

@@ -27,7 +27,8 @@ from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
 from storelens.detectors.sources import CaptureWorker
 from storelens.detectors.types import CameraState
 from storelens.kernel.config import CameraConfig, StoreLensConfig
-from storelens_fault_support import wait_until
+
+from tests.reliability.support import wait_until
 
 pytestmark = pytest.mark.fault
 

@@ -15,7 +15,8 @@ from storelens.detectors.errors import ConfigError, SourceError
 from storelens.detectors.sources import CaptureWorker, open_source
 from storelens.detectors.types import CameraState
 from storelens.kernel.config import parse_config
-from storelens_fault_support import SECRET_PASSWORD, SECRET_TOKEN, wait_until
+
+from tests.reliability.support import SECRET_PASSWORD, SECRET_TOKEN, wait_until
 
 SECRETS = (SECRET_PASSWORD, SECRET_TOKEN)
 
