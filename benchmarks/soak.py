@@ -159,21 +159,10 @@ def open_browser(url: str, out: Path) -> tuple[Any, Any, str]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         return None, None, "playwright not installed: dashboard not opened in a browser"
+    from tests.dashboard.harness import CHROMIUM_ARGS
+
     pw = sync_playwright().start()
-    browser = pw.chromium.launch(
-        executable_path=chromium,
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ],
-    )
+    browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(url, wait_until="domcontentloaded", timeout=120_000)
     page.wait_for_timeout(8000)
@@ -204,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
+    from storelens.dashboard.launcher import dashboard_argv
     from storelens.kernel.discovery import read_services
     from storelens.kernel.paths import shared_dir
 
@@ -253,19 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     dash_log = (out / "dashboard.log").open("wb")
     dashboard = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(REPO / "dashboard" / "app.py"),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        dashboard_argv(port, None),  # what `storelens up` runs
         cwd=REPO,
         env=env,
         stdout=dash_log,
