@@ -55,6 +55,7 @@ from storelens.detectors.faces import (
     close_at_exit,
     load_yolo,
     mediapipe_image,
+    scale_to_longest,
 )
 from storelens.detectors.registry import resolve_model
 from storelens.detectors.types import NO_TRACK, Detections, Valence
@@ -113,15 +114,6 @@ def face_crop(image: np.ndarray, face_xyxy: np.ndarray, margin: float) -> np.nda
     if cx2 - cx1 < 2 or cy2 - cy1 < 2:
         return None
     return np.ascontiguousarray(image[cy1:cy2, cx1:cx2])
-
-
-def _resize_longest(image: np.ndarray, side: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    scale = side / max(h, w)
-    interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-    return cv2.resize(
-        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp
-    )
 
 
 class _BaseReader:
@@ -216,7 +208,7 @@ class BlendshapeReader(_BaseReader):
         None when the landmarker finds no face. Not locked: callers hold the lock
         (``read``) or own the reader (training, evaluation).
         """
-        scaled = _resize_longest(crop, self.input_px)
+        scaled, _ = scale_to_longest(crop, self.input_px, upscale=cv2.INTER_CUBIC)
         result = self._task.detect(mediapipe_image(scaled))
         if not result.face_blendshapes:
             return None

@@ -136,15 +136,7 @@ class _CropFaceDetector:
         self.close()
 
     def _find_scaled(self, crop: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
-        h, w = crop.shape[:2]
-        scale = min(self.max_upscale, target / max(h, w))
-        if abs(scale - 1.0) > 0.05:
-            interp = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
-            crop = cv2.resize(
-                crop, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp
-            )
-        else:
-            scale = 1.0
+        crop, scale = scale_to_longest(crop, target, max_upscale=self.max_upscale, tolerance=0.05)
         with self._lock:
             boxes, scores = self._find(np.ascontiguousarray(crop))
         return boxes / scale, scores
@@ -203,6 +195,30 @@ class _CropFaceDetector:
         # Downscale big photos to the model's comfortable size; never upscale whole frames.
         target = min(640, max(h, w))
         return self._find_scaled(image, target)
+
+
+def scale_to_longest(
+    image: np.ndarray,
+    side: int,
+    *,
+    max_upscale: float = float("inf"),
+    upscale: int = cv2.INTER_LINEAR,
+    tolerance: float = 0.0,
+) -> tuple[np.ndarray, float]:
+    """``image`` resized so its longest side is ``side`` (at most ``max_upscale`` times
+    larger), and the scale applied. Shrinking uses area interpolation, growing ``upscale``;
+    within ``tolerance`` of 1 the image is returned as it is, with scale 1.
+
+    The one resize of face crops: the face detectors scale head regions to the model's
+    size, the expression readers scale face crops to their input size.
+    """
+    h, w = image.shape[:2]
+    scale = min(max_upscale, side / max(h, w))
+    if abs(scale - 1.0) <= tolerance:
+        return image, 1.0
+    interp = upscale if scale > 1 else cv2.INTER_AREA
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=interp), scale
 
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
