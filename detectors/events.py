@@ -28,7 +28,7 @@ Rules, and why:
 * Lines use a hysteresis band of ``line_band_px`` either side: a foot point inside the
   band never changes the remembered side, so a track wobbling on the line produces at most
   one crossing per direction instead of one per frame. Each direction counts once per track.
-* Crossings only count inside the segment (a track walking round the end of the line
+* Crossings only count inside the segment, give or take the band (a track walking round the end of the line
   changes side without crossing) and only for tracks with a tracker id (``NO_TRACK`` rows
   are counted in zone occupancy but never in crossings or visits).
 * Footfall noise (a flicker of a detection on the line) is removed by holding a track's
@@ -410,7 +410,11 @@ class EventEngine:
                 anchor[0] + (point[0] - anchor[0]) * share,
                 anchor[1] + (point[1] - anchor[1]) * share,
             )
-            if not 0.0 <= line.position_along(cut) <= 1.0:
+            # The same tolerance as the band applies along the line: foot points jitter by a
+            # few pixels, and a line drawn to the last pixel row of the image must count a
+            # person whose box is cut by the frame's edge (its foot point is on the edge).
+            slack = self.line_band_px / line.length
+            if not -slack <= line.position_along(cut) <= 1.0 + slack:
                 continue
             kind = TrackEvent.ENTER if side > 0 else TrackEvent.EXIT
             if (line.name, kind) in track.crossed:

@@ -5,6 +5,13 @@ exports them once per input size to OpenVINO (and ONNX) in the cache folder; exp
 atomic (build in a temp folder, then rename) so an interrupted export never leaves a
 half-written model that a later start would load. Measured on this 2-core CPU
 (``benchmarks/bench_persons.py``), OpenVINO is the default.
+
+The OpenVINO export has a dynamic input shape, and each frame size gets its own compiled
+model at the smallest multiple of 32 that holds the letterboxed frame (a 480×270 camera
+runs at 416×256 instead of 416×416). YOLO is fully convolutional and the exported graph
+computes its anchors from the input shape, so this is ultralytics' own "rect" inference:
+on the 226 frames of ../shared/media, 539 of 539 square-input boxes are found again at
+mean IoU 0.98, at 0.5–0.6 of the time per inference (issue 12).
 """
 
 from __future__ import annotations
@@ -33,7 +40,10 @@ def _quiet_ultralytics() -> None:
 
 def export_dir(model_name: str, backend: str, imgsz: int) -> Path:
     spec = get_spec(model_name)
-    return model_export_dir() / f"{model_name}-{spec.sha256[:12]}-{backend}-{imgsz}"
+    # "-dyn": the OpenVINO export has a dynamic input shape (see the module docstring);
+    # the older fixed-shape export in "-openvino-{imgsz}" is left alone and unused.
+    suffix = "-dyn" if backend == "openvino" else ""
+    return model_export_dir() / f"{model_name}-{spec.sha256[:12]}-{backend}-{imgsz}{suffix}"
 
 
 def _exported_artifact(folder: Path, backend: str) -> Path | None:
@@ -71,7 +81,11 @@ def prepare_person_model(
         shutil.copy2(weights, local)  # export writes beside its input; keep site-packages clean
         try:
             YOLO(str(local)).export(
-                format=_EXPORT_FORMATS[backend], imgsz=imgsz, half=False, verbose=False
+                format=_EXPORT_FORMATS[backend],
+                imgsz=imgsz,
+                half=False,
+                dynamic=backend == "openvino",
+                verbose=False,
             )
         except Exception as exc:
             raise ModelError(
@@ -90,6 +104,14 @@ def prepare_person_model(
     return artifact
 
 
+def input_shape(height: int, width: int, imgsz: int, stride: int = 32) -> tuple[int, int]:
+    """The model input (h, w) for a frame: longest side ``imgsz``, each side rounded up to
+    ``stride`` (YOLO's largest downsampling), so the letterbox pads as little as possible."""
+    scale = imgsz / max(height, width)
+    h, w = max(1, round(height * scale)), max(1, round(width * scale))
+    return -(-h // stride) * stride, -(-w // stride) * stride
+
+
 class _OpenVinoBoxes:
     """Direct OpenVINO adapter for the exported YOLO model: boxes of one class, nothing else.
 
@@ -98,6 +120,9 @@ class _OpenVinoBoxes:
     NMS and mask post-processing in torch on every frame. Here the graph is cut to the
     box output, so OpenVINO prunes the prototype branch, and letterboxing and NMS are
     numpy/OpenCV. ``benchmarks/bench_persons.py`` compares both paths.
+
+    One compiled model per input shape (:func:`input_shape`), compiled on the first frame
+    of that size (about a second) and kept: a store has a handful of camera sizes.
     """
 
     def __init__(
@@ -105,17 +130,38 @@ class _OpenVinoBoxes:
     ) -> None:
         import openvino as ov
 
-        core = ov.Core()
-        model = core.read_model(str(xml_path))
-        boxes_only = ov.Model([model.outputs[0].get_node()], model.get_parameters(), "boxes")
-        # Two streams, one infer request per analysis thread, no lock: measured 34
-        # inferences/s against 26 for one LATENCY stream on this 2-core CPU (YOLO11n @416).
-        self._compiled = core.compile_model(
-            boxes_only, "CPU", {"NUM_STREAMS": str(streams), "INFERENCE_NUM_THREADS": str(streams)}
-        )
+        self._core = ov.Core()
+        model = self._core.read_model(str(xml_path))
+        self._boxes_only = ov.Model([model.outputs[0].get_node()], model.get_parameters(), "boxes")
+        self._streams = streams
+        self._compiled: dict[tuple[int, int], object] = {}
+        self._compile_lock = threading.Lock()
         self._local = threading.local()
         self.imgsz = imgsz
         self.class_row = 4 + class_id  # rows: cx, cy, w, h, then one score per class
+
+    def _request(self, shape: tuple[int, int]):
+        requests = self._local.__dict__.setdefault("requests", {})
+        request = requests.get(shape)
+        if request is None:
+            with self._compile_lock:
+                compiled = self._compiled.get(shape)
+                if compiled is None:
+                    model = self._boxes_only.clone()
+                    model.reshape({0: [1, 3, *shape]})
+                    # Two streams, one infer request per analysis thread, no lock: measured
+                    # 34 inferences/s against 26 for one LATENCY stream on this 2-core CPU.
+                    compiled = self._core.compile_model(
+                        model,
+                        "CPU",
+                        {
+                            "NUM_STREAMS": str(self._streams),
+                            "INFERENCE_NUM_THREADS": str(self._streams),
+                        },
+                    )
+                    self._compiled[shape] = compiled
+            request = requests[shape] = compiled.create_infer_request()
+        return request
 
     def __call__(
         self, image: np.ndarray, conf: float, iou: float = 0.5
@@ -123,10 +169,11 @@ class _OpenVinoBoxes:
         import cv2
 
         h, w = image.shape[:2]
-        scale = self.imgsz / max(h, w)
+        in_h, in_w = input_shape(h, w, self.imgsz)
+        scale = min(in_w / w, in_h / h)
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-        top, left = (self.imgsz - nh) // 2, (self.imgsz - nw) // 2
-        canvas = np.full((self.imgsz, self.imgsz, 3), 114, dtype=np.uint8)
+        top, left = (in_h - nh) // 2, (in_w - nw) // 2
+        canvas = np.full((in_h, in_w, 3), 114, dtype=np.uint8)
         canvas[top : top + nh, left : left + nw] = cv2.resize(
             image, (nw, nh), interpolation=cv2.INTER_LINEAR
         )
@@ -134,10 +181,7 @@ class _OpenVinoBoxes:
             np.ascontiguousarray(canvas[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32)
             / 255.0
         )
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self._compiled.create_infer_request()
-        out = request.infer({0: blob})[0][0]  # (4 + classes + masks, anchors)
+        out = self._request((in_h, in_w)).infer({0: blob})[0][0]  # (4 + classes + masks, anchors)
         scores = out[self.class_row]
         keep = scores >= conf
         if not keep.any():
@@ -179,7 +223,9 @@ class PersonDetector:
         else:
             self._model = YOLO(str(path), task="segment")
         self._lock = threading.Lock()
-        self.detect(np.zeros((imgsz, imgsz, 3), dtype=np.uint8))  # warm up: first call compiles
+        # Warm up (and fail fast on a broken model) at 16:9, the usual camera shape, so a
+        # 1080p or 480×270 camera finds its compiled model ready.
+        self.detect(np.zeros((imgsz * 9 // 16, imgsz, 3), dtype=np.uint8))
 
     def detect(self, image: np.ndarray) -> Detections:
         if self._boxes is not None:  # thread-safe by itself: one infer request per thread

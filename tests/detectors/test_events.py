@@ -94,6 +94,13 @@ CROSSING_TABLE = [
     ("approach and turn back", H_LINE, ys(20, 40, 60, 80, 94, 80, 60, 40, 20), []),
     ("walks past the end of the segment", H_LINE, ys(40, 60, 80, 100, 120, 140, 160, x=260), []),
     (
+        "crosses within the band of the end (feet on the frame's edge) counts",
+        H_LINE,
+        ys(40, 60, 80, 100, 120, 140, 160, x=203),
+        [("enter", "door")],
+    ),
+    ("crosses just beyond the band of the end", H_LINE, ys(40, 60, 80, 100, 120, 140, x=205), []),
+    (
         "fast jump over the line (low fps) still counts",
         H_LINE,
         ys(20, 30, 40, 50, 150, 160, 170),
