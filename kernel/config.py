@@ -3,6 +3,10 @@
 Unknown keys are errors (``extra="forbid"``) so a typo in a config file is named
 instead of silently ignored. :func:`load_config` turns pydantic's errors into a
 :class:`ConfigError` that names the file, the field and the fix.
+
+It lives in the kernel, not in detectors/: the detectors run it, the launcher and the
+Setup page (dashboard/) load and save it, and the privacy settings in it drive the data
+room's retention, so no one room owns it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Masking of secrets in text: credentials in camera URLs never reach the UI, logs or errors.
 
 Its own light module (regular expressions only) so config validation can mask what it
-echoes without importing OpenCV.
+echoes without importing OpenCV; in the kernel because the config (kernel/config.py) and
+the camera sources (detectors/sources.py) both use it.
 """
 
 from __future__ import annotations

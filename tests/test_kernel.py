@@ -146,3 +146,17 @@ def test_a_record_left_by_another_process_is_replaced_whole(tmp_path: Path) -> N
     }
     discovery.unpublish(db, pid=os.getpid())
     assert discovery.read_services(db) == {}
+
+
+def test_the_kernel_imports_no_room() -> None:
+    """Every room may import the kernel, so the kernel may import none of them."""
+    import ast
+
+    kernel = Path(discovery.__file__).parent
+    rooms = ("storelens.detectors", "storelens.data", "storelens.dashboard", "storelens.jobs")
+    for path in kernel.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith(rooms), f"{path.name}: {node.module}"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith(rooms) for a in node.names), path.name
