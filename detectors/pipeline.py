@@ -66,7 +66,12 @@ def _ts_us(ts: float) -> int:
 class PipelineOptions:
     """Knobs with defaults chosen by ``storelens bench`` on a 2-core CPU."""
 
-    max_fps_per_camera: float = 10.0
+    # Issue 12: every captured frame of a 12.5 fps camera is analysed (15 leaves headroom).
+    max_fps_per_camera: float = 15.0
+    # Person detection every k-th frame while the scene moves, tracker prediction between;
+    # in a still scene at least every still_max_skip frames (detectors/gating.py).
+    detect_every_k: int = 2
+    still_max_skip: int = 12
     batch_interval_s: float = 1.0
     faces: bool = True
     expressions: bool = True
@@ -160,7 +165,13 @@ class CameraPipeline:
         self.camera = camera
         self.models = models
         self.options = options
-        self.tracker = PersonTracker(analysed_fps=options.max_fps_per_camera)
+        from storelens.detectors.gating import DetectionGate
+
+        # The tracker counts updates, not frames: its buffer (3 s) is in detected frames.
+        self.tracker = PersonTracker(
+            analysed_fps=options.max_fps_per_camera / max(1, options.detect_every_k)
+        )
+        self.gate = DetectionGate(options.detect_every_k, options.still_max_skip)
         self.engine = EventEngine(camera.camera_id, camera.lines, camera.zones)
         self.alert_rules = AlertRules(camera.camera_id, camera.name, options.alerts)
         self._alert_rows: list[AlertRow] = []
@@ -194,18 +205,27 @@ class CameraPipeline:
     ) -> AnalysedFrame:
         t = time.perf_counter()
         image = frame.image
-        dets = self.models.person.detect(image)
-        t = self._timed("detect", t)
-        dets = self.tracker.update(dets)
-        t = self._timed("track", t)
+        gap = self.gate.frames_since_detect + 1
+        detected = self.gate.update(image)
+        if detected:
+            dets = self.models.person.detect(image)
+            t = self._timed("detect", t)
+            self.tracker.note_gap(gap)
+            dets = self.tracker.update(dets)
+            t = self._timed("track", t)
+        else:
+            dets = self.tracker.predict(self.gate.frames_since_detect)
+            t = self._timed("predict", t)
         self._frame_count += 1
         staff = self.engine.in_staff_zone(dets) if len(dets) else np.zeros(0, bool)
         if self.models.face is not None and len(dets):
-            # Faces are searched only for tracks due for an expression reading this frame
-            # (every k-th frame per track, never in staff zones); other rows reuse their
-            # track's last face box, moved with the person box. This cuts face detection
-            # k-fold; the overlay blurs the head region of any row without a face box.
-            if self.scheduler is not None:
+            # Faces are searched only on detected frames (predicted boxes are estimates) and
+            # only for tracks due for an expression reading (every k-th detection per track,
+            # never in staff zones); other rows reuse their track's last face box, moved
+            # with the person box. The overlay blurs the head region of a row without one.
+            if not detected:
+                due = np.zeros(len(dets), dtype=bool)
+            elif self.scheduler is not None:
                 due = self.scheduler.should_read(dets.tracker_id, staff)
             else:
                 due = ~staff
@@ -257,7 +277,10 @@ class CameraPipeline:
                 self._face_memory[track_id] = (rel, self._frame_count)
             elif track_id in self._face_memory:
                 rel, seen = self._face_memory[track_id]
-                if self._frame_count - seen <= 2 * self.options.read_every_k:
+                # Faces are read every read_every_k-th detection, detections come every
+                # detect_every_k frames: keep a face box for two reading periods.
+                period = self.options.read_every_k * max(1, self.options.detect_every_k)
+                if self._frame_count - seen <= 2 * period:
                     faces[row] = (rel * size[row] + boxes[row, :2]).reshape(4)
         if len(self._face_memory) > 4 * max(len(dets), 16):
             active = set(dets.tracker_id.tolist())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
-from storelens.detectors.types import Detections
+from storelens.detectors.types import PERSON_CLASS_ID, Detections
 
 
 class _BoxesView:
@@ -72,6 +72,40 @@ class PersonTracker:
             fuse_score=True,
         )
         self._tracker = BYTETracker(args)
+        self._frames_per_update = 1  # camera frames between the last two updates
+
+    def predict(self, frames_since_update: int) -> Detections:
+        """The tracked people ``frames_since_update`` camera frames after the last update,
+        from each track's Kalman state, without changing the tracker.
+
+        For frames the person detector skipped (detectors/gating.py). ByteTrack's velocity is
+        per update; updates may be k frames apart, so the step is scaled to frames.
+        """
+        from ultralytics.trackers.basetrack import TrackState
+
+        tracks = [
+            t
+            for t in self._tracker.tracked_stracks
+            if t.is_activated and t.state == TrackState.Tracked and t.mean is not None
+        ]
+        if not tracks:
+            return Detections.empty()
+        means = np.stack([t.mean for t in tracks]).astype(np.float64)
+        step = frames_since_update / max(1, self._frames_per_update)
+        cx, cy, aspect, height = (means[:, :4] + step * means[:, 4:8]).T
+        height = np.maximum(height, 1.0)
+        width = aspect * height
+        xyxy = np.stack([cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2], 1)
+        return Detections(
+            xyxy=xyxy.astype(np.float32),
+            confidence=np.array([t.score for t in tracks], dtype=np.float32),
+            class_id=np.full(len(tracks), PERSON_CLASS_ID, dtype=np.int32),
+            tracker_id=np.array([t.track_id for t in tracks], dtype=np.int64),
+        )
+
+    def note_gap(self, frames: int) -> None:
+        """Camera frames since the previous update (1 when every frame is detected)."""
+        self._frames_per_update = max(1, frames)
 
     def update(self, detections: Detections) -> Detections:
         if len(detections) == 0:
