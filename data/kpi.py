@@ -233,6 +233,13 @@ def summarize(
     return with_kpis(summed, min_group, intact_share)
 
 
+def totals(frame: pl.DataFrame, min_group: int = MIN_GROUP) -> dict[str, Any]:
+    """All rows of ``frame`` (e.g. every store of :func:`store_comparison`) as one: the
+    summed metrics and their KPIs, so a chain's conversion is its transactions over its
+    visitors, never a mean of store ratios. Zero sums where ``frame`` is empty."""
+    return with_kpis(frame.select(aggregates(frame.columns)), min_group).row(0, named=True)
+
+
 _STORE_KEYS = {"store_id": pl.String, "bucket": pl.Datetime("us")}
 _ZONE_KEYS = {"store_id": pl.String, "zone": pl.String, "bucket": pl.Datetime("us")}
 

@@ -2,7 +2,6 @@
 
 from datetime import date, timedelta
 
-import polars as pl
 import streamlit as st
 from storelens.dashboard import charts, views
 from storelens.dashboard.chain import chain_page_context, show_freshness
@@ -25,12 +24,13 @@ if comparison.is_empty() or "visitors" not in comparison.columns:
     st.stop()
 
 ranked = views.rank_stores(comparison)
-totals = comparison.select(pl.col("visitors", "transactions", "sales").sum()).row(0, named=True)
+totals = kpi.totals(comparison, min_group_size())
 a, b, c, d = st.columns(4)
 a.metric("Stores", comparison.height)
 b.metric("Visitors (28 days)", f"{totals['visitors'] or 0:,}")
 c.metric("Sales (28 days)", f"€{totals['sales'] or 0:,.0f}")
-d.metric("Conversion", f"{(totals['transactions'] or 0) / max(totals['visitors'] or 1, 1):.1%}")
+conversion = totals["conversion"]  # null without visitors: no ratio, not 0 %
+d.metric("Conversion", "—" if conversion is None else f"{conversion:.1%}")
 
 if ranked.height < 2:
     st.info("One store in your scope: its numbers are on the Store page.")

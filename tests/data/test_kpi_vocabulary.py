@@ -110,6 +110,25 @@ def test_hours_summed_to_the_period_equal_the_store_comparison(golden_reader, na
     _same(comparison, period, ["store_id"], name)
 
 
+@pytest.mark.parametrize("name", KPI_NAMES)
+def test_the_chain_total_is_every_hour_summed(golden_reader, name):
+    """The Summary page's totals: all stores as one, never a mean of store ratios."""
+    comparison = kpi.store_comparison(golden_reader, PERIOD.with_(granularity="day"), ALL)
+    hourly = _hourly(golden_reader).with_columns(pl.lit("chain").alias("chain"))
+    expected = kpi.summarize(hourly, ["chain"]).row(0, named=True)[name]
+    got = kpi.totals(comparison)[name]
+    assert got == (
+        expected if expected is None or isinstance(expected, str) else pytest.approx(expected)
+    )
+
+
+def test_the_total_of_nothing_is_zero_with_no_ratios(golden_reader):
+    quiet = kpi.store_comparison(golden_reader, KpiFilter(date(2026, 1, 5), date(2026, 1, 5)), ALL)
+    total = kpi.totals(quiet)
+    assert (total["visitors"], total["conversion"]) == (0, None)
+    assert kpi.totals(quiet.clear())["visitors"] == 0
+
+
 @pytest.mark.parametrize("store", STORES)
 @pytest.mark.parametrize("name", [n for n in KPI_NAMES if n in kpi.HEADLINE_FIGURES])
 def test_the_headline_equals_the_store_comparison(golden_reader, name, store):
