@@ -9,6 +9,11 @@ Frames have ``store_id`` and ``bucket`` (store-local wall clock, start of the ho
 ISO week) followed by the KPI's columns. Ratios are null where the denominator is 0.
 All KPIs read the hourly rollups through named queries, so the same code runs on a local
 file or through the writer's read API.
+
+One vocabulary: the metrics (additive rollup columns) are defined once in
+:mod:`storelens.data.vocabulary`, and each KPI once, as a polars expression over summed
+metrics, in :func:`kpi_exprs`. Every grain sums the metrics first and then applies those
+expressions (:func:`summarize`, :func:`with_kpis`, :func:`totals`); pages use nothing else.
 """
 
 from __future__ import annotations
