@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import itertools
 from datetime import datetime
+from typing import Any
 
 import plotly.colors
 import plotly.graph_objects as go
@@ -23,17 +24,56 @@ PALETTE = {
 BLUE, ORANGE, GREEN, RED, GREY = "#1f6feb", "#fb8500", "#2da44e", "#cf222e", "#8c959f"
 
 
-def _layout(fig: go.Figure, title: str, y_title: str | None, height: int = 300) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        margin={"l": 40, "r": 10, "t": 40, "b": 30},
-        height=height,
-        yaxis_title=y_title,
-        xaxis_title=None,
-        showlegend=len(fig.data) > 1,
-        legend={"orientation": "h", "y": -0.2},
-    )
-    return fig
+def _figure(
+    traces: list[dict[str, Any]],
+    title: str,
+    y_title: str | None,
+    height: int = 300,
+    **layout: Any,
+) -> go.Figure:
+    """The figure in one constructor call. Plotly validates a whole figure given at once
+    about 5-10x faster than piece by piece: ``update_layout`` alone cost ~8 ms a chart
+    here (20-30 ms under load), ``go.Figure(layout=...)`` ~1 ms. ``layout`` entries that
+    are dicts (``xaxis``, ``yaxis``...) extend the defaults instead of replacing them."""
+    base: dict[str, Any] = {
+        "title": {"text": title},
+        "margin": {"l": 40, "r": 10, "t": 40, "b": 30},
+        "height": height,
+        "xaxis": {"title": {"text": None}},
+        "yaxis": {"title": {"text": y_title}},
+        "showlegend": len(traces) > 1,
+        "legend": {"orientation": "h", "y": -0.2},
+    }
+    for key, value in layout.items():
+        base[key] = {**base[key], **value} if isinstance(base.get(key), dict) else value
+    return go.Figure(data=traces, layout=base)
+
+
+def _values(series: pl.Series, digits: int = 4) -> list:
+    """A numeric column as a list for the browser, rounded to ``digits`` significant
+    digits: a float64 printed in full is up to 18 characters of JSON for a bar height
+    nobody reads beyond the third digit. Nulls stay None (gaps)."""
+    if series.dtype.is_float():
+        series = series.round_sig_figs(digits)
+    return series.to_list()
+
+
+def _bar(x: list, y: list, name: str, colour: str | list[str], **extra: Any) -> dict[str, Any]:
+    return {"type": "bar", "x": x, "y": y, "name": name, "marker": {"color": colour}, **extra}
+
+
+def _line(
+    x: list, y: list, name: str, colour: str, mode: str = "lines+markers", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "x": x,
+        "y": y,
+        "name": name,
+        "mode": mode,
+        "line": {"color": colour},
+        **extra,
+    }
 
 
 def _with_gaps(x: list, *series: list) -> tuple[list, ...]:
@@ -58,45 +98,25 @@ def _with_gaps(x: list, *series: list) -> tuple[list, ...]:
 
 def people_per_minute(df: pl.DataFrame, title: str = "People per minute") -> go.Figure:
     """``df``: columns minute (datetime) and people (int), one row per minute."""
-    fig = go.Figure()
-    if df.height:
-        fig.add_bar(
-            x=df["minute"].to_list(), y=df["people"].to_list(), name="people", marker_color=BLUE
-        )
-    return _layout(fig, title, "distinct people")
+    traces = [_bar(df["minute"].to_list(), _values(df["people"]), "people", BLUE)]
+    return _figure(traces if df.height else [], title, "distinct people")
 
 
 def visitors_transactions(df: pl.DataFrame, title: str = "Visitors and transactions") -> go.Figure:
     """``df``: bucket, visitors, transactions."""
-    fig = go.Figure()
-    if df.height:
-        x = df["bucket"].to_list()
-        fig.add_bar(x=x, y=df["visitors"].to_list(), name="visitors", marker_color=BLUE)
-        fig.add_scatter(
-            x=x,
-            y=df["transactions"].to_list(),
-            name="transactions",
-            mode="lines+markers",
-            line={"color": ORANGE},
-        )
-    return _layout(fig, title, "count")
+    x = df["bucket"].to_list()
+    traces = [
+        _bar(x, _values(df["visitors"]), "visitors", BLUE),
+        _line(x, _values(df["transactions"]), "transactions", ORANGE),
+    ]
+    return _figure(traces if df.height else [], title, "count")
 
 
 def conversion(df: pl.DataFrame, title: str = "Conversion") -> go.Figure:
     """``df``: bucket, conversion (0..1, null where no visitors)."""
-    fig = go.Figure()
-    if df.height:
-        x, y = _with_gaps(df["bucket"].to_list(), df["conversion"].to_list())
-        fig.add_scatter(
-            x=x,
-            y=y,
-            name="conversion",
-            mode="lines+markers",
-            line={"color": GREEN},
-            connectgaps=False,
-        )
-    fig.update_yaxes(tickformat=".0%")
-    return _layout(fig, title, "transactions / visitors")
+    x, y = _with_gaps(df["bucket"].to_list(), _values(df["conversion"]))
+    traces = [_line(x, y, "conversion", GREEN, connectgaps=False)] if df.height else []
+    return _figure(traces, title, "transactions / visitors", yaxis={"tickformat": ".0%"})
 
 
 def satisfaction_heatmap(
@@ -105,7 +125,7 @@ def satisfaction_heatmap(
     """``df``: zone, hour (0–23), satisfaction_index (null = below the minimum group:
     drawn as a blank cell, never as a number), tracks_readable, satisfaction_low/high
     (the 95 % interval, shown on hover with the number of faces)."""
-    fig = go.Figure()
+    traces = []
     if df.height:
         wide = df.pivot(on="hour", index="zone", values="satisfaction_index", sort_columns=True)
         hours = [c for c in wide.columns if c != "zone"]
@@ -125,72 +145,71 @@ def satisfaction_heatmap(
                 r.get("satisfaction_high"),
             ]
 
-        fig.add_heatmap(
-            x=[f"{int(h):02d}:00" for h in hours],
-            y=zones,
-            z=[list(r) for r in wide.select(hours).rows()],  # None = hidden cell
-            customdata=[[cell(z, h) for h in hours] for z in zones],
-            hovertemplate=(
-                "%{y} %{x}<br>index %{z:+.0f} (95 % CI %{customdata[1]:+.0f}…"
-                "%{customdata[2]:+.0f})<br>%{customdata[0]} faces<extra></extra>"
-            ),
-            zmin=-100,
-            zmax=100,
-            colorscale="RdYlGn",
-            hoverongaps=False,
-            colorbar={"title": "index"},
+        traces.append(
+            {
+                "type": "heatmap",
+                "x": [f"{int(h):02d}:00" for h in hours],
+                "y": zones,
+                "z": [list(r) for r in wide.select(hours).rows()],  # None = hidden cell
+                "customdata": [[cell(z, h) for h in hours] for z in zones],
+                "hovertemplate": (
+                    "%{y} %{x}<br>index %{z:+.0f} (95 % CI %{customdata[1]:+.0f}…"
+                    "%{customdata[2]:+.0f})<br>%{customdata[0]} faces<extra></extra>"
+                ),
+                "zmin": -100,
+                "zmax": 100,
+                "colorscale": "RdYlGn",
+                "hoverongaps": False,
+                "colorbar": {"title": {"text": "index"}},
+            }
         )
-    return _layout(fig, title, None)
+    return _figure(traces, title, None)
 
 
 def queue(df: pl.DataFrame, title: str = "Checkout queue") -> go.Figure:
     """``df``: bucket, queue_length_avg, wait_s (seconds)."""
-    fig = go.Figure()
-    if df.height:
-        x = df["bucket"].to_list()
-        fig.add_bar(
-            x=x, y=df["queue_length_avg"].to_list(), name="mean length (people)", marker_color=GREY
-        )
-        gx, wait = _with_gaps(x, (df["wait_s"] / 60.0).to_list())
-        fig.add_scatter(
-            x=gx,
-            y=wait,
-            name="wait (min)",
-            yaxis="y2",
-            mode="lines+markers",
-            line={"color": RED},
-        )
-        fig.update_layout(
-            yaxis={"rangemode": "tozero"},
-            yaxis2={
-                "overlaying": "y",
-                "side": "right",
-                "title": "wait (min)",
-                "rangemode": "tozero",
-                # Own round ticks (0.5, 1, 1.5 min), not ticks synced to the people axis
-                # (0.543 / 1.086 min); no second grid on top of the first.
-                "tickmode": "auto",
-                "showgrid": False,
-            },
-        )
-    return _layout(fig, title, "people")
+    if not df.height:
+        return _figure([], title, "people")
+    x = df["bucket"].to_list()
+    gx, wait = _with_gaps(x, _values(df["wait_s"] / 60.0))
+    traces = [
+        _bar(x, _values(df["queue_length_avg"]), "mean length (people)", GREY),
+        _line(gx, wait, "wait (min)", RED, yaxis="y2"),
+    ]
+    return _figure(
+        traces,
+        title,
+        "people",
+        yaxis={"rangemode": "tozero"},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "title": {"text": "wait (min)"},
+            "rangemode": "tozero",
+            # Own round ticks (0.5, 1, 1.5 min), not ticks synced to the people axis
+            # (0.543 / 1.086 min); no second grid on top of the first.
+            "tickmode": "auto",
+            "showgrid": False,
+        },
+    )
 
 
 def dwell_by_zone(df: pl.DataFrame, title: str = "Dwell by zone") -> go.Figure:
     """``df``: zone, avg_dwell_s, dwell_visits."""
-    fig = go.Figure()
+    traces = []
     if df.height:
-        fig.add_bar(
-            y=df["zone"].to_list(),
-            x=df["avg_dwell_s"].to_list(),
-            orientation="h",
-            marker_color=BLUE,
-            text=[f"{v} visits" for v in df["dwell_visits"].to_list()],
-            name="mean dwell",
+        traces.append(
+            {
+                "type": "bar",
+                "y": df["zone"].to_list(),
+                "x": _values(df["avg_dwell_s"]),
+                "orientation": "h",
+                "marker": {"color": BLUE},
+                "text": [f"{v} visits" for v in df["dwell_visits"].to_list()],
+                "name": "mean dwell",
+            }
         )
-    fig = _layout(fig, title, None)
-    fig.update_xaxes(title="mean dwell (s)")
-    return fig
+    return _figure(traces, title, None, xaxis={"title": {"text": "mean dwell (s)"}})
 
 
 def position_heatmap(
@@ -207,45 +226,52 @@ def position_heatmap(
     for x, y, people in df.select("x_bin", "y_bin", "people").iter_rows():
         if 0 <= x < x_bins and 0 <= y < y_bins:
             grid[y][x] = (grid[y][x] or 0) + people
-    fig = go.Figure()
-    if df.height:
-        if still:
-            fig.add_layout_image(
-                source="data:image/jpeg;base64," + base64.b64encode(still).decode(),
-                x=-0.5,
-                y=-0.5,
-                sizex=x_bins,
-                sizey=y_bins,
-                xref="x",
-                yref="y",
-                sizing="stretch",
-                layer="below",
-            )
-            grid = [[v or None for v in row] for row in grid]  # no colour where nobody stood
-        fig.add_heatmap(
-            z=grid,
-            colorscale="YlOrRd",
-            colorbar={"title": "people"},
-            opacity=0.65 if still else 1.0,
-            hovertemplate="%{z} people<extra></extra>",
+    if not df.height:
+        return _figure([], title, None)
+    images = []
+    if still:
+        images.append(
+            {
+                "source": "data:image/jpeg;base64," + base64.b64encode(still).decode(),
+                "x": -0.5,
+                "y": -0.5,
+                "sizex": x_bins,
+                "sizey": y_bins,
+                "xref": "x",
+                "yref": "y",
+                "sizing": "stretch",
+                "layer": "below",
+            }
         )
-    fig = _layout(fig, title, None)
-    if df.height:
-        # Axes in words: the grid is the camera's frame, not a floor plan.
-        fig.update_xaxes(
-            tickvals=[0, (x_bins - 1) / 2, x_bins - 1],
-            ticktext=["left", "centre", "right"],
-            range=[-0.5, x_bins - 0.5],
-            showgrid=False,
-            title="camera view",
-        )
-        fig.update_yaxes(
-            tickvals=[0, (y_bins - 1) / 2, y_bins - 1],
-            ticktext=["back", "middle", "front"],
-            range=[y_bins - 0.5, -0.5],  # row 0 (the top of the picture) at the top
-            showgrid=False,
-        )
-    return fig
+        grid = [[v or None for v in row] for row in grid]  # no colour where nobody stood
+    heatmap = {
+        "type": "heatmap",
+        "z": grid,
+        "colorscale": "YlOrRd",
+        "colorbar": {"title": {"text": "people"}},
+        "opacity": 0.65 if still else 1.0,
+        "hovertemplate": "%{z} people<extra></extra>",
+    }
+    # Axes in words: the grid is the camera's frame, not a floor plan.
+    return _figure(
+        [heatmap],
+        title,
+        None,
+        images=images,
+        xaxis={
+            "tickvals": [0, (x_bins - 1) / 2, x_bins - 1],
+            "ticktext": ["left", "centre", "right"],
+            "range": [-0.5, x_bins - 0.5],
+            "showgrid": False,
+            "title": {"text": "camera view"},
+        },
+        yaxis={
+            "tickvals": [0, (y_bins - 1) / 2, y_bins - 1],
+            "ticktext": ["back", "middle", "front"],
+            "range": [y_bins - 0.5, -0.5],  # row 0 (the top of the picture) at the top
+            "showgrid": False,
+        },
+    )
 
 
 # Plotly's default palette has 10 colours: with 12 stores two pairs of lines looked alike.
@@ -258,17 +284,18 @@ TREND_COLOURS = [
 def kpi_trend(df: pl.DataFrame, kpi: str, label: str, title: str | None = None) -> go.Figure:
     """``df``: store_id, bucket and the column ``kpi``; one line per store, each its own
     colour (up to 48 stores)."""
-    fig = go.Figure()
     groups = df.sort("bucket").group_by("store_id", maintain_order=True)
-    for i, ((store,), part) in enumerate(groups):
-        fig.add_scatter(
-            x=part["bucket"].to_list(),
-            y=part[kpi].to_list(),
-            name=str(store),
+    traces = [
+        _line(
+            part["bucket"].to_list(),
+            _values(part[kpi]),
+            str(store),
+            TREND_COLOURS[i % len(TREND_COLOURS)],
             mode="lines",
-            line={"color": TREND_COLOURS[i % len(TREND_COLOURS)]},
         )
-    return _layout(fig, title or f"{label} by store", label)
+        for i, ((store,), part) in enumerate(groups)
+    ]
+    return _figure(traces, title or f"{label} by store", label)
 
 
 def leaderboard_bars(
@@ -278,49 +305,42 @@ def leaderboard_bars(
     flagged = flagged or set()
     ordered = df.drop_nulls(kpi).sort(kpi, descending=True)
     stores = ordered["store_id"].to_list()
-    fig = go.Figure()
-    if ordered.height:
-        fig.add_bar(
-            x=stores,
-            y=ordered[kpi].to_list(),
-            name=label,
-            marker_color=[RED if s in flagged else BLUE for s in stores],
-        )
+    colours = [RED if s in flagged else BLUE for s in stores]
+    traces = [_bar(stores, _values(ordered[kpi]), label, colours)] if ordered.height else []
     # Only say what red means when a red bar is there.
     note = " (red: outlier)" if flagged & set(stores) else ""
-    return _layout(fig, f"{label} by store{note}", label)
+    return _figure(traces, f"{label} by store{note}", label)
 
 
 def staffing(df: pl.DataFrame, title: str = "Scheduled vs recommended staff") -> go.Figure:
     """``df``: bucket, scheduled_staff, recommended_staff, status (over / under / ok)."""
-    fig = go.Figure()
-    if df.height:
-        x = df["bucket"].to_list()
-        # One bar trace per status, so the legend explains every colour (one trace with
-        # per-bar colours showed a single "scheduled" entry for three colours).
-        statuses = df["status"].to_list()
-        scheduled = df["scheduled_staff"].to_list()
+    if not df.height:
+        return _figure([], title, "staff")
+    x = df["bucket"].to_list()
+    # One bar trace per status, so the legend explains every colour (one trace with
+    # per-bar colours showed a single "scheduled" entry for three colours).
+    statuses = df["status"].to_list()
+    scheduled = _values(df["scheduled_staff"])
+    traces = [
+        _bar(
+            x,
+            [v if s == status else None for v, s in zip(scheduled, statuses, strict=True)],
+            name,
+            colour,
+        )
         for status, name, colour in (
             ("ok", "scheduled: as recommended", GREY),
             ("over", "scheduled: over-staffed", ORANGE),
             ("under", "scheduled: under-staffed", RED),
-        ):
-            fig.add_bar(
-                x=x,
-                y=[v if s == status else None for v, s in zip(scheduled, statuses, strict=True)],
-                name=name,
-                marker_color=colour,
-            )
-        fig.update_layout(barmode="overlay")
-        gx, recommended = _with_gaps(x, df["recommended_staff"].to_list())
-        fig.add_scatter(
-            x=gx,
-            y=recommended,
-            name="recommended",
-            mode="lines",
-            line={"color": BLUE, "shape": "hv"},
         )
-    return _layout(fig, title, "staff")
+    ]
+    gx, recommended = _with_gaps(x, _values(df["recommended_staff"]))
+    traces.append(
+        _line(
+            gx, recommended, "recommended", BLUE, mode="lines", line={"color": BLUE, "shape": "hv"}
+        )
+    )
+    return _figure(traces, title, "staff", barmode="overlay")
 
 
 def frame_overlay(
@@ -333,40 +353,55 @@ def frame_overlay(
 ) -> go.Figure:
     """A still frame (if any) with the camera's lines and zone polygons drawn on top, in
     frame pixels (``lines``: name/start/end; ``zones``: name/polygon)."""
-    fig = go.Figure()
+    images = []
     if jpeg:
-        fig.add_layout_image(
-            source="data:image/jpeg;base64," + base64.b64encode(jpeg).decode(),
-            x=0,
-            y=0,
-            sizex=width,
-            sizey=height,
-            xref="x",
-            yref="y",
-            layer="below",
-            sizing="stretch",
+        images.append(
+            {
+                "source": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode(),
+                "x": 0,
+                "y": 0,
+                "sizex": width,
+                "sizey": height,
+                "xref": "x",
+                "yref": "y",
+                "layer": "below",
+                "sizing": "stretch",
+            }
         )
+    traces: list[dict[str, Any]] = []
     for zone in zones:
         pts = [*zone["polygon"], zone["polygon"][0]]
-        fig.add_scatter(
-            x=[p[0] for p in pts],
-            y=[p[1] for p in pts],
-            fill="toself",
-            name=f"zone {zone['name']}",
-            mode="lines",
-            opacity=0.5,
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [p[0] for p in pts],
+                "y": [p[1] for p in pts],
+                "fill": "toself",
+                "name": f"zone {zone['name']}",
+                "mode": "lines",
+                "opacity": 0.5,
+            }
         )
     for line in lines:
-        fig.add_scatter(
-            x=[line["start"][0], line["end"][0]],
-            y=[line["start"][1], line["end"][1]],
-            name=f"line {line['name']}",
-            mode="lines+markers",
-            line={"width": 4, "color": ORANGE},
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [line["start"][0], line["end"][0]],
+                "y": [line["start"][1], line["end"][1]],
+                "name": f"line {line['name']}",
+                "mode": "lines+markers",
+                "line": {"width": 4, "color": ORANGE},
+            }
         )
-    fig.update_xaxes(range=[0, width], showgrid=False)
-    fig.update_yaxes(range=[height, 0], showgrid=False, scaleanchor="x")
-    return _layout(fig, title, None, height=420)
+    return _figure(
+        traces,
+        title,
+        None,
+        height=420,
+        images=images,
+        xaxis={"range": [0, width], "showgrid": False},
+        yaxis={"range": [height, 0], "showgrid": False, "scaleanchor": "x"},
+    )
 
 
 def mark_partial(fig: go.Figure, start: datetime, end: datetime) -> go.Figure:

@@ -8,19 +8,28 @@ import urllib.request
 
 import streamlit as st
 from storelens.dashboard.launcher import read_services
-from storelens.data.reader import Reader, open_reader
+from storelens.data.reader import CachedReader, QueryCache, open_reader
 from storelens.kernel.paths import default_db_path
 
 
 @st.cache_resource(show_spinner=False)
-def _reader_for(db_path: str, api_url: str | None) -> Reader:
-    return open_reader(db_path, api_url)
+def _reader_for(db_path: str, api_url: str | None) -> CachedReader:
+    # One query cache per database, shared by every session: a manager opening a page
+    # another opened a moment ago gets the same rows without running the SQL again.
+    # Entries are keyed by the caller (session.page_context) and expire after
+    # data.reader.ttl_for (2 s live, 30 s history).
+    return CachedReader(open_reader(db_path, api_url), QueryCache())
 
 
-def get_reader() -> Reader:
+def get_reader() -> CachedReader:
     """The read path: the running pipeline's read API when it is up, else the file read-only."""
     services = read_services()
     return _reader_for(str(services.get("db") or default_db_path()), services.get("read_api"))
+
+
+def clear_query_cache() -> None:
+    """Forget every cached query result (benchmarks; after out-of-band writes)."""
+    get_reader().cache.clear()
 
 
 def tile_base_url() -> str | None:
@@ -64,14 +73,14 @@ def tile_status(timeout_s: float = 1.0) -> dict[str, dict]:
         return {}
 
 
-def tile_still(camera_id: str, faces: bool = False, timeout_s: float = 2.0) -> bytes | None:
+def tile_still(camera_id: str, timeout_s: float = 2.0) -> bytes | None:
     """One JPEG still of ``camera_id`` from the tile server (Setup page), or None."""
     tiles = read_services().get("tiles")
     if not tiles:
         return None
     from storelens.detectors.stream import sign_stream_token, stream_secret
 
-    token = sign_stream_token(stream_secret(), camera_id, faces=faces, ttl_s=60)
+    token = sign_stream_token(stream_secret(), camera_id, ttl_s=60)
     try:
         with urllib.request.urlopen(
             f"{tiles}/frame/{camera_id}.jpg?token={token}", timeout=timeout_s

@@ -11,6 +11,7 @@ from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
 from storelens.dashboard.session import data_errors
 from storelens.dashboard.settings import min_group_size
 from storelens.data import kpi
+from storelens.data.reader import remembered
 
 ctx = chain_page_context()  # chain mode: every store from the lake, same scoping
 min_group = min_group_size()  # Setup's privacy setting, not the built-in default
@@ -28,7 +29,12 @@ if not allowed:
 with data_errors():
     # No stores requested = every store in the user's scope (resolved by the data layer).
     period = kpi.KpiFilter(flt.start, flt.end, (), flt.granularity)  # type: ignore[arg-type]
-    table = kpi.store_comparison(ctx.reader, period, ctx.scope, min_group)
+    table = remembered(
+        ctx.reader,
+        "store_comparison",
+        (period, ctx.scope, min_group),
+        lambda: kpi.store_comparison(ctx.reader, period, ctx.scope, min_group),
+    )
 
 fresh = show_freshness(ctx, table["store_id"].to_list(), flt.start, flt.end)
 if fresh is not None:
@@ -107,7 +113,7 @@ trend_kpi = (
 with data_errors():
     trend_flt = period.with_(stores=tuple(shown["store_id"].to_list()))
     if trend_flt.stores:
-        daily = {
+        compute_trend = {
             "visitors": lambda: kpi.visitors(ctx.reader, trend_flt, ctx.scope),
             "conversion": lambda: kpi.conversion(ctx.reader, trend_flt, ctx.scope),
             "sales": lambda: kpi.sales_per_visitor(ctx.reader, trend_flt, ctx.scope),
@@ -115,5 +121,8 @@ with data_errors():
                 ctx.reader, trend_flt, ctx.scope, min_group
             ),
             "star": lambda: kpi.star(ctx.reader, trend_flt, ctx.scope),
-        }[trend_kpi]()
+        }[trend_kpi]
+        daily = remembered(
+            ctx.reader, f"trend {trend_kpi}", (trend_flt, ctx.scope, min_group), compute_trend
+        )
         st.plotly_chart(charts.kpi_trend(daily, trend_kpi, trend_kpis[trend_kpi]), width="stretch")

@@ -13,7 +13,7 @@ from storelens.dashboard.privacy import retention_days
 from storelens.dashboard.services import tile_still
 from storelens.dashboard.session import data_errors, page_context
 from storelens.data.errors import DataError, ImportRejected
-from storelens.data.reader import ApiReader
+from storelens.data.reader import ApiReader, uncached
 from storelens.kernel.config import CameraConfig, CameraRole, PrivacyConfig
 from storelens.kernel.errors import StoreLensError
 from storelens.kernel.paths import default_db_path
@@ -139,7 +139,8 @@ with tab_imports:
         st.session_state["imp_generation"] = generation + 1
         content = upload.getvalue()
         try:
-            if isinstance(ctx.reader, ApiReader):  # the pipeline holds the file: its writer imports
+            # the pipeline holds the file: its writer imports
+            if isinstance(uncached(ctx.reader), ApiReader):
                 report = ctx.reader.import_file(kind, upload.name, content)
             else:  # no pipeline: a short-lived writer on the file
                 from storelens.data.imports import import_content

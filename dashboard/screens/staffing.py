@@ -7,6 +7,7 @@ from storelens.dashboard import charts
 from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
 from storelens.dashboard.session import data_errors, page_context
 from storelens.data import kpi
+from storelens.data.reader import remembered
 
 ctx = page_context()
 flt = filter_bar(ctx.allowed_stores(), granularity=False, default_days=7, complete_days=True)
@@ -39,7 +40,12 @@ with data_errors():
         target_star=target_star, target_wait_s=float(target_wait), default_hourly_cost=hourly_cost
     )
     period = kpi.KpiFilter(flt.start, flt.end, (flt.store,), "hour")
-    frame = kpi.staffing(ctx.reader, period, ctx.scope, targets)
+    frame = remembered(
+        ctx.reader,
+        "staffing",
+        (period, ctx.scope, targets),
+        lambda: kpi.staffing(ctx.reader, period, ctx.scope, targets),
+    )
 
 # What-if cost: the slider's hourly rate replaces the store's observed rate, so the cost of
 # the difference answers "what if an hour of staff cost this much".
