@@ -65,7 +65,6 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 PART_NAME = "part-0.parquet"
-DEFAULT_LAKE = Path("var/lake")
 MISSING_HOURS_LISTED = 200  # newest missing hours named in the manifest (all are counted)
 
 
