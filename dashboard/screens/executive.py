@@ -8,6 +8,7 @@ from storelens.dashboard.chain import chain_page_context, show_freshness
 from storelens.dashboard.session import data_errors
 from storelens.dashboard.settings import min_group_size
 from storelens.data import kpi
+from storelens.data.reader import remembered
 
 ctx = chain_page_context()  # chain mode: every store from the lake, same scoping
 st.title("Summary")
@@ -17,14 +18,20 @@ end = date.today() - timedelta(days=1)  # complete days only: today is still par
 start = end - timedelta(days=27)
 st.caption(f"The last 28 complete days: {start} – {end}.")
 with data_errors():
-    period = kpi.KpiFilter(start, end, (), "day")
-    comparison = kpi.store_comparison(ctx.reader, period, ctx.scope, min_group_size())
+    period, min_group = kpi.KpiFilter(start, end, (), "day"), min_group_size()
+    # Same key as Compare stores' default view: opening one after the other reuses it.
+    comparison = remembered(
+        ctx.reader,
+        "store_comparison",
+        (period, ctx.scope, min_group),
+        lambda: kpi.store_comparison(ctx.reader, period, ctx.scope, min_group),
+    )
 if comparison.is_empty() or "visitors" not in comparison.columns:
     st.info("No stores with data in your scope yet. `storelens demo seed` writes a demo history.")
     st.stop()
 
 ranked = views.rank_stores(comparison)
-totals = kpi.totals(comparison, min_group_size())
+totals = kpi.totals(comparison, min_group)
 a, b, c, d = st.columns(4)
 a.metric("Stores", comparison.height)
 b.metric("Visitors (28 days)", f"{totals['visitors'] or 0:,}")
