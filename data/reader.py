@@ -403,13 +403,21 @@ class QueryCache:
     handed to another scope, even where the parameters match (over the read API the
     server filters by the caller, not by the parameters). ``clock`` is injectable so
     tests can move time instead of sleeping. Thread-safe; a miss runs the query outside
-    the lock, so a slow query never blocks hits on other keys.
+    the lock, so a slow query never blocks hits on other keys. Bounded by entries and by
+    bytes (a year of hourly rows for 50 stores is tens of MB): past either bound, expired
+    entries go first, then the oldest.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, max_entries: int = 256):
-        self.clock, self.max_entries = clock, max_entries
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 256,
+        max_bytes: int = 128 * 2**20,
+    ) -> None:
+        self.clock, self.max_entries, self.max_bytes = clock, max_entries, max_bytes
         self._lock = threading.Lock()
         self._rows: dict[Hashable, tuple[float, pl.DataFrame]] = {}
+        self._bytes = 0
         self.hits = self.misses = 0
 
     @staticmethod
@@ -427,22 +435,36 @@ class QueryCache:
                 return entry[1].clone()  # callers may add columns in place: keep ours intact
             self.misses += 1
         rows = run()  # errors are not cached: the next call asks again
-        with self._lock:
-            if len(self._rows) >= self.max_entries:
-                self._evict_locked()
-            self._rows[key] = (self.clock() + ttl_s, rows)
+        size = rows.estimated_size()
+        if size <= self.max_bytes:
+            with self._lock:
+                self._drop_locked(key)
+                self._evict_locked(room_for=size)
+                self._rows[key] = (self.clock() + ttl_s, rows)
+                self._bytes += size
         return rows.clone()
 
-    def _evict_locked(self) -> None:
+    def _drop_locked(self, key: Hashable) -> None:
+        entry = self._rows.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[1].estimated_size()
+
+    def _evict_locked(self, room_for: int) -> None:
+        def full() -> bool:
+            return len(self._rows) >= self.max_entries or self._bytes + room_for > self.max_bytes
+
+        if not full():
+            return
         now = self.clock()
         for key in [k for k, (expires, _) in self._rows.items() if expires <= now]:
-            del self._rows[key]
-        while len(self._rows) >= self.max_entries:  # all fresh: drop the oldest insert
-            del self._rows[next(iter(self._rows))]
+            self._drop_locked(key)
+        while self._rows and full():  # all fresh: drop the oldest insert
+            self._drop_locked(next(iter(self._rows)))
 
     def clear(self) -> None:
         with self._lock:
             self._rows.clear()
+            self._bytes = 0
 
 
 class CachedReader:

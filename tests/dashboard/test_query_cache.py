@@ -185,7 +185,20 @@ def test_the_cache_stays_bounded(inner: CountingReader, clock: FakeClock) -> Non
     reader = CachedReader(inner, QueryCache(clock=clock, max_entries=3), scope=MIA)
     for day in range(1, 6):
         reader.query("metrics", {**WEEK, "end": date(2026, 11, day + 7)})
-    assert len(reader.cache._rows) <= 3
+    assert len(reader.cache._rows) == 3
+    reader.query("metrics", {**WEEK, "end": date(2026, 11, 12)})  # the newest stayed
+    assert len(inner.calls) == 5
+
+
+def test_the_cache_stays_within_its_bytes(clock: FakeClock) -> None:
+    frame = pl.DataFrame({"x": list(range(1000))})  # 8 kB
+    cache = QueryCache(clock=clock, max_bytes=3 * frame.estimated_size())
+    for key in range(5):
+        cache.get_or_run(key, HISTORY_TTL_S, lambda: frame)
+    assert sorted(cache._rows) == [2, 3, 4]
+    huge = pl.DataFrame({"x": list(range(10_000))})
+    assert cache.get_or_run("huge", HISTORY_TTL_S, lambda: huge).height == 10_000
+    assert "huge" not in cache._rows  # too big to keep: answered, not cached
 
 
 def test_a_remembered_kpi_is_keyed_by_scope_and_period(
