@@ -68,11 +68,6 @@ class User:
         """Executives read only; everyone else may acknowledge alerts in their scope."""
         return self.role is not Role.EXECUTIVE
 
-    @property
-    def may_see_faces(self) -> bool:
-        """Unblurred faces on tiles: nobody by default (privacy by design), admin only."""
-        return self.role is Role.ADMIN
-
 
 def api_caller(user: User) -> Caller:
     """The identity the read API checks for ``user`` (it derives the scope itself)."""

@@ -83,7 +83,7 @@ def analyze_clip(
     try:
         while (image := source.read()) is not None:
             ts = summary.frames / fps
-            result = pipeline.analyse(Frame("analyze", ts, summary.frames, image), draw=False)
+            result = pipeline.analyse(Frame("analyze", ts, summary.frames, image))
             summary.frames += 1
             dets = result.detections
             summary.max_people = max(summary.max_people, len(dets))

@@ -150,8 +150,17 @@ def queue_samples_to_arrow(samples: list[QueueSample]) -> pa.Table:
     )
 
 
-def points_in_polygon(points: np.ndarray, polygon: np.ndarray | list) -> np.ndarray:
-    """(N,) bool: which of the (N, 2) ``points`` lie inside ``polygon`` (even-odd rule)."""
+# Zone edges are drawn on pixel rows and columns (0 … h-1) but a box cut by the frame's
+# edge ends at h: a foot point this close to an edge counts as inside. It matters most for
+# staff zones drawn over the whole frame, where "outside" would mean reading a face.
+EDGE_TOLERANCE_PX = 1.0
+
+
+def points_in_polygon(
+    points: np.ndarray, polygon: np.ndarray | list, tolerance: float = EDGE_TOLERANCE_PX
+) -> np.ndarray:
+    """(N,) bool: which of the (N, 2) ``points`` lie inside ``polygon`` (even-odd rule) or
+    within ``tolerance`` pixels of its edges."""
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     poly = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
     if len(points) == 0:
@@ -164,7 +173,15 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray | list) -> np.ndar
     # Edges with y1 == y2 never straddle; the guard only avoids a division warning.
     dy = np.where(y2 == y1, 1.0, y2 - y1)
     x_cross = x1 + (y - y1) * (x2 - x1) / dy
-    return np.logical_xor.reduce(straddles & (x < x_cross), axis=1)
+    inside = np.logical_xor.reduce(straddles & (x < x_cross), axis=1)
+    if tolerance <= 0:
+        return inside
+    # Distance from each point to each edge (segment), for the edge tolerance.
+    ex, ey = x2 - x1, y2 - y1
+    length2 = np.maximum(ex * ex + ey * ey, 1e-12)
+    t = np.clip(((x - x1) * ex + (y - y1) * ey) / length2, 0.0, 1.0)
+    near = np.hypot(x - (x1 + t * ex), y - (y1 + t * ey)).min(axis=1) <= tolerance
+    return inside | near
 
 
 def in_zones(

@@ -32,11 +32,11 @@ import numpy as np
 import pyarrow as pa
 from storelens.data.sink import BATCH_SCHEMAS, RowSink
 from storelens.detectors.alerts import AlertRow, AlertRules, alerts_to_arrow
+from storelens.detectors.display import AnalysisSnapshot
 from storelens.detectors.events import EventEngine, EventRow, rows_to_arrow
 from storelens.detectors.hub import FrameHub
 from storelens.detectors.types import (
     NO_TRACK,
-    CameraState,
     CameraStatus,
     Detections,
     Frame,
@@ -79,6 +79,9 @@ class PipelineOptions:
     expression_reader: str = "valence-head"  # the learned head (issue 9); old ones selectable
     read_every_k: int = 3  # expression reading per track every k-th analysed frame
     jpeg_quality: int = 70
+    # Tiles show every captured frame up to this rate, with the newest analysis drawn on
+    # it (detectors/display.py), so video stays smooth while analysis runs at its own rate.
+    display_fps: float = 15.0
     tile_width: int = 640  # tiles are downscaled to this before encoding
     workers: int = 2
     blur_faces: bool = True
@@ -151,7 +154,7 @@ class _TrackSummary:
 class AnalysedFrame:
     detections: Detections
     events: list[EventRow]
-    annotated: np.ndarray | None
+    detected: bool = True  # False: boxes are the tracker's prediction (detectors/gating.py)
 
 
 class CameraPipeline:
@@ -200,9 +203,7 @@ class CameraPipeline:
         self.stage_ms[stage].append((now - start) * 1000)
         return now
 
-    def analyse(
-        self, frame: Frame, status: CameraStatus | None = None, draw: bool = True
-    ) -> AnalysedFrame:
+    def analyse(self, frame: Frame) -> AnalysedFrame:
         t = time.perf_counter()
         image = frame.image
         gap = self.gate.frames_since_detect + 1
@@ -216,6 +217,10 @@ class CameraPipeline:
         else:
             dets = self.tracker.predict(self.gate.frames_since_detect)
             t = self._timed("predict", t)
+        # Kalman-smoothed and predicted boxes may reach past the frame; feet outside it
+        # would fall out of zones drawn to the frame's edge (a staff zone, say).
+        h, w = image.shape[:2]
+        np.clip(dets.xyxy, 0, np.array([w - 1, h - 1, w - 1, h - 1], np.float32), out=dets.xyxy)
         self._frame_count += 1
         staff = self.engine.in_staff_zone(dets) if len(dets) else np.zeros(0, bool)
         if self.models.face is not None and len(dets):
@@ -243,23 +248,8 @@ class CameraPipeline:
         self._alert_rows.extend(self.alert_rules.update(frame.ts, dets, self.engine.state))
         t = self._timed("events", t)
         self._record(frame.ts, dets, events)
-        annotated = None
-        if draw:
-            from storelens.detectors.overlay import draw_overlay
-
-            annotated = draw_overlay(
-                image,
-                dets,
-                lines=self.camera.lines,
-                zones=self.camera.zones,
-                engine_state=self.engine.state,
-                status=status
-                or CameraStatus(self.camera.camera_id, self.camera.name, CameraState.ONLINE),
-                blur_faces=self.options.blur_faces,
-            )
-            self._timed("draw", t)
         self.analysed_times.append(time.monotonic())
-        return AnalysedFrame(dets, events, annotated)
+        return AnalysedFrame(dets, events, detected)
 
     def _faces(self, image: np.ndarray, dets: Detections, due: np.ndarray) -> Detections:
         faces = np.full((len(dets), 4), np.nan, dtype=np.float32)
@@ -487,6 +477,9 @@ class Runner:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.frames_analysed = collections.Counter()
+        self.frames_shown = collections.Counter()  # tiles published (display thread)
+        self.display_ms: collections.deque[float] = collections.deque(maxlen=500)
+        self.snapshots: dict[str, AnalysisSnapshot] = {}  # newest analysis per camera
         self.errors = collections.Counter()
         # Watchdog state (issue 6): see detectors/watchdog.py for the trade-offs.
         self.jobs = AnalysisJobs()
@@ -510,6 +503,9 @@ class Runner:
             )
             watchdog.start()
             self._threads.append(watchdog)
+        display = threading.Thread(target=self._display_loop, name="tile-display", daemon=True)
+        display.start()
+        self._threads.append(display)
         flusher = threading.Thread(target=self._flush_loop, name="batch-flusher", daemon=True)
         flusher.start()
         self._threads.append(flusher)
@@ -656,10 +652,8 @@ class Runner:
 
     def analyse_one(self, cid: str, frame: Frame, generation: int | None = None) -> None:
         pipeline = self.pipelines[cid]
-        status = self.workers[cid].status()
-        status.analysed_fps = pipeline.analysed_fps
         try:
-            result = pipeline.analyse(frame, status)
+            result = pipeline.analyse(frame)
         except Exception as exc:  # one bad frame (or model hiccup) must not stop the camera
             self.errors[cid] += 1
             log.warning("camera %s: frame %d dropped: %s", cid, frame.index, exc)
@@ -668,28 +662,57 @@ class Runner:
             self.late_discarded[cid] += 1  # the watchdog gave up on this frame meanwhile
             return
         self.frames_analysed[cid] += 1
-        status.analysed_fps = pipeline.analysed_fps
-        self.hub.set_status(status)
-        if result.annotated is not None:
-            t = time.perf_counter()
-            self._publish(cid, frame, result)
-            pipeline._timed("encode", t)
+        # The display thread draws this on every frame it shows until a newer one comes.
+        self.snapshots[cid] = AnalysisSnapshot(frame.ts, result.detections, pipeline.engine.state)
+        self.hub.set_status(self._status_with_fps(cid))
 
-    def _publish(self, cid: str, frame: Frame, result: AnalysedFrame) -> None:
+    # -- display ---------------------------------------------------------------------------
+    def _display_loop(self) -> None:
+        """Every captured frame (up to display_fps per camera) to the hub, with the newest
+        analysis drawn on it and blurred by its age (detectors/display.py)."""
+        min_gap = 1.0 / self.options.display_fps
+        shown: dict[str, Frame] = {}
+        next_due = dict.fromkeys(self.workers, 0.0)
+        while not self._stop.is_set():
+            busy = False
+            for cid, worker in list(self.workers.items()):
+                frame = worker.latest()
+                now = time.monotonic()
+                if frame is None or frame is shown.get(cid) or now < next_due[cid]:
+                    continue
+                shown[cid] = frame
+                next_due[cid] = max(next_due[cid] + min_gap, now - min_gap)
+                try:
+                    self.show(cid, frame)
+                except Exception:  # a tile must never stop the others (or the analysis)
+                    log.exception("camera %s: could not draw frame %d", cid, frame.index)
+                busy = True
+            if not busy:
+                self._stop.wait(0.004)
+
+    def show(self, cid: str, frame: Frame) -> None:
+        """Compose, encode and publish one tile of ``frame``."""
+        import cv2
+        from storelens.detectors.display import compose_tile
         from storelens.detectors.overlay import encode_jpeg
 
-        image = result.annotated
-        assert image is not None
+        t = time.perf_counter()
+        camera = self.pipelines[cid].camera
+        image = compose_tile(
+            frame.image,
+            frame.ts,
+            self.snapshots.get(cid),
+            lines=camera.lines,
+            zones=camera.zones,
+            status=self._status_with_fps(cid),
+            blur_faces=self.options.blur_faces,
+        )
         scale = self.options.tile_width / image.shape[1]
         if scale < 1:
-            import cv2
-
             image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        faces_jpeg = None
-        # The overlay is blurred by default; the unblurred variant exists only on demand.
-        self.hub.publish(
-            cid, frame.ts, encode_jpeg(image, quality=self.options.jpeg_quality), faces_jpeg
-        )
+        self.hub.publish(cid, frame.ts, encode_jpeg(image, quality=self.options.jpeg_quality))
+        self.frames_shown[cid] += 1
+        self.display_ms.append((time.perf_counter() - t) * 1000)
 
     # -- batching --------------------------------------------------------------------------
     def _flush_loop(self) -> None:

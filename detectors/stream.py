@@ -8,8 +8,8 @@ keeps Streamlit out of the frame path entirely: the dashboard server spends
 nothing per frame, and the browser replaces the picture in place.
 
 Access: each URL carries a short-lived HMAC token minted by the dashboard for a
-signed-in user and one camera (``faces=1`` only for roles that may see faces),
-so a copied URL expires and cannot be changed to another camera.
+signed-in user and one camera, so a copied URL expires and cannot be changed to
+another camera. Every tile is blurred (detectors/display.py); no role gets more.
 """
 
 from __future__ import annotations
@@ -57,14 +57,15 @@ def stream_secret() -> bytes:
     return path.read_text().strip().encode()
 
 
-def _mac(secret: bytes, camera_id: str, faces: bool, expires: int) -> str:
-    msg = f"{camera_id}|{int(faces)}|{expires}".encode()
+def _mac(secret: bytes, camera_id: str, expires: int) -> str:
+    msg = f"{camera_id}|{expires}".encode()
     return hmac.new(secret, msg, hashlib.sha256).hexdigest()[:32]
 
 
-def sign_stream_token(secret: bytes, camera_id: str, faces: bool = False, ttl_s: int = 3600) -> str:
+def sign_stream_token(secret: bytes, camera_id: str, ttl_s: int = 3600) -> str:
+    """``expires.mac``: grants one camera's (blurred) tiles until ``expires``."""
     expires = int(time.time()) + ttl_s
-    return f"{expires}.{int(faces)}.{_mac(secret, camera_id, faces, expires)}"
+    return f"{expires}.{_mac(secret, camera_id, expires)}"
 
 
 # /status (camera states, fps, last errors) needs a token too: it is signed for this name,
@@ -77,18 +78,16 @@ def status_url(base_url: str, secret: bytes, ttl_s: int = 300) -> str:
     return f"{base_url}/status?token={sign_stream_token(secret, STATUS_SCOPE, ttl_s=ttl_s)}"
 
 
-def verify_stream_token(secret: bytes, camera_id: str, token: str) -> bool | None:
-    """None when invalid or expired; otherwise whether the token grants unblurred faces."""
+def verify_stream_token(secret: bytes, camera_id: str, token: str) -> bool:
+    """Whether ``token`` is valid for ``camera_id`` and not expired."""
     try:
-        expires_s, faces_s, mac = token.split(".")
-        expires, faces = int(expires_s), faces_s == "1"
+        expires_s, mac = token.split(".")
+        expires = int(expires_s)
     except (ValueError, AttributeError):
-        return None
+        return False
     if expires < time.time():
-        return None
-    if not hmac.compare_digest(mac, _mac(secret, camera_id, faces, expires)):
-        return None
-    return faces
+        return False
+    return hmac.compare_digest(mac, _mac(secret, camera_id, expires))
 
 
 def _peer_gone(sock: socket.socket) -> bool:
@@ -134,9 +133,8 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/health":
             return self._send(200, b"ok")
         if url.path == "/status":
-            if (
-                verify_stream_token(self.server.secret, STATUS_SCOPE, query.get("token", [""])[0])
-                is None
+            if not verify_stream_token(
+                self.server.secret, STATUS_SCOPE, query.get("token", [""])[0]
             ):
                 return self._send(HTTPStatus.FORBIDDEN, b"missing, invalid or expired token")
             now = time.time()
@@ -147,14 +145,13 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) != 2 or parts[0] not in ("frame", "stream"):
             return self._send(404, b"not found")
         camera_id = parts[1].rsplit(".", 1)[0]
-        faces = verify_stream_token(self.server.secret, camera_id, query.get("token", [""])[0])
-        if faces is None:
+        if not verify_stream_token(self.server.secret, camera_id, query.get("token", [""])[0]):
             return self._send(HTTPStatus.FORBIDDEN, b"missing, invalid or expired token")
         if parts[0] == "frame":
             frame = self.server.hub.latest(camera_id)
             if frame is None:
                 return self._send(404, b"no frame yet")
-            return self._send(200, self._pick(camera_id, frame, faces), "image/jpeg")
+            return self._send(200, frame.jpeg, "image/jpeg")
         fps_text = query.get("fps", ["12"])[0]
         try:
             fps = float(fps_text)
@@ -162,16 +159,9 @@ class _Handler(BaseHTTPRequestHandler):
             fps = float("nan")
         if not 0.5 <= fps <= 30.0:  # also rejects nan and inf
             return self._send(HTTPStatus.BAD_REQUEST, b"fps must be a number from 0.5 to 30")
-        self._stream(camera_id, faces, fps)
+        self._stream(camera_id, fps)
 
-    def _pick(self, camera_id: str, frame, faces: bool) -> bytes:
-        if faces:
-            self.server.hub.want_faces(camera_id)
-            if frame.jpeg_faces is not None:
-                return frame.jpeg_faces
-        return frame.jpeg_blurred
-
-    def _stream(self, camera_id: str, faces: bool, fps: float) -> None:
+    def _stream(self, camera_id: str, fps: float) -> None:
         """multipart/x-mixed-replace: one part per new frame, each with its capture time in
         ``X-Frame-Ts`` (epoch seconds) so the viewer can tell a frozen picture from a live one.
         """
@@ -194,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
                         break
                     continue
                 seq = frame.seq
-                jpeg = self._pick(camera_id, frame, faces)
+                jpeg = frame.jpeg
                 # The socket timeout bounds this write: a client that stopped reading (its
                 # buffers full) raises TimeoutError here and the stream ends.
                 self.wfile.write(

@@ -91,7 +91,7 @@ with tiles:
                 camera_id,
                 streaming[camera_id]["name"],
                 f"{base}/stream/{camera_id}.mjpg?token="
-                + sign_stream_token(secret, camera_id, faces=ctx.user.may_see_faces, ttl_s=ttl),
+                + sign_stream_token(secret, camera_id, ttl_s=ttl),
             )
             for camera_id in live_ids
         ]

@@ -94,7 +94,7 @@ class SyntheticTiles:
         while not self._stop.is_set():
             now = time.time()
             for no, camera_id in enumerate(self.camera_ids):
-                self.hub.publish(camera_id, now, self._frame(index, no), None)
+                self.hub.publish(camera_id, now, self._frame(index, no))
                 self.hub.set_status(
                     CameraStatus(
                         camera_id,

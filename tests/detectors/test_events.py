@@ -364,7 +364,14 @@ CONCAVE_U = [(0, 0), (30, 0), (30, 70), (70, 70), (70, 0), (100, 0), (100, 100),
         ((50, 90), True),
         ((90, 10), True),
         ((150, 50), False),
-        ((-1, 50), False),
+        ((-2, 50), False),
+        # Within a pixel of an edge counts as inside: a box cut by the frame's bottom edge
+        # ends at y = h while zones are drawn to the last pixel row, h - 1.
+        ((-1, 50), True),
+        ((50, 101), True),
+        ((50, 102.5), False),
+        ((50, 70.5), True),
+        ((50, 68.5), False),
     ],
 )
 def test_points_in_concave_polygon(point: tuple[float, float], inside: bool) -> None:

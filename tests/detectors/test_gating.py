@@ -108,7 +108,7 @@ def test_person_entering_a_still_scene_is_detected_within_the_bound(
     pipeline = CameraPipeline(camera, SharedModels(person=person_detector), options)
     fps = 12.5
     for i in range(10):  # the still scene: most of these frames must be skipped
-        pipeline.analyse(Frame("gate", i / fps, i, _noisy(scene, i)), draw=False)
+        pipeline.analyse(Frame("gate", i / fps, i, _noisy(scene, i)))
     assert pipeline.gate.skipped >= 8
 
     entry = 10
@@ -117,7 +117,7 @@ def test_person_entering_a_still_scene_is_detected_within_the_bound(
     for i in range(entry, entry + 6):
         image = _noisy(scene, i)
         image[scene.shape[0] - h :, left:] = person
-        result = pipeline.analyse(Frame("gate", i / fps, i, image), draw=False)
+        result = pipeline.analyse(Frame("gate", i / fps, i, image))
         boxes = result.detections.xyxy
         hit = len(boxes) and np.any((boxes[:, 0] + boxes[:, 2]) / 2 > left)
         if hit and seen_at is None:

@@ -390,7 +390,7 @@ def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
         wait_until(lambda: expressions_read() >= 5, 150, 1.0)
         wait_until(lambda: proc.committed_batches() >= 10, 60, 0.5)
         for cam in ("face-open", "face-staff"):
-            token = sign_stream_token(TILE_SECRET.encode(), cam, faces=False)
+            token = sign_stream_token(TILE_SECRET.encode(), cam)
             with urllib.request.urlopen(
                 f"{info['tiles']}/frame/{cam}.jpg?token={token}", timeout=10
             ) as r:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from storelens.data.writer import Writer
-from storelens.detectors.hub import FrameHub
 from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
 from storelens.kernel.config import CameraConfig, StoreLensConfig
 
@@ -24,21 +23,27 @@ from tests.reliability.support import FaultyPersonDetector, wait_until
 pytestmark = pytest.mark.fault
 
 
-class RecordingHub(FrameHub):
-    """The real hub, noting when each camera's tile was published (an observer only)."""
+class AnalysisLog:
+    """When each camera's frames finished analysis (an observer of the real runner only).
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.published: list[tuple[str, float]] = []
+    Tiles no longer mark analysis: the display thread shows every captured frame whether
+    or not analysis keeps up (detectors/display.py), so recovery is timed on analysis.
+    """
 
-    def publish(
-        self, camera_id: str, ts: float, jpeg_blurred: bytes, jpeg_faces: bytes | None
-    ) -> None:
-        self.published.append((camera_id, time.monotonic()))
-        super().publish(camera_id, ts, jpeg_blurred, jpeg_faces)
+    def __init__(self, runner: Runner) -> None:
+        self.analysed: list[tuple[str, float]] = []
+        original = runner.analyse_one
+
+        def observed(cid: str, frame, generation: int | None = None) -> None:
+            before = runner.frames_analysed[cid]
+            original(cid, frame, generation)
+            if runner.frames_analysed[cid] > before:
+                self.analysed.append((cid, time.monotonic()))
+
+        runner.analyse_one = observed
 
     def first_after(self, camera_id: str, t: float) -> float | None:
-        return next((at for cid, at in list(self.published) if cid == camera_id and at > t), None)
+        return next((at for cid, at in list(self.analysed) if cid == camera_id and at > t), None)
 
 
 def test_model_raising_then_hanging_drops_one_frame_each_and_camera_goes_on(
@@ -55,11 +60,11 @@ def test_model_raising_then_hanging_drops_one_frame_each_and_camera_goes_on(
     models = SharedModels(person=person_detector)
     faulty = FaultyPersonDetector(person_detector, raise_on={4}, hang_on={10})
     writer = Writer(tmp_path / "faults.duckdb")
-    hub = RecordingHub()
     options = PipelineOptions(
         faces=False, workers=2, frame_timeout_s=3.0, batch_interval_s=0.5, max_fps_per_camera=6
     )
-    runner = Runner(config, writer, hub, options, models=models)
+    runner = Runner(config, writer, None, options, models=models)
+    hub = AnalysisLog(runner)
     # Inject the fault into camera A's current pipeline only; a replacement pipeline made by
     # the watchdog gets the runner's real models.
     runner.pipelines["cam-a"].models = dataclasses.replace(models, person=faulty)

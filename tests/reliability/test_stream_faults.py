@@ -216,7 +216,7 @@ def test_garbage_resolution_change_and_ending_clip_keep_the_pipeline_running(
         # Frames of the new size are what the pipeline now analyses and shows.
         tile = runner.hub.latest("resized")
         assert tile is not None
-        shown = cv2.imdecode(np.frombuffer(tile.jpeg_blurred, np.uint8), cv2.IMREAD_COLOR)
+        shown = cv2.imdecode(np.frombuffer(tile.jpeg, np.uint8), cv2.IMREAD_COLOR)
         assert shown.shape[:2] == (272, 480)
         assert runner.frames_analysed["ends"] == ends_analysed  # an ended clip stays ended
         assert sum(runner.errors.values()) == 0

@@ -31,7 +31,7 @@ def tiles(monkeypatch: pytest.MonkeyPatch) -> Iterator[TileServer]:
         n = 0
         while not stop.wait(0.02):  # 50 frames/s of 64 KB: a reader that stops falls behind
             n += 1
-            hub.publish("door", time.time(), bytes([n % 256]) * 65536, None)
+            hub.publish("door", time.time(), bytes([n % 256]) * 65536)
 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()

@@ -1,5 +1,5 @@
-"""Live-view access (issue 6, item 3): tile URLs carry an HMAC token bound to one camera,
-one faces flag and an expiry, checked by the real tile server; Streamlit's XSRF protection
+"""Live-view access (issue 6, item 3): tile URLs carry an HMAC token bound to one camera
+and an expiry, checked by the real tile server; Streamlit's XSRF protection
 is on in the shipped config and nothing in the launcher turns it off."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ SECRET = b"tile-test-secret"
 @pytest.fixture(scope="module")
 def tiles() -> Iterator[str]:
     hub = FrameHub()
-    hub.publish("door", time.time(), b"DOOR-BLURRED", b"DOOR-FACES")
-    hub.publish("till", time.time(), b"TILL-BLURRED", None)
+    hub.publish("door", time.time(), b"DOOR-BLURRED")
+    hub.publish("till", time.time(), b"TILL-BLURRED")
     server = TileServer(hub, port=0, secret=SECRET).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -39,14 +39,15 @@ def _get(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def _flip_faces(token: str) -> str:
-    expires, faces, mac = token.split(".")
-    return f"{expires}.{1 - int(faces)}.{mac}"
+def _with_faces_flag(token: str) -> str:
+    """The token format before issue 13 carried a faces bit; no such grant exists now."""
+    expires, mac = token.split(".")
+    return f"{expires}.1.{mac}"
 
 
 def _later(token: str) -> str:
-    expires, faces, mac = token.split(".")
-    return f"{int(expires) + 86_400}.{faces}.{mac}"
+    expires, mac = token.split(".")
+    return f"{int(expires) + 86_400}.{mac}"
 
 
 FORGERIES = {
@@ -55,8 +56,8 @@ FORGERIES = {
     "token of another camera": lambda base: (
         f"{base}/frame/door.jpg?token={sign_stream_token(SECRET, 'till')}"
     ),
-    "faces bit flipped": lambda base: (
-        f"{base}/frame/door.jpg?token={_flip_faces(sign_stream_token(SECRET, 'door'))}"
+    "a faces bit added": lambda base: (
+        f"{base}/frame/door.jpg?token={_with_faces_flag(sign_stream_token(SECRET, 'door'))}"
     ),
     "expiry extended": lambda base: (
         f"{base}/frame/door.jpg?token={_later(sign_stream_token(SECRET, 'door'))}"
@@ -65,7 +66,7 @@ FORGERIES = {
         f"{base}/frame/door.jpg?token={sign_stream_token(SECRET, 'door', ttl_s=-5)}"
     ),
     "signed with another secret": lambda base: (
-        f"{base}/frame/door.jpg?token={sign_stream_token(b'guess', 'door', faces=True)}"
+        f"{base}/frame/door.jpg?token={sign_stream_token(b'guess', 'door')}"
     ),
     "stream, camera swapped": lambda base: (
         f"{base}/stream/door.mjpg?token={sign_stream_token(SECRET, 'till')}"
@@ -77,7 +78,7 @@ FORGERIES = {
 def test_forged_tile_tokens_are_refused(tiles: str, forgery: str) -> None:
     status, body = _get(FORGERIES[forgery](tiles))
     assert status == 403, (forgery, status)
-    assert b"BLURRED" not in body and b"FACES" not in body
+    assert b"BLURRED" not in body
 
 
 def test_a_valid_token_gets_only_what_it_grants(tiles: str) -> None:
@@ -85,8 +86,6 @@ def test_a_valid_token_gets_only_what_it_grants(tiles: str) -> None:
         200,
         b"DOOR-BLURRED",
     )
-    faces = sign_stream_token(SECRET, "door", faces=True)
-    assert _get(f"{tiles}/frame/door.jpg?token={faces}") == (200, b"DOOR-FACES")
 
 
 def test_streamlit_xsrf_protection_is_on_and_uploads_are_bounded() -> None:
