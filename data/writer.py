@@ -110,6 +110,8 @@ class WriterConfig(BaseModel):
 
 @dataclass
 class WriterStats:
+    """The writer's running counters (health pages and soak runs read them)."""
+
     batches_committed: int = 0
     batches_duplicate: int = 0
     batches_failed: int = 0

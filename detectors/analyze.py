@@ -20,6 +20,8 @@ from storelens.kernel.config import CameraConfig, LineConfig, StoreLensConfig, Z
 
 @dataclass
 class AnalysisSummary:
+    """What ``storelens analyze`` found in one clip: counts, tracks and per-stage timing."""
+
     frames: int = 0
     seconds: float = 0.0
     analysed_fps: float = 0.0
