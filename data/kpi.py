@@ -189,6 +189,12 @@ def queue_wait_exprs(intact_share: float = QUEUE_INTACT_SHARE) -> list[pl.Expr]:
     ]
 
 
+def change_pct(now: str, before: str) -> pl.Expr:
+    """THE period-over-period change (week over week): 100 × (now − before) / |before|,
+    null where ``before`` is 0 or unknown."""
+    return _ratio(100.0 * (pl.col(now) - pl.col(before)), pl.col(before).abs())
+
+
 def kpi_exprs(
     min_group: int = MIN_GROUP, intact_share: float = QUEUE_INTACT_SHARE
 ) -> dict[str, pl.Expr]:
@@ -724,12 +730,7 @@ def store_comparison(
     )
     wow = wow.select(
         "store_id",
-        *[
-            _ratio(100.0 * (pl.col(c) - pl.col(f"{c}_prev")), pl.col(f"{c}_prev").abs()).alias(
-                f"{c}_wow_pct"
-            )
-            for c in wow_cols
-        ],
+        *[change_pct(c, f"{c}_prev").alias(f"{c}_wow_pct") for c in wow_cols],
     )
     return out.join(wow, on="store_id", how="left").sort("store_id")
 

@@ -55,11 +55,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from storelens.data import kpi
 from storelens.data.errors import DataError, InvalidParams
-from storelens.data.kpi import MIN_GROUP as MIN_GROUP_FOR_SATISFACTION
+from storelens.data.vocabulary import METRICS, sql_aggregates
 
 log = logging.getLogger(__name__)
 
@@ -781,17 +783,23 @@ class PublishLoop:
 
 
 # ------------------------------------------------------------------------ chain-wide table
+#
+# The chain-wide daily and weekly tables (DuckDB here, Spark in jobs/daily_kpis.py) define
+# no KPI: an engine sums the metrics (data.vocabulary) to the table's grain, and
+# :func:`daily_kpi_table` / :func:`weekly_kpi_table` add the KPIs of data.kpi to those sums,
+# so the lake's conversion is the pages' conversion, satisfaction interval included.
 
+DAILY_KEYS = ("region", "store_id", "day")
 DAILY_KPI_COLUMNS = (
-    "region",
-    "store_id",
-    "day",
+    *DAILY_KEYS,
     "visitors",
     "transactions",
     "sales",
     "conversion",
     "sales_per_visitor",
     "satisfaction_index",
+    "satisfaction_low",
+    "satisfaction_high",
     "staff_hours",
     "labour_cost",
     "star",
@@ -799,7 +807,10 @@ DAILY_KPI_COLUMNS = (
     "alerts",
 )
 
-
+# The week sums the weekly table's KPIs need, and their previous week's (``prev_<name>``)
+# for the week-over-week change.
+WEEKLY_SUMS = ("visitors", "transactions", "sales")
+WEEKLY_CHANGES = ("visitors", "sales")
 WEEKLY_KPI_COLUMNS = (
     "region",
     "store_id",
@@ -812,6 +823,35 @@ WEEKLY_KPI_COLUMNS = (
     "visitors_wow_pct",
     "sales_wow_pct",
 )
+
+
+def daily_kpi_table(summed: pl.DataFrame) -> pl.DataFrame:
+    """The daily table's rows from metric sums per region, store and day: the KPIs are
+    those of :func:`storelens.data.kpi.with_kpis` (each row on its own, so any batch of
+    rows gives the same result: Spark applies this per Arrow batch)."""
+    return kpi.with_kpis(summed).select(DAILY_KPI_COLUMNS)
+
+
+def weekly_kpi_table(weeks: pl.DataFrame) -> pl.DataFrame:
+    """The weekly table's rows from week sums (:data:`WEEKLY_SUMS`, ``days``) and the
+    previous week's (``prev_visitors``, ``prev_sales``; null where that week has no data)."""
+    return kpi.with_kpis(weeks).select(
+        *(c for c in WEEKLY_KPI_COLUMNS if not c.endswith("_wow_pct")),
+        *(kpi.change_pct(c, f"prev_{c}").alias(f"{c}_wow_pct") for c in WEEKLY_CHANGES),
+    )
+
+
+def plain_arrow(frame: pl.DataFrame) -> pa.Table:
+    """``frame`` as Arrow with plain ``string`` columns (polars writes string views or
+    large strings, which Spark's Arrow reader and older Parquet readers may not take)."""
+    table = frame.to_arrow()
+    schema = pa.schema(
+        pa.field(f.name, pa.string())
+        if pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type)
+        else f
+        for f in table.schema
+    )
+    return table.cast(schema)
 
 
 def read_lake_table(lake: Lake, table: str) -> pa.Table:
@@ -850,21 +890,15 @@ def daily_kpis_duckdb(lake: Lake) -> pa.Table:
     con = duckdb.connect()
     try:
         con.register("daily", daily)
-        return con.sql(
-            f"""SELECT region, store_id, day, visitors, transactions, sales,
-                CASE WHEN visitors > 0 THEN transactions::DOUBLE / visitors END AS conversion,
-                CASE WHEN visitors > 0 THEN sales / visitors END AS sales_per_visitor,
-                CASE WHEN tracks_readable >= {MIN_GROUP_FOR_SATISFACTION}
-                     THEN 100.0 * (satisfied - frustrated) / tracks_readable END
-                     AS satisfaction_index,
-                staff_hours, labour_cost,
-                CASE WHEN staff_hours > 0 THEN visitors::DOUBLE / staff_hours END AS star,
-                CASE WHEN visitors > 0 THEN labour_cost / visitors END AS labour_cost_per_visitor,
-                alerts
-            FROM daily ORDER BY store_id, day"""
-        ).to_arrow_table()
+        # One row per store and day already (the rollup's key); summing keeps the types
+        # of data.vocabulary whatever a store's older files hold.
+        summed = con.sql(
+            f"""SELECT {", ".join(DAILY_KEYS)}, {sql_aggregates(METRICS, hourly=False)}
+            FROM daily GROUP BY ALL ORDER BY store_id, day"""
+        ).pl()
     finally:
         con.close()
+    return plain_arrow(daily_kpi_table(summed))
 
 
 def loop_from_env(connect: Callable[[], duckdb.DuckDBPyConnection]) -> PublishLoop | None:
@@ -888,23 +922,20 @@ def loop_from_env(connect: Callable[[], duckdb.DuckDBPyConnection]) -> PublishLo
 def weekly_kpis_duckdb(lake: Lake) -> pa.Table:
     """Week over week per store, computed by DuckDB (the reference for the Spark job)."""
     daily = read_lake_table(lake, "daily_store")
+    sums = sql_aggregates((m for m in METRICS if m.name in WEEKLY_SUMS), hourly=False)
+    prev = ", ".join(f"p.{c} AS prev_{c}" for c in WEEKLY_CHANGES)
     con = duckdb.connect()
     try:
         con.register("daily", daily)
-        return con.sql(
-            """WITH w AS (
+        weeks = con.sql(
+            f"""WITH w AS (
                 SELECT region, store_id, CAST(date_trunc('week', day) AS DATE) AS week,
-                       sum(visitors) AS visitors, sum(transactions) AS transactions,
-                       sum(sales) AS sales, count(*) AS days
+                       count(*) AS days, {sums}
                 FROM daily GROUP BY ALL)
-            SELECT w.region, w.store_id, w.week, w.days, w.visitors, w.transactions, w.sales,
-                CASE WHEN w.visitors > 0 THEN w.transactions / w.visitors END AS conversion,
-                CASE WHEN p.visitors > 0
-                     THEN 100.0 * (w.visitors - p.visitors) / p.visitors END AS visitors_wow_pct,
-                CASE WHEN p.sales > 0
-                     THEN 100.0 * (w.sales - p.sales) / p.sales END AS sales_wow_pct
+            SELECT w.*, {prev}
             FROM w LEFT JOIN w p ON p.store_id = w.store_id AND p.week = w.week - 7
             ORDER BY w.store_id, w.week"""
-        ).to_arrow_table()
+        ).pl()
     finally:
         con.close()
+    return plain_arrow(weekly_kpi_table(weeks))

@@ -8,8 +8,14 @@ the same code scales out by files: one task per ``store_id=/year=`` object, so 1
 stores x 1 year is 10,000 small files (~40 MB) for the daily table, a few seconds per
 executor core.
 
-The same table is computed by DuckDB in :func:`data.lake.daily_kpis_duckdb`; a test checks
-that both agree to the cent. The definitions are those of DESIGN.md "KPI definitions".
+Spark defines no KPI: it does the chain-wide part (read every store's files under its
+current region, sum the metrics of :mod:`data.vocabulary` to the table's grain, join the
+previous week), then hands each Arrow batch of those sums to polars, where
+:func:`data.lake.daily_kpi_table` / :func:`~data.lake.weekly_kpi_table` add the KPIs of
+:mod:`data.kpi` (``mapInArrow``: it runs on the executors, so nothing is collected to the
+driver; a cluster's workers need the ``storelens`` package, as they need pyarrow). The
+same table is computed by DuckDB in :func:`data.lake.daily_kpis_duckdb`; a test checks
+that the job's table equals data.kpi's KPIs read through the chain reader, to the cent.
 
     python -m storelens.jobs.daily_kpis --lake var/lake --out var/chain_kpis [--master local[2]]
 
@@ -24,11 +30,24 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-# Columns of the result, in order (same as data.lake.DAILY_KPI_COLUMNS).
-from storelens.data.lake import DAILY_KPI_COLUMNS, MIN_GROUP_FOR_SATISFACTION, WEEKLY_KPI_COLUMNS
+import polars as pl
+import pyarrow as pa
+from storelens.data.lake import (
+    DAILY_KEYS,
+    WEEKLY_CHANGES,
+    WEEKLY_SUMS,
+    daily_kpi_table,
+    plain_arrow,
+    weekly_kpi_table,
+)
+from storelens.data.vocabulary import METRICS, Metric
+
+# Spark's name for each metric type (data.vocabulary).
+_SPARK_TYPES = {pl.Int32: "int", pl.Int64: "bigint", pl.Float64: "double"}
 
 
 def spark_session(master: str = "local[2]", app: str = "storelens-daily-kpis") -> Any:
@@ -37,6 +56,9 @@ def spark_session(master: str = "local[2]", app: str = "storelens-daily-kpis") -
     not become the integer 1)."""
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # The KPIs run in Python workers (polars, data.kpi): locally the driver's own
+        # interpreter, which has them (Spark would start whatever ``python3`` is on PATH).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     builder = (
@@ -78,82 +100,67 @@ def daily_store(spark: Any, lake_dir: str | Path) -> Any:
     return df.join(F.broadcast(stores), on=["store_id", "region"], how="inner")
 
 
-def daily_kpis(spark: Any, lake_dir: str | Path) -> Any:
-    """Spark DataFrame: one row per store and local day with the headline KPIs."""
+def _sum(metric: Metric) -> Any:
+    """The metric's aggregate (a sum, or the max of a peak) in its vocabulary type."""
     from pyspark.sql import functions as F
 
-    df = daily_store(spark, lake_dir)
+    agg = F.max if metric.aggregate == "max" else F.sum
+    return agg(metric.name).cast(_SPARK_TYPES[metric.dtype]).alias(metric.name)
 
-    def ratio(num: Any, den: Any) -> Any:
-        return F.when(den > 0, num / den)
 
-    readable = F.col("tracks_readable")
-    out = df.select(
-        F.col("region"),
-        F.col("store_id"),
-        F.col("day"),
-        F.col("visitors"),
-        F.col("transactions"),
-        F.col("sales"),
-        ratio(F.col("transactions").cast("double"), F.col("visitors")).alias("conversion"),
-        ratio(F.col("sales"), F.col("visitors")).alias("sales_per_visitor"),
-        F.when(
-            readable >= MIN_GROUP_FOR_SATISFACTION,
-            100.0 * (F.col("satisfied") - F.col("frustrated")) / readable,
-        ).alias("satisfaction_index"),
-        F.col("staff_hours"),
-        F.col("labour_cost"),
-        ratio(F.col("visitors").cast("double"), F.col("staff_hours")).alias("star"),
-        ratio(F.col("labour_cost"), F.col("visitors")).alias("labour_cost_per_visitor"),
-        F.col("alerts"),
+def _with_kpis(sums: Any, table: Callable[[pl.DataFrame], pl.DataFrame]) -> Any:
+    """``table`` (a polars function of data.lake) applied to each Arrow batch of ``sums``.
+
+    The KPIs are row-wise ratios of the row's own sums, so batch by batch is exact. The
+    result's Spark schema is ``table``'s output on an empty frame of ``sums``' schema.
+    """
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+    empty = pl.from_arrow(to_arrow_schema(sums.schema).empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    out_schema = plain_arrow(table(empty)).schema
+
+    def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            yield from plain_arrow(table(frame)).cast(out_schema).to_batches()
+
+    return sums.mapInArrow(apply, from_arrow_schema(out_schema))
+
+
+def daily_kpis(spark: Any, lake_dir: str | Path) -> Any:
+    """Spark DataFrame: one row per store and local day with the headline KPIs
+    (data.lake.DAILY_KPI_COLUMNS)."""
+    from pyspark.sql import functions as F
+
+    # daily_store has one row per store and day (the rollup's key), so the day's sums are
+    # its columns: no shuffle, only the vocabulary's types.
+    sums = daily_store(spark, lake_dir).select(
+        *DAILY_KEYS, *(F.col(m.name).cast(_SPARK_TYPES[m.dtype]).alias(m.name) for m in METRICS)
     )
-    return out.select(*DAILY_KPI_COLUMNS).orderBy("store_id", "day")
+    return _with_kpis(sums, daily_kpi_table).orderBy("store_id", "day")
 
 
 def weekly_kpis(spark: Any, lake_dir: str | Path) -> Any:
     """Week over week per store (ISO weeks, Monday first): visitors, transactions, sales,
     conversion, and the % change of visitors and sales against the store's previous
-    calendar week (null where that week has no data)."""
+    calendar week (null where that week has no data): data.lake.WEEKLY_KPI_COLUMNS."""
     from pyspark.sql import functions as F
 
     week = F.date_trunc("week", F.col("day")).cast("date")
     weeks = (
         daily_store(spark, lake_dir)
         .groupBy("region", "store_id", week.alias("week"))
-        .agg(
-            F.sum("visitors").alias("visitors"),
-            F.sum("transactions").alias("transactions"),
-            F.sum("sales").alias("sales"),
-            F.count("*").alias("days"),
-        )
+        .agg(F.count("*").alias("days"), *(_sum(m) for m in METRICS if m.name in WEEKLY_SUMS))
     )
     prev = weeks.select(
         "store_id",
         F.date_add("week", 7).alias("week"),
-        F.col("visitors").alias("prev_visitors"),
-        F.col("sales").alias("prev_sales"),
+        *(F.col(c).alias(f"prev_{c}") for c in WEEKLY_CHANGES),
     )
-    out = weeks.join(prev, on=["store_id", "week"], how="left").select(
-        "region",
-        "store_id",
-        "week",
-        "days",
-        "visitors",
-        "transactions",
-        "sales",
-        F.when(F.col("visitors") > 0, F.col("transactions") / F.col("visitors")).alias(
-            "conversion"
-        ),
-        F.when(
-            F.col("prev_visitors") > 0,
-            100.0 * (F.col("visitors") - F.col("prev_visitors")) / F.col("prev_visitors"),
-        ).alias("visitors_wow_pct"),
-        F.when(
-            F.col("prev_sales") > 0,
-            100.0 * (F.col("sales") - F.col("prev_sales")) / F.col("prev_sales"),
-        ).alias("sales_wow_pct"),
-    )
-    return out.select(*WEEKLY_KPI_COLUMNS).orderBy("store_id", "week")
+    sums = weeks.join(prev, on=["store_id", "week"], how="left")
+    return _with_kpis(sums, weekly_kpi_table).orderBy("store_id", "week")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,3 +93,20 @@ def assert_lake_serves_same_kpis(lake_url: str | Path | Lake, db: Path) -> None:
     finally:
         lake.close()
         local.close()
+
+
+def kpi_daily_table(lake_root: Path) -> pl.DataFrame:
+    """The chain-wide daily KPI table as data.kpi gives it through the chain reader (what
+    the HQ pages show): the reference for the DuckDB export and the Spark job."""
+    from storelens.data.lake import DAILY_KPI_COLUMNS
+
+    reader = LakeReader(lake_root)
+    every_day = kpi.KpiFilter(END - timedelta(days=DAYS - 1), END, (), "day")
+    regions = reader.query("stores").select("store_id", "region")
+    return (
+        kpi.with_kpis(kpi.metrics(reader, every_day, EVERYONE))
+        .join(regions, on="store_id", how="left")
+        .with_columns(pl.col("bucket").dt.date().alias("day"))
+        .select(DAILY_KPI_COLUMNS)
+        .sort("store_id", "day")
+    )

@@ -5,6 +5,7 @@ missing hours, bad input. Real DuckDB files, real Parquet, real processes."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -31,6 +32,7 @@ from storelens.data.lake import (
     loop_from_env,
     open_lake,
     publish_db,
+    weekly_kpis_duckdb,
 )
 from storelens.data.lake_reader import LakeReader, freshness_label
 from storelens.data.reader import LocalReader
@@ -42,6 +44,7 @@ from tests.chain.chainlib import (
     START,
     assert_lake_serves_same_kpis,
     assert_same_frame,
+    kpi_daily_table,
     lake_objects,
     lake_rows,
     rows_per_table,
@@ -564,3 +567,45 @@ def test_hour_queries_read_only_the_days_asked_for(published_lake: Path, chain_d
     assert reader.loads == 3 * 3  # only the new day was read
     kpi.metrics(reader, two_days, EVERYONE)
     assert reader.loads == 9  # warm
+
+
+# ----------------------------------------------------------------------- one KPI definition
+
+
+def test_the_lake_export_is_data_kpi_on_the_lake(published_lake: Path):
+    """DuckDB only sums; the KPIs (interval included) are data.kpi's, equal to what the
+    chain reader's pages compute from the same lake."""
+    daily = pl.from_arrow(daily_kpis_duckdb(open_lake(published_lake)))
+    assert isinstance(daily, pl.DataFrame)
+    assert_same_frame(daily, kpi_daily_table(published_lake))
+    assert daily["satisfaction_low"].is_not_null().any()
+    weekly = pl.from_arrow(weekly_kpis_duckdb(open_lake(published_lake)))
+    assert isinstance(weekly, pl.DataFrame)
+    second = weekly.filter(pl.col("visitors_wow_pct").is_not_null()).row(0, named=True)
+    first = weekly.filter(
+        (pl.col("store_id") == second["store_id"]) & (pl.col("week") < second["week"])
+    ).row(0, named=True)
+    assert second["conversion"] == second["transactions"] / second["visitors"]
+    assert math.isclose(
+        second["visitors_wow_pct"], 100 * (second["visitors"] / first["visitors"] - 1)
+    )
+
+
+# Where a KPI gets its name: SQL ``AS name`` or polars/Spark ``.alias("name")``.
+def _naming(names: list[str]) -> re.Pattern[str]:
+    alt = "|".join(names)
+    return re.compile(rf'(?i:\bAS\s+)(?:{alt})\b|\.alias\(\s*["\'](?:{alt})["\']')
+
+
+def test_each_kpi_is_defined_once_in_product_code():
+    """Issue 13: grep finds one definition. Only data/kpi.py names a KPI column; the lake
+    export, the Spark job, the pages and the readers take them from there."""
+    pattern = _naming([*kpi.kpi_exprs(), "visitors_wow_pct", "sales_wow_pct"])
+    found = [
+        f"{path.relative_to(REPO)}:{number}"
+        for folder in ("data", "jobs", "dashboard", "kernel", "detectors")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found and all(f.startswith("data/kpi.py:") for f in found), found

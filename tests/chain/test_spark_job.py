@@ -1,5 +1,5 @@
-"""The chain-wide daily KPI table on Spark (local[2], Debian Java 17) equals DuckDB's on the
-same lake, to the cent."""
+"""The chain-wide daily KPI table on Spark (local[2], Debian Java 17) equals data.kpi's
+KPIs on the same lake (through the chain reader), and DuckDB's export, to the cent."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from storelens.data.lake import (
-    DAILY_KPI_COLUMNS,
     WEEKLY_KPI_COLUMNS,
     daily_kpis_duckdb,
     open_lake,
     weekly_kpis_duckdb,
 )
 
-MONEY = {"sales", "labour_cost", "sales_per_visitor", "labour_cost_per_visitor"}
+from tests.chain.chainlib import assert_same_frame, kpi_daily_table
+
+MONEY = ["sales", "labour_cost", "sales_per_visitor", "labour_cost_per_visitor"]
 
 pytestmark = pytest.mark.slow  # a JVM and a Spark session: ~30 s
 
@@ -39,26 +41,25 @@ def spark() -> Iterator[Any]:
         session.stop()
 
 
-def test_spark_daily_kpis_equal_duckdb_to_the_cent(spark: Any, published_lake: Path):
+def test_spark_daily_kpis_equal_data_kpi_on_the_same_lake(spark: Any, published_lake: Path):
     from storelens.jobs.daily_kpis import daily_kpis
 
     root = published_lake
-    want = daily_kpis_duckdb(open_lake(root)).to_pylist()
-    got = [row.asDict() for row in daily_kpis(spark, root).collect()]
-    assert len(got) == len(want) == 5 * 8  # 5 stores x 8 days
-    assert list(got[0]) == list(DAILY_KPI_COLUMNS)
-    for g, w in zip(got, want, strict=True):
-        for column in DAILY_KPI_COLUMNS:
-            a, b = g[column], w[column]
-            if column in MONEY and a is not None:
-                assert round(a, 2) == round(b, 2), (column, g, w)
-            if isinstance(a, float) and b is not None:
-                assert math.isclose(a, b, rel_tol=1e-12), (column, g, w)
-            else:
-                assert a == b, (column, g, w)
-    # Not trivially equal: real sales, and the regions come from the Hive path.
-    assert sum(r["sales"] for r in got) > 1000
-    assert {r["region"] for r in got} == {"Central", "North"}
+    got = pl.from_arrow(daily_kpis(spark, root).toArrow())
+    assert isinstance(got, pl.DataFrame)
+    want = kpi_daily_table(root)  # data.kpi through the chain reader: what HQ pages show
+    assert got.height == 5 * 8  # 5 stores x 8 days
+    assert_same_frame(got, want)
+    assert_same_frame(got, pl.from_arrow(daily_kpis_duckdb(open_lake(root))))
+    assert got.select(pl.col(MONEY).round(2)).equals(want.select(pl.col(MONEY).round(2)))
+    # Not trivially equal: real sales, regions from the Hive path, and the satisfaction
+    # interval of data.kpi around its index.
+    assert got["sales"].sum() > 1000
+    assert set(got["region"]) == {"Central", "North"}
+    shown = got.filter(pl.col("satisfaction_index").is_not_null())
+    assert shown.height > 0
+    assert (shown["satisfaction_low"] < shown["satisfaction_index"]).all()
+    assert (shown["satisfaction_index"] < shown["satisfaction_high"]).all()
 
 
 def test_spark_week_over_week_equals_duckdb(spark: Any, published_lake: Path):
