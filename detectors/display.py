@@ -127,6 +127,39 @@ def blur_for_display(
     return level
 
 
+@dataclass(frozen=True, slots=True)
+class TileGeometry:
+    """A camera's lines and zones in tile pixels (scaled once per camera and tile size)."""
+
+    lines: tuple[LineConfig, ...]
+    zones: tuple[ZoneConfig, ...]
+
+    @classmethod
+    def scaled(
+        cls, lines: Sequence[LineConfig], zones: Sequence[ZoneConfig], scale: float
+    ) -> TileGeometry:
+        def pt(p: Sequence[float]) -> tuple[float, float]:
+            return (p[0] * scale, p[1] * scale)
+
+        return cls(
+            tuple(x.model_copy(update={"start": pt(x.start), "end": pt(x.end)}) for x in lines),
+            tuple(z.model_copy(update={"polygon": [pt(v) for v in z.polygon]}) for z in zones),
+        )
+
+
+def scaled_snapshot(snapshot: AnalysisSnapshot | None, scale: float) -> AnalysisSnapshot | None:
+    """The snapshot in the pixels of a frame resized by ``scale`` (new arrays; the original
+    stays as analysis made it)."""
+    if snapshot is None or scale == 1.0:
+        return snapshot
+    dets = snapshot.detections
+    data = dict(dets.data)
+    if "face_xyxy" in data:
+        data["face_xyxy"] = np.asarray(data["face_xyxy"], dtype=np.float32) * scale
+    moved = Detections(dets.xyxy * scale, dets.confidence, dets.class_id, dets.tracker_id, data)
+    return AnalysisSnapshot(snapshot.ts, moved, snapshot.engine_state)
+
+
 def compose_tile(
     image: np.ndarray,
     frame_ts: float,

@@ -152,3 +152,37 @@ def test_runner_tiles_stay_smooth_and_blurred_while_analysis_lags(
         for i in leaks:
             cv2.imwrite(str(out / f"tile-{i:03d}.png"), tiles[i])
     assert not leaks, f"{len(leaks)} of {len(tiles)} tiles showed a face: {leaks[:10]}"
+
+
+def test_a_hd_camera_is_drawn_at_tile_size_and_stays_blurred(
+    media_dir: Path, face_truth, person_detector
+) -> None:
+    """A 960×540 camera with a 480 px tile: the runner scales frame, boxes, lines and zones
+    down before drawing; the tile is 480 px wide, shows the line where it belongs, no face."""
+    from storelens.detectors.faces import make_face_detector
+    from storelens.detectors.hub import FrameHub
+    from storelens.detectors.overlay import LINE_COLOR
+    from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, Runner, SharedModels
+    from storelens.detectors.types import Frame
+    from storelens.kernel.config import CameraConfig, LineConfig, StoreLensConfig
+
+    frames = [cv2.resize(f, None, fx=2, fy=2) for f in read_gif_frames(media_dir / HEAD_POSE, 8)]
+    line = LineConfig(name="door", start=(0, 500), end=(958, 500))  # full width, y 500 of 540
+    camera = CameraConfig(camera_id="hd", name="hd", source="unused", lines=[line])
+    options = PipelineOptions(expressions=False, workers=1, tile_width=480)
+    with make_face_detector("yunet") as faces:
+        models = SharedModels(person=person_detector, face=faces)
+        pipeline = CameraPipeline(camera, models, options)
+        result = pipeline.analyse(Frame("hd", 0.0, 0, frames[0]))
+    hub = FrameHub()
+    runner = Runner(StoreLensConfig(cameras=[camera]), None, hub, options, models=models)
+    runner.snapshots["hd"] = AnalysisSnapshot(0.0, result.detections, pipeline.engine.state)
+    for i, image in enumerate(frames):
+        runner.show("hd", Frame("hd", i / 12.5, i, image))
+        tile = cv2.imdecode(np.frombuffer(hub.latest("hd").jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert tile.shape[:2] == (270, 480)
+        assert _faces(face_truth, tile) == 0, f"frame {i}"
+    assert runner.frames_shown["hd"] == len(frames)
+    # The line is drawn in tile pixels: at y = 250 of 270 (500 / 2), not at 500 (off-tile).
+    row = tile[250, 120:360].astype(int)
+    assert np.mean(np.abs(row - np.array(LINE_COLOR)).sum(axis=1) < 60) > 0.8
