@@ -19,11 +19,13 @@ pixels and no identity: the detail names the camera, the zone and the duration.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 from storelens.data.sink import BATCH_SCHEMAS
 from storelens.detectors.events import EngineState
+from storelens.detectors.rows import to_arrow
 from storelens.detectors.types import CameraState, CameraStatus, Detections, Valence
 from storelens.kernel.config import AlertsConfig
 
@@ -33,6 +35,9 @@ REARM_MIN_S = 60.0  # a zone quiet for at least this long may raise a fresh aler
 
 @dataclass(frozen=True, slots=True)
 class AlertRow:
+    """One row of the ``alerts`` table. ``ts`` is UTC epoch seconds."""
+
+    TABLE: ClassVar[str] = "alerts"
     ts: float
     camera_id: str
     kind: str
@@ -40,17 +45,8 @@ class AlertRow:
 
 
 def alerts_to_arrow(rows: list[AlertRow]) -> pa.Table:
-    return pa.Table.from_pydict(
-        {
-            "ts": pa.array([round(r.ts * 1_000_000) for r in rows], pa.int64()).cast(
-                pa.timestamp("us", tz="UTC")
-            ),
-            "camera_id": [r.camera_id for r in rows],
-            "kind": [r.kind for r in rows],
-            "detail": [r.detail for r in rows],
-        },
-        schema=ALERTS_SCHEMA,
-    )
+    """Alert rows as an Arrow table with :data:`ALERTS_SCHEMA` (empty input: empty table)."""
+    return to_arrow(rows, ALERTS_SCHEMA)
 
 
 def _minutes(seconds: float) -> str:
@@ -86,6 +82,17 @@ class AlertRules:
             if ts - last >= REARM_MIN_S:
                 del self._open[key]
 
+    def _zone_alert(
+        self, ts: float, kind: str, zone: str, tid: int, alerted: set[int], what: str
+    ) -> list[AlertRow]:
+        """The alert ``what`` for track ``tid`` in ``zone``, unless the situation there is
+        already open or this track was alerted for it already."""
+        # _situation first: it must note the situation even when no alert is raised.
+        if not self._situation(kind, zone, ts) or tid in alerted:
+            return []
+        alerted.add(tid)
+        return [AlertRow(ts, self.camera_id, kind, f"{self.camera_name} · {zone}: {what}")]
+
     def update(self, ts: float, detections: Detections, state: EngineState) -> list[AlertRow]:
         """Rules over one analysed frame (call after the event engine's update)."""
         out: list[AlertRow] = []
@@ -100,16 +107,8 @@ class AlertRules:
         for tid, (zone, wait) in queued.items():
             if wait < self.config.queue_wait_s:
                 continue
-            if self._situation("queue_wait", zone, ts) and tid not in self._alerted_wait:
-                self._alerted_wait.add(tid)
-                out.append(
-                    AlertRow(
-                        ts,
-                        self.camera_id,
-                        "queue_wait",
-                        f"{self.camera_name} · {zone}: a shopper has waited {_minutes(wait)}",
-                    )
-                )
+            what = f"a shopper has waited {_minutes(wait)}"
+            out += self._zone_alert(ts, "queue_wait", zone, tid, self._alerted_wait, what)
         valence = detections.data.get("valence")
         frustrated_now: set[int] = set()
         if valence is not None and len(detections):
@@ -123,16 +122,8 @@ class AlertRules:
             if ts - since < self.config.frustrated_s:
                 continue
             zone = queued[tid][0]
-            if self._situation("frustrated", zone, ts) and tid not in self._alerted_frustrated:
-                self._alerted_frustrated.add(tid)
-                out.append(
-                    AlertRow(
-                        ts,
-                        self.camera_id,
-                        "frustrated",
-                        f"{self.camera_name} · {zone}: frustrated shopper for {ts - since:.0f} s",
-                    )
-                )
+            what = f"frustrated shopper for {ts - since:.0f} s"
+            out += self._zone_alert(ts, "frustrated", zone, tid, self._alerted_frustrated, what)
         for tid in list(self._frustrated_since):
             if tid not in frustrated_now:
                 del self._frustrated_since[tid]

@@ -48,10 +48,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 from storelens.data.sink import BATCH_SCHEMAS
+from storelens.detectors.rows import to_arrow
 from storelens.detectors.types import NO_TRACK, PERSON_CLASS_ID, Detections, TrackEvent
 from storelens.kernel.config import LineConfig, ZoneConfig, ZoneKind
 
@@ -66,6 +68,7 @@ QUEUE_SAMPLES_SCHEMA = BATCH_SCHEMAS["queue_samples"]
 class EventRow:
     """One row of the ``events`` table. ``ts`` is UTC epoch seconds."""
 
+    TABLE: ClassVar[str] = "events"
     ts: float
     camera_id: str
     track_id: int
@@ -88,6 +91,7 @@ class EventRow:
 class QueueSample:
     """One row of the ``queue_samples`` table. ``ts`` is UTC epoch seconds."""
 
+    TABLE: ClassVar[str] = "queue_samples"
     ts: float
     camera_id: str
     zone: str
@@ -112,42 +116,14 @@ class EngineState:
     active_tracks: int = 0
 
 
-def _us(ts: float) -> int:
-    return round(ts * 1_000_000)
-
-
 def rows_to_arrow(rows: list[EventRow]) -> pa.Table:
     """Event rows as an Arrow table with :data:`EVENTS_SCHEMA` (empty input: empty table)."""
-    return pa.table(
-        [
-            pa.array([_us(r.ts) for r in rows], type=pa.int64()).cast(
-                EVENTS_SCHEMA.field("ts").type
-            ),
-            pa.array([r.camera_id for r in rows], type=pa.string()),
-            pa.array([int(r.track_id) for r in rows], type=pa.int64()),
-            pa.array([str(r.kind) for r in rows], type=pa.string()),
-            pa.array([r.zone for r in rows], type=pa.string()),
-            pa.array(
-                [None if r.value is None else float(r.value) for r in rows], type=pa.float64()
-            ),
-        ],
-        schema=EVENTS_SCHEMA,
-    )
+    return to_arrow(rows, EVENTS_SCHEMA)
 
 
 def queue_samples_to_arrow(samples: list[QueueSample]) -> pa.Table:
     """Queue samples as an Arrow table with :data:`QUEUE_SAMPLES_SCHEMA`."""
-    return pa.table(
-        [
-            pa.array([_us(s.ts) for s in samples], type=pa.int64()).cast(
-                QUEUE_SAMPLES_SCHEMA.field("ts").type
-            ),
-            pa.array([s.camera_id for s in samples], type=pa.string()),
-            pa.array([s.zone for s in samples], type=pa.string()),
-            pa.array([s.length for s in samples], type=pa.int32()),
-        ],
-        schema=QUEUE_SAMPLES_SCHEMA,
-    )
+    return to_arrow(samples, QUEUE_SAMPLES_SCHEMA)
 
 
 # Zone edges are drawn on pixel rows and columns (0 … h-1) but a box cut by the frame's

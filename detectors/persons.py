@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from storelens.detectors.errors import ModelError
@@ -197,6 +198,16 @@ class _OpenVinoBoxes:
         picked = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), conf, iou)
         picked = np.asarray(picked, dtype=int).reshape(-1)
         return boxes[picked].astype(np.float32), scores[picked].astype(np.float32)
+
+
+@runtime_checkable
+class PersonModel(Protocol):
+    """The person stage of the pipeline: people in one BGR frame (``class_id`` 0).
+
+    One copy serves every camera of a store, so ``detect`` must be thread-safe.
+    """
+
+    def detect(self, image: np.ndarray) -> Detections: ...
 
 
 class PersonDetector:

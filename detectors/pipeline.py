@@ -4,8 +4,9 @@ Flow per analysed frame (``CameraPipeline.analyse``):
 detect persons (shared model) → track (per camera) → faces inside person boxes
 (every k-th frame per track) → expressions (outside staff zones, smoothed per
 track) → events (pure state machine) → overlay → JPEG into the :class:`FrameHub`.
-Rows accumulate per camera and go to the sink as one Arrow batch per table about
-once a second.
+``analyse`` returns the frame's result with the rows it made (typed, see
+``detectors.rows``); the camera's :class:`~storelens.detectors.rows.RowBuffer` keeps
+them until the runner drains it, one Arrow batch per table about once a second.
 
 Scheduling: capture never blocks (each ``CaptureWorker`` keeps only the newest
 frame). ``workers`` analysis threads take cameras in round-robin order, each time
@@ -30,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-from storelens.data.sink import BATCH_SCHEMAS, RowSink
-from storelens.detectors.alerts import AlertRow, AlertRules, alerts_to_arrow
+from storelens.data.sink import RowSink
+from storelens.detectors.alerts import AlertRow, AlertRules
 from storelens.detectors.display import AnalysisSnapshot
-from storelens.detectors.events import EventEngine, EventRow, rows_to_arrow
+from storelens.detectors.events import EngineState, EventEngine, EventRow
 from storelens.detectors.hub import FrameHub
+from storelens.detectors.rows import DetectionRow, ExpressionRow, Row, RowBuffer, TrackRow
 from storelens.detectors.types import (
     NO_TRACK,
     CameraStatus,
@@ -46,20 +48,16 @@ from storelens.detectors.watchdog import AnalysisJobs, Job
 from storelens.kernel.config import AlertsConfig, CameraConfig, StoreLensConfig
 
 if TYPE_CHECKING:
-    from storelens.detectors.expressions import TrackReading
+    # Only for typing: the stage modules load their model libraries on import, and the
+    # pipeline imports them when (and if) the options ask for that stage.
+    from storelens.detectors.expressions import ExpressionReader, TrackReading
+    from storelens.detectors.faces import FaceDetector
+    from storelens.detectors.persons import PersonModel
 
 # Score keys of readers that give calibrated probabilities (detectors.valence).
 _PROBABILITY_KEYS = ("p_satisfied", "p_neutral", "p_frustrated")
 
 log = logging.getLogger(__name__)
-
-DETECTIONS_SCHEMA = BATCH_SCHEMAS["detections"]
-EXPRESSIONS_SCHEMA = BATCH_SCHEMAS["expressions"]
-TRACKS_SCHEMA = BATCH_SCHEMAS["tracks"]
-
-
-def _ts_us(ts: float) -> int:
-    return round(ts * 1_000_000)
 
 
 @dataclass
@@ -95,11 +93,27 @@ class PipelineOptions:
 
 @dataclass
 class SharedModels:
-    """One copy of each model for every camera of the store."""
+    """One copy of each model for every camera of the store, typed by its stage's Protocol."""
 
-    person: Any
-    face: Any | None = None
-    expression: Any | None = None
+    person: PersonModel
+    face: FaceDetector | None = None
+    expression: ExpressionReader | None = None
+
+    def __post_init__(self) -> None:
+        # Fail at construction, naming the stage, rather than on a camera's first frame.
+        from storelens.detectors.expressions import ExpressionReader
+        from storelens.detectors.faces import FaceDetector
+        from storelens.detectors.persons import PersonModel
+
+        for stage, model, protocol in (
+            ("person", self.person, PersonModel),
+            ("face", self.face, FaceDetector),
+            ("expression", self.expression, ExpressionReader),
+        ):
+            if model is not None and not isinstance(model, protocol):
+                raise TypeError(
+                    f"{stage} model {type(model).__name__} is not a {protocol.__name__}"
+                )
 
     @classmethod
     def load(cls, config: StoreLensConfig, options: PipelineOptions) -> SharedModels:
@@ -152,9 +166,14 @@ class _TrackSummary:
 
 @dataclass
 class AnalysedFrame:
+    """What one frame gave: its detections, events and engine state, and the rows it made
+    (also in the camera's row buffer, which the runner drains)."""
+
     detections: Detections
-    events: list[EventRow]
+    events: list[EventRow]  # every event, track ends included (those become track rows)
     detected: bool = True  # False: boxes are the tracker's prediction (detectors/gating.py)
+    state: EngineState = field(default_factory=EngineState)
+    rows: list[Row] = field(default_factory=list)
 
 
 class CameraPipeline:
@@ -177,7 +196,7 @@ class CameraPipeline:
         self.gate = DetectionGate(options.detect_every_k, options.still_max_skip)
         self.engine = EventEngine(camera.camera_id, camera.lines, camera.zones)
         self.alert_rules = AlertRules(camera.camera_id, camera.name, options.alerts)
-        self._alert_rows: list[AlertRow] = []
+        self.rows = RowBuffer()
         self.smoother = self.scheduler = None
         if models.expression is not None:
             from storelens.detectors.expressions import ExpressionScheduler, ExpressionSmoother
@@ -187,11 +206,6 @@ class CameraPipeline:
         self._frame_count = 0
         self.faces_read = 0  # expression readings made on a detected face
         self._face_memory: dict[int, tuple[np.ndarray, int]] = {}
-        self._det_rows: list[tuple] = []
-        self._expr_rows: list[tuple] = []
-        self._event_rows: list[EventRow] = []
-        self._queue_tables: list[pa.Table] = []
-        self._track_rows: list[tuple] = []
         self._tracks: dict[int, _TrackSummary] = {}
         self.stage_ms: dict[str, collections.deque[float]] = collections.defaultdict(
             lambda: collections.deque(maxlen=200)
@@ -204,7 +218,9 @@ class CameraPipeline:
         return now
 
     def analyse(self, frame: Frame) -> AnalysedFrame:
+        """Run every stage on ``frame``; its rows go to :attr:`rows` and into the result."""
         t = time.perf_counter()
+        rows: list[Row] = []
         image = frame.image
         gap = self.gate.frames_since_detect + 1
         detected = self.gate.update(image)
@@ -242,14 +258,17 @@ class CameraPipeline:
                 dets, readings = annotate_expressions(
                     image, dets, self.models.expression, self.smoother, should_read=due
                 )
-                self._record_expressions(frame.ts, readings)
+                rows += self._record_expressions(frame.ts, readings)
                 t = self._timed("expression", t)
         events = self.engine.update(frame.ts, dets)
-        self._alert_rows.extend(self.alert_rules.update(frame.ts, dets, self.engine.state))
+        state = self.engine.state
+        alerts = self.alert_rules.update(frame.ts, dets, state)
         t = self._timed("events", t)
-        self._record(frame.ts, dets, events)
+        rows += self._record(frame.ts, dets, events)
+        rows += alerts
+        self.rows.add(rows)
         self.analysed_times.append(time.monotonic())
-        return AnalysedFrame(dets, events, detected)
+        return AnalysedFrame(dets, events, detected, state, rows)
 
     def _faces(self, image: np.ndarray, dets: Detections, due: np.ndarray) -> Detections:
         faces = np.full((len(dets), 4), np.nan, dtype=np.float32)
@@ -284,14 +303,15 @@ class CameraPipeline:
             return 0.0
         return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
 
-    def _record(self, ts: float, dets: Detections, events: list[EventRow]) -> None:
-        us = _ts_us(ts)
+    def _record(self, ts: float, dets: Detections, events: list[EventRow]) -> list[Row]:
+        """Detection, event and track rows of one frame; notes each track's span and zones."""
+        cam = self.camera.camera_id
+        rows: list[Row] = []
         for (x1, y1, x2, y2), conf, tid in zip(
             dets.xyxy, dets.confidence, dets.tracker_id, strict=True
         ):
-            self._det_rows.append(
-                (us, int(tid), "person", float(x1), float(y1), float(x2), float(y2), float(conf))
-            )
+            box = float(x1), float(y1), float(x2), float(y2)
+            rows.append(DetectionRow(ts, cam, int(tid), "person", *box, float(conf)))
             if tid != NO_TRACK:
                 summary = self._tracks.get(int(tid))
                 if summary is None:
@@ -302,14 +322,14 @@ class CameraPipeline:
             for face, tid in zip(dets.data["face_xyxy"], dets.tracker_id, strict=True):
                 if not np.isnan(face).any():
                     x1, y1, x2, y2 = (float(v) for v in face)
-                    self._det_rows.append((us, int(tid), "face", x1, y1, x2, y2, 1.0))
+                    rows.append(DetectionRow(ts, cam, int(tid), "face", x1, y1, x2, y2, 1.0))
         for event in events:
             if event.is_track_end:
                 # A track's end goes to the tracks table; in events, enter/exit are only
                 # line crossings, so footfall and occupancy count nothing else.
-                self._close_track(event.track_id)
+                rows += self._close_track(event.track_id)
                 continue
-            self._event_rows.append(event)
+            rows.append(event)
             summary = self._tracks.get(event.track_id)
             if (
                 event.kind in (TrackEvent.ZONE_ENTER, TrackEvent.QUEUE_JOIN)
@@ -317,22 +337,24 @@ class CameraPipeline:
                 and event.zone
             ):
                 summary.zones.add(event.zone)
+        return rows
 
-    def _record_expressions(self, ts: float, readings: list[TrackReading]) -> None:
-        us = _ts_us(ts)
+    def _record_expressions(self, ts: float, readings: list[TrackReading]) -> list[Row]:
+        """Expression rows of one frame; adds each reading to its track's summary."""
+        rows: list[Row] = []
         self.faces_read += len(readings)
         for made in readings:
             track_id, reading = made.track_id, made.reading
-            self._expr_rows.append(
-                (
-                    us,
+            rows.append(
+                ExpressionRow(
+                    ts,
+                    self.camera.camera_id,
                     int(track_id),
                     reading.label,
                     str(reading.valence),
                     float(reading.confidence),
                     json.dumps({k: round(float(v), 4) for k, v in reading.scores.items()}),
                     reading.model,
-                    None,
                 )
             )
             summary = self._tracks.get(int(track_id))
@@ -345,97 +367,52 @@ class CameraPipeline:
                     for i, key in enumerate(_PROBABILITY_KEYS):
                         summary.prob_sums[i] += float(raw.scores[key])
                     summary.prob_readings += 1
+        return rows
 
-    def _close_track(self, track_id: int) -> None:
+    def _close_track(self, track_id: int) -> list[Row]:
+        """The track's row (none for a track never seen in a frame); forgets its state."""
         summary = self._tracks.pop(track_id, None)
         if summary is None:
-            return
+            return []
         if self.smoother is not None:
             self.smoother.forget(track_id)
         if self.scheduler is not None:
             self.scheduler.retain(list(self._tracks))
-        self._track_rows.append(
-            (
+        return [
+            TrackRow(
+                self.camera.camera_id,
                 track_id,
-                _ts_us(summary.first_ts),
-                _ts_us(summary.last_ts),
+                summary.first_ts,
+                summary.last_ts,
                 json.dumps(sorted(summary.zones)),
                 summary.valence,
                 summary.faces_read,
                 *summary.mean_probabilities(),
             )
-        )
+        ]
 
     def sample_queues(self, ts: float) -> None:
-        table = self.engine.queue_samples_arrow(ts)
-        if table.num_rows:
-            self._queue_tables.append(table)
+        """Buffer the current length of every queue zone, stamped ``ts``."""
+        self.rows.add(self.engine.queue_samples(ts))
 
-    def finish(self, ts: float) -> None:
-        self._record(ts, Detections.empty(), self.engine.finish(ts))
+    def camera_status(self, ts: float, status: CameraStatus) -> list[AlertRow]:
+        """Buffer (and return) the alerts the camera's status raises: an offline camera
+        has no frames to analyse, so the runner calls this on its own clock."""
+        alerts = self.alert_rules.camera_status(ts, status)
+        self.rows.add(alerts)
+        return alerts
+
+    def finish(self, ts: float) -> list[Row]:
+        """End every open visit and track at ``ts``; buffers (and returns) their rows."""
+        rows = self._record(ts, Detections.empty(), self.engine.finish(ts))
         for track_id in list(self._tracks):
-            self._close_track(track_id)
+            rows += self._close_track(track_id)
+        self.rows.add(rows)
+        return rows
 
     def drain(self) -> dict[str, pa.Table]:
-        """Everything recorded since the last drain, as Arrow tables (empty ones omitted)."""
-        cam = self.camera.camera_id
-        out: dict[str, pa.Table] = {}
-        if self._det_rows:
-            rows, self._det_rows = self._det_rows, []
-            cols = list(zip(*rows, strict=True))
-            out["detections"] = pa.Table.from_arrays(
-                [
-                    pa.array(cols[0], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-                    pa.array([cam] * len(rows)),
-                    *(
-                        pa.array(c, t.type)
-                        for c, t in zip(cols[1:], list(DETECTIONS_SCHEMA)[2:], strict=True)
-                    ),
-                ],
-                schema=DETECTIONS_SCHEMA,
-            )
-        if self._event_rows:
-            rows_ev, self._event_rows = self._event_rows, []
-            out["events"] = rows_to_arrow(rows_ev)
-        if self._expr_rows:
-            rows, self._expr_rows = self._expr_rows, []
-            cols = list(zip(*rows, strict=True))
-            out["expressions"] = pa.Table.from_arrays(
-                [
-                    pa.array(cols[0], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-                    pa.array([cam] * len(rows)),
-                    *(
-                        pa.array(c, t.type)
-                        for c, t in zip(cols[1:], list(EXPRESSIONS_SCHEMA)[2:], strict=True)
-                    ),
-                ],
-                schema=EXPRESSIONS_SCHEMA,
-            )
-        if self._alert_rows:
-            rows_alert, self._alert_rows = self._alert_rows, []
-            out["alerts"] = alerts_to_arrow(rows_alert)
-        if self._queue_tables:
-            tables, self._queue_tables = self._queue_tables, []
-            out["queue_samples"] = pa.concat_tables(tables)
-        if self._track_rows:
-            rows, self._track_rows = self._track_rows, []
-            cols = list(zip(*rows, strict=True))
-            out["tracks"] = pa.Table.from_arrays(
-                [
-                    pa.array([cam] * len(rows)),
-                    pa.array(cols[0], pa.int64()),
-                    pa.array(cols[1], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-                    pa.array(cols[2], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-                    pa.array(cols[3], pa.string()),
-                    pa.array(cols[4], pa.string()),
-                    pa.array(cols[5], pa.int32()),
-                    pa.array(cols[6], pa.float32()),
-                    pa.array(cols[7], pa.float32()),
-                    pa.array(cols[8], pa.float32()),
-                ],
-                schema=TRACKS_SCHEMA,
-            )
-        return out
+        """Everything buffered since the last drain, as Arrow tables (empty ones omitted)."""
+        return self.rows.drain()
 
 
 class Runner:
@@ -480,6 +457,7 @@ class Runner:
         self.frames_shown = collections.Counter()  # tiles published (display thread)
         self.display_ms: collections.deque[float] = collections.deque(maxlen=500)
         self.snapshots: dict[str, AnalysisSnapshot] = {}  # newest analysis per camera
+        self._tile_geometry: dict[tuple[str, float], Any] = {}  # display thread only
         self.errors = collections.Counter()
         # Watchdog state (issue 6): see detectors/watchdog.py for the trade-offs.
         self.jobs = AnalysisJobs()
@@ -663,7 +641,7 @@ class Runner:
             return
         self.frames_analysed[cid] += 1
         # The display thread draws this on every frame it shows until a newer one comes.
-        self.snapshots[cid] = AnalysisSnapshot(frame.ts, result.detections, pipeline.engine.state)
+        self.snapshots[cid] = AnalysisSnapshot(frame.ts, result.detections, result.state)
         self.hub.set_status(self._status_with_fps(cid))
 
     # -- display ---------------------------------------------------------------------------
@@ -693,23 +671,31 @@ class Runner:
     def show(self, cid: str, frame: Frame) -> None:
         """Compose, encode and publish one tile of ``frame``."""
         import cv2
-        from storelens.detectors.display import compose_tile
+        from storelens.detectors.display import TileGeometry, compose_tile, scaled_snapshot
         from storelens.detectors.overlay import encode_jpeg
 
         t = time.perf_counter()
         camera = self.pipelines[cid].camera
+        image, snapshot = frame.image, self.snapshots.get(cid)
+        # Down to tile size first, then blur and draw there: a 1080p camera costs what a
+        # 640 px one does (blurring and drawing at full size then resizing cost 4-5x).
+        scale = min(1.0, self.options.tile_width / image.shape[1])
+        if scale < 1:
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            snapshot = scaled_snapshot(snapshot, scale)
+        geometry = self._tile_geometry.get((cid, scale))
+        if geometry is None:
+            geometry = TileGeometry.scaled(camera.lines, camera.zones, scale)
+            self._tile_geometry[(cid, scale)] = geometry
         image = compose_tile(
-            frame.image,
+            image,
             frame.ts,
-            self.snapshots.get(cid),
-            lines=camera.lines,
-            zones=camera.zones,
+            snapshot,
+            lines=geometry.lines,
+            zones=geometry.zones,
             status=self._status_with_fps(cid),
             blur_faces=self.options.blur_faces,
         )
-        scale = self.options.tile_width / image.shape[1]
-        if scale < 1:
-            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         self.hub.publish(cid, frame.ts, encode_jpeg(image, quality=self.options.jpeg_quality))
         self.frames_shown[cid] += 1
         self.display_ms.append((time.perf_counter() - t) * 1000)
@@ -728,8 +714,7 @@ class Runner:
                         lock.release()
                 status = self._status_with_fps(cid)
                 self.hub.set_status(status)
-                # Offline alerts come from here: an offline camera has no frames to analyse.
-                pipeline._alert_rows.extend(pipeline.alert_rules.camera_status(now, status))
+                pipeline.camera_status(now, status)
             self.flush_rows()
 
     def _status_with_fps(self, cid: str) -> CameraStatus:
