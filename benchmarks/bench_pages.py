@@ -1,7 +1,7 @@
 """First render time of every dashboard page: cold, warm, and under the pipeline's load.
 
     .venv/bin/python benchmarks/bench_pages.py [--db PATH] [--runs 5] [--load-seconds 0]
-        [--roles admin,store_manager] [--browser]
+        [--roles admin,store_manager] [--browser | --only-browser]
 
 Without --db it seeds the demo history into a temp dir first (`storelens demo seed`).
 Each timed run is a *new* session's first render of a page (AppTest: the page script with
@@ -16,7 +16,11 @@ to the browser, as the server runs it; browser paint is not included, --browser 
 - **warm, no cache**: as warm, with the dashboard's query cache emptied before each run:
   what a session pays when the TTL has just expired (the cost the cache hides).
 - **load**: warm, while `storelens bench --cameras 4` (four looping cameras analysed)
-  runs in a subprocess alongside and saturates the CPUs; --load-seconds 0 skips it.
+  runs in a subprocess alongside and saturates the CPUs; --load-seconds 0 skips it. The
+  CPUs the pipeline actually got are printed: on a host busy with other work it gets less.
+- **browser** (--browser): a real server and headless Chromium, click in the sidebar ->
+  title shown, every plotly chart drawn and the script finished; idle and under load.
+  This adds what AppTest leaves out: the websocket and plotly.js drawing the payload.
 
 Target (issue 12): ≤ 1.0 s warm, ≤ 1.5 s under load, every page.
 """
