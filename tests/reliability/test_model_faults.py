@@ -52,9 +52,10 @@ def test_model_raising_then_hanging_drops_one_frame_each_and_camera_goes_on(
     config = StoreLensConfig(
         cameras=[
             CameraConfig(camera_id="cam-a", name="A", source=str(store_gif)),
-            CameraConfig(
-                camera_id="cam-b", name="B", source=str(media_dir / "people-detection.gif")
-            ),
+            # Four people in view all along: B has rows to write in every batch, so "rows
+            # kept reaching the database while A hung" cannot fail for want of people (the
+            # one-person clip shows someone for ~1 s of its 1.8 s loop).
+            CameraConfig(camera_id="cam-b", name="B", source=str(media_dir / "classroom.gif")),
         ]
     )
     models = SharedModels(person=person_detector)
