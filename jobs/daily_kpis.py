@@ -13,7 +13,10 @@ current region, sum the metrics of :mod:`data.vocabulary` to the table's grain, 
 previous week), then hands each Arrow batch of those sums to polars, where
 :func:`data.lake.daily_kpi_table` / :func:`~data.lake.weekly_kpi_table` add the KPIs of
 :mod:`data.kpi` (``mapInArrow``: it runs on the executors, so nothing is collected to the
-driver; a cluster's workers need the ``storelens`` package, as they need pyarrow). The
+driver; a cluster's workers need the ``storelens`` package, as they need pyarrow). Cost,
+measured side by side on a 500-store lake (local[2], 2 busy cores, warm session): daily
+9.0 s with Spark's own formulas, 9.2 s through polars; weekly 7.5 s and 7.9 s; the first
+call pays a few seconds more to start the Python workers. The
 same table is computed by DuckDB in :func:`data.lake.daily_kpis_duckdb`; a test checks
 that the job's table equals data.kpi's KPIs read through the chain reader, to the cent.
 
