@@ -790,22 +790,13 @@ class PublishLoop:
 # so the lake's conversion is the pages' conversion, satisfaction interval included.
 
 DAILY_KEYS = ("region", "store_id", "day")
-DAILY_KPI_COLUMNS = (
-    *DAILY_KEYS,
-    "visitors",
-    "transactions",
-    "sales",
-    "conversion",
-    "sales_per_visitor",
-    "satisfaction_index",
-    "satisfaction_low",
-    "satisfaction_high",
-    "staff_hours",
-    "labour_cost",
-    "star",
-    "labour_cost_per_visitor",
-    "alerts",
+# The daily table carries these of the headline's figures, in the headline's order.
+_DAILY_FIGURES = frozenset(
+    {"visitors", "transactions", "sales", "conversion", "sales_per_visitor", "star"}
+    | {"satisfaction_index", "satisfaction_low", "satisfaction_high"}
+    | {"staff_hours", "labour_cost", "labour_cost_per_visitor", "alerts"}
 )
+DAILY_KPI_COLUMNS = (*DAILY_KEYS, *(f for f in kpi.HEADLINE_FIGURES if f in _DAILY_FIGURES))
 
 # The week sums the weekly table's KPIs need, and their previous week's (``prev_<name>``)
 # for the week-over-week change.
