@@ -130,7 +130,10 @@ def test_runner_tiles_stay_smooth_and_blurred_while_analysis_lags(
             config,
             None,
             hub,
-            PipelineOptions(expressions=False, workers=1, detect_every_k=1, display_fps=15),
+            # Every frame detected (no gating): each analysed frame pays the injected lag.
+            PipelineOptions(
+                expressions=False, workers=1, detect_every_k=1, still_max_skip=1, display_fps=15
+            ),
             models=SharedModels(person=SlowPersonModel(), face=faces),
         )
         runner.start()
