@@ -113,7 +113,7 @@ class ModelsConfig(Strict):
 
 
 class PrivacyConfig(Strict):
-    blur_faces: bool = Field(True, description="blur faces on tiles for roles that need no faces")
+    blur_faces: bool = Field(True, description="blur faces on every tile, for every role")
     min_group_size: int = Field(5, ge=2, le=1000, description="no satisfaction figure below this")
     detections_retention_days: int = Field(7, ge=1, le=90)
     events_retention_days: int = Field(400, ge=7, le=3650)

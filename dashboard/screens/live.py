@@ -1,7 +1,7 @@
 """Live: camera tiles, a status badge per tile, and the alert feed with acknowledgement.
 
 Frames never pass through Streamlit: the browser pulls each camera's MJPEG stream from the
-pipeline's tile server (HMAC token per camera, faces blurred unless the role may see them)
+pipeline's tile server (HMAC token per camera; faces blurred on every tile, for every role)
 with the script of dashboard/tiles.py, which closes the streams when the page goes away,
 greys out a tile whose frames stop, and reconnects by itself. Only the small status/alert
 fragment refreshes, and it fetches JSON and rows, never frames.
