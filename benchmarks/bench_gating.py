@@ -14,31 +14,13 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from footage import SHARED_CLIPS, box_iou
 from storelens.detectors.media import shared_clip
 from storelens.detectors.persons import PersonDetector
 from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
 from storelens.detectors.sources import open_source
 from storelens.detectors.types import Frame
 from storelens.kernel.config import CameraConfig
-
-CLIPS = [
-    "store-aisle-detection.gif",
-    "people-detection.gif",
-    "face-demographics-walking.gif",
-    "head-pose-face-detection-female-and-male.gif",
-    "classroom.gif",
-]
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / (area_a[:, None] + area_b[None] - inter)
 
 
 def main() -> None:
@@ -53,7 +35,7 @@ def main() -> None:
     print(f"every_k={args.every_k} still_max_skip={args.still_max_skip}")
     print(f"{'clip':<46} {'detected':>8} {'matched':>8} {'missed':>7} {'mean IoU':>8}")
     totals = np.zeros(4)
-    for clip in CLIPS:
+    for clip in SHARED_CLIPS:
         camera = CameraConfig(camera_id="g", name="g", source=str(shared_clip(clip)))
         pipeline = CameraPipeline(camera, SharedModels(person=detector), options)
         source = open_source(camera.source, realtime=False, loop=False)
@@ -71,7 +53,7 @@ def main() -> None:
             boxes = result.detections.xyxy
             predicted += len(boxes)
             if len(boxes) and len(truth):
-                overlap = iou(boxes, truth)
+                overlap = box_iou(boxes, truth)
                 best = overlap.max(axis=1)
                 matched += int((best >= 0.5).sum())
                 ious += best[best >= 0.5].tolist()

@@ -17,39 +17,8 @@ import time
 
 import cv2
 import numpy as np
-from storelens.detectors.media import shared_clip
+from footage import SHARED_CLIPS, box_iou, clip_frames
 from storelens.detectors.persons import PersonDetector, input_shape
-
-CLIPS = [
-    "store-aisle-detection.gif",
-    "people-detection.gif",
-    "face-demographics-walking.gif",
-    "head-pose-face-detection-female-and-male.gif",
-    "classroom.gif",
-]
-
-
-def frames() -> list[np.ndarray]:
-    out = []
-    for clip in CLIPS:
-        cap = cv2.VideoCapture(str(shared_clip(clip)))
-        while True:
-            ok, image = cap.read()
-            if not ok:
-                break
-            out.append(image)
-        cap.release()
-    return out
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None] - inter)
 
 
 def main() -> None:
@@ -58,7 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    images = frames()
+    images = [image for clip in SHARED_CLIPS for image in clip_frames(clip)]
     calibration, held_back = images[::2], images[1::2]
     fp32 = PersonDetector("openvino", 416)
     boxes = fp32._boxes
@@ -102,7 +71,7 @@ def main() -> None:
         b = int8_boxes.detect(image).xyxy
         total += len(a)
         if len(a) and len(b):
-            matched = iou(a, b).max(axis=1) >= 0.5
+            matched = box_iou(a, b).max(axis=1) >= 0.5
             found += int(matched.sum())
             extra += max(0, len(b) - int(matched.sum()))
         else:

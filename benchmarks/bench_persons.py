@@ -12,9 +12,8 @@ import argparse
 import statistics
 import time
 
-import cv2
 import numpy as np
-from storelens.detectors.media import shared_clip
+from footage import clip_frames
 from storelens.detectors.persons import PersonDetector, prepare_person_model
 
 
@@ -30,15 +29,7 @@ class UltralyticsOpenVino(PersonDetector):
 
 
 def frames(n: int = 20) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(shared_clip("store-aisle-detection.gif")))
-    out = []
-    while len(out) < n:
-        ok, image = cap.read()
-        if not ok:
-            break
-        out.append(image)
-    cap.release()
-    return out
+    return clip_frames("store-aisle-detection.gif", n)
 
 
 def main() -> None:

@@ -31,12 +31,12 @@ import cv2
 import numpy as np
 from storelens.detectors.events import EngineState
 from storelens.detectors.overlay import (
-    _clip_box,
-    _label,
-    _scale,
     blur_region,
+    clip_box,
+    draw_label,
     draw_overlay,
     privacy_boxes,
+    text_scale,
 )
 from storelens.detectors.types import CameraStatus, Detections
 from storelens.kernel.config import LineConfig, ZoneConfig
@@ -121,7 +121,7 @@ def blur_for_display(
     # (measured on the head-pose clip: a face up to a third of the box height above it).
     boxes += [head_area(box) for box in snapshot.detections.xyxy]
     for box in boxes:
-        clipped = _clip_box(box, image.shape)
+        clipped = clip_box(box, image.shape)
         if clipped is not None:
             blur_region(image, clipped)
     return level
@@ -186,7 +186,7 @@ def compose_tile(
         blur_faces=False,  # done above, by the snapshot's age
     )
     if level is PrivacyLevel.FRAME and blur_faces:
-        scale = _scale(out)
+        scale = text_scale(out)
         note = "waiting for analysis" if snapshot is None else "analysis catching up"
-        _label(out, note, (8, out.shape[0] - 8), (60, 60, 60), scale)
+        draw_label(out, note, (8, out.shape[0] - 8), (60, 60, 60), scale)
     return out

@@ -62,25 +62,29 @@ class DetectionGate:
         self.detected = 0
         self.skipped = 0
 
-    def moved(self, image: np.ndarray) -> bool:
-        """Whether ``image`` differs from the frame of the last detection."""
-        if self._reference is None:
-            return True
-        thumb = thumbnail(image)
+    def _moved(self, thumb: np.ndarray) -> bool:
+        """Whether ``thumb`` differs from the thumbnail of the last detection."""
+        assert self._reference is not None
         changed = np.count_nonzero(np.abs(thumb - self._reference) > self.pixel_delta)
         return changed >= self.motion_fraction * thumb.size
 
     def update(self, image: np.ndarray) -> bool:
         since = self.frames_since_detect + 1
-        detect = (
+        thumb: np.ndarray | None = None
+        if (
             self._reference is None
             # A new resolution (camera reconfigured): predicted boxes are in the old pixels.
             or image.shape[:2] != self._shape
             or since >= self.still_max_skip
-            or (since >= self.every_k and self.moved(image))
-        )
+        ):
+            detect = True
+        elif since >= self.every_k:
+            thumb = thumbnail(image)
+            detect = self._moved(thumb)
+        else:
+            detect = False
         if detect:
-            self._reference = thumbnail(image)
+            self._reference = thumb if thumb is not None else thumbnail(image)
             self._shape = image.shape[:2]
             self.frames_since_detect = 0
             self.detected += 1

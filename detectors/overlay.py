@@ -42,12 +42,12 @@ HEAD_FRACTION = 0.2  # top share of a person box treated as the head when no fac
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def _scale(image: np.ndarray) -> float:
+def text_scale(image: np.ndarray) -> float:
     """Text scale that stays legible from 270p tiles to 1080p streams."""
     return max(0.35, image.shape[0] / 700)
 
 
-def _clip_box(box: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+def clip_box(box: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
     if not np.all(np.isfinite(box)):
         return None
     h, w = shape[:2]
@@ -89,7 +89,7 @@ def privacy_boxes(detections: Detections) -> list[tuple[np.ndarray, bool]]:
     return out
 
 
-def _label(
+def draw_label(
     image: np.ndarray,
     text: str,
     origin: tuple[int, int],
@@ -141,7 +141,7 @@ def _draw_zones(
                 if waits:
                     text += f" max {_fmt_wait(max(waits.values()))}"
         top = pts[np.argmin(pts[:, 1])]
-        _label(image, text, (int(top[0]), int(top[1]) - 2), color, scale)
+        draw_label(image, text, (int(top[0]), int(top[1]) - 2), color, scale)
 
 
 def _draw_lines(
@@ -169,7 +169,7 @@ def _draw_lines(
         text = line.name
         if state is not None:
             text += f" in {state.line_in.get(line.name, 0)} out {state.line_out.get(line.name, 0)}"
-        _label(
+        draw_label(
             image, text, (min(p1[0], p2[0]), min(p1[1], p2[1]) - 4), LINE_COLOR, scale, (0, 0, 0)
         )
 
@@ -181,15 +181,15 @@ def _draw_people(image: np.ndarray, detections: Detections, scale: float) -> Non
     labels = detections.data.get("expression")
     confidences = detections.data.get("expression_confidence")
     for i in range(len(detections)):
-        box = _clip_box(detections.xyxy[i], image.shape)
+        box = clip_box(detections.xyxy[i], image.shape)
         if box is None:
             continue
         track_id = int(detections.tracker_id[i])
         color = UNTRACKED_COLOR if track_id == NO_TRACK else PERSON_COLOR
         cv2.rectangle(image, box[:2], box[2:], color, thickness)
         if track_id != NO_TRACK:
-            _label(image, f"#{track_id}", (box[0], box[1] - 1), color, scale)
-        face = None if faces is None else _clip_box(np.asarray(faces[i], np.float64), image.shape)
+            draw_label(image, f"#{track_id}", (box[0], box[1] - 1), color, scale)
+        face = None if faces is None else clip_box(np.asarray(faces[i], np.float64), image.shape)
         if face is None:
             continue
         valence = _valence(valences[i]) if valences is not None else Valence.UNKNOWN
@@ -201,7 +201,7 @@ def _draw_people(image: np.ndarray, detections: Detections, scale: float) -> Non
         text = str(label) if isinstance(label, str) and label else str(valence)
         if confidences is not None and np.isfinite(float(confidences[i])):
             text += f" {float(confidences[i]):.2f}"
-        _label(image, text, (face[0], face[3] + int(20 * scale / 0.4)), face_color, scale)
+        draw_label(image, text, (face[0], face[3] + int(20 * scale / 0.4)), face_color, scale)
 
 
 def _draw_status(image: np.ndarray, status: CameraStatus | None, scale: float) -> None:
@@ -244,10 +244,10 @@ def draw_overlay(
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"draw_overlay needs a BGR uint8 image, got {image.shape} {image.dtype}")
     out = image.copy()
-    scale = _scale(out)
+    scale = text_scale(out)
     if blur_faces:
         for box, _is_face in privacy_boxes(detections):
-            clipped = _clip_box(box, out.shape)
+            clipped = clip_box(box, out.shape)
             if clipped is not None:
                 blur_region(out, clipped)
     _draw_zones(out, zones, engine_state, scale)

@@ -29,13 +29,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 import pyarrow as pa
 from storelens.data.sink import RowSink
 from storelens.detectors.alerts import AlertRow, AlertRules
-from storelens.detectors.display import AnalysisSnapshot
+from storelens.detectors.display import (
+    AnalysisSnapshot,
+    TileGeometry,
+    compose_tile,
+    scaled_snapshot,
+)
 from storelens.detectors.events import EngineState, EventEngine, EventRow
 from storelens.detectors.hub import FrameHub
+from storelens.detectors.overlay import encode_jpeg
 from storelens.detectors.rows import DetectionRow, ExpressionRow, Row, RowBuffer, TrackRow
 from storelens.detectors.types import (
     NO_TRACK,
@@ -459,7 +466,7 @@ class Runner:
         self.frames_shown = collections.Counter()  # tiles published (display thread)
         self.display_ms: collections.deque[float] = collections.deque(maxlen=500)
         self.snapshots: dict[str, AnalysisSnapshot] = {}  # newest analysis per camera
-        self._tile_geometry: dict[tuple[str, float], Any] = {}  # display thread only
+        self._tile_geometry: dict[tuple[str, float], TileGeometry] = {}  # display thread only
         self.errors = collections.Counter()
         # Watchdog state (issue 6): see detectors/watchdog.py for the trade-offs.
         self.jobs = AnalysisJobs()
@@ -674,10 +681,6 @@ class Runner:
 
     def show(self, cid: str, frame: Frame) -> None:
         """Compose, encode and publish one tile of ``frame``."""
-        import cv2
-        from storelens.detectors.display import TileGeometry, compose_tile, scaled_snapshot
-        from storelens.detectors.overlay import encode_jpeg
-
         t = time.perf_counter()
         camera = self.pipelines[cid].camera
         image, snapshot = frame.image, self.snapshots.get(cid)
