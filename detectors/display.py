@@ -168,11 +168,12 @@ def compose_tile(
     lines: Sequence[LineConfig] = (),
     zones: Sequence[ZoneConfig] = (),
     status: CameraStatus | None = None,
-    blur_faces: bool = True,
 ) -> np.ndarray:
-    """A new BGR tile image: ``image`` blurred by the snapshot's age, then the overlay."""
+    """A new BGR tile image: ``image`` blurred by the snapshot's age, then the overlay.
+
+    Always blurred: no option turns it off (StoreLens never shows an unblurred face)."""
     out = image.copy()
-    level = blur_for_display(out, snapshot, frame_ts) if blur_faces else PrivacyLevel.FACES
+    level = blur_for_display(out, snapshot, frame_ts)
     detections = snapshot.detections if snapshot is not None else Detections.empty()
     if level is PrivacyLevel.FRAME:
         detections = Detections.empty()  # boxes from a stale snapshot would mislead
@@ -185,7 +186,7 @@ def compose_tile(
         status=status,
         blur_faces=False,  # done above, by the snapshot's age
     )
-    if level is PrivacyLevel.FRAME and blur_faces:
+    if level is PrivacyLevel.FRAME:
         scale = text_scale(out)
         note = "waiting for analysis" if snapshot is None else "analysis catching up"
         draw_label(out, note, (8, out.shape[0] - 8), (60, 60, 60), scale)

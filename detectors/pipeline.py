@@ -91,7 +91,6 @@ class PipelineOptions:
     display_fps: float = 15.0
     tile_width: int = 640  # tiles are downscaled to this before encoding
     workers: int = 2
-    blur_faces: bool = True
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     # Watchdog (issue 6, see detectors/watchdog.py): a frame still in analysis after this
     # many seconds is abandoned and its camera gets a fresh pipeline; 0 turns it off.
@@ -441,9 +440,7 @@ class Runner:
         self.config = config
         self.sink = sink
         self.hub = hub or FrameHub()
-        self.options = options or PipelineOptions(
-            blur_faces=config.privacy.blur_faces, alerts=config.alerts
-        )
+        self.options = options or PipelineOptions(alerts=config.alerts)
         self._owns_models = models is None
         self.models = models or SharedModels.load(config, self.options)
         self.run_id = uuid.uuid4().hex[:12]
@@ -701,7 +698,6 @@ class Runner:
             lines=geometry.lines,
             zones=geometry.zones,
             status=self._status_with_fps(cid),
-            blur_faces=self.options.blur_faces,
         )
         self.hub.publish(cid, frame.ts, encode_jpeg(image, quality=self.options.jpeg_quality))
         self.frames_shown[cid] += 1

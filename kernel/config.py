@@ -113,7 +113,9 @@ class ModelsConfig(Strict):
 
 
 class PrivacyConfig(Strict):
-    blur_faces: bool = Field(True, description="blur faces on every tile, for every role")
+    """Faces are blurred on every tile for every role, always: there is no setting for it
+    (see :data:`REMOVED_FIELDS`)."""
+
     min_group_size: int = Field(5, ge=2, le=1000, description="no satisfaction figure below this")
     detections_retention_days: int = Field(7, ge=1, le=90)
     events_retention_days: int = Field(400, ge=7, le=3650)
@@ -158,6 +160,17 @@ class StoreLensConfig(Strict):
         return self
 
 
+# Fields that once existed. A file that still sets one is refused with why and the fix
+# (delete the line), never silently ignored: an old ``blur_faces = false`` must not leave
+# its owner believing faces are shown unblurred, or that they could be.
+REMOVED_FIELDS: dict[str, str] = {
+    "privacy.blur_faces": (
+        "no longer a setting: faces are blurred on every tile for every role, always; "
+        "delete the `blur_faces = ...` line from [privacy]"
+    ),
+}
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -173,7 +186,9 @@ def parse_config(raw: dict[str, Any], origin: str = "<config>") -> StoreLensConf
         problems = []
         for err in exc.errors():
             where = _field_path(err["loc"])
-            if err["type"] == "extra_forbidden":
+            if err["type"] == "extra_forbidden" and where in REMOVED_FIELDS:
+                problems.append(f"{where}: {REMOVED_FIELDS[where]}")
+            elif err["type"] == "extra_forbidden":
                 problems.append(f"{where}: unknown key; remove it or check its spelling")
             else:
                 # Masked: the input may be a whole camera table with an rtsp://user:pass@ URL.

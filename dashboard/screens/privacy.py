@@ -23,7 +23,7 @@ st.markdown(
     "frustrated. It **never identifies anyone**: no face recognition, no face embeddings, "
     "no re-identification across visits, and no video frames or face crops are stored. "
     "Satisfaction is shown only for groups of at least the minimum size, and faces are "
-    "blurred on live tiles."
+    "blurred on every live tile, for every role, always."
 )
 with data_errors():
     sizes = ctx.reader.query("table_sizes", {})

@@ -174,6 +174,7 @@ with tab_privacy:
         pl.DataFrame({"table": list(days), "days": [str(v or "∞") for v in days.values()]}),
         hide_index=True,
     )
+    st.caption("Faces are blurred on every live tile, for every role: that is not a setting.")
     with st.form("privacy"):
         detections = st.number_input(
             "Keep person boxes (days)", 1, 90, privacy.detections_retention_days
@@ -182,10 +183,8 @@ with tab_privacy:
         min_group = st.number_input(
             "Minimum group for satisfaction", 2, 1000, privacy.min_group_size
         )
-        blur = st.checkbox("Blur faces on live tiles", privacy.blur_faces)
         if st.form_submit_button("Save privacy settings"):
             new = PrivacyConfig(
-                blur_faces=blur,
                 min_group_size=int(min_group),
                 detections_retention_days=int(detections),
                 events_retention_days=int(events),
@@ -193,5 +192,5 @@ with tab_privacy:
             saved = settings.save_store_config(config.model_copy(update={"privacy": new}))
             st.success(
                 f"Saved to {saved}. The minimum group applies to every page at once; "
-                "retention and face blurring when the pipeline restarts (`storelens up`)."
+                "retention when the pipeline restarts (`storelens up`)."
             )
