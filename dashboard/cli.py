@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from storelens.dashboard.cli_data import DbOpt
 from storelens.kernel.errors import StoreLensError
+from storelens.kernel.paths import check_private, private_umask, runtime_files
 
 app = typer.Typer(
     name="storelens",
@@ -78,6 +79,10 @@ def up(
     try:
         dashboard_address(host, signin=True)  # a blank --host fails before anything starts
     except ValueError as exc:
+        _fail(exc)
+    try:  # runtime files too open: tightened, or refused here, before any child starts
+        check_private(runtime_files(_db(db)))
+    except StoreLensError as exc:
         _fail(exc)
 
     if lake:
@@ -216,8 +221,10 @@ _register_optional()
 
 
 def main() -> None:
+    private_umask()  # runtime files 0600, folders 0700; children inherit it
     app()
 
 
 if __name__ == "__main__":
+    private_umask()
     sys.exit(app())

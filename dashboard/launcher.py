@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING
 from storelens.detectors.sources import mask_url
 from storelens.kernel import discovery
 from storelens.kernel.config import StoreLensConfig, load_config
-from storelens.kernel.paths import PROJECT_ROOT, default_db_path, storelens_home
+from storelens.kernel.paths import (
+    PROJECT_ROOT,
+    check_private,
+    default_db_path,
+    private_umask,
+    runtime_files,
+    storelens_home,
+)
 
 if TYPE_CHECKING:  # imported lazily at run time: `storelens --help` stays instant
     from storelens.data.writer import RetentionPolicy
@@ -115,7 +122,10 @@ def run_pipeline(
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+    # Runtime files private (kernel/paths.py): created so, older ones tightened or refused.
+    private_umask()
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    check_private(runtime_files(db_path))
     writer = Writer(db_path, WriterConfig(retention=retention_policy(config)))
     register_store(writer, config)
     from storelens.data.lake import loop_from_env

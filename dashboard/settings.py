@@ -140,8 +140,12 @@ def save_store_config(config: StoreLensConfig, path: Path | None = None) -> Path
     import tomllib
 
     parse_config(tomllib.loads(text), str(path))  # what we write must load back
+    # 0600 from the first byte: camera sources may carry credentials (rtsp://user:pass@…).
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)  # O_CREAT keeps the mode of a leftover tmp file
     tmp.replace(path)
     return path
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 from storelens.data.errors import DatabaseLocked, DatabaseUnavailable
+from storelens.kernel.paths import check_private, private_umask
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,12 @@ def open_database(
                 "writable (start the pipeline or run `storelens demo seed`) to migrate it."
             )
         return con
+    # The file, its WAL (DuckDB creates it with the process umask, at any later write) and
+    # a missing folder are private from their first byte; an older file made before that
+    # is tightened here (kernel/paths.py).
+    private_umask()
     path.parent.mkdir(parents=True, exist_ok=True)
+    check_private([path, path.with_name(path.name + ".wal")])
     con = _connect_writable(path, lock_wait_s)
     _configure(con)
     apply_migrations(con)
