@@ -131,7 +131,11 @@ def run_pipeline(
     from storelens.data.lake import loop_from_env
 
     lake_loop = loop_from_env(writer.cursor)  # chain mode: publish to the lake in the background
-    api = serve(writer, host, api_port, publish=False)  # published below, with the tiles
+    api = serve(writer, host, api_port, publish=False)
+    # Published at once, before the models load (seconds): a dashboard that was reading
+    # the previous pipeline follows the new secret and URL as soon as the API answers
+    # (data.reader.ApiReader). The tiles and cameras join the same record below.
+    discovery.publish(db_path, {"read_api": api.url, "secret": api.secret.hex()})
     hub = FrameHub()
     tiles = TileServer(hub, tile_host, tile_port).start()
     runner = Runner(config, writer, hub).start()

@@ -59,7 +59,7 @@ from storelens.data.apiauth import SYSTEM, Caller, sign_caller
 from storelens.data.db import open_database
 from storelens.data.errors import DatabaseLocked, ReadApiError
 from storelens.data.queries import run_query, validate
-from storelens.kernel.discovery import read_services
+from storelens.kernel.discovery import discovery_path, read_services
 from storelens.kernel.paths import default_db_path
 
 if TYPE_CHECKING:
@@ -245,12 +245,71 @@ _API_ERRORS: dict[str, type[errors.DataError]] = {
 }
 
 
+class _Endpoint:
+    """Where the read API listens and its per-start secret, shared by an :class:`ApiReader`
+    and every copy :meth:`ApiReader.for_caller` makes.
+
+    With a ``db_path`` it follows that database's discovery file: a restarted pipeline
+    draws a new secret (and, on a free port, a new URL) and replaces the file, so each
+    request first compares the file's identity (inode, mtime, size: one ``stat``) and re-reads
+    it when that changed; :meth:`reload` also runs when a request is refused or not
+    answered (issue 18, item 1). Without one, URL and secret are fixed.
+    """
+
+    def __init__(
+        self, url: str, secret: bytes | None, db_path: Path | None, follow_url: bool
+    ) -> None:
+        self.url, self.secret = url.rstrip("/"), secret
+        self.db_path, self.follow_url = db_path, follow_url
+        self._lock = threading.Lock()
+        self._stamp = self._file_stamp()
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        if self.db_path is None:
+            return None
+        try:
+            st = discovery_path(self.db_path).stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def current(self) -> tuple[str, bytes | None]:
+        """URL and secret, re-read first if the discovery file was replaced."""
+        if self.db_path is not None and self._file_stamp() != self._stamp:
+            self.reload()
+        return self.url, self.secret
+
+    def reload(self) -> bool:
+        """Re-read the discovery file; True when the URL or the secret changed."""
+        if self.db_path is None:
+            return False
+        with self._lock:
+            stamp = self._file_stamp()
+            services = read_services(self.db_path)
+            url = str(services.get("read_api") or "").rstrip("/")
+            secret = published_secret(self.db_path)
+            if not url or secret is None:
+                return False  # nothing published (the pipeline is down): keep what we had
+            self._stamp = stamp
+            changed = secret != self.secret or (self.follow_url and url != self.url)
+            self.secret = secret
+            if self.follow_url:
+                self.url = url
+            return changed
+
+
 class ApiReader:
     """Client of the writer process's read API (:func:`data.readapi.serve`).
 
     Every request is signed for ``caller`` with the API's per-start ``secret`` (read from the
     0600 discovery file, see :func:`published_secret`); the server limits what it answers to
     that caller's stores and role. :meth:`for_caller` gives a copy acting for another user.
+
+    Given ``db_path``, the reader follows that database's discovery file (the secret, and
+    the URL unless ``follow_url`` is False): after a pipeline restart it signs with the new
+    secret, and a request refused as unauthenticated or not answered is retried once when
+    the file says something new, so a restarted pipeline is read again at once instead of
+    every page showing "credential signature does not match".
     """
 
     def __init__(
@@ -259,23 +318,53 @@ class ApiReader:
         timeout_s: float = 10.0,
         secret: bytes | None = None,
         caller: Caller = SYSTEM,
+        db_path: str | Path | None = None,
+        follow_url: bool = True,
+        *,
+        _endpoint: _Endpoint | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self._endpoint = _endpoint or _Endpoint(
+            base_url, secret, Path(db_path) if db_path else None, follow_url
+        )
         self.timeout_s = timeout_s
-        self.secret, self.caller = secret, caller
+        self.caller = caller
+
+    @property
+    def base_url(self) -> str:
+        return self._endpoint.current()[0]
+
+    @property
+    def secret(self) -> bytes | None:
+        return self._endpoint.current()[1]
 
     def for_caller(self, caller: Caller) -> ApiReader:
-        return ApiReader(self.base_url, self.timeout_s, self.secret, caller)
+        return ApiReader("", self.timeout_s, caller=caller, _endpoint=self._endpoint)
 
-    def _headers(self, content_type: str | None = None) -> dict[str, str]:
+    def _headers(self, secret: bytes | None, content_type: str | None = None) -> dict[str, str]:
         headers = {"Content-Type": content_type} if content_type else {}
-        if self.secret:
-            headers["Authorization"] = sign_caller(self.secret, self.caller)
+        if secret:
+            headers["Authorization"] = sign_caller(secret, self.caller)
         return headers
 
     def _post(self, path: str, body: bytes, content_type: str) -> tuple[bytes, str]:
+        try:
+            return self._post_once(path, body, content_type)
+        except (errors.Unauthenticated, ReadApiError):
+            # A restarted pipeline: new secret, maybe a new port. Once, and only when the
+            # discovery file says something new (a wrong secret for good stays an error).
+            # Every write the API takes is idempotent or harmless twice (acks, imports by
+            # content hash, a live-view audit row).
+            if not self._endpoint.reload():
+                raise
+            return self._post_once(path, body, content_type)
+
+    def _post_once(self, path: str, body: bytes, content_type: str) -> tuple[bytes, str]:
+        base_url, secret = self._endpoint.current()
         request = urllib.request.Request(
-            self.base_url + path, data=body, method="POST", headers=self._headers(content_type)
+            base_url + path,
+            data=body,
+            method="POST",
+            headers=self._headers(secret, content_type),
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
@@ -293,7 +382,7 @@ class ApiReader:
             raise err from exc
         except (urllib.error.URLError, OSError) as exc:
             raise ReadApiError(
-                f"read API at {self.base_url} did not answer ({exc}); is the pipeline running?"
+                f"read API at {base_url} did not answer ({exc}); is the pipeline running?"
             ) from exc
 
     def _post_json(self, path: str, payload: dict[str, Any]) -> Any:
@@ -330,12 +419,13 @@ class ApiReader:
         return json.loads(body)
 
     def health(self) -> dict[str, Any]:
-        request = urllib.request.Request(self.base_url + "/health", headers=self._headers())
+        base_url, secret = self._endpoint.current()
+        request = urllib.request.Request(base_url + "/health", headers=self._headers(secret))
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as r:
                 return json.loads(r.read())
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise ReadApiError(f"read API at {self.base_url} is not healthy: {exc}") from exc
+            raise ReadApiError(f"read API at {base_url} is not healthy: {exc}") from exc
 
 
 def published_secret(db_path: str | Path) -> bytes | None:
@@ -352,7 +442,7 @@ def published_api(db_path: str | Path) -> ApiReader | None:
     url = read_services(db_path).get("read_api")
     if not url:
         return None
-    api = ApiReader(str(url), timeout_s=10.0, secret=published_secret(db_path))
+    api = ApiReader(str(url), timeout_s=10.0, secret=published_secret(db_path), db_path=db_path)
     try:
         api.health()
     except ReadApiError:
@@ -366,7 +456,15 @@ def open_reader(db_path: str | Path | None = None, api_url: str | None = None) -
     api_url = api_url or os.environ.get("STORELENS_READ_API")
     db_path = Path(db_path) if db_path else default_db_path()
     if api_url:
-        return ApiReader(api_url, secret=published_secret(db_path))
+        # The URL the discovery file gives (the dashboard's case) follows that file across
+        # pipeline restarts; another URL stays, and only the secret follows the file.
+        published = read_services(db_path).get("read_api")
+        return ApiReader(
+            api_url,
+            secret=published_secret(db_path),
+            db_path=db_path,
+            follow_url=str(published or "").rstrip("/") == api_url.rstrip("/"),
+        )
     return published_api(db_path) or LocalReader(db_path)
 
 

@@ -1,7 +1,8 @@
 """Child process of test_data_readapi.py: a writer that serves the read API and keeps writing.
 
 Prints ``ready URL`` once serving; appends one events batch every 20 ms until killed.
-Not a test module (no test_ prefix).
+An optional second argument is the port (default 0: a free one), so a test can restart the
+API on the same port with a new secret. Not a test module (no test_ prefix).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from storelens.data.schemas import BATCH_SCHEMAS
 from storelens.data.writer import Writer
 
 
-def main(path: str) -> None:
+def main(path: str, port: int = 0) -> None:
     writer = Writer(path)
     writer.execute_admin(lambda con: upsert_store(con, "s1", "One", "North", "UTC"))
     writer.execute_admin(lambda con: upsert_camera(con, "c1", "s1", "door", "entrance"))
@@ -32,7 +33,7 @@ def main(path: str) -> None:
     )
     writer.append("alerts", alert, "alert-1")
     writer.flush()
-    server = serve(writer, port=0, publish=True)
+    server = serve(writer, port=port, publish=True)
     print(f"ready {server.url}", flush=True)
     i = 0
     while True:
@@ -54,4 +55,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0)
