@@ -29,6 +29,14 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
+# 0: a free port the system picks, published in <db>.services.json (where the dashboard
+# and every tool look), so a second StoreLens or another program on a port never collides.
+ApiPortOpt = Annotated[
+    int, typer.Option(min=0, max=65535, help="read API port (0: a free one, published)")
+]
+TilePortOpt = Annotated[
+    int, typer.Option(min=0, max=65535, help="MJPEG tile server port (0: a free one, published)")
+]
 ConfigOpt = Annotated[
     str | None,
     typer.Option(
@@ -70,15 +78,31 @@ def up(
             "else every interface)"
         ),
     ] = None,
+    api_port: ApiPortOpt = 0,
+    tile_port: TilePortOpt = 0,
 ) -> None:
     """Start everything: the pipeline (cameras, models, writer) and the dashboard."""
     import os
 
-    from storelens.dashboard.launcher import dashboard_address, resolve_config, run_up
+    from storelens.dashboard.launcher import (
+        LOOPBACK,
+        check_port_free,
+        dashboard_address,
+        resolve_config,
+        run_up,
+        sign_in_configured,
+    )
 
     try:
         dashboard_address(host, signin=True)  # a blank --host fails before anything starts
     except ValueError as exc:
+        _fail(exc)
+    try:  # a taken port is one line here, before anything starts (never a crash loop)
+        address, _ = dashboard_address(host, sign_in_configured())
+        check_port_free("dashboard", "--port", address, port)
+        check_port_free("read API", "--api-port", LOOPBACK[0], api_port)
+        check_port_free("tile server", "--tile-port", LOOPBACK[0], tile_port)
+    except StoreLensError as exc:
         _fail(exc)
     try:  # runtime files too open: tightened, or refused here, before any child starts
         check_private(runtime_files(_db(db)))
@@ -106,15 +130,26 @@ def up(
             f"error: {exc}\nstarting the dashboard in safe mode", fg=typer.colors.RED, err=True
         )
         config_error = str(exc)
-    raise typer.Exit(run_up(config, _db(db), port, seed, config_error, host=host))
+    raise typer.Exit(
+        run_up(
+            config,
+            _db(db),
+            port,
+            seed,
+            config_error,
+            host=host,
+            api_port=api_port,
+            tile_port=tile_port,
+        )
+    )
 
 
 @app.command()
 def pipeline(
     config: ConfigOpt = None,
     db: DbOpt = None,
-    tile_port: Annotated[int, typer.Option(help="MJPEG tile server port")] = 8503,
-    api_port: Annotated[int, typer.Option(help="read API port")] = 8502,
+    tile_port: TilePortOpt = 0,
+    api_port: ApiPortOpt = 0,
     tile_host: Annotated[
         str, typer.Option(help="address the tile server binds (0.0.0.0: browsers on other hosts)")
     ] = "127.0.0.1",

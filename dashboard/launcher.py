@@ -16,20 +16,24 @@ No Streamlit import here: this module is plain process plumbing.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from storelens.detectors.sources import mask_url
 from storelens.kernel import discovery
 from storelens.kernel.config import StoreLensConfig, load_config
+from storelens.kernel.errors import StoreLensError
 from storelens.kernel.paths import (
     PROJECT_ROOT,
     check_private,
@@ -43,6 +47,7 @@ if TYPE_CHECKING:  # imported lazily at run time: `storelens --help` stays insta
     from storelens.data.writer import RetentionPolicy
 
 log = logging.getLogger("storelens.launcher")
+T = TypeVar("T")
 CONFIG_ERROR_ENV = "STORELENS_CONFIG_ERROR"  # set for the dashboard when it runs in safe mode
 
 
@@ -106,12 +111,16 @@ def run_pipeline(
     config: StoreLensConfig,
     db_path: Path,
     host: str = "127.0.0.1",
-    tile_port: int = 8503,
-    api_port: int = 8502,
+    tile_port: int = 0,
+    api_port: int = 0,
     tile_host: str = "127.0.0.1",
     stop_event: threading.Event | None = None,
 ) -> int:
-    """The pipeline process body: runs until SIGTERM/SIGINT (or ``stop_event``), then flushes."""
+    """The pipeline process body: runs until SIGTERM/SIGINT (or ``stop_event``), then flushes.
+
+    Ports 0 (the default) are free ones the system picks; where the servers listen is
+    published in ``<db>.services.json``, so two StoreLens (or any program on a port) never
+    collide. An explicit port that is taken raises :class:`PortTaken`."""
     from storelens.data.readapi import serve
     from storelens.data.writer import Writer, WriterConfig
     from storelens.detectors.hub import FrameHub
@@ -126,18 +135,38 @@ def run_pipeline(
     private_umask()
     db_path.parent.mkdir(parents=True, exist_ok=True)
     check_private(runtime_files(db_path))
-    writer = Writer(db_path, WriterConfig(retention=retention_policy(config)))
-    register_store(writer, config)
+    # Both servers listen before anything else starts, so a taken port is one line naming
+    # the port and its flag (PortTaken: the CLI exits 2, the supervisor does not restart).
+    hub = FrameHub()
+    tiles = listen(
+        "tile server",
+        "--tile-port",
+        tile_host,
+        tile_port,
+        lambda: TileServer(hub, tile_host, tile_port),
+    )
+    try:
+        check_port_free("read API", "--api-port", host, api_port)  # before the file opens
+        writer = Writer(db_path, WriterConfig(retention=retention_policy(config)))
+        try:
+            register_store(writer, config)
+            api = listen(
+                "read API",
+                "--api-port",
+                host,
+                api_port,
+                lambda: serve(writer, host, api_port, publish=False),  # published below
+            )
+        except BaseException:
+            writer.close()
+            raise
+    except BaseException:
+        tiles.server_close()
+        raise
+    tiles.start()
     from storelens.data.lake import loop_from_env
 
     lake_loop = loop_from_env(writer.cursor)  # chain mode: publish to the lake in the background
-    api = serve(writer, host, api_port, publish=False)
-    # Published at once, before the models load (seconds): a dashboard that was reading
-    # the previous pipeline follows the new secret and URL as soon as the API answers
-    # (data.reader.ApiReader). The tiles and cameras join the same record below.
-    discovery.publish(db_path, {"read_api": api.url, "secret": api.secret.hex()})
-    hub = FrameHub()
-    tiles = TileServer(hub, tile_host, tile_port).start()
     runner = Runner(config, writer, hub).start()
     services = {
         "read_api": api.url,
@@ -168,6 +197,45 @@ def run_pipeline(
     return exit_code
 
 
+class PortTaken(StoreLensError):
+    """A port a server was told to listen on is taken (or not allowed)."""
+
+
+EXIT_REFUSED = 2  # the CLI's exit code for a usage or config error: restarting cannot help
+
+
+def listen(what: str, flag: str, host: str, port: int, make: Callable[[], T]) -> T:
+    """``make()`` (a server that binds ``host:port``), or :class:`PortTaken` naming the port
+    and the ``flag`` that chose it instead of an ``OSError`` traceback."""
+    try:
+        return make()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = "is taken: another program (or another StoreLens) listens there"
+        elif exc.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+            why = f"cannot be used ({exc.strerror})"
+        else:
+            raise
+        raise PortTaken(
+            f"port {port} on {host} for the {what} {why}; pass a free one with {flag}, "
+            f"or leave {flag} out to get a free port"
+        ) from None
+
+
+def check_port_free(what: str, flag: str, host: str | None, port: int) -> None:
+    """Fail early, in the process that starts everything, when an explicit port is taken
+    (0: a free one will be picked, nothing to check)."""
+    if not port:
+        return
+
+    def bind() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+            sock.bind((host or "0.0.0.0", port))
+
+    listen(what, flag, host or "every interface", port, bind)
+
+
 def _die_with_parent() -> None:
     """In the child: get SIGTERM when the supervisor dies, even by SIGKILL (Linux), so a
     killed `storelens up` never leaves an orphan holding the ports or the database."""
@@ -195,6 +263,7 @@ class Supervisor:
         self.restarts: deque[float] = deque()
         self.proc: subprocess.Popen | None = None
         self.gave_up = False
+        self.refused = False
 
     def start(self) -> None:
         log.info("starting %s: %s", self.name, " ".join(self.argv))
@@ -205,6 +274,12 @@ class Supervisor:
     def poll(self) -> None:
         """Restart the child if it died, within the restart budget."""
         if self.proc is None or self.gave_up or self.proc.poll() is None:
+            return
+        if self.proc.returncode == EXIT_REFUSED:
+            # It refused to start (a taken port, a bad option, too-open files) and said why
+            # in one line: the same start would fail the same way, so no crash loop.
+            log.error("%s refused to start (see its error above); not restarting", self.name)
+            self.refused = self.gave_up = True
             return
         now = time.monotonic()
         while self.restarts and now - self.restarts[0] > self.window_s:
@@ -310,6 +385,8 @@ def run_up(
     seed: bool,
     config_error: str | None = None,
     host: str | None = None,
+    api_port: int = 0,
+    tile_port: int = 0,
 ) -> int:
     """`storelens up`: seed the demo history if empty, then supervise pipeline + dashboard.
 
@@ -334,7 +411,8 @@ def run_up(
             env=env,
             check=False,
         )
-    pipeline = Supervisor([*exe, "pipeline", "--db", str(db_path)], "pipeline", env=env)
+    ports = ["--api-port", str(api_port), "--tile-port", str(tile_port)]
+    pipeline = Supervisor([*exe, "pipeline", "--db", str(db_path), *ports], "pipeline", env=env)
     address, listening = dashboard_address(host, sign_in_configured(env))
     dashboard = Supervisor(dashboard_argv(port, address), "dashboard", env=env)
     stop = threading.Event()
@@ -349,6 +427,9 @@ def run_up(
         while not stop.wait(1.0):
             pipeline.poll()
             dashboard.poll()
+            if pipeline.refused or dashboard.refused:
+                print("StoreLens: a process refused to start; stopping (see above)", flush=True)
+                return EXIT_REFUSED
             if pipeline.gave_up or dashboard.gave_up:
                 print(
                     "StoreLens: a process keeps crashing; stopping (see the log above)", flush=True
