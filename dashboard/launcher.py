@@ -167,7 +167,10 @@ def run_pipeline(
     from storelens.data.lake import loop_from_env
 
     lake_loop = loop_from_env(writer.cursor)  # chain mode: publish to the lake in the background
-    runner = Runner(config, writer, hub).start()
+    runner = Runner(config, writer, hub)
+    # Alerts raised before this start stay raised: no re-fire for the same situation.
+    resume_alerts(writer, {cid: p.alert_rules for cid, p in runner.pipelines.items()})
+    runner.start()
     services = {
         "read_api": api.url,
         "secret": api.secret.hex(),
@@ -234,6 +237,26 @@ def check_port_free(what: str, flag: str, host: str | None, port: int) -> None:
             sock.bind((host or "0.0.0.0", port))
 
     listen(what, flag, host or "every interface", port, bind)
+
+
+def resume_alerts(writer, rules: dict, now: float | None = None) -> None:
+    """Hand each camera's alert rules (``camera_id -> detectors.alerts.AlertRules``) its
+    recent alerts from the database, so a restarted pipeline does not raise again what
+    the last run already raised (issue 18, item 4)."""
+    from datetime import UTC, datetime
+
+    from storelens.data.actions import recent_alerts
+    from storelens.detectors.alerts import RESTART_MEMORY_S
+
+    now = time.time() if now is None else now
+    since = datetime.fromtimestamp(now - RESTART_MEMORY_S, UTC)
+    cur = writer.cursor()
+    try:
+        per_camera = recent_alerts(cur, list(rules), since)
+    finally:
+        cur.close()
+    for camera_id, camera_rules in rules.items():
+        camera_rules.resume(per_camera[camera_id], now)
 
 
 def _die_with_parent() -> None:

@@ -41,3 +41,19 @@ def live_view_batch(user_name: str, role: str, camera_id: str) -> tuple[pa.Table
         schema=BATCH_SCHEMAS["live_view_log"],
     )
     return table, f"live_view:{uuid.uuid4()}"
+
+
+def recent_alerts(
+    con: duckdb.DuckDBPyConnection, camera_ids: list[str], since: datetime
+) -> dict[str, list[tuple[float, str, str]]]:
+    """Alerts of ``camera_ids`` since ``since``, per camera as (epoch ts, kind, detail),
+    oldest first: what the pipeline's alert rules resume from after a restart."""
+    rows = con.execute(
+        """SELECT camera_id, epoch(ts), kind, detail FROM alerts
+           WHERE list_contains(?, camera_id) AND ts >= ? ORDER BY ts""",
+        [camera_ids, since],
+    ).fetchall()
+    out: dict[str, list[tuple[float, str, str]]] = {cid: [] for cid in camera_ids}
+    for camera_id, ts, kind, detail in rows:
+        out[camera_id].append((float(ts), str(kind), str(detail or "")))
+    return out

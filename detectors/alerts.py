@@ -14,6 +14,14 @@ situation while anyone there reads frustrated; once the zone has been quiet for
 
 Each alert is a row for the ``alerts`` table: (ts, camera_id, kind, detail). No
 pixels and no identity: the detail names the camera, the zone and the duration.
+
+Restarts (issue 18, item 4): the open situations used to live only in memory, so every
+pipeline restart alerted again for a situation staff had already been told about. At
+start the pipeline hands each camera's rules its alerts of the last
+:data:`RESTART_MEMORY_S` (:meth:`AlertRules.resume`): those situations count as open as of
+the restart, so they alert again only after their zone has been quiet for
+:data:`REARM_MIN_S`, exactly as without a restart; a camera alerted offline stays alerted
+until it is seen online.
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ from storelens.kernel.config import AlertsConfig
 
 ALERTS_SCHEMA = BATCH_SCHEMAS["alerts"]
 REARM_MIN_S = 60.0  # a zone quiet for at least this long may raise a fresh alert
+# Alerts this recent are taken as situations still open when the pipeline (re)starts.
+RESTART_MEMORY_S = 3600.0
+ZONE_KINDS = ("queue_wait", "frustrated")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +73,7 @@ class AlertRules:
     _alerted_frustrated: set[int] = field(default_factory=set)
     _alerted_wait: set[int] = field(default_factory=set)
     _offline_alerted: bool = False
+    _offline_resumed: bool = False  # alerted offline before a restart: until seen online
     # (kind, zone) -> last time the condition held there: an open situation, no new alert.
     _open: dict[tuple[str, str], float] = field(default_factory=dict)
 
@@ -82,6 +94,27 @@ class AlertRules:
             if ts - last >= REARM_MIN_S:
                 del self._open[key]
 
+    def _zone_detail(self, zone: str, what: str) -> str:
+        return f"{self.camera_name} · {zone}: {what}"
+
+    def resume(self, alerts: list[tuple[float, str, str]], now: float) -> None:
+        """Carry on from an earlier run of this camera: ``alerts`` are its (ts, kind,
+        detail) rows from the database. Each zone situation alerted within
+        :data:`RESTART_MEMORY_S` counts as open at ``now``; a camera alerted offline (and
+        not seen online since this start) is not alerted again for the same outage."""
+        prefix = f"{self.camera_name} · "
+        for ts, kind, detail in alerts:
+            if now - ts > RESTART_MEMORY_S:
+                continue
+            if kind in ZONE_KINDS and detail.startswith(prefix):
+                # "<camera> · <zone>: <what>"; <what> never holds ": ", a zone name may.
+                zone = detail[len(prefix) :].rpartition(": ")[0]
+                if zone:
+                    self._open[(kind, zone)] = now
+            elif kind == "camera_offline":
+                self._offline_alerted = True
+                self._offline_resumed = True
+
     def _zone_alert(
         self, ts: float, kind: str, zone: str, tid: int, alerted: set[int], what: str
     ) -> list[AlertRow]:
@@ -91,7 +124,7 @@ class AlertRules:
         if not self._situation(kind, zone, ts) or tid in alerted:
             return []
         alerted.add(tid)
-        return [AlertRow(ts, self.camera_id, kind, f"{self.camera_name} · {zone}: {what}")]
+        return [AlertRow(ts, self.camera_id, kind, self._zone_detail(zone, what))]
 
     def update(self, ts: float, detections: Detections, state: EngineState) -> list[AlertRow]:
         """Rules over one analysed frame (call after the event engine's update)."""
@@ -134,8 +167,12 @@ class AlertRules:
 
     def camera_status(self, ts: float, status: CameraStatus) -> list[AlertRow]:
         """One alert per outage once the camera has been offline for ``offline_s``."""
+        if status.state is CameraState.ONLINE:
+            self._offline_resumed = False
         if status.state is not CameraState.OFFLINE:
-            self._offline_alerted = False
+            # A restarted pipeline sees the camera "reconnecting" first: that is no new
+            # outage of a camera already alerted offline before the restart.
+            self._offline_alerted = self._offline_resumed
             return []
         down_for = ts - status.since
         if self._offline_alerted or down_for < self.config.offline_s:
