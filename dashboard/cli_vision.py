@@ -132,16 +132,62 @@ def register(app: typer.Typer) -> None:
     @evaluate_app.command("expressions")
     def evaluate_expressions(
         labels: Annotated[
-            Path, typer.Argument(help="CSV with image,emotion (8 emotion names) or image,valence")
-        ],
-        images: Annotated[Path, typer.Option(help="folder the image paths are relative to")],
+            Path | None,
+            typer.Argument(
+                help="photos: CSV with image,emotion (8 emotion names) or image,valence"
+            ),
+        ] = None,
+        images: Annotated[
+            Path | None, typer.Option(help="photos: folder the image paths are relative to")
+        ] = None,
+        clip: Annotated[
+            Path | None, typer.Option(help="camera footage: a video file or GIF")
+        ] = None,
+        tracks: Annotated[
+            Path | None,
+            typer.Option(
+                help="camera footage: CSV track,first_frame,last_frame,x1,y1,x2,y2,label "
+                "(the face box at first_frame; label satisfied/neutral/frustrated/unreadable)"
+            ),
+        ] = None,
         reader: ReaderOpt = "valence-head",
         as_json: Annotated[
             bool, typer.Option("--json", help="print exactly one JSON object")
         ] = False,
     ) -> None:
-        """Read every labelled face with the product's detector and reader; print metrics."""
-        from storelens.detectors.evaluation import LabelsError, evaluate_images, read_labels
+        """Read labelled faces the way the product does and print the metrics.
+
+        Photos: LABELS --images DIR. Camera footage: --clip CLIP --tracks LABELS.csv
+        (detection, tracking, face, reader, resting-face baseline and smoothing, as live).
+        """
+        from storelens.detectors.evaluation import LabelsError
+
+        if clip is not None or tracks is not None:
+            if clip is None or tracks is None or labels is not None or images is not None:
+                raise typer.BadParameter(
+                    "camera footage takes --clip CLIP and --tracks LABELS.csv (and no photo "
+                    "labels or --images)"
+                )
+            if not clip.is_file():
+                typer.secho(f"error: --clip {clip}: no such file", fg=typer.colors.RED, err=True)
+                raise typer.Exit(2)
+            from storelens.detectors.clip_evaluation import evaluate_clip, read_track_labels
+
+            try:
+                result = evaluate_clip(clip, read_track_labels(tracks), reader)
+            except (LabelsError, StoreLensError, ValueError) as exc:
+                typer.secho(f"error: {tracks}: {exc}", fg=typer.colors.RED, err=True)
+                raise typer.Exit(2) from None
+            if as_json:
+                typer.echo(json.dumps(result))
+                return
+            _print_clip_result(result)
+            return
+        if labels is None or images is None:
+            raise typer.BadParameter(
+                "give photo labels and --images DIR, or --clip CLIP --tracks LABELS.csv"
+            )
+        from storelens.detectors.evaluation import evaluate_images, read_labels
         from storelens.detectors.expressions import make_expression_reader
         from storelens.detectors.faces import make_face_detector
 
@@ -202,3 +248,29 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
         typer.echo(json.dumps(result) if as_json else format_table(result))
+
+
+def _share(value: object) -> str:
+    return "–" if value is None or value != value else f"{value:.0%}"  # None or NaN
+
+
+def _print_clip_result(result: dict) -> None:
+    m = result["metrics"]
+    typer.echo(
+        f"{result['clip']}: {m['n']} readings of labelled faces, reader {m['reader']}, "
+        f"{m['ms_per_face']} ms per face (detect + read, every frame)"
+    )
+    typer.echo(
+        f"coverage {_share(m['coverage'])}  calm read neutral {_share(m['calm_read_neutral'])}  "
+        f"calm read frustrated {_share(m['calm_read_frustrated'])}  grins read satisfied "
+        f"{_share(m['grins_read_satisfied'])}"
+    )
+    typer.echo(
+        f"unreadable faces: {m['unreadable_abstained']} of {m['unreadable_faces']} abstained on"
+    )
+    typer.echo("tracks (label → what the product ends up saying):")
+    for t in result["tracks"]:
+        typer.echo(
+            f"  {t['track']:<12} frames {t['frames'][0]}-{t['frames'][1]:<5} {t['truth']:<10} → "
+            f"{t['valence']:<10} {t['answered']}/{t['readings']} read {t['read_as']}"
+        )

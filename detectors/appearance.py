@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from storelens.detectors.errors import ModelError
+from storelens.detectors.faces import face_crop
 from storelens.detectors.registry import get_spec, resolve_model
 from storelens.kernel.paths import model_export_dir
 
@@ -113,6 +114,99 @@ def prepare_trunk(imgsz: int = INPUT_PX) -> Path:
             return xml
         raise ModelError(f"exporting the expression trunk to OpenVINO failed: {exc}") from exc
     return xml
+
+
+# The face the trunk sees is made the same way in training and in the product
+# (issue 17): levelled and grey. Press photos are upright and mostly grey-scale;
+# store cameras are colour, and shoppers tilt their heads. On the shared head-pose
+# clip the head read 112 of 112 calm faces as frustrated at P 0.98 when fed colour,
+# tilted crops; grey alone or levelling alone each moved part of that, both together
+# with camera-like training copies are what ``scripts/train_valence.py`` measures.
+# The head file names the preprocessing it was trained on, and the reader refuses a
+# head trained on another (``detectors.valence``).
+PREPROCESS = "level-grey-v1"
+ALIGN_CONTEXT = 0.5  # the region searched for eye landmarks: the box grown by this
+ALIGN_SEARCH_PX = 160  # that region is scaled to this (YuNet finds 20-px faces poorly)
+MAX_ROLL_DEG = 45.0  # past this the landmarks are more likely wrong than the head that tilted
+
+
+class FaceLeveller:
+    """Eye-level, grey face crops: YuNet's eye landmarks on the region around a face box.
+
+    Why YuNet again, on the crop: the pipeline's face detector hands over a box, not
+    landmarks, and any detector may be configured; a 160-px YuNet pass costs ~1 ms.
+    Where no eyes are found the crop is used as it is (still grey): a turned face
+    then reads as it did before levelling, never not at all.
+    """
+
+    def __init__(self, model_path: Path | None = None) -> None:
+        path = model_path or resolve_model("yunet")
+        try:
+            self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), 0.5, 0.3, 5)
+        except cv2.error as exc:
+            raise ModelError(f"{path}: OpenCV could not load the YuNet model ({exc})") from exc
+        self._lock = threading.Lock()
+
+    def roll_deg(self, image: np.ndarray, face_xyxy: np.ndarray) -> float | None:
+        """The eye line's angle in degrees (image y down), None where no eyes are found."""
+        x1, y1, x2, y2 = (float(v) for v in np.asarray(face_xyxy, np.float32).reshape(4))
+        w, h = x2 - x1, y2 - y1
+        h_img, w_img = image.shape[:2]
+        cx1, cy1 = max(0, int(x1 - ALIGN_CONTEXT * w)), max(0, int(y1 - ALIGN_CONTEXT * h))
+        cx2 = min(w_img, int(np.ceil(x2 + ALIGN_CONTEXT * w)))
+        cy2 = min(h_img, int(np.ceil(y2 + ALIGN_CONTEXT * h)))
+        region = image[cy1:cy2, cx1:cx2]
+        if region.shape[0] < 8 or region.shape[1] < 8:
+            return None
+        scale = ALIGN_SEARCH_PX / max(region.shape[:2])
+        size = (max(8, round(region.shape[1] * scale)), max(8, round(region.shape[0] * scale)))
+        interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
+        scaled = cv2.resize(region, size, interpolation=interp)
+        with self._lock:
+            self._net.setInputSize(size)
+            _, found = self._net.detect(scaled)
+        if found is None or not len(found):
+            return None
+        # The face nearest the box centre (a neighbour's face can share the region).
+        centre = np.array([(x1 + x2) / 2 - cx1, (y1 + y2) / 2 - cy1]) * scale
+        mids = found[:, :2] + found[:, 2:4] / 2
+        best = found[int(np.argmin(((mids - centre) ** 2).sum(axis=1)))]
+        (rx, ry), (lx, ly) = best[4:6], best[6:8]  # the person's right eye, left eye
+        roll = float(np.degrees(np.arctan2(ly - ry, lx - rx)))
+        return roll if abs(roll) <= MAX_ROLL_DEG else None
+
+    def __call__(self, image: np.ndarray, face_xyxy: np.ndarray) -> np.ndarray | None:
+        """The face box (with ``CROP_MARGIN``) rotated eye-level and made grey; None if empty."""
+        return levelled_crop(image, face_xyxy, self.roll_deg(image, face_xyxy))
+
+
+def levelled_crop(
+    image: np.ndarray, face_xyxy: np.ndarray, roll_deg: float | None
+) -> np.ndarray | None:
+    """Rotate the region around the face by ``roll_deg`` about its centre, crop, grey."""
+    box = np.asarray(face_xyxy, np.float32).reshape(4)
+    if not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
+        return None
+    if roll_deg:
+        cx, cy = float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2
+        reach = float(max(box[2] - box[0], box[3] - box[1]))
+        h_img, w_img = image.shape[:2]
+        ox, oy = max(0, int(cx - reach)), max(0, int(cy - reach))
+        region = image[oy : min(h_img, int(cy + reach) + 1), ox : min(w_img, int(cx + reach) + 1)]
+        turn = cv2.getRotationMatrix2D((cx - ox, cy - oy), roll_deg, 1.0)
+        image = cv2.warpAffine(
+            region,
+            turn,
+            (region.shape[1], region.shape[0]),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        box = box - np.array([ox, oy, ox, oy], np.float32)
+    crop = face_crop(image, box, CROP_MARGIN)
+    if crop is None:
+        return None
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
 
 
 def crop_to_input(crop_bgr: np.ndarray, imgsz: int = INPUT_PX) -> np.ndarray:

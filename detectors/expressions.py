@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -53,6 +53,7 @@ from storelens.detectors.faces import (
     FaceDetector,
     _quiet_mediapipe,
     close_at_exit,
+    face_crop,
     load_yolo,
     mediapipe_image,
     scale_to_longest,
@@ -100,22 +101,6 @@ class ExpressionReader(Protocol):
     def close(self) -> None: ...
 
 
-def face_crop(image: np.ndarray, face_xyxy: np.ndarray, margin: float) -> np.ndarray | None:
-    """The face box grown by ``margin`` × its size on each side, clipped; None if empty."""
-    x1, y1, x2, y2 = (float(v) for v in np.asarray(face_xyxy, dtype=np.float32).reshape(4))
-    if not all(np.isfinite([x1, y1, x2, y2])) or x2 <= x1 or y2 <= y1:
-        return None
-    w, h = x2 - x1, y2 - y1
-    h_img, w_img = image.shape[:2]
-    cx1 = int(max(0, np.floor(x1 - margin * w)))
-    cy1 = int(max(0, np.floor(y1 - margin * h)))
-    cx2 = int(min(w_img, np.ceil(x2 + margin * w)))
-    cy2 = int(min(h_img, np.ceil(y2 + margin * h)))
-    if cx2 - cx1 < 2 or cy2 - cy1 < 2:
-        return None
-    return np.ascontiguousarray(image[cy1:cy2, cx1:cx2])
-
-
 class _BaseReader:
     """Size gate, confidence gate and a lock around the (not thread-safe) model."""
 
@@ -130,13 +115,17 @@ class _BaseReader:
     def _read_crop(self, crop: np.ndarray) -> ExpressionReading:
         raise NotImplementedError
 
+    def _crop(self, image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """What the model reads of the face in ``box``: the box grown by ``crop_margin``."""
+        return face_crop(image, box, self.crop_margin)
+
     def read(self, image: np.ndarray, face_xyxy: np.ndarray) -> ExpressionReading:
         box = np.asarray(face_xyxy, dtype=np.float32).reshape(4)
         if not np.all(np.isfinite(box)):
             return unknown_reading(self.name, "no_face")
         if box[3] - box[1] < self.min_face_px:
             return unknown_reading(self.name, "face_too_small")
-        crop = face_crop(image, box, self.crop_margin)
+        crop = self._crop(image, box)
         if crop is None:
             return unknown_reading(self.name, "no_face")
         with self._lock:
@@ -343,10 +332,22 @@ class LearnedValenceReader(_BaseReader):
     name = "valence-head"
 
     def __init__(self, head_path: Path | None = None, **gates: float) -> None:
-        from storelens.detectors.appearance import CROP_MARGIN, AppearanceExtractor
+        from storelens.detectors.appearance import (
+            CROP_MARGIN,
+            PREPROCESS,
+            AppearanceExtractor,
+            FaceLeveller,
+        )
         from storelens.detectors.valence import load_valence_head
 
         self.head = load_valence_head(head_path)
+        if self.head.preprocess != PREPROCESS:
+            raise ModelError(
+                f"the valence head was trained on {self.head.preprocess!r} face crops, this "
+                f"StoreLens makes {PREPROCESS!r} ones; retrain it with scripts/train_valence.py "
+                "--write"
+            )
+        self.leveller = FaceLeveller()
         # The head's own threshold (chosen from its coverage/accuracy curve) is the
         # confidence gate unless the caller sets one.
         gates.setdefault("min_confidence", self.head.abstain_below)
@@ -359,6 +360,9 @@ class LearnedValenceReader(_BaseReader):
                 f"gives {self.trunk.size}; retrain with scripts/train_valence.py --write"
             )
 
+    def _crop(self, image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        return self.leveller(image, box)  # eye-level and grey, as the head was trained
+
     def _read_crop(self, crop: np.ndarray) -> ExpressionReading:
         from storelens.detectors.valence import decide, probabilities_by_valence
 
@@ -367,6 +371,34 @@ class LearnedValenceReader(_BaseReader):
         scores = {f"p_{v}": round(p, 4) for v, p in probs.items()}
         # Below the head's threshold _BaseReader.read turns this into an abstention.
         return ExpressionReading(str(top), top, round(probs[top], 4), scores, self.name)
+
+    def rebase(self, reading: ExpressionReading, resting_frustrated: float) -> ExpressionReading:
+        """``reading`` relative to a shopper's resting face (see :class:`RestingFace`).
+
+        P(frustrated) above the resting level stays; the rest of it is the face's own
+        look at rest and moves to neutral. The decision is then made as for any reading
+        (weights, abstention threshold), so a calm shopper whose resting face the head
+        reads as displeased reads neutral, and one who becomes displeased still reads
+        frustrated.
+        """
+        from storelens.detectors.valence import decide
+
+        if not reading.readable or "p_frustrated" not in reading.scores:
+            return reading
+        p_fru = float(reading.scores["p_frustrated"])
+        kept = max(0.0, p_fru - max(0.0, resting_frustrated))
+        probs = {
+            Valence.SATISFIED: float(reading.scores["p_satisfied"]),
+            Valence.NEUTRAL: float(reading.scores["p_neutral"]) + (p_fru - kept),
+            Valence.FRUSTRATED: kept,
+        }
+        top = decide(self.head, probs)
+        scores = {f"p_{v}": round(p, 4) for v, p in probs.items()}
+        scores["resting_p_frustrated"] = round(float(resting_frustrated), 4)
+        if probs[top] < self.min_confidence:
+            return unknown_reading(self.name, "low_confidence", scores)
+        label = "resting face" if top is Valence.NEUTRAL and reading.valence is not top else str(top)
+        return ExpressionReading(label, top, round(probs[top], 4), scores, self.name)
 
 
 EXPRESSION_READERS: dict[str, type[_BaseReader]] = {
@@ -396,6 +428,52 @@ def make_expression_reader(
             f"unknown expression reader {name!r}; choose one of {sorted(EXPRESSION_READERS)}"
         ) from None
     return cls(**gates)
+
+
+@dataclass
+class RestingFace:
+    """Per-track resting-face baseline for "frustrated" (issue 17).
+
+    Why: on store cameras some calm shoppers' resting faces (a tired look, lowered
+    lids, a tilted head) read as displeased to a head trained on press photos, and
+    they do so in every frame: on the shared head-pose clip one calm woman read
+    frustrated in 45 of 49 answered frames. What the product needs to know is not
+    whether a face looks displeased but whether a shopper *became* displeased. So the
+    median P(frustrated) of a track's first ``readings`` readable readings is its
+    resting level, and every reading of that track (those first ones too) keeps only
+    the P(frustrated) above it (``reader.rebase``). Satisfied is not rebased: a
+    shopper who grins all along is satisfied all along.
+
+    The cost, said on the model card: a shopper who is already displeased when first
+    seen reads neutral until it gets visibly worse. Readers without calibrated
+    probabilities (the old rule, the YOLO classes) pass through unchanged.
+    """
+
+    # (reading, resting P(frustrated)) -> reading; None turns the baseline off.
+    rebase: Callable[[ExpressionReading, float], ExpressionReading] | None = None
+    readings: int = 3
+    _seen: dict[int, list[float]] = field(default_factory=dict, repr=False)
+
+    def update(self, track_id: int, reading: ExpressionReading) -> ExpressionReading:
+        if self.rebase is None or not reading.readable or "p_frustrated" not in reading.scores:
+            return reading
+        seen = self._seen.setdefault(int(track_id), [])
+        if len(seen) < self.readings:
+            seen.append(float(reading.scores["p_frustrated"]))
+        return self.rebase(reading, float(np.median(seen)))
+
+    def forget(self, track_id: int) -> None:
+        self._seen.pop(int(track_id), None)
+
+    def retain(self, active_track_ids: np.ndarray | list[int]) -> None:
+        keep = {int(t) for t in active_track_ids}
+        for track_id in [t for t in self._seen if t not in keep]:
+            del self._seen[track_id]
+
+
+def resting_face_for(reader: ExpressionReader | None) -> RestingFace:
+    """The baseline for ``reader``: active where the reader can rebase a reading."""
+    return RestingFace(rebase=getattr(reader, "rebase", None))
 
 
 @dataclass
@@ -499,7 +577,8 @@ class TrackReading:
     """A reading made this frame for one detection row.
 
     ``reading`` is what the track shows (smoothed; the raw one for rows without a
-    track id), ``raw`` is this frame's unsmoothed reading. Unpacks as
+    track id), ``raw`` is this frame's unsmoothed reading, relative to the track's
+    resting face where a :class:`RestingFace` is given. Unpacks as
     ``track_id, reading`` for callers that only want those two.
     """
 
@@ -524,6 +603,7 @@ def annotate_expressions(
     smoother: ExpressionSmoother | None,
     *,
     should_read: np.ndarray,
+    resting: RestingFace | None = None,
 ) -> tuple[Detections, list[TrackReading]]:
     """Read faces where ``should_read`` and add the expression columns.
 
@@ -548,6 +628,8 @@ def annotate_expressions(
         shown: ExpressionReading | None = None
         if mask[row] and np.all(np.isfinite(faces[row])):
             raw = reader.read(image, faces[row])
+            if resting is not None and track_id != NO_TRACK:
+                raw = resting.update(track_id, raw)
             shown = (
                 raw if smoother is None or track_id == NO_TRACK else smoother.update(track_id, raw)
             )

@@ -279,6 +279,22 @@ def close_at_exit(owner: object, task: object) -> weakref.finalize:
     return finalizer
 
 
+def face_crop(image: np.ndarray, face_xyxy: np.ndarray, margin: float) -> np.ndarray | None:
+    """The face box grown by ``margin`` × its size on each side, clipped; None if empty."""
+    x1, y1, x2, y2 = (float(v) for v in np.asarray(face_xyxy, dtype=np.float32).reshape(4))
+    if not all(np.isfinite([x1, y1, x2, y2])) or x2 <= x1 or y2 <= y1:
+        return None
+    w, h = x2 - x1, y2 - y1
+    h_img, w_img = image.shape[:2]
+    cx1 = int(max(0, np.floor(x1 - margin * w)))
+    cy1 = int(max(0, np.floor(y1 - margin * h)))
+    cx2 = int(min(w_img, np.ceil(x2 + margin * w)))
+    cy2 = int(min(h_img, np.ceil(y2 + margin * h)))
+    if cx2 - cx1 < 2 or cy2 - cy1 < 2:
+        return None
+    return np.ascontiguousarray(image[cy1:cy2, cx1:cx2])
+
+
 def mediapipe_image(bgr: np.ndarray):  # -> mediapipe.Image
     import mediapipe as mp
 

@@ -182,6 +182,9 @@ class AnalysedFrame:
     detected: bool = True  # False: boxes are the tracker's prediction (detectors/gating.py)
     state: EngineState = field(default_factory=EngineState)
     rows: list[Row] = field(default_factory=list)
+    # The expression readings made this frame, per-reading and smoothed (an evaluation
+    # scores both: ``storelens evaluate expressions --clip``).
+    readings: list[TrackReading] = field(default_factory=list)
 
 
 class CameraPipeline:
@@ -205,11 +208,16 @@ class CameraPipeline:
         self.engine = EventEngine(camera.camera_id, camera.lines, camera.zones)
         self.alert_rules = AlertRules(camera.camera_id, camera.name, options.alerts)
         self.rows = RowBuffer()
-        self.smoother = self.scheduler = None
+        self.smoother = self.scheduler = self.resting = None
         if models.expression is not None:
-            from storelens.detectors.expressions import ExpressionScheduler, ExpressionSmoother
+            from storelens.detectors.expressions import (
+                ExpressionScheduler,
+                ExpressionSmoother,
+                resting_face_for,
+            )
 
             self.smoother = ExpressionSmoother()
+            self.resting = resting_face_for(models.expression)
             self.scheduler = ExpressionScheduler(every_k=options.read_every_k)
         self._frame_count = 0
         self.faces_read = 0  # expression readings made on a detected face
@@ -247,6 +255,7 @@ class CameraPipeline:
         np.clip(dets.xyxy, 0, np.array([w - 1, h - 1, w - 1, h - 1], np.float32), out=dets.xyxy)
         self._frame_count += 1
         staff = self.engine.in_staff_zone(dets) if len(dets) else np.zeros(0, bool)
+        readings: list[TrackReading] = []
         if self.models.face is not None and len(dets):
             # Faces are searched only on detected frames (predicted boxes are estimates) and
             # only for tracks due for an expression reading (every k-th detection per track,
@@ -264,7 +273,12 @@ class CameraPipeline:
                 from storelens.detectors.expressions import annotate_expressions
 
                 dets, readings = annotate_expressions(
-                    image, dets, self.models.expression, self.smoother, should_read=due
+                    image,
+                    dets,
+                    self.models.expression,
+                    self.smoother,
+                    should_read=due,
+                    resting=self.resting,
                 )
                 rows += self._record_expressions(frame.ts, readings)
                 t = self._timed("expression", t)
@@ -276,7 +290,7 @@ class CameraPipeline:
         rows += alerts
         self.rows.add(rows)
         self.analysed_times.append(time.monotonic())
-        return AnalysedFrame(dets, events, detected, state, rows)
+        return AnalysedFrame(dets, events, detected, state, rows, readings)
 
     def _faces(self, image: np.ndarray, dets: Detections, due: np.ndarray) -> Detections:
         faces = np.full((len(dets), 4), np.nan, dtype=np.float32)
@@ -384,6 +398,7 @@ class CameraPipeline:
             return []
         if self.smoother is not None:
             self.smoother.forget(track_id)
+            self.resting.forget(track_id)
         if self.scheduler is not None:
             self.scheduler.retain(list(self._tracks))
         return [

@@ -54,6 +54,9 @@ class ValenceHead:
     # and so the expected counts, stay calibrated. The training script lowers the
     # frustrated weight until calm faces read as frustrated stay under its target.
     decision_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    # How the face crops it was trained on were made (detectors.appearance.PREPROCESS);
+    # heads from before issue 17 read colour, untilted crops and say "plain".
+    preprocess: str = "plain"
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         h = (np.asarray(x, dtype=np.float32) - self.mean) / self.std
@@ -80,6 +83,7 @@ class ValenceHead:
             "feature_names": np.array(self.feature_names, dtype=np.str_),
             "n_layers": np.int32(len(self.weights)),
             "decision_weights": np.array(self.decision_weights, dtype=np.float32),
+            "preprocess": np.array(self.preprocess, dtype=np.str_),
         }
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             arrays[f"w{i}"] = w
@@ -105,6 +109,7 @@ class ValenceHead:
                     )
                     if "decision_weights" in f.files
                     else (1.0, 1.0, 1.0),
+                    preprocess=str(f["preprocess"]) if "preprocess" in f.files else "plain",
                 )
         except (OSError, KeyError, ValueError) as exc:
             raise ModelError(

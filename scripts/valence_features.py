@@ -14,7 +14,14 @@ class scores (to measure it as a feature source; slow).
 Damage conditions (CCTV-like, applied to the photo before detection):
 ``clean``; ``px64`` / ``px48`` / ``px40`` / ``px32`` (the whole photo scaled so
 the face is that many px high); ``jpeg30`` (JPEG quality 30); ``grey``; ``blur``
-(horizontal motion blur over 8 % of the face height).
+(horizontal motion blur over 8 % of the face height); ``camera`` (issue 17: what a
+store camera's GIF/MJPEG frame does to a face, drawn per photo from a seeded
+generator: face 30–72 px high, flat light (contrast × 0.45–0.9, brightness ± 25),
+an ordered-dither palette of 12–48 levels like the GIF encoder's dots, and JPEG
+35–80 on half of them).
+
+The face is cut as the reader cuts it (``detectors.appearance.FaceLeveller``:
+eye-level, grey), so training and the product never drift apart.
 """
 
 from __future__ import annotations
@@ -31,20 +38,71 @@ sys.path.insert(0, str(REPO))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from storelens.detectors.appearance import CROP_MARGIN, AppearanceExtractor  # noqa: E402
+from storelens.detectors.appearance import (  # noqa: E402
+    CROP_MARGIN,
+    AppearanceExtractor,
+    FaceLeveller,
+)
 from storelens.detectors.evaluation import largest_face, pad_photo, read_labels  # noqa: E402
 from storelens.detectors.expressions import BlendshapeReader, face_crop  # noqa: E402
 from storelens.detectors.face_features import GEOMETRY_NAMES  # noqa: E402
 from storelens.detectors.faces import YuNetFaceDetector  # noqa: E402
 from storelens.kernel.paths import shared_dir, storelens_home  # noqa: E402
 
-CONDITIONS = ("clean", "px64", "px48", "px40", "px32", "jpeg30", "grey", "blur")
+CONDITIONS = ("clean", "camera", "px64", "px48", "px40", "px32", "jpeg30", "grey", "blur")
+CAMERA_SEED = 17
+
+
+def _bayer(n: int = 8) -> np.ndarray:
+    """The n × n ordered-dither threshold matrix in (0, 1)."""
+    m = np.array([[0, 2], [3, 1]])
+    while m.shape[0] < n:
+        m = np.block([[4 * m, 4 * m + 2], [4 * m + 3, 4 * m + 1]])
+    return (m + 0.5) / m.size
+
+
+BAYER = _bayer()
+
+
+def ordered_dither(image: np.ndarray, levels: int) -> np.ndarray:
+    """Quantise to ``levels`` per channel with the Bayer pattern GIF encoders leave."""
+    h, w = image.shape[:2]
+    t = np.tile(BAYER, (h // 8 + 1, w // 8 + 1))[:h, :w]
+    if image.ndim == 3:
+        t = t[:, :, None]
+    x = image.astype(np.float32) / 255 * (levels - 1)
+    return (np.floor(x + t) / (levels - 1) * 255).clip(0, 255).astype(np.uint8)
+
+
+def camera_like(image: np.ndarray, face_h: float, rng: np.random.Generator) -> np.ndarray:
+    """One camera-like copy of a photo (see the module docstring)."""
+    scale = rng.uniform(30, 72) / face_h
+    h, w = image.shape[:2]
+    out = cv2.resize(
+        image, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+    mean = float(out.mean())
+    flat = (out.astype(np.float32) - mean) * rng.uniform(0.45, 0.9) + mean + rng.uniform(-25, 25)
+    out = ordered_dither(np.clip(flat, 0, 255).astype(np.uint8), int(rng.integers(12, 48)))
+    if rng.random() < 0.5:
+        quality = int(rng.integers(35, 80))
+        _, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return out
+
+
 N_POSE = 3
 
 
-def damage(image: np.ndarray, condition: str, face_h: float | None) -> np.ndarray:
+def damage(
+    image: np.ndarray, condition: str, face_h: float | None, rng: np.random.Generator | None = None
+) -> np.ndarray:
     if condition == "clean":
         return image
+    if condition == "camera":
+        if not face_h:
+            return image
+        return camera_like(image, face_h, rng or np.random.default_rng(CAMERA_SEED))
     if condition.startswith("px"):
         target = int(condition[2:])
         if not face_h:
@@ -81,6 +139,8 @@ def extract(
     labels = read_labels(root / "labels.csv")
     detector = YuNetFaceDetector()
     trunk = AppearanceExtractor()
+    leveller = FaceLeveller()
+    rng = np.random.default_rng(CAMERA_SEED)
     reader = BlendshapeReader(min_face_px=0, min_confidence=0.0) if landmarks else None
     yolo = None
     if with_yolo:
@@ -104,13 +164,13 @@ def extract(
         ref_h = None if clean_face_h is None else float(clean_face_h[i])
         if ref_h is not None and not np.isfinite(ref_h):
             ref_h = None
-        framed, _, _ = pad_photo(damage(image, condition, ref_h))
+        framed, _, _ = pad_photo(damage(image, condition, ref_h, rng))
         t0 = time.perf_counter()
         box = largest_face(detector.detect_full_frame(framed))
         if box is None:
             continue
         face_h[i] = box[3] - box[1]
-        tight = face_crop(framed, box, CROP_MARGIN)
+        tight = leveller(framed, box)
         if tight is not None:
             vector = trunk(tight)
             if appearance is None:
@@ -126,7 +186,7 @@ def extract(
                 geometry[i] = feats.geometry
                 pose[i] = feats.pose
         if yolo is not None and tight is not None:
-            reading = yolo._read_crop(tight)
+            reading = yolo._read_crop(face_crop(framed, box, CROP_MARGIN))
             yolo_scores[i] = [reading.scores.get(k, 0.0) for k in sorted(yolo._names.values())]
         if (i + 1) % 500 == 0:
             print(f"  {condition}: {i + 1}/{n} ({time.time() - started:.0f} s)", flush=True)
