@@ -97,10 +97,16 @@ def signage_text(store_name: str = "this store", days: dict[str, int | None] | N
 # Shown under the expression model card: what the numbers cannot promise.
 EXPRESSION_LIMITS = """
 **Limits.** The model reads what a face *shows* at a moment (an expression), not what a
-person feels, and never who they are. Measured on press photos: on real cameras faces are
-smaller, lower and turned, so more are left unread (the reader abstains rather than guess:
-faces under the minimum size, and unsure readings, are not counted). Below about 40 px face
-height accuracy drops (table: `px40`, `px32`). Posed photos are easier than spontaneous
+person feels, and never who they are. On store cameras some calm people's resting faces
+look displeased to a model trained on photos, so **"frustrated" means a shopper became
+visibly more displeased than their own resting face** (the first readings of each track):
+someone already displeased when first seen reads neutral until it gets worse, and the
+frustrated alert fires on that change. On the camera footage we have, calm shoppers are
+read as frustrated rarely (table below); no footage we have shows a frustrated or grinning
+shopper, so how well frustration and smiles are caught *on camera* is not measured yet:
+check it on your own footage with `storelens evaluate expressions --clip CLIP --tracks
+LABELS.csv`. Faces under the minimum size, and unsure readings, are not counted. Below
+about 40 px face height accuracy drops (table: `px40`, `px32`). Posed photos are easier than spontaneous
 shoppers; the training photos are mostly adults from press photography, so accuracy may
 differ across age groups, skin tones, glasses, masks and cultures of expression: check it on
 your own labelled faces with `storelens evaluate expressions LABELS.csv --images DIR`.
@@ -150,6 +156,35 @@ def expression_card_table(card: dict) -> pl.DataFrame:
                 "neutral recall",
                 "frustrated recall",
                 "calm read as frustrated",
+            )
+        },
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def expression_camera_table(card: dict) -> pl.DataFrame:
+    """One row per labelled camera clip: the product path's readings (issue 17)."""
+    rows = [
+        {
+            "camera footage": clip,
+            "readings": m.get("n"),
+            "read (coverage)": m.get("coverage"),
+            "calm read as neutral": m.get("calm_read_neutral"),
+            "calm read as frustrated": m.get("calm_read_frustrated"),
+            "grins read as satisfied": m.get("grins_read_satisfied"),
+        }
+        for clip, m in (card.get("camera") or {}).items()
+    ]
+    schema = {
+        "camera footage": pl.String,
+        "readings": pl.Int64,
+        **{
+            k: pl.Float64
+            for k in (
+                "read (coverage)",
+                "calm read as neutral",
+                "calm read as frustrated",
+                "grins read as satisfied",
             )
         },
     }

@@ -367,10 +367,10 @@ class LearnedValenceReader(_BaseReader):
         from storelens.detectors.valence import decide, probabilities_by_valence
 
         probs = probabilities_by_valence(self.head, self.trunk(crop))
-        top = decide(self.head, probs)
+        top, confidence = decide(self.head, probs)
         scores = {f"p_{v}": round(p, 4) for v, p in probs.items()}
         # Below the head's threshold _BaseReader.read turns this into an abstention.
-        return ExpressionReading(str(top), top, round(probs[top], 4), scores, self.name)
+        return ExpressionReading(str(top), top, round(confidence, 4), scores, self.name)
 
     def rebase(self, reading: ExpressionReading, resting_frustrated: float) -> ExpressionReading:
         """``reading`` relative to a shopper's resting face (see :class:`RestingFace`).
@@ -392,13 +392,15 @@ class LearnedValenceReader(_BaseReader):
             Valence.NEUTRAL: float(reading.scores["p_neutral"]) + (p_fru - kept),
             Valence.FRUSTRATED: kept,
         }
-        top = decide(self.head, probs)
+        top, confidence = decide(self.head, probs)
         scores = {f"p_{v}": round(p, 4) for v, p in probs.items()}
         scores["resting_p_frustrated"] = round(float(resting_frustrated), 4)
-        if probs[top] < self.min_confidence:
+        if confidence < self.min_confidence:
             return unknown_reading(self.name, "low_confidence", scores)
-        label = "resting face" if top is Valence.NEUTRAL and reading.valence is not top else str(top)
-        return ExpressionReading(label, top, round(probs[top], 4), scores, self.name)
+        label = (
+            "resting face" if top is Valence.NEUTRAL and reading.valence is not top else str(top)
+        )
+        return ExpressionReading(label, top, round(confidence, 4), scores, self.name)
 
 
 EXPRESSION_READERS: dict[str, type[_BaseReader]] = {

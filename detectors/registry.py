@@ -33,7 +33,7 @@ from storelens.kernel.paths import PROJECT_ROOT, model_cache_dir, shared_dir
 
 DOWNLOAD_TIMEOUT_S = 10.0
 # Printed by ``scripts/train_valence.py --write``; a retrained head needs this line updated.
-VALENCE_HEAD_SHA256 = "4e80de8a9cd51ff97505f35abfaa2ff62d58d5248c25be69d22d07bbd901c781"
+VALENCE_HEAD_SHA256 = "f121015dd9c04dd2b986d7621833b73f01fee0a7dca30d3b086b369a001a0c99"
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,9 @@ class ValenceHead:
     # How the face crops it was trained on were made (detectors.appearance.PREPROCESS);
     # heads from before issue 17 read colour, untilted crops and say "plain".
     preprocess: str = "plain"
+    # Below this P(satisfied) a satisfied read is no clear smile and reads neutral
+    # (see ``decide``); chosen by the training script, 0 for older heads.
+    min_satisfied: float = 0.0
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         h = (np.asarray(x, dtype=np.float32) - self.mean) / self.std
@@ -84,6 +87,7 @@ class ValenceHead:
             "n_layers": np.int32(len(self.weights)),
             "decision_weights": np.array(self.decision_weights, dtype=np.float32),
             "preprocess": np.array(self.preprocess, dtype=np.str_),
+            "min_satisfied": np.float32(self.min_satisfied),
         }
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             arrays[f"w{i}"] = w
@@ -110,6 +114,7 @@ class ValenceHead:
                     if "decision_weights" in f.files
                     else (1.0, 1.0, 1.0),
                     preprocess=str(f["preprocess"]) if "preprocess" in f.files else "plain",
+                    min_satisfied=float(f["min_satisfied"]) if "min_satisfied" in f.files else 0.0,
                 )
         except (OSError, KeyError, ValueError) as exc:
             raise ModelError(
@@ -132,10 +137,20 @@ def probabilities_by_valence(head: ValenceHead, vector: np.ndarray) -> dict[Vale
     return dict(zip(VALENCES, (float(v) for v in p), strict=True))
 
 
-def decide(head: ValenceHead, probs: dict[Valence, float]) -> Valence:
-    """The valence read: argmax of probability × the head's decision weight."""
+def decide(head: ValenceHead, probs: dict[Valence, float]) -> tuple[Valence, float]:
+    """The valence read and its confidence.
+
+    Argmax of probability × the head's decision weight. Then (issue 17) a satisfied
+    read below the head's ``min_satisfied`` is no clear smile: it reads neutral at the
+    same confidence (so the abstention threshold treats it as before, and no face
+    that was abstained on becomes answered). Calm camera faces with a faint mouth
+    curve read satisfied at P 0.4-0.8; grins read above 0.9.
+    """
     weights = dict(zip(VALENCES, head.decision_weights, strict=True))
-    return max(probs, key=lambda v: probs[v] * weights[v])
+    top = max(probs, key=lambda v: probs[v] * weights[v])
+    if top is Valence.SATISFIED and probs[top] < head.min_satisfied:
+        return Valence.NEUTRAL, probs[Valence.SATISFIED]
+    return top, probs[top]
 
 
 def model_card() -> dict[str, Any]:

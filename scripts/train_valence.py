@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from storelens.detectors.appearance import PREPROCESS  # noqa: E402
 from storelens.detectors.evaluation import (  # noqa: E402
     EMOTION_VALENCE,
     VALENCES,
@@ -52,7 +53,6 @@ from storelens.detectors.evaluation import (  # noqa: E402
     is_holdout_person,
     valence_metrics,
 )
-from storelens.detectors.appearance import PREPROCESS  # noqa: E402
 from storelens.detectors.expressions import classify_blendshapes  # noqa: E402
 from storelens.detectors.types import Valence  # noqa: E402
 from storelens.detectors.valence import CARD_FILE, HEAD_FILE, ValenceHead  # noqa: E402
@@ -65,13 +65,18 @@ SHIPPED = "lr-cnn"
 DEFAULT_CANDIDATES = ("lr-blend", "lr-full", "lr-yolo", "lr-full+yolo", "lr-cnn", "lr-full+cnn")
 FOLDS = 5
 MAX_FALSE_FRUSTRATED = 0.09  # the target is ≤ 10 % of calm faces read as frustrated
+# On the camera-like copies (one face, no track: the resting-face baseline is not there
+# to help), the same bound; relaxed only as far as photo frustrated recall allows.
+MAX_FALSE_FRUSTRATED_CAMERA = 0.10
+MIN_FRUSTRATED_RECALL = 0.71  # the photo target is ≥ 70 %
+MIN_SATISFIED_RECALL = 0.80
 TARGET_COVERAGE = 0.92  # the target is ≥ 90 %; the margin is for real cameras
 CONDITIONS = ("clean", "camera", "px64", "px48", "px40", "px32", "jpeg30", "grey", "blur")
 # Issue 17: trained on the clean photos and their camera-like copies only (the other
 # damaged copies are scored, not trained on). Measured with every condition in
 # training, the head kept its photo numbers and still read calm camera faces as
 # frustrated; the camera copies are what moved that (README, "Expression model").
-TRAIN_CONDITIONS = ("clean", "camera")
+TRAIN_CONDITIONS = ("clean", "camera", "blur")
 YOLO_CLASSES = ("Anger", "Contempt", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 YOLO_EMOTION = {
     "Anger": "anger",
@@ -264,27 +269,50 @@ def cross_fitted_probs(
 
 
 def outcomes(
-    probs: np.ndarray, y: np.ndarray, threshold: float, weights: tuple[float, ...] = (1, 1, 1)
+    probs: np.ndarray,
+    y: np.ndarray,
+    threshold: float,
+    weights: tuple[float, ...] = (1, 1, 1),
+    min_satisfied: float = 0.0,
 ) -> list[Outcome]:
-    """As the reader decides: argmax of p × weights; abstain if that p < threshold."""
+    """As the reader decides (``detectors.valence.decide``): argmax of p × weights, a
+    satisfied under ``min_satisfied`` reads neutral; abstain below ``threshold``."""
     res = []
     for p, t in zip(probs, y, strict=True):
         said = int(np.argmax(p * np.asarray(weights))) if np.isfinite(p[0]) else -1
-        if said < 0 or p[said] < threshold:
+        confidence = float(p[said]) if said >= 0 else 0.0
+        if said == 0 and confidence < min_satisfied:
+            said = 1  # no clear smile: neutral, at the same confidence
+        if said < 0 or confidence < threshold:
             res.append(Outcome(VALENCES[t], Valence.UNKNOWN, 0.0))
         else:
-            res.append(Outcome(VALENCES[t], VALENCES[said], float(p[said])))
+            res.append(Outcome(VALENCES[t], VALENCES[said], confidence))
     return res
 
 
-def decision_rule(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def satisfied_bar(probs: np.ndarray, y: np.ndarray, threshold: float, weights) -> float:
+    """The highest P(satisfied) bar (issue 17) that keeps clean balanced accuracy ≥ 80 %
+    and satisfied recall ≥ MIN_SATISFIED_RECALL: calm camera faces with a faint mouth
+    curve read satisfied at 0.4-0.8, grins above 0.9."""
+    best = 0.0
+    for bar in np.arange(0.5, 0.81, 0.05):
+        m = valence_metrics(outcomes(probs, y, threshold, weights, float(bar)))
+        if m.balanced_accuracy >= 0.80 and m.recall["satisfied"] >= MIN_SATISFIED_RECALL:
+            best = float(round(bar, 2))
+    return best
+
+
+def decision_rule(
+    probs: np.ndarray, y: np.ndarray, camera: np.ndarray | None = None
+) -> tuple[float, float]:
     """(frustrated decision weight, abstention threshold) from the out-of-fold curve.
 
     The weight is the largest (≤ 1, i.e. the least change to the argmax) for which,
     at the highest threshold that keeps coverage ≥ TARGET_COVERAGE, calm faces read
-    as frustrated stay ≤ MAX_FALSE_FRUSTRATED.
+    as frustrated stay ≤ MAX_FALSE_FRUSTRATED on the clean photos and (issue 17)
+    ≤ MAX_FALSE_FRUSTRATED_CAMERA on their camera-like copies, where given.
     """
-    fallback = None
+    fallback = best = None
     for w in np.arange(1.0, 0.49, -0.02):
         weights = (1.0, 1.0, float(w))
         chosen = np.where(
@@ -301,9 +329,19 @@ def decision_rule(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
                 break
         m = valence_metrics(outcomes(probs, y, threshold, weights))
         fallback = fallback or (float(round(w, 2)), threshold)
-        if m.false_frustrated_rate <= MAX_FALSE_FRUSTRATED:
+        on_camera = (
+            0.0
+            if camera is None
+            else valence_metrics(outcomes(camera, y, threshold, weights)).false_frustrated_rate
+        )
+        photo_ok = m.false_frustrated_rate <= MAX_FALSE_FRUSTRATED
+        if photo_ok and on_camera <= MAX_FALSE_FRUSTRATED_CAMERA:
             return float(round(w, 2)), threshold
-    return fallback or (1.0, 0.0)
+        if photo_ok and m.recall["frustrated"] >= MIN_FRUSTRATED_RECALL:
+            # Camera bound not reached yet: keep the lowest weight that still meets the
+            # photo targets (the most protection for calm camera faces they allow).
+            best = (float(round(w, 2)), threshold)
+    return best or fallback or (1.0, 0.0)
 
 
 def row(name: str, outs: list[Outcome]) -> str:
@@ -351,6 +389,40 @@ def threshold_for_coverage(probs: np.ndarray, target: float) -> float:
     return 0.0
 
 
+def camera_table() -> dict[str, dict[str, object]]:
+    """The shipped head through the product path on every installed labelled clip.
+
+    ``tests/data_faces/camera/<clip>.csv`` (issue 17): detection, tracking, face,
+    reader, resting-face baseline and smoothing, every frame read. Per reading.
+    """
+    from storelens.detectors.clip_evaluation import evaluate_clip, read_track_labels
+    from storelens.detectors.media import labelled_camera_clips
+
+    out: dict[str, dict[str, object]] = {}
+    for stem, clip in labelled_camera_clips().items():
+        labels = REPO / "tests" / "data_faces" / "camera" / f"{stem}.csv"
+        if clip is None or not labels.is_file():
+            continue
+        result = evaluate_clip(clip, read_track_labels(labels), "valence-head")
+        m = result["metrics"]
+        out[stem] = {
+            k: m[k]
+            for k in (
+                "n",
+                "coverage",
+                "calm_read_neutral",
+                "calm_read_frustrated",
+                "grins_read_satisfied",
+                "unreadable_faces",
+                "unreadable_abstained",
+                "ms_per_face",
+            )
+        }
+        out[stem]["tracks"] = {t["track"]: t["valence"] for t in result["tracks"]}
+        print(f"  camera {stem}: {out[stem]}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="train on all and write the model")
@@ -379,8 +451,9 @@ def main() -> None:
     print(f"conditions: {', '.join(sets)}; valence counts {np.bincount(y).tolist()} (sat/neu/fru)")
     print("\nReference readers (no training), clean photos:")
     print(HEADER)
-    print(row("rule (old default)", rule_outcomes(clean, y)))
-    have_yolo = np.isfinite(clean["yolo"]).all(axis=1).any()
+    if "blendshape_names" in clean:  # landmark features extracted (--landmarks)
+        print(row("rule (old default)", rule_outcomes(clean, y)))
+    have_yolo = "yolo" in clean and np.isfinite(clean["yolo"]).all(axis=1).any()
     if have_yolo:
         print(row("yolo classes → valence", yolo_outcomes(clean, y)))
 
@@ -411,12 +484,13 @@ def main() -> None:
         ece_after = expected_calibration_error(
             probs["clean"][ok].max(1), probs["clean"][ok].argmax(1) == y[ok]
         )
-        w_fru, threshold = decision_rule(probs["clean"], y)
+        w_fru, threshold = decision_rule(probs["clean"], y, probs.get("camera"))
         weights = (1.0, 1.0, w_fru)
+        bar = satisfied_bar(probs["clean"], y, threshold, weights)
         print(
             f"\n{name}: temperature per fold {[round(t, 2) for t in temps]}, "
             f"ECE clean {ece_before:.3f} → {ece_after:.3f}, abstain below {threshold:.2f}, "
-            f"frustrated decision weight {w_fru:.2f}"
+            f"frustrated decision weight {w_fru:.2f}, satisfied bar {bar:.2f}"
         )
         print(HEADER)
         print(row(f"{name} clean, no abstention", outcomes(probs["clean"], y, 0.0)))
@@ -428,10 +502,11 @@ def main() -> None:
             "ece_after": ece_after,
             "threshold": threshold,
             "frustrated_weight": w_fru,
+            "satisfied_bar": bar,
             "conditions": {},
         }
         for c in use:
-            outs = outcomes(probs[c], y, threshold, weights)
+            outs = outcomes(probs[c], y, threshold, weights, bar)
             print(row(f"{name} {c}", outs))
             entry["conditions"][c] = valence_metrics(outs).as_dict()  # type: ignore[index]
         print(
@@ -468,6 +543,7 @@ def main() -> None:
             feature_names=tuple(names),
             decision_weights=(1.0, 1.0, float(entry["frustrated_weight"])),  # type: ignore[index]
             preprocess=PREPROCESS,
+            min_satisfied=float(entry["satisfied_bar"]),  # type: ignore[index]
         )
         final.save(HEAD_FILE)
         held = everything["clean"]
@@ -481,11 +557,25 @@ def main() -> None:
         )
         print(HEADER)
         print(
-            row("held-out clean", outcomes(probs, yh, final.abstain_below, final.decision_weights))
+            row(
+                "held-out clean",
+                outcomes(
+                    probs, yh, final.abstain_below, final.decision_weights, final.min_satisfied
+                ),
+            )
         )
         digest = hashlib.sha256(HEAD_FILE.read_bytes()).hexdigest()
         print(f"wrote {HEAD_FILE} ({HEAD_FILE.stat().st_size} bytes) sha256 {digest}")
-        print("put that hash in detectors/registry.py (VALENCE_HEAD_SHA256)")
+        registry_file = REPO / "detectors" / "registry.py"
+        text = registry_file.read_text(encoding="utf-8")
+        start = text.index('VALENCE_HEAD_SHA256 = "') + len('VALENCE_HEAD_SHA256 = "')
+        registry_file.write_text(text[:start] + digest + text[start + 64 :], encoding="utf-8")
+        import importlib
+
+        import storelens.detectors.registry as registry
+
+        importlib.reload(registry)  # the camera table below loads the new head
+        print("wrote that hash to detectors/registry.py (VALENCE_HEAD_SHA256)")
         card = {
             "model": "valence-head",
             "sha256": digest,
@@ -510,9 +600,15 @@ def main() -> None:
             "temperature": final.temperature,
             "abstain_below": final.abstain_below,
             "frustrated_decision_weight": final.decision_weights[2],
+            "min_satisfied": final.min_satisfied,
             "ece_before": entry["ece_before"],
             "ece_after": entry["ece_after"],
             "conditions": entry["conditions"],
+            "camera": camera_table(),
+            "camera_note": "camera footage, product path (detection, tracking, face, reader, "
+            "per-track resting-face baseline, smoothing), labels in tests/data_faces/camera: "
+            "calm faces and one surprise only; no frustrated and no grinning shopper is in "
+            "any footage we have, so frustrated recall and grins on camera are unmeasured here",
         }
         CARD_FILE.write_text(json.dumps(card, indent=1, default=float) + "\n", encoding="utf-8")
         print(f"wrote {CARD_FILE}")

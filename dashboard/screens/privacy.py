@@ -6,6 +6,7 @@ import json
 import streamlit as st
 from storelens.dashboard.privacy import (
     EXPRESSION_LIMITS,
+    expression_camera_table,
     expression_card_intro,
     expression_card_table,
     inventory,
@@ -58,6 +59,15 @@ if not card:
 else:
     st.markdown(expression_card_intro(card))
     st.dataframe(expression_card_table(card), hide_index=True)
+    camera = expression_camera_table(card)
+    if camera.height:
+        st.caption(card.get("camera_note", "Camera footage, through the product's own path."))
+        st.dataframe(camera, hide_index=True)
+    else:
+        st.warning(
+            "This model has not been measured on camera footage: treat its numbers as "
+            "photo numbers only."
+        )
     st.markdown(EXPRESSION_LIMITS)
 
 st.subheader("Signage for the entrance")

@@ -372,17 +372,9 @@ def test_the_learned_default_on_the_hand_labelled_camera_faces(learned, labelled
         assert result.valence is Valence.SATISFIED, f"{face.source}: {result}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit of the issue-9 head (README, Expression model): it reads the calm man "
-    "of the head-pose clip as frustrated in every labelled frame; a fix makes this pass",
-)
-def test_the_learned_default_raises_no_false_alarm_on_calm_camera_faces(learned, labelled):
-    faces, images, _ = labelled
-    _, _, results = _agreement(learned, faces, images)
-    calm = [(f, r) for f, r in results if f.label == "neutral"]
-    assert calm
-    assert not [f for f, r in calm if r.valence is Valence.FRUSTRATED]
+# The calm-camera-faces check that was a strict xfail here (issue 9's known limit) now
+# passes through the product path: tests/detectors/test_camera_expressions.py,
+# test_the_learned_default_raises_no_false_alarm_on_calm_camera_faces.
 
 
 def test_the_clear_smile_reads_satisfied(blendshapes, labelled):
