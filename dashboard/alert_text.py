@@ -3,6 +3,11 @@ store's own clock (no Streamlit here: the Live page renders what this returns).
 
 Kinds come from the pipeline's rules (detectors/alerts.py) and, for history, from alert
 events (``alert``, e.g. the demo's long waits: "alert in zone checkout after 312 s").
+
+Issue 18, item 11: no alert text shows where a camera's stream comes from or the error a
+library gave. The pipeline writes a category for offline cameras (kernel/redact.py,
+:func:`source_problem`); rows written before that carry the raw error, so an offline
+detail is rebuilt from its category here, and any other detail has URLs and paths hidden.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from storelens.kernel.redact import hide_locations, source_problem
 
 _QUEUE_ACTION = "Open another till or send a colleague to help at the checkout."
 KINDS: dict[str, tuple[str, str]] = {
@@ -25,6 +32,10 @@ KINDS: dict[str, tuple[str, str]] = {
     ),
 }
 _EVENT_ALERT = re.compile(r"alert in zone (?P<zone>.+?)(?: after (?P<seconds>\d+) s)?$")
+# detectors/alerts.py: "<camera>: camera offline for 1:05 min" [" (<category or old error>)"]
+_OFFLINE = re.compile(
+    r"(?P<head>.+?: camera offline for \d+:\d{2} min)(?: \((?P<why>.*)\))?$", re.S
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +51,7 @@ def _minutes(seconds: int) -> str:
 
 def describe(kind: str, detail: str | None) -> AlertText:
     """Title, detail and action for one alert row (never just "alert")."""
-    detail = detail or ""
+    detail = _safe_detail(kind, detail or "")
     if kind in KINDS:
         title, action = KINDS[kind]
         return AlertText(title, detail, action)
@@ -55,6 +66,15 @@ def describe(kind: str, detail: str | None) -> AlertText:
         detail,
         "Look at the camera's Live tile and check on the spot.",
     )
+
+
+def _safe_detail(kind: str, detail: str) -> str:
+    if kind == "camera_offline":
+        found = _OFFLINE.match(detail)
+        if found:
+            why = source_problem(found["why"])
+            return f"{hide_locations(found['head'])} ({why})" if why else hide_locations(detail)
+    return hide_locations(detail)
 
 
 def local_time(ts: datetime, timezone: str | None, fmt: str = "%H:%M") -> str:

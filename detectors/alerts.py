@@ -36,6 +36,7 @@ from storelens.detectors.events import EngineState
 from storelens.detectors.rows import to_arrow
 from storelens.detectors.types import CameraState, CameraStatus, Detections, Valence
 from storelens.kernel.config import AlertsConfig
+from storelens.kernel.redact import source_problem
 
 ALERTS_SCHEMA = BATCH_SCHEMAS["alerts"]
 REARM_MIN_S = 60.0  # a zone quiet for at least this long may raise a fresh alert
@@ -179,6 +180,9 @@ class AlertRules:
             return []
         self._offline_alerted = True
         detail = f"{self.camera_name}: camera offline for {_minutes(down_for)}"
-        if status.last_error:
-            detail += f" ({status.last_error[:120]})"
+        # A category, never the error itself: it names the source (a path, an internal
+        # URL) and the library's words, which are for the logs, not for managers.
+        problem = source_problem(status.last_error)
+        if problem:
+            detail += f" ({problem})"
         return [AlertRow(ts, self.camera_id, "camera_offline", detail)]

@@ -31,3 +31,47 @@ def mask_url(text: str) -> str:
         return f"{match['scheme']}{hidden}@"
 
     return _SECRET_PARAMS.sub(lambda m: f"{m['key']}***", _USERINFO.sub(userinfo, text))
+
+
+# What went wrong with a camera's source, in words a manager can act on; never the source
+# itself (a path, an internal URL) nor the library's error text. First match wins.
+_SOURCE_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), category)
+    for pattern, category in (
+        (r"stopped delivering|read failed", "stream stopped"),
+        (r"end of stream", "the video ended"),
+        (r"cannot decode|corrupt", "cannot decode"),
+        (r"no such (?:file|camera)|no images", "source not found"),
+        (r"unsupported scheme|empty camera source", "unsupported source"),
+        (r"cannot open|refused|unauthori[sz]ed|timed? ?out|no answer", "cannot open the source"),
+    )
+)
+SOURCE_PROBLEM_DEFAULT = "camera error"
+SOURCE_PROBLEMS = frozenset(
+    [*(category for _, category in _SOURCE_PROBLEMS), SOURCE_PROBLEM_DEFAULT]
+)
+
+
+def source_problem(message: str | None) -> str | None:
+    """A short category for a camera error (``"cannot decode"``, ``"stream stopped"``...),
+    or None when there was no error. Built from fixed words only, so nothing of the message
+    (paths, URLs, credentials, library text) can reach a reader who must not see sources.
+    """
+    if not message or not message.strip():
+        return None
+    if message in SOURCE_PROBLEMS:  # already a category (an alert's detail read back)
+        return message
+    for pattern, category in _SOURCE_PROBLEMS:
+        if pattern.search(message):
+            return category
+    return SOURCE_PROBLEM_DEFAULT
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_PATH = re.compile(r"(?<![\w.])(?:~|[A-Za-z]:)?[/\\][^\s()'\"]+")
+
+
+def hide_locations(text: str) -> str:
+    """``text`` with every URL and file path replaced by ``[source]``: for texts shown to
+    people who may read the situation but not where a camera's stream comes from."""
+    return _PATH.sub("[source]", _URL.sub("[source]", text))

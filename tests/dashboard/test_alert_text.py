@@ -60,3 +60,35 @@ def test_live_feed_shows_titles_actions_and_store_local_time(dashboard_env: Path
     assert KINDS["queue_wait"][1] in feed
     if berlin.utcoffset() != timedelta(0):  # the shown time is not the UTC one
         assert f"{ts.astimezone(UTC):%H:%M} {berlin.tzname()}" not in feed
+
+
+def test_live_feed_hides_camera_sources_and_errors(dashboard_env: Path) -> None:
+    """Issue 18, item 11: an offline alert stored with the raw capture error (as before the
+    fix: a file path and the library's text, an internal URL) reads on the Live page as a
+    category only."""
+    leaky = [
+        "Entrance: camera offline for 1:05 min (/etc/passwd: cannot decode this file as video)",
+        "Till 2: camera offline for 0:40 min (http://10.20.0.7:8081/internal/cam2: stream "
+        "stopped delivering frames)",
+    ]
+    con = duckdb.connect(str(dashboard_env))
+    try:
+        camera = con.execute("SELECT camera_id FROM cameras WHERE store_id = 's1'").fetchone()[0]
+        for detail in leaky:
+            con.execute(
+                "INSERT INTO alerts (ts, store_id, camera_id, kind, detail) "
+                "VALUES (now(), 's1', ?, 'camera_offline', ?)",
+                [camera, detail],
+            )
+    finally:
+        con.close()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["storelens_user"] = User("mia", Role.STORE_MANAGER, store="s1")
+    at.run()
+    at.switch_page("screens/live.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    feed = " ".join(m.value for m in at.markdown)
+    assert "Entrance: camera offline for 1:05 min (cannot decode)" in feed
+    assert "Till 2: camera offline for 0:40 min (stream stopped)" in feed
+    for leak in ("/etc/passwd", "10.20.0.7", "internal", "http", "this file as video"):
+        assert leak not in feed, leak
