@@ -104,22 +104,42 @@ def register(app: typer.Typer) -> None:
         data_dir: Annotated[
             Path | None, typer.Option(help="SeaweedFS data folder (default: var/seaweed)")
         ] = None,
+        host: Annotated[
+            str | None,
+            typer.Option(
+                help="dashboard address (default: 127.0.0.1 in demo mode without sign-in, "
+                "else every interface), as for `storelens up`"
+            ),
+        ] = None,
     ) -> None:
         """The chain demo on a real object store: SeaweedFS with one key per store, every
         demo store publishes with its own key, and the dashboard (Summary, Compare) reads
-        the bucket with a read-only HQ key. Ctrl-C stops everything."""
+        the bucket with a read-only HQ key. Ctrl-C stops everything.
+
+        The dashboard starts as `storelens up` starts it (dashboard/asgi.py, the session
+        routes included) and binds as it does: without sign-in everyone who reaches it sees
+        every store, so 127.0.0.1 unless ``--host`` opts in (issue 18, item 10)."""
         import os
         import signal
         import subprocess
-        import sys
         import threading
 
+        from storelens.dashboard.launcher import (
+            dashboard_address,
+            dashboard_argv,
+            sign_in_configured,
+        )
         from storelens.data.demo import seed_demo
         from storelens.data.errors import DataError
         from storelens.data.lake import publish_db
         from storelens.data.objectstore import HQ, SeaweedS3
         from storelens.kernel.paths import PROJECT_ROOT, default_db_path, storelens_home
 
+        try:
+            dashboard_address(host, signin=True)  # a blank --host fails before anything starts
+        except ValueError as exc:
+            _fail(str(exc))
+            return
         db_path = db or default_db_path()
         try:
             if not db_path.exists():
@@ -148,19 +168,13 @@ def register(app: typer.Typer) -> None:
                 STORELENS_LAKE_SECRET=secret,
                 STORELENS_DB=str(db_path),
             )
-            dashboard = subprocess.Popen(
-                [
-                    sys.executable, "-m", "streamlit", "run",
-                    str(PROJECT_ROOT / "dashboard" / "app.py"),
-                    "--server.port", str(port), "--server.headless", "true",
-                    "--browser.gatherUsageStats", "false",
-                ],
-                env=env,
-            )  # fmt: skip
+            address, listening = dashboard_address(host, sign_in_configured(env))
+            dashboard = subprocess.Popen(dashboard_argv(port, address), env=env, cwd=PROJECT_ROOT)
             typer.echo(
                 f"lake {server.url} (SeaweedFS); dashboard on http://localhost:{port} "
                 "reads it with the read-only HQ key. Ctrl-C stops."
             )
+            typer.echo(listening)
             stop = threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
