@@ -75,7 +75,7 @@ def up(
         str | None,
         typer.Option(
             help="dashboard address (default: 127.0.0.1 in demo mode without sign-in, "
-            "else every interface)"
+            "else every interface); the live tiles listen there too"
         ),
     ] = None,
     api_port: ApiPortOpt = 0,
@@ -91,6 +91,7 @@ def up(
         resolve_config,
         run_up,
         sign_in_configured,
+        tile_host_for,
     )
 
     try:
@@ -101,7 +102,7 @@ def up(
         address, _ = dashboard_address(host, sign_in_configured())
         check_port_free("dashboard", "--port", address, port)
         check_port_free("read API", "--api-port", LOOPBACK[0], api_port)
-        check_port_free("tile server", "--tile-port", LOOPBACK[0], tile_port)
+        check_port_free("tile server", "--tile-port", tile_host_for(address), tile_port)
     except StoreLensError as exc:
         _fail(exc)
     try:  # runtime files too open: tightened, or refused here, before any child starts

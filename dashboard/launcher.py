@@ -174,7 +174,7 @@ def run_pipeline(
     services = {
         "read_api": api.url,
         "secret": api.secret.hex(),
-        "tiles": f"http://{tile_host}:{tiles.server_address[1]}",
+        "tiles": f"http://{reachable_host(tile_host)}:{tiles.server_address[1]}",
         "store_id": config.store.store_id,
         "cameras": [{"camera_id": c.camera_id, "name": c.name} for c in config.cameras],
     }
@@ -381,6 +381,29 @@ def dashboard_address(host: str | None, signin: bool) -> tuple[str | None, str]:
     )
 
 
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def tile_host_for(address: str | None) -> str:
+    """Where the tile server listens for a dashboard bound to ``address`` (issue 18, item 2).
+
+    The browser pulls the tiles from the same host it reached the dashboard by, so the tile
+    server listens wherever the dashboard does: loopback when the dashboard is loopback only
+    (the default in demo mode), every interface when the dashboard listens on every one
+    (``None``: Streamlit's default, as with sign-in), else that very address."""
+    if address is None or address in WILDCARDS:
+        return "0.0.0.0"
+    return address
+
+
+def reachable_host(bind: str) -> str:
+    """The address a process on this machine connects to for a server bound to ``bind``
+    (what ``<db>.services.json`` publishes: a wildcard is not an address to dial)."""
+    if bind in WILDCARDS:
+        return "127.0.0.1"
+    return f"[{bind}]" if ":" in bind else bind
+
+
 def dashboard_argv(port: int, address: str | None) -> list[str]:
     """``streamlit run dashboard/asgi.py``: app.py plus the session routes (asgi.py)."""
     argv = [
@@ -434,9 +457,12 @@ def run_up(
             env=env,
             check=False,
         )
-    ports = ["--api-port", str(api_port), "--tile-port", str(tile_port)]
-    pipeline = Supervisor([*exe, "pipeline", "--db", str(db_path), *ports], "pipeline", env=env)
     address, listening = dashboard_address(host, sign_in_configured(env))
+    # The tile server listens where the dashboard does: a tablet that reaches the dashboard
+    # reaches its tiles (issue 18, item 2).
+    ports = ["--api-port", str(api_port), "--tile-port", str(tile_port)]
+    ports += ["--tile-host", tile_host_for(address)]
+    pipeline = Supervisor([*exe, "pipeline", "--db", str(db_path), *ports], "pipeline", env=env)
     dashboard = Supervisor(dashboard_argv(port, address), "dashboard", env=env)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

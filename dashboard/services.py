@@ -8,6 +8,7 @@ import urllib.request
 
 import streamlit as st
 from storelens.dashboard.launcher import read_services
+from storelens.dashboard.tiles import browser_tile_base
 from storelens.data.reader import CachedReader, QueryCache, open_reader
 from storelens.kernel.paths import default_db_path
 
@@ -37,9 +38,7 @@ def tile_base_url() -> str | None:
     tiles = read_services().get("tiles")
     if not tiles:
         return None
-    port = tiles.rsplit(":", 1)[1]
-    host = (st.context.headers.get("Host") or "localhost").rsplit(":", 1)[0]
-    return f"http://{host}:{port}"
+    return browser_tile_base(tiles, st.context.headers.get("Host"))
 
 
 def pipeline_store() -> str | None:

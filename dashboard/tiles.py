@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # A tile turns grey once no frame arrived for this long. The demo pipeline delivers a frame
 # every 0.12-0.2 s (5-8 fps), so 1.5 s is several missed frames, yet the tile shows
@@ -33,6 +34,28 @@ class Tile:
     camera_id: str
     name: str
     stream_url: str  # signed, absolute URL of the camera's MJPEG stream
+
+
+def browser_tile_base(published: str, host_header: str | None) -> str:
+    """The tile server as the *browser* reaches it (issue 18, item 2).
+
+    ``published`` is where the pipeline says its tile server listens, as reached from this
+    machine (``http://127.0.0.1:PORT``); the browser must use the host it reached the
+    dashboard by (a tablet: ``http://192.168.1.20:8501`` -> ``http://192.168.1.20:PORT``),
+    taken from the request's ``Host`` header, IPv6 brackets kept. No header: ``localhost``.
+    """
+    port = urlsplit(published).port
+    host = "localhost"
+    if host_header:
+        parsed = urlsplit(f"//{host_header.strip()}")
+        if parsed.hostname:
+            host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
+    return f"http://{host}:{port}"
+
+
+def stream_url(base: str, camera_id: str, token: str) -> str:
+    """The signed MJPEG stream URL of one camera, as the Live page puts it in a tile."""
+    return f"{base}/stream/{camera_id}.mjpg?token={token}"
 
 
 # DOMPurify (inside st.html) removes any element without child elements whose text matches

@@ -21,7 +21,7 @@ from storelens.dashboard.services import (
     tile_status,
 )
 from storelens.dashboard.session import data_errors, page_context
-from storelens.dashboard.tiles import Tile, tile_grid_html
+from storelens.dashboard.tiles import Tile, stream_url, tile_grid_html
 from storelens.data import kpi
 from storelens.data.errors import DataError
 from storelens.detectors.stream import sign_stream_token, stream_secret
@@ -90,8 +90,7 @@ with tiles:
             Tile(
                 camera_id,
                 streaming[camera_id]["name"],
-                f"{base}/stream/{camera_id}.mjpg?token="
-                + sign_stream_token(secret, camera_id, ttl_s=ttl),
+                stream_url(base, camera_id, sign_stream_token(secret, camera_id, ttl_s=ttl)),
             )
             for camera_id in live_ids
         ]
