@@ -11,9 +11,10 @@ Endpoints (JSON in, Arrow IPC stream or JSON out; bound to 127.0.0.1 by default)
 Only named queries of :mod:`data.queries` run; errors come back as
 ``{"error": message, "type": DomainErrorName}`` with 4xx/5xx status.
 
-Every request, ``/health`` included, must carry a caller signed with this start's secret
-(401 otherwise); queries are limited to the caller's stores and writes to the roles that
-may make them, on the server (see :mod:`data.apiauth`). Sockets time out after
+Every request, ``/health`` included, must carry a caller signed with this start's secret,
+over its method, target and body, fresh and not seen before (401 otherwise); queries are
+limited to the caller's stores and writes to the roles that may make them, on the server
+(see :mod:`data.apiauth`). Sockets time out after
 :data:`SOCKET_TIMEOUT_S`, so half-sent requests cannot hold threads.
 """
 
@@ -64,6 +65,7 @@ class ReadApiServer(ThreadingHTTPServer):
         self.reader = WriterReader(writer)
         self.owns_writer = owns_writer
         self.secret = secret or apiauth.new_secret()  # per start: see data/apiauth.py
+        self.nonces = apiauth.NonceCache()  # each signed request is taken once
         self.thread: threading.Thread | None = None
         self.published: Path | None = None
 
@@ -86,6 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: ReadApiServer
     protocol_version = "HTTP/1.1"
     timeout = SOCKET_TIMEOUT_S  # StreamRequestHandler applies it to the connection
+    _verified: apiauth.Verified | None = None  # this request's credential (see _caller)
 
     def handle(self) -> None:
         # A client that vanishes or stalls mid-request is its own problem: no traceback.
@@ -133,10 +136,21 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         if len(body) < length:
             raise errors.InvalidParams(f"request body ended after {len(body)} of {length} bytes")
+        if self._verified is None:  # routes read the body only after _caller()
+            raise errors.Unauthenticated("no verified credential for this body")
+        self._verified.check_body(body)  # the body the credential signed, or nothing
         return body
 
     def _caller(self) -> Caller:
-        return apiauth.verify_caller(self.server.secret, self.headers.get("Authorization"))
+        """The signed caller: method, target and nonce checked now, the body when read."""
+        self._verified = apiauth.verify_request(
+            self.server.secret,
+            self.headers.get("Authorization"),
+            self.command,
+            self.path,
+            self.server.nonces,
+        )
+        return self._verified.caller
 
     def _scope(self, caller: Caller) -> frozenset[str] | None:
         return apiauth.caller_scope(caller, self._stores_in_region)
@@ -180,6 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -------------------------------------------------------------- routes
     def do_GET(self) -> None:
+        self._verified = None  # a kept-alive connection: nothing carries over
         if self.path != "/health":
             self._json(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}", "type": ""})
             return
@@ -203,6 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def do_POST(self) -> None:
+        self._verified = None
         try:
             route = urllib.parse.urlsplit(self.path)
             caller = self._caller()  # before the body is read: no credential, no work

@@ -55,7 +55,7 @@ import polars as pl
 import pyarrow as pa
 from storelens.data import errors
 from storelens.data.actions import ack_alert, live_view_batch
-from storelens.data.apiauth import SYSTEM, Caller, sign_caller
+from storelens.data.apiauth import SYSTEM, Caller, sign_request
 from storelens.data.db import open_database
 from storelens.data.errors import DatabaseLocked, ReadApiError
 from storelens.data.queries import run_query, validate
@@ -340,10 +340,18 @@ class ApiReader:
     def for_caller(self, caller: Caller) -> ApiReader:
         return ApiReader("", self.timeout_s, caller=caller, _endpoint=self._endpoint)
 
-    def _headers(self, secret: bytes | None, content_type: str | None = None) -> dict[str, str]:
+    def _headers(
+        self,
+        secret: bytes | None,
+        method: str,
+        target: str,
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> dict[str, str]:
+        """Headers of one request; the credential signs its method, target and body."""
         headers = {"Content-Type": content_type} if content_type else {}
         if secret:
-            headers["Authorization"] = sign_caller(secret, self.caller)
+            headers["Authorization"] = sign_request(secret, self.caller, method, target, body)
         return headers
 
     def _post(self, path: str, body: bytes, content_type: str) -> tuple[bytes, str]:
@@ -364,7 +372,7 @@ class ApiReader:
             base_url + path,
             data=body,
             method="POST",
-            headers=self._headers(secret, content_type),
+            headers=self._headers(secret, "POST", path, body, content_type),
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
@@ -420,7 +428,9 @@ class ApiReader:
 
     def health(self) -> dict[str, Any]:
         base_url, secret = self._endpoint.current()
-        request = urllib.request.Request(base_url + "/health", headers=self._headers(secret))
+        request = urllib.request.Request(
+            base_url + "/health", headers=self._headers(secret, "GET", "/health")
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as r:
                 return json.loads(r.read())

@@ -12,6 +12,7 @@ import http.client
 import json
 import socket
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from storelens.data import readapi
-from storelens.data.apiauth import SYSTEM, Caller, sign_caller
+from storelens.data.apiauth import MAX_TTL_S, SYSTEM, Caller, sign_request
 from storelens.data.errors import AccessDenied, Unauthenticated
 from storelens.data.readapi import serve
 from storelens.data.reader import ApiReader, published_api, published_secret
@@ -124,25 +125,33 @@ ENDPOINTS = [
 ]
 
 
-def _forgeries(secret: bytes) -> dict[str, str | None]:
-    good = sign_caller(secret, SYSTEM)
+def _forgeries(secret: bytes, method: str, path: str, body: bytes) -> dict[str, str | None]:
+    good = sign_request(secret, SYSTEM, method, path, body)
     scheme, token = good.split(" ")
-    encoded, expires, mac = token.split(".")
-    admin = sign_caller(b"another secret of the same size!", Caller("ceo", "admin"))
-    manager = sign_caller(secret, Caller("mia", "store_manager", store="s1"))
-    m_encoded, m_expires, _ = manager.split(" ")[1].split(".")
+    encoded, expires, nonce, digest, mac = token.split(".")
+    admin = sign_request(
+        b"another secret of the same size!", Caller("ceo", "admin"), method, path, body
+    )
+    manager = sign_request(secret, Caller("mia", "store_manager", store="s1"), method, path, body)
+    m_encoded, m_expires, m_nonce, m_digest, m_mac = manager.split(" ")[1].split(".")
     return {
         "missing": None,
         "empty": "",
         "wrong secret": admin,
-        "expired": sign_caller(secret, SYSTEM, ttl_s=-5),
-        "caller swapped under a valid mac": f"{scheme} {m_encoded}.{expires}.{mac}",
-        "expiry extended": f"{scheme} {encoded}.{int(expires) + 3600}.{mac}",
-        "manager upgraded to system": f"{scheme} {encoded}.{m_expires}."
-        + manager.rsplit(".", 1)[1],
+        "expired": sign_request(secret, SYSTEM, method, path, body, ttl_s=-5),
+        "caller swapped under a valid mac": f"{scheme} {m_encoded}.{expires}.{nonce}.{digest}.{mac}",
+        "expiry extended": f"{scheme} {encoded}.{int(expires) + 3600}.{nonce}.{digest}.{mac}",
+        "manager upgraded to system": f"{scheme} {encoded}.{m_expires}.{m_nonce}.{m_digest}."
+        + m_mac,
         "bearer scheme": f"Bearer {token}",
         "garbage": "StoreLens x.y.z",
-        "zero mac": f"{scheme} {m_encoded}.{m_expires}.{'0' * 64}",
+        "old three-part form": f"{scheme} {encoded}.{expires}.{mac}",
+        "zero mac": f"{scheme} {m_encoded}.{m_expires}.{m_nonce}.{m_digest}.{'0' * 64}",
+        "another method": sign_request(
+            secret, SYSTEM, "GET" if method == "POST" else "POST", path, body
+        ),
+        "another path": sign_request(secret, SYSTEM, method, path + "x", body),
+        "lifetime of 10**9 s": sign_request(secret, SYSTEM, method, path, body, ttl_s=10**9),
     }
 
 
@@ -150,7 +159,7 @@ def _forgeries(secret: bytes) -> dict[str, str | None]:
 def test_every_endpoint_refuses_missing_and_forged_credentials(api: dict, endpoint) -> None:
     method, path, body = endpoint
     before = written(api)
-    for what, auth in _forgeries(published_secret(api["db"]) or b"").items():
+    for what, auth in _forgeries(published_secret(api["db"]) or b"", method, path, body).items():
         status, payload = raw(api, method, path, body, auth)
         assert status == 401, (what, status, payload)
         assert payload["type"] == "Unauthenticated", (what, payload)
@@ -166,7 +175,10 @@ def test_secret_is_per_start_and_in_a_private_file(api: dict, tmp_path: Path) ->
         assert other.secret != api["server"].secret
         # A credential for one start does not open another.
         status, _ = raw(
-            {"server": other}, "GET", "/health", auth=sign_caller(api["server"].secret, SYSTEM)
+            {"server": other},
+            "GET",
+            "/health",
+            auth=sign_request(api["server"].secret, SYSTEM, "GET", "/health"),
         )
         assert status == 401
     finally:
@@ -179,6 +191,115 @@ def test_published_reader_signs_its_requests(api: dict) -> None:
     assert reader is not None and reader.health()["ok"] is True
     with pytest.raises(Unauthenticated, match="no credential"):
         ApiReader(api["server"].url).query("stores", {})  # without the secret: refused
+
+
+class CapturingProxy:
+    """A man in the middle on a real socket: forwards each request to the read API and
+    keeps what it saw (request line, headers, body), as an attacker who captured the
+    dashboard's traffic would have it."""
+
+    def __init__(self, target_url: str) -> None:
+        self.target = target_url.removeprefix("http://").split(":")
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                stream = conn.makefile("rb")
+                method, target, _ = stream.readline().decode().split(" ", 2)
+                headers = {}
+                while (line := stream.readline().decode()) not in ("\r\n", ""):
+                    key, _, value = line.partition(":")
+                    headers[key.strip()] = value.strip()
+                body = stream.read(int(headers.get("Content-Length", "0")))
+                self.seen.append((method, target, headers, body))
+                forward = {k: v for k, v in headers.items() if k.lower() != "connection"}
+                host, port = self.target
+                upstream = http.client.HTTPConnection(host, int(port), timeout=10)
+                upstream.request(method, target, body=body or None, headers=forward)
+                answer = upstream.getresponse()
+                payload = answer.read()
+                upstream.close()
+                head = f"HTTP/1.1 {answer.status} {answer.reason}\r\n"
+                head += f"Content-Type: {answer.getheader('Content-Type')}\r\n"
+                head += f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+                conn.sendall(head.encode() + payload)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_captured_request_replays_nothing(api: dict) -> None:
+    """Issue 18, item 9: a header captured from the dashboard's traffic used to open any
+    query for as long as the client had asked (10**9 s was accepted). Now it opens only the
+    request it was made for, once."""
+    proxy = CapturingProxy(api["server"].url)
+    try:
+        reader = ApiReader(proxy.url, secret=published_secret(api["db"]), caller=MANAGER)
+        rows = reader.query("alerts", {"stores": ["s1"], "since": SINCE})
+        assert rows.height == 1  # the manager's own request went through the proxy
+        assert reader.health()["ok"] is True
+    finally:
+        proxy.close()
+    (_, q_target, q_headers, q_body), (h_method, h_target, h_headers, _) = proxy.seen
+    assert q_target == "/query" and (h_method, h_target) == ("GET", "/health")
+    before = written(api)
+
+    def replay(target: str, body: bytes, headers: dict[str, str], method: str = "POST"):
+        return raw(api, method, target, body, headers["Authorization"])
+
+    # The same requests again: refused.
+    for method, target, body, headers in (
+        ("POST", q_target, q_body, q_headers),
+        ("GET", h_target, b"", h_headers),
+    ):
+        status, payload = replay(target, body, headers, method)
+        assert status == 401 and "already used" in payload["error"], payload
+    # Altered: another query (the neighbour's store, every alert), another path, method.
+    other_query = json.dumps({"name": "alerts", "params": {"stores": ["s2"], "since": SINCE}})
+    altered = {
+        "another body": replay(q_target, other_query.encode(), q_headers),
+        "another path": replay("/alerts/ack", json.dumps({"alert_id": 1}).encode(), q_headers),
+        "another method": replay("/health", b"", q_headers, method="GET"),
+        "a write under a read's header": replay(
+            "/live_view", json.dumps({"camera_id": "s1-door"}).encode(), q_headers
+        ),
+    }
+    for what, (status, payload) in altered.items():
+        assert status == 401 and payload["type"] == "Unauthenticated", (what, payload)
+    assert written(api) == before
+
+
+def test_a_new_body_under_a_fresh_header_is_refused_after_reading(api: dict) -> None:
+    """Signed for one body, sent with another (never seen before, so not a replay)."""
+    secret = published_secret(api["db"]) or b""
+    body = json.dumps({"name": "stores", "params": {}}).encode()
+    auth = sign_request(secret, MANAGER, "POST", "/query", body)
+    other = json.dumps({"name": "stores", "params": {"stores": ["s3"]}}).encode()
+    status, payload = raw(api, "POST", "/query", other, auth)
+    assert status == 401 and "body does not match" in payload["error"], payload
+
+
+@pytest.mark.parametrize(
+    ("ttl_s", "accepted"), [(60, True), (MAX_TTL_S, True), (MAX_TTL_S + 60, False), (10**9, False)]
+)
+def test_credential_lifetime_is_capped(api: dict, ttl_s: int, accepted: bool) -> None:
+    secret = published_secret(api["db"]) or b""
+    status, payload = raw(
+        api, "GET", "/health", auth=sign_request(secret, SYSTEM, "GET", "/health", ttl_s=ttl_s)
+    )
+    if accepted:
+        assert status == 200, payload
+    else:
+        assert status == 401 and f"lifetime over {MAX_TTL_S} s" in payload["error"], payload
 
 
 MANAGER = Caller("mia", "store_manager", store="s1")
@@ -277,7 +398,7 @@ def test_bad_content_length_is_a_400_not_a_hung_thread(api, length: str) -> None
     con = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
         con.putrequest("POST", "/query")
-        con.putheader("Authorization", sign_caller(api["server"].secret, SYSTEM))
+        con.putheader("Authorization", sign_request(api["server"].secret, SYSTEM, "POST", "/query"))
         con.putheader("Content-Length", length)
         con.endheaders()
         response = con.getresponse()

@@ -144,7 +144,9 @@ def test_oversized_upload_is_refused_before_it_is_read(served) -> None:
     try:
         con.putrequest("POST", "/import/sales?name=huge.csv")
         con.putheader("Content-Length", str(MAX_IMPORT_BODY + 1))
-        con.putheader("Authorization", served["api"]._headers()["Authorization"])
+        api = served["api"]
+        auth = api._headers(api.secret, "POST", "/import/sales?name=huge.csv")["Authorization"]
+        con.putheader("Authorization", auth)
         con.endheaders()
         con.send(b"ts,store_id,amount\n")  # the server must answer without waiting for the rest
         response = con.getresponse()
