@@ -63,6 +63,15 @@ def with_satisfaction_context(columns: list[str], available: list[str]) -> list[
     return out
 
 
+# What the satisfaction index can and cannot stand on (issue 17; README, "Expression
+# model"): shown under the index on the Store page and the heatmap.
+SATISFACTION_MEANING = (
+    "Satisfied = a clear smile; frustrated = a shopper visibly more displeased than their "
+    "own resting face. Frustration and smiles are not yet measured on camera footage: "
+    "Privacy → model card."
+)
+
+
 def satisfaction_note(row: dict[str, Any]) -> str:
     """ "95 % CI −12…+20 · 412 faces" for one row with the kpi columns, "" if hidden."""
     low, high, n = (

@@ -85,7 +85,7 @@ left.plotly_chart(
 )
 left.caption(
     f"Blank cells: fewer than {min_group} readable faces, so nothing is shown. "
-    "Hover a cell for its 95 % interval and the number of faces."
+    "Hover a cell for its 95 % interval and the number of faces. " + views.SATISFACTION_MEANING
 )
 right.plotly_chart(_partial(charts.queue(queue)), width="stretch")
 

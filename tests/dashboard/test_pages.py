@@ -360,3 +360,15 @@ def test_privacy_page_has_the_expression_model_card(dashboard_env: Path) -> None
     assert {"clean", "px40"} <= set(card["faces"])
     assert card.loc[card["faces"] == "clean", "read (coverage)"].iloc[0] >= 0.9
     assert (card["balanced accuracy"] > 0.7).all()
+    # Issue 17: the camera table (product path on labelled clips) and what it cannot show.
+    camera = at.dataframe[2].value
+    assert "head-pose-face-detection-female-and-male" in set(camera["camera footage"])
+    readable = camera[camera["readings"] > 0]
+    assert len(readable) and (readable["calm read as frustrated"] <= 0.10).all()
+    assert "resting face" in text and "not measured yet" in text
+
+
+def test_store_page_says_what_the_satisfaction_index_stands_on(dashboard_env: Path) -> None:
+    at = open_app(USERS["manager"], page="screens/store.py")
+    assert not problems(at)
+    assert any("own resting face" in c.value and "model card" in c.value for c in at.caption)

@@ -97,21 +97,11 @@ def test_kill_9_mid_batch_then_supervisor_restart_loses_nothing_committed(
 
 
 def test_supervisor_gives_up_on_a_crash_loop_after_its_budget(tmp_path: Path, fault_record) -> None:
-    # A real crash loop: the real pipeline command with a config it refuses (exit 2).
-    bad = tmp_path / "bad.toml"
-    bad.write_text('[store]\nstore_id = "s1"\nopening = 9\n')
+    # A crash loop: a child that dies by a signal at every start (a refused config exits
+    # 2 and is not restarted at all: tests/test_ports.py and the test below).
     home = storelens_home(tmp_path)
     env = dict(os.environ, STORELENS_HOME=str(home))
-    argv = [
-        sys.executable,
-        "-m",
-        "storelens.dashboard.cli",
-        "pipeline",
-        "--config",
-        str(bad),
-        "--db",
-        str(tmp_path / "x.duckdb"),
-    ]
+    argv = [sys.executable, "-c", "import os; os.abort()"]
     supervisor = Supervisor(argv, "pipeline", max_restarts=2, window_s=300, env=env)
     started = time.monotonic()
     supervisor.start()
@@ -127,11 +117,32 @@ def test_supervisor_gives_up_on_a_crash_loop_after_its_budget(tmp_path: Path, fa
         supervisor.stop()
     assert supervisor.gave_up, "the supervisor never stopped restarting a crash loop"
     assert starts == 3  # the first start plus max_restarts
-    assert supervisor.proc.returncode == 2
-    assert not (tmp_path / "x.duckdb").exists()  # a refused config changes nothing
+    assert supervisor.proc.returncode < 0 and not supervisor.refused  # died by its signal
     fault_record(
-        "crash loop (bad config) under Supervisor",
+        "crash loop (abort at start) under Supervisor",
         time.monotonic() - started,
         "0",
         "gave up after 1 start + 2 restarts (max_restarts=2 per 300 s)",
     )
+
+
+def test_a_refused_config_is_not_restarted_and_changes_nothing(tmp_path: Path) -> None:
+    # The real pipeline command with a config it refuses (exit 2): one start, no loop.
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[store]\nstore_id = "s1"\nopening = 9\n')
+    env = dict(os.environ, STORELENS_HOME=str(storelens_home(tmp_path)))
+    argv = [sys.executable, "-m", "storelens.dashboard.cli", "pipeline", "--config", str(bad)]
+    argv += ["--db", str(tmp_path / "x.duckdb")]
+    supervisor = Supervisor(argv, "pipeline", max_restarts=2, window_s=300, env=env)
+    started = time.monotonic()
+    supervisor.start()
+    first = supervisor.proc
+    try:
+        while not supervisor.gave_up and time.monotonic() - started < 120:
+            supervisor.poll()
+            time.sleep(0.1)
+    finally:
+        supervisor.stop()
+    assert supervisor.gave_up and supervisor.refused
+    assert supervisor.proc is first and first.returncode == 2
+    assert not (tmp_path / "x.duckdb").exists()  # a refused config changes nothing
