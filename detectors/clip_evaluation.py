@@ -251,7 +251,11 @@ def _anchor(
 def camera_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
     """The issue-17 figures beside the usual ones: what calm faces and grins are read as."""
     m: ValenceMetrics = valence_metrics(outcomes)
-    out = m.as_dict()
+    # No answered faces give NaN shares; JSON has no NaN, so they are None ("–").
+    out = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in m.as_dict().items()}
+    out["recall"] = {
+        k: None if isinstance(v, float) and math.isnan(v) else v for k, v in out["recall"].items()
+    }
     calm = [o for o in outcomes if o.truth is Valence.NEUTRAL and o.said is not Valence.UNKNOWN]
     grins = [o for o in outcomes if o.truth is Valence.SATISFIED and o.said is not Valence.UNKNOWN]
     out["calm_read_neutral"] = (
