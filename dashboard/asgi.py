@@ -5,6 +5,9 @@ because it happens on plain HTTP requests:
 
 - ``POST /session/start`` turns a one-time grant into the HttpOnly session cookie and
   ``POST /session/end`` clears it (see dashboard/websession.py for the whole hand-over);
+- ``POST /session/tiles`` gives the open Live page fresh tile tokens for its ticket
+  (dashboard/tiles.py ``TileRenewals``): tokens live at most 60 s, so a page that is
+  signed out, closed or copied stops getting them, and its streams end within a minute;
 - a middleware that refuses what must not be served: ``/_stcore/metrics`` (internal
   counters, no auth of their own).
 
@@ -22,7 +25,9 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from storelens.dashboard.tiles import RENEWALS, token_lifetime_s
 from storelens.dashboard.websession import COOKIE_NAME, GRANTS, session_cookies
+from storelens.detectors.stream import UNBOUND, session_tag, stream_secret
 
 # Paths nobody outside the process needs: Streamlit's metrics carry no authentication.
 BLOCKED_PATHS = ("/_stcore/metrics",)
@@ -36,13 +41,42 @@ def _same_origin(request: Request) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
-async def _grant(request: Request) -> str | None:
+def _https(request: Request) -> bool:
+    """Reached over TLS: directly, or through a reverse proxy that says so (docs/nginx)."""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
+
+
+async def _grant(request: Request, key: str = "grant") -> str | None:
+    if len(await request.body()) > 1000:
+        return None
     try:
         payload = json.loads(await request.body() or b"{}")
     except ValueError:
         return None
-    grant = payload.get("grant") if isinstance(payload, dict) else None
+    grant = payload.get(key) if isinstance(payload, dict) else None
     return grant if isinstance(grant, str) and 0 < len(grant) <= 100 else None
+
+
+async def tiles_renew(request: Request) -> Response:
+    """Fresh tile tokens for the open Live page: ``{"ticket": …}`` -> ``{"tokens": {…}}``.
+
+    A ticket of a cookie session also needs that session's (unrevoked) cookie: a ticket
+    copied out of the page is useless in another browser."""
+    if not _same_origin(request):
+        return JSONResponse({"error": "cross-origin request refused"}, status_code=403)
+    ticket = await _grant(request, "ticket")
+    found = RENEWALS.peek_tag(ticket) if ticket else None
+    if found is None:
+        return JSONResponse({"error": "signed out or unknown ticket"}, status_code=403)
+    if found != UNBOUND:
+        claim = session_cookies().verify(request.cookies.get(COOKIE_NAME))
+        if claim is None or session_tag(claim.session_id) != found:
+            return JSONResponse({"error": "signed out or unknown ticket"}, status_code=403)
+    tokens = RENEWALS.renew(ticket, stream_secret(), token_lifetime_s()) if ticket else None
+    if tokens is None:
+        return JSONResponse({"error": "signed out or unknown ticket"}, status_code=403)
+    return JSONResponse({"tokens": tokens}, headers={"Cache-Control": "no-store"})
 
 
 async def session_start(request: Request) -> Response:
@@ -62,7 +96,9 @@ async def session_start(request: Request) -> Response:
         path="/",
         httponly=True,  # page scripts (and anything injected into them) cannot read it
         samesite="strict",  # never sent on requests that other sites start
-        secure=request.url.scheme == "https",  # over plain local HTTP a Secure cookie is dropped
+        # Over TLS (directly or behind the reverse proxy of docs/) the cookie is Secure;
+        # over plain local HTTP a Secure cookie would be dropped by the browser.
+        secure=_https(request),
     )
     return response
 
@@ -73,7 +109,9 @@ async def session_end(request: Request) -> Response:
     # The session id was already revoked by the sign-out itself; this only removes the
     # now useless cookie from the browser.
     response = Response(status_code=204)
-    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(
+        COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=_https(request)
+    )
     return response
 
 
@@ -89,6 +127,7 @@ app = st.App(
     routes=[
         Route("/session/start", session_start, methods=["POST"]),
         Route("/session/end", session_end, methods=["POST"]),
+        Route("/session/tiles", tiles_renew, methods=["POST"]),
     ],
     middleware=[Middleware(BlockPaths)],
 )

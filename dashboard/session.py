@@ -22,6 +22,7 @@ from storelens.dashboard.auth import (
     scope_for,
 )
 from storelens.dashboard.services import get_reader
+from storelens.dashboard.tiles import RENEWALS
 from storelens.dashboard.websession import COOKIE_NAME, GRANTS, session_cookies
 from storelens.data.errors import AccessDenied, DataError
 from storelens.data.kpi import Scope
@@ -31,6 +32,7 @@ _USER_KEY = "storelens_user"
 _COOKIE_KEY = "storelens_session_cookie"  # this browser session's cookie value (to revoke)
 _GRANT_KEY = "storelens_session_grant"  # a grant the next run hands to /session/start
 _CLEAR_KEY = "storelens_session_clear"  # after sign-out: ask /session/end to drop the cookie
+_TICKETS_KEY = "storelens_tile_tickets"  # this session's tile renewal tickets (to revoke)
 
 
 @st.cache_resource(show_spinner=False)
@@ -63,9 +65,39 @@ def sign_out() -> None:
     st.session_state.pop("storelens_logged_views", None)
     # Revoke first: even if the browser never runs the clearing script, the cookie is dead.
     session_cookies().revoke(st.session_state.pop(_COOKIE_KEY, None))
+    # The open Live pages of this session stop renewing their tile tokens at once.
+    RENEWALS.revoke(st.session_state.pop(_TICKETS_KEY, []))
     st.session_state[_CLEAR_KEY] = True
     if current_config().mode == "oidc" and st.user.get("is_logged_in", False):
         st.logout()
+
+
+def tile_renewal_ticket(cameras: list[str]) -> tuple[str, str]:
+    """``(ticket, session tag)`` for the Live page's tiles (issue 18, item 8).
+
+    The tokens carry the cookie session's tag (the tile server drops them once it is
+    signed out); the ticket renews them only while this browser session is still open,
+    still signed in and, for a cookie session, its cookie not revoked."""
+    from storelens.detectors.stream import session_tag
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    cookie = st.session_state.get(_COOKIE_KEY)
+    claim = session_cookies().verify(cookie) if cookie else None
+    tag = session_tag(claim.session_id if claim else None)
+    run_ctx = get_script_run_ctx()
+    session_id = run_ctx.session_id if run_ctx else None
+
+    def signed_in() -> bool:
+        if session_id is None or not Runtime.instance().is_active_session(session_id):
+            return False
+        return cookie is None or session_cookies().verify(cookie) is not None
+
+    ticket = RENEWALS.issue(cameras, tag, signed_in)
+    tickets = st.session_state.setdefault(_TICKETS_KEY, [])
+    tickets.append(ticket)
+    del tickets[:-20]  # older renderings' tickets idle out in RENEWALS by themselves
+    return ticket, tag
 
 
 def _local_form(config: AuthConfig) -> None:

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from storelens.detectors.stream import MAX_TOKEN_S, sign_stream_token
 
 # A tile turns grey once no frame arrived for this long. The demo pipeline delivers a frame
 # every 0.12-0.2 s (5-8 fps), so 1.5 s is several missed frames, yet the tile shows
@@ -27,6 +33,91 @@ RECONNECT_MS = 3000
 TICK_MS = 250
 
 _ASSETS = Path(__file__).with_name("assets")
+# Renewal tickets unused for this long are forgotten: the open page renews every third of
+# the token lifetime, so only a closed (or frozen) page's ticket gets that old.
+TICKET_IDLE_S = 300.0
+
+
+def token_lifetime_s() -> int:
+    """Seconds a tile token lives: ``MAX_TOKEN_S`` (60), shorter with env
+    ``STORELENS_TILE_TOKEN_S`` (tests use a few seconds to watch renewal and expiry)."""
+    raw = os.environ.get("STORELENS_TILE_TOKEN_S") or str(MAX_TOKEN_S)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 2 <= value <= MAX_TOKEN_S:
+        raise ValueError(f"STORELENS_TILE_TOKEN_S must be 2..{MAX_TOKEN_S} seconds, got {raw!r}")
+    return value
+
+
+@dataclass
+class RenewalTicket:
+    """What one rendering of the Live page may renew: these cameras, for this session."""
+
+    cameras: frozenset[str]
+    tag: str  # detectors.stream.session_tag of the cookie session, or UNBOUND
+    signed_in: Callable[[], bool]  # False once the browser session signed out
+    last_used: float = field(default_factory=time.monotonic)
+    revoked: bool = False
+
+
+class TileRenewals:
+    """Tickets the open Live page trades for fresh tile tokens (``POST /session/tiles``).
+
+    A ticket sits in the page's markup, so it is worth exactly what the page is: it renews
+    only the cameras that page showed, and only while ``signed_in()`` holds (the Streamlit
+    session still has its user and, for a cookie session, the cookie is not revoked).
+    Sign-out revokes the session's tickets at once; they live in this process's memory.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._tickets: dict[str, RenewalTicket] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, cameras: list[str], tag: str, signed_in: Callable[[], bool]) -> str:
+        ticket = secrets.token_urlsafe(24)
+        with self._lock:
+            now = self.clock()
+            self._tickets = {
+                k: v for k, v in self._tickets.items() if now - v.last_used < TICKET_IDLE_S
+            }
+            self._tickets[ticket] = RenewalTicket(frozenset(cameras), tag, signed_in, now)
+        return ticket
+
+    def peek_tag(self, ticket: str) -> str | None:
+        """The session tag of a live ticket (None: unknown or revoked)."""
+        with self._lock:
+            found = self._tickets.get(ticket)
+        return None if found is None or found.revoked else found.tag
+
+    def revoke(self, tickets: list[str]) -> None:
+        with self._lock:
+            for ticket in tickets:
+                if found := self._tickets.pop(ticket, None):
+                    found.revoked = True
+
+    def renew(self, ticket: str, secret: bytes, ttl_s: int) -> dict[str, str] | None:
+        """camera id -> a fresh token, or None when the ticket is unknown, old or its
+        session signed out (the page's tiles then end with their tokens)."""
+        with self._lock:
+            found = self._tickets.get(ticket)
+            now = self.clock()
+            if found is None or found.revoked or now - found.last_used >= TICKET_IDLE_S:
+                return None
+        try:
+            ok = found.signed_in()
+        except Exception:  # a session torn down under us counts as signed out
+            ok = False
+        if not ok:
+            self.revoke([ticket])
+            return None
+        found.last_used = now
+        return {c: sign_stream_token(secret, c, ttl_s=ttl_s, tag=found.tag) for c in found.cameras}
+
+
+RENEWALS = TileRenewals()
 
 
 @dataclass(frozen=True)
@@ -71,8 +162,18 @@ def _script() -> str:
     return script
 
 
-def tile_grid_html(tiles: list[Tile], per_row: int, time_zone: str | None = None) -> str:
+def tile_grid_html(
+    tiles: list[Tile],
+    per_row: int,
+    time_zone: str | None = None,
+    ticket: str | None = None,
+    lifetime_s: int = MAX_TOKEN_S,
+) -> str:
     """One block of tiles in a ``per_row`` grid, with the script that runs them.
+
+    With a ``ticket`` (:class:`TileRenewals`) the script renews the tokens every third of
+    ``lifetime_s`` through ``POST /session/tiles`` and moves each stream to its new token
+    before the old one expires.
 
     Every call gets a fresh root id, so a copy still on screen while Streamlit swaps the
     page in never shares state with its successor.
@@ -95,6 +196,9 @@ def tile_grid_html(tiles: list[Tile], per_row: int, time_zone: str | None = None
         "reconnectMs": RECONNECT_MS,
         "tickMs": TICK_MS,
         "timeZone": time_zone or None,
+        "renewUrl": "/session/tiles" if ticket else None,
+        "ticket": ticket,
+        "renewMs": max(1000, lifetime_s * 1000 // 3),
     }
     style = (
         f"#{root_id}{{display:grid;grid-template-columns:repeat({per_row},minmax(0,1fr));"

@@ -7,9 +7,18 @@ through Streamlit's media file manager. An ``<img src=".../stream/cam.mjpg">``
 keeps Streamlit out of the frame path entirely: the dashboard server spends
 nothing per frame, and the browser replaces the picture in place.
 
-Access: each URL carries a short-lived HMAC token minted by the dashboard for a
-signed-in user and one camera, so a copied URL expires and cannot be changed to
-another camera. Every tile is blurred (detectors/display.py); no role gets more.
+Access: each URL carries an HMAC token minted by the dashboard for a signed-in user and
+one camera, so a copied URL cannot be changed to another camera. Every tile is blurred
+(detectors/display.py); no role gets more.
+
+Tokens live at most :data:`MAX_TOKEN_S` (60 s): a token that claims a longer life is
+refused, and an open stream ends when its token expires, so a copied link (or a stream
+left running after sign-out) stops within a minute. The open Live page renews its
+tokens through the dashboard (``POST /session/tiles``, dashboard/asgi.py), which answers
+only while that browser session is signed in. Tokens of a cookie session also carry a tag
+of its session id (:func:`session_tag`); sign-out writes the id to ``sessions.revoked``
+(dashboard/websession.py) in the same STORELENS_HOME, and the tile server refuses such
+tokens and cuts their open streams within a second.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from storelens.detectors.hub import FrameHub
@@ -57,15 +67,52 @@ def stream_secret() -> bytes:
     return path.read_text().strip().encode()
 
 
-def _mac(secret: bytes, camera_id: str, expires: int) -> str:
-    msg = f"{camera_id}|{expires}".encode()
+# The longest a tile token may live (issue 18, item 8). The clock is the same machine's
+# (dashboard and pipeline run side by side), so no slack beyond a second is needed.
+MAX_TOKEN_S = 60
+UNBOUND = "0"  # the session tag of a token not tied to a cookie session (demo, OIDC)
+
+
+def session_tag(session_id: str | None) -> str:
+    """What a token carries of the web session id: a hash, so URLs never hold the id."""
+    if not session_id:
+        return UNBOUND
+    return hashlib.sha256(f"storelens-tile|{session_id}".encode()).hexdigest()[:16]
+
+
+def _mac(secret: bytes, camera_id: str, expires: int, tag: str) -> str:
+    msg = f"{camera_id}|{expires}|{tag}".encode()
     return hmac.new(secret, msg, hashlib.sha256).hexdigest()[:32]
 
 
-def sign_stream_token(secret: bytes, camera_id: str, ttl_s: int = 3600) -> str:
-    """``expires.mac``: grants one camera's (blurred) tiles until ``expires``."""
-    expires = int(time.time()) + ttl_s
-    return f"{expires}.{_mac(secret, camera_id, expires)}"
+def sign_stream_token(
+    secret: bytes,
+    camera_id: str,
+    ttl_s: int = MAX_TOKEN_S,
+    tag: str = UNBOUND,
+    now: float | None = None,
+) -> str:
+    """``expires.tag.mac``: grants one camera's (blurred) tiles until ``expires``."""
+    if ttl_s > MAX_TOKEN_S:
+        raise ValueError(f"tile tokens live at most {MAX_TOKEN_S} s, asked for {ttl_s}")
+    expires = int(time.time() if now is None else now) + ttl_s
+    return f"{expires}.{tag}.{_mac(secret, camera_id, expires, tag)}"
+
+
+def parse_stream_token(secret: bytes, camera_id: str, token: str) -> tuple[int, str] | None:
+    """``(expires, tag)`` of a token signed for ``camera_id``, expired or not; else None."""
+    try:
+        expires_s, tag, mac = token.split(".")
+        expires = int(expires_s)
+    except (ValueError, AttributeError):
+        return None
+    if (
+        not tag
+        or len(tag) > 16
+        or not hmac.compare_digest(mac, _mac(secret, camera_id, expires, tag))
+    ):
+        return None
+    return expires, tag
 
 
 # /status (camera states, fps, last errors) needs a token too: it is signed for this name,
@@ -73,21 +120,61 @@ def sign_stream_token(secret: bytes, camera_id: str, ttl_s: int = 3600) -> str:
 STATUS_SCOPE = "*status*"
 
 
-def status_url(base_url: str, secret: bytes, ttl_s: int = 300) -> str:
+def status_url(base_url: str, secret: bytes, ttl_s: int = MAX_TOKEN_S) -> str:
     """The tile server's /status URL with a token the server accepts."""
     return f"{base_url}/status?token={sign_stream_token(secret, STATUS_SCOPE, ttl_s=ttl_s)}"
 
 
 def verify_stream_token(secret: bytes, camera_id: str, token: str) -> bool:
-    """Whether ``token`` is valid for ``camera_id`` and not expired."""
-    try:
-        expires_s, mac = token.split(".")
-        expires = int(expires_s)
-    except (ValueError, AttributeError):
-        return False
-    if expires < time.time():
-        return False
-    return hmac.compare_digest(mac, _mac(secret, camera_id, expires))
+    """Whether ``token`` is valid for ``camera_id``, unexpired and within its lifetime."""
+    return _live_token(secret, camera_id, token) is not None
+
+
+def _live_token(secret: bytes, camera_id: str, token: str) -> tuple[int, str] | None:
+    parsed = parse_stream_token(secret, camera_id, token)
+    if parsed is None:
+        return None
+    now = time.time()
+    # Refused: expired, or claiming more than MAX_TOKEN_S of life (signed by an old build
+    # or a caller that asked for an hour: such a link would outlive a sign-out).
+    if not now <= parsed[0] <= now + MAX_TOKEN_S + 1:
+        return None
+    return parsed
+
+
+class RevokedSessions:
+    """Tags of signed-out web sessions, from the dashboard's ``sessions.revoked`` file
+    (``{session id: expires}``), re-read when the file changes (checked at most once a
+    second)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._stamp: tuple[int, int] | None = None
+        self._tags: frozenset[str] = frozenset()
+
+    def tags(self) -> frozenset[str]:
+        if self.path is None:
+            return frozenset()
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked < 1.0:
+                return self._tags
+            self._checked = now
+            try:
+                st = self.path.stat()
+                stamp = (st.st_mtime_ns, st.st_ino)
+                if stamp != self._stamp:
+                    self._tags = frozenset(
+                        session_tag(k) for k in json.loads(self.path.read_text())
+                    )
+                    self._stamp = stamp
+            except FileNotFoundError:
+                self._tags, self._stamp = frozenset(), None
+            except (OSError, ValueError, TypeError, AttributeError):
+                pass  # half-written or unreadable: keep what we had
+            return self._tags
 
 
 def _peer_gone(sock: socket.socket) -> bool:
@@ -133,9 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/health":
             return self._send(200, b"ok")
         if url.path == "/status":
-            if not verify_stream_token(
-                self.server.secret, STATUS_SCOPE, query.get("token", [""])[0]
-            ):
+            if self.server.check_token(STATUS_SCOPE, query.get("token", [""])[0]) is None:
                 return self._send(HTTPStatus.FORBIDDEN, b"missing, invalid or expired token")
             now = time.time()
             body = json.dumps(
@@ -145,7 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) != 2 or parts[0] not in ("frame", "stream"):
             return self._send(404, b"not found")
         camera_id = parts[1].rsplit(".", 1)[0]
-        if not verify_stream_token(self.server.secret, camera_id, query.get("token", [""])[0]):
+        granted = self.server.check_token(camera_id, query.get("token", [""])[0])
+        if granted is None:
             return self._send(HTTPStatus.FORBIDDEN, b"missing, invalid or expired token")
         if parts[0] == "frame":
             frame = self.server.hub.latest(camera_id)
@@ -159,9 +245,9 @@ class _Handler(BaseHTTPRequestHandler):
             fps = float("nan")
         if not 0.5 <= fps <= 30.0:  # also rejects nan and inf
             return self._send(HTTPStatus.BAD_REQUEST, b"fps must be a number from 0.5 to 30")
-        self._stream(camera_id, fps)
+        self._stream(camera_id, fps, granted)
 
-    def _stream(self, camera_id: str, fps: float) -> None:
+    def _stream(self, camera_id: str, fps: float, granted: tuple[int, str]) -> None:
         """multipart/x-mixed-replace: one part per new frame, each with its capture time in
         ``X-Frame-Ts`` (epoch seconds) so the viewer can tell a frozen picture from a live one.
         """
@@ -178,6 +264,10 @@ class _Handler(BaseHTTPRequestHandler):
         seq = 0
         try:
             while not self.server.stopping.is_set():
+                # The token's life ends the stream: a link copied or left open after sign-out
+                # stops at its expiry (<= MAX_TOKEN_S), a signed-out session's at once.
+                if not self.server.still_granted(granted):
+                    break
                 frame = self.server.hub.wait_newer(camera_id, seq, timeout=IDLE_CHECK_S)
                 if frame is None:
                     if _peer_gone(self.connection):
@@ -208,15 +298,33 @@ class TileServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, hub: FrameHub, host: str = "127.0.0.1", port: int = 8503, secret: bytes | None = None
+        self,
+        hub: FrameHub,
+        host: str = "127.0.0.1",
+        port: int = 8503,
+        secret: bytes | None = None,
+        revoked_file: Path | None = None,
     ):
         super().__init__((host, port), _Handler)
         self.hub = hub
         self.secret = secret or stream_secret()
+        # Where the dashboard records sign-outs (dashboard/websession.py, same home).
+        self.revoked = RevokedSessions(revoked_file or storelens_home() / "sessions.revoked")
         self.stopping = threading.Event()
         self.count_lock = threading.Lock()
         self.viewers = 0  # open streams right now (tests and benchmarks read it)
         self.frames_sent = 0
+
+    def check_token(self, scope: str, token: str) -> tuple[int, str] | None:
+        """``(expires, tag)`` of a live token for ``scope`` whose session is not signed out."""
+        granted = _live_token(self.secret, scope, token)
+        if granted is None or not self.still_granted(granted):
+            return None
+        return granted
+
+    def still_granted(self, granted: tuple[int, str]) -> bool:
+        expires, tag = granted
+        return time.time() <= expires and tag not in self.revoked.tags()
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that vanished (flush on close, reset) is not worth a traceback."""

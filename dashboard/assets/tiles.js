@@ -7,6 +7,12 @@
 // frame carries its capture time (X-Frame-Ts), a tile turns grey with "no new frame for
 // N s" once frames stop, and a stalled or broken stream reconnects by itself.
 //
+// Tokens live at most a minute (issue 18, item 8): every options.renewMs the script trades
+// its ticket for fresh tokens (POST options.renewUrl, same origin, with the session cookie)
+// and, shortly before a stream's token expires, moves that stream to the new token without
+// greying the tile (the tile server ends a stream when its token expires). A refused
+// renewal (signed out, page closed elsewhere) stops renewing: the tiles end with their tokens.
+//
 // Called as StoreLensTiles(rootId, options) by the inline script that dashboard/tiles.py
 // writes next to the tile markup. Never write a less-than sign directly before a letter,
 // slash or "!" in this file: Streamlit's HTML sanitiser (DOMPurify) drops a script whose
@@ -60,7 +66,10 @@
       el,
       img: el.querySelector("img"),
       note: el.querySelector(".sl-note"),
+      camera: el.dataset.camera,
       url: el.dataset.stream,
+      openedUrl: null,
+      handover: false,
       ctrl: null,
       openedAt: 0,
       lastFrameAt: 0, // performance.now() of the last frame received
@@ -92,7 +101,48 @@
       t.el.dataset.frames = String(t.frames); // last: a test that sees the count sees the state
     }
 
+    // Epoch ms at which the token in a stream URL expires (token = expires.tag.mac).
+    function expiresAt(url) {
+      const m = /[?&]token=(\d+)\./.exec(url || "");
+      return m ? Number(m[1]) * 1000 : Infinity;
+    }
+
+    let renewing = Boolean(options.renewUrl && options.ticket);
+    let renewAt = performance.now() + options.renewMs;
+    let renewBusy = false;
+
+    async function renew() {
+      renewBusy = true;
+      try {
+        const response = await fetch(options.renewUrl, {
+          method: "POST",
+          credentials: "same-origin",
+          cache: "no-store",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ ticket: options.ticket }),
+        });
+        if (response.status === 403) {
+          renewing = false; // signed out: the streams end with their tokens
+          root.dataset.renewal = "refused";
+          return;
+        }
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        const tokens = (await response.json()).tokens || {};
+        for (const t of tiles) {
+          const token = tokens[t.camera];
+          if (token) t.url = t.url.replace(/([?&]token=)[^&]*/, "$1" + encodeURIComponent(token));
+        }
+        root.dataset.renewals = String(Number(root.dataset.renewals || 0) + 1);
+        renewAt = performance.now() + options.renewMs;
+      } catch (e) {
+        renewAt = performance.now() + 1000; // dashboard briefly away: try again soon
+      } finally {
+        renewBusy = false;
+      }
+    }
+
     async function pump(t, signal) {
+      t.openedUrl = t.url;
       const response = await fetch(t.url, { signal, cache: "no-store" });
       if (response.status === 403) {
         t.fatal = "tile link expired: reload the page";
@@ -132,11 +182,18 @@
         .catch(() => {})
         .finally(() => {
           ctrl.abort(); // also closes a stream that ended without an error
+          if (t.ctrl === ctrl) t.ctrl = null;
+          if (t.handover) {
+            // Moved to a renewed token on purpose: open the new stream at once, the
+            // picture stays live.
+            t.handover = false;
+            t.nextTryAt = performance.now();
+            return;
+          }
           // A closed or reset stream (e.g. the pipeline was killed) cannot deliver another
           // frame: say so at once instead of waiting for the stale threshold.
           t.broken = true;
           paint(t, performance.now());
-          if (t.ctrl === ctrl) t.ctrl = null;
           t.nextTryAt = performance.now() + t.backoffMs;
           t.backoffMs = Math.min(t.backoffMs * 2, 5000);
         });
@@ -186,9 +243,16 @@
         return;
       }
       const now = performance.now();
+      if (renewing && !renewBusy && now >= renewAt) renew();
       for (const t of tiles) {
         const age = paint(t, now);
         if (t.fatal) continue;
+        // The stream's token expires within 3 s and a renewed one is here: switch now.
+        const left = expiresAt(t.openedUrl) - Date.now();
+        if (t.ctrl && !t.handover && t.url !== t.openedUrl && left <= 3000) {
+          t.handover = true;
+          t.ctrl.abort();
+        }
         // A stream that delivers nothing for a while is dropped and opened again: after a
         // pipeline restart the old connection is dead but may never report an error.
         if (t.ctrl && age > reconnectMs && now - t.openedAt > reconnectMs) t.ctrl.abort();

@@ -20,8 +20,8 @@ from storelens.dashboard.services import (
     tile_base_url,
     tile_status,
 )
-from storelens.dashboard.session import data_errors, page_context
-from storelens.dashboard.tiles import Tile, stream_url, tile_grid_html
+from storelens.dashboard.session import data_errors, page_context, tile_renewal_ticket
+from storelens.dashboard.tiles import Tile, stream_url, tile_grid_html, token_lifetime_s
 from storelens.data import kpi
 from storelens.data.errors import DataError
 from storelens.detectors.stream import sign_stream_token, stream_secret
@@ -30,7 +30,6 @@ from storelens.detectors.stream import sign_stream_token, stream_secret
 # its own (a DuckDB read each time); status badges are one small JSON GET.
 STATUS_REFRESH_S = 2.0
 ALERT_REFRESH_S = 5.0
-TOKEN_TTL_S = 3600
 ctx = page_context()
 flt = filter_bar(ctx.allowed_stores(), dates=False, granularity=False)
 st.title("Live")
@@ -82,20 +81,28 @@ with tiles:
     else:
         _log_views(live_ids)
         secret = stream_secret()
-        # Tokens expire on a 10-minute grid, so reruns within that window produce the same
-        # markup and the tiles keep their streams instead of reconnecting on every click.
-        now_s = int(time.time())
-        ttl = TOKEN_TTL_S + (600 - now_s % 600)
+        # Tokens live at most a minute (issue 18, item 8): the tile script trades the
+        # ticket for fresh ones while this session stays signed in; sign-out ends them.
+        lifetime = token_lifetime_s()
+        ticket, tag = tile_renewal_ticket(live_ids)
+        now_s = time.time()
         grid = [
             Tile(
                 camera_id,
                 streaming[camera_id]["name"],
-                stream_url(base, camera_id, sign_stream_token(secret, camera_id, ttl_s=ttl)),
+                stream_url(
+                    base,
+                    camera_id,
+                    sign_stream_token(secret, camera_id, ttl_s=lifetime, tag=tag, now=now_s),
+                ),
             )
             for camera_id in live_ids
         ]
         per_row = 1 if len(live_ids) == 1 else 2 if len(live_ids) <= 4 else 3
-        st.html(tile_grid_html(grid, per_row, store_tz), unsafe_allow_javascript=True)
+        st.html(
+            tile_grid_html(grid, per_row, store_tz, ticket=ticket, lifetime_s=lifetime),
+            unsafe_allow_javascript=True,
+        )
 
 
 @st.fragment(run_every=STATUS_REFRESH_S)

@@ -41,13 +41,13 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def _with_faces_flag(token: str) -> str:
     """The token format before issue 13 carried a faces bit; no such grant exists now."""
-    expires, mac = token.split(".")
-    return f"{expires}.1.{mac}"
+    expires, tag, mac = token.split(".")
+    return f"{expires}.1.{tag}.{mac}"
 
 
 def _later(token: str) -> str:
-    expires, mac = token.split(".")
-    return f"{int(expires) + 86_400}.{mac}"
+    expires, tag, mac = token.split(".")
+    return f"{int(expires) + 86_400}.{tag}.{mac}"
 
 
 FORGERIES = {
