@@ -46,6 +46,15 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option("--store", help="store id (repeatable; default: all)")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
+        min_group: Annotated[
+            int,
+            typer.Option(
+                "--min-group",
+                min=1,
+                help="expression cells with fewer readable tracks are not published "
+                "(the store's privacy.min_group_size)",
+            ),
+        ] = 5,
     ) -> None:
         """Publish everything not yet published (a second run writes nothing)."""
         from storelens.data.errors import DataError
@@ -53,7 +62,9 @@ def register(app: typer.Typer) -> None:
         from storelens.kernel.paths import default_db_path
 
         try:
-            summary = publish_db(db or default_db_path(), open_lake(lake), store or None)
+            summary = publish_db(
+                db or default_db_path(), open_lake(lake), store or None, min_group=min_group
+            )
         except DataError as exc:
             _fail(str(exc))
             return

@@ -166,7 +166,8 @@ def run_pipeline(
     tiles.start()
     from storelens.data.lake import loop_from_env
 
-    lake_loop = loop_from_env(writer.cursor)  # chain mode: publish to the lake in the background
+    # chain mode: publish to the lake in the background, cells under the minimum group suppressed
+    lake_loop = loop_from_env(writer.cursor, config.privacy.min_group_size)
     runner = Runner(config, writer, hub)
     # Alerts raised before this start stay raised: no re-fire for the same situation.
     resume_alerts(writer, {cid: p.alert_rules for cid, p in runner.pipelines.items()})

@@ -137,6 +137,82 @@ TABLES: dict[str, tuple[str, str]] = {
 HOURLY_TABLES = ("hourly_traffic", "hourly_zone", "hourly_sales", "hourly_staff")
 DAILY_TABLES = ("daily_store", "daily_zone")
 
+# ------------------------------------------------------------------------ the minimum group
+#
+# The dashboards hide satisfaction where fewer than the minimum group of tracks was read;
+# the lake must not hold those cells either (issue 18 item 7: 2,579 zone-hours of 1-4
+# tracks went out). Before a row leaves the store, its expression columns (the readable
+# track count and the expected satisfied / neutral / frustrated counts, which for one or
+# two shoppers are their faces' readings) are **suppressed**: NULL, with
+# ``readable_under_minimum`` = true saying why. Suppression rather than merging into a
+# coarser cell because
+#
+# - the grains are a hierarchy the lake publishes all of (hour -> day, zone -> store):
+#   a merged coarse cell next to its shown fine cells gives the small cell back by
+#   subtraction, so merging is only safe with complementary suppression anyway;
+# - the rest of the row (visitors, sales, dwell, queue) stays at its grain, so HQ's
+#   traffic and sales KPIs do not change, and the KPI code needs no new grain: a null
+#   is skipped by every sum, and ``data.kpi.satisfaction_exprs`` already hides a figure
+#   under the minimum group.
+#
+# The daily rows are derived from the hourly ones by the rollup (a day is the sum of its
+# hours), so a daily cell published as is would give a suppressed hour back as "day minus
+# the shown hours". The daily expression columns are therefore published as the sum of
+# the day's *shown* hourly cells (each >= the minimum group, so the sum is 0 or >= it), and
+# suppressed where that is under the minimum: hour and day KPIs read from the lake agree,
+# and no difference of published cells isolates fewer than the minimum group of tracks.
+# The store-level and zone-level rows are suppressed each on its own count (zones overlap
+# and do not cover the store, so no sum of zones equals the store).
+#
+# Not suppressed: per-track timings (dwell, queue waits) and counts of people, which carry
+# no reading of a face; the store-local database keeps the full rows for its own pages.
+
+EXPRESSION_COLUMNS = ("tracks_readable", "satisfied", "neutral", "frustrated")
+UNDER_MINIMUM = "readable_under_minimum"
+_SUPPRESSED_FROM = {  # lake table -> the hourly table its expression columns come from
+    "hourly_traffic": None,
+    "hourly_zone": None,
+    "daily_store": "hourly_traffic",
+    "daily_zone": "hourly_zone",
+}
+
+
+SUPPRESSED_TABLES = tuple(_SUPPRESSED_FROM)
+
+
+def _check_min_group(min_group: int) -> int:
+    if isinstance(min_group, bool) or not isinstance(min_group, int) or min_group < 1:
+        raise InvalidParams(f"min_group must be a whole number >= 1, got {min_group!r}")
+    return min_group
+
+
+def table_sql(table: str, min_group: int = kpi.MIN_GROUP) -> str:
+    """The SQL of what goes to the lake for ``table`` (one store, ``$store``): the
+    rollup's rows with expression cells under ``min_group`` readable tracks suppressed."""
+    _, sql = TABLES[table]
+    m = _check_min_group(min_group)
+    source = _SUPPRESSED_FROM.get(table, "")
+    if source == "":
+        return sql  # no expression columns
+    if source is None:  # hourly: each cell on its own count
+        shown = f"tracks_readable >= {m}"
+        cells = ", ".join(f"CASE WHEN {shown} THEN {c} END AS {c}" for c in EXPRESSION_COLUMNS)
+        return f"SELECT * REPLACE ({cells}), NOT ({shown}) AS {UNDER_MINIMUM} FROM ({sql})"
+    zone = ", zone" if table == "daily_zone" else ""
+    sums = ", ".join(
+        f"sum({c}) FILTER (WHERE tracks_readable >= {m})"
+        + ("::BIGINT" if c == "tracks_readable" else "")
+        + f" AS {c}"
+        for c in EXPRESSION_COLUMNS
+    )
+    shown = f"s.tracks_readable >= {m}"
+    cells = ", ".join(f"CASE WHEN {shown} THEN s.{c} END AS {c}" for c in EXPRESSION_COLUMNS)
+    on = "s.day = d.day" + (" AND s.zone = d.zone" if zone else "")
+    return f"""WITH s AS (SELECT CAST(local_hour AS DATE) AS day{zone}, {sums}
+                FROM {source} WHERE store_id = $store GROUP BY ALL)
+        SELECT d.* REPLACE ({cells}), coalesce({shown}, false) = false AS {UNDER_MINIMUM}
+        FROM ({sql}) d LEFT JOIN s ON {on}"""
+
 
 # ------------------------------------------------------------------------ the lake
 
@@ -395,7 +471,7 @@ def _columns(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
 
 
 def fingerprints(
-    con: duckdb.DuckDBPyConnection, table: str, store_id: str
+    con: duckdb.DuckDBPyConnection, table: str, store_id: str, min_group: int = kpi.MIN_GROUP
 ) -> dict[str, tuple[str, date]]:
     """{partition: (fingerprint, last local day)} of one table for one store.
 
@@ -403,7 +479,7 @@ def fingerprints(
     (DuckDB's hash may change between DuckDB versions: then everything is republished
     once, which is harmless.)
     """
-    _, sql = TABLES[table]
+    sql = table_sql(table, min_group)
     cols = [c for c in _columns(con, f"({sql})") if c not in ("part", "last_day")]
     row_hash = "hash(" + ", ".join(f'"{c}"' for c in cols) + ")"
     rows = con.execute(
@@ -415,11 +491,15 @@ def fingerprints(
 
 
 def _partition_tables(
-    con: duckdb.DuckDBPyConnection, table: str, store_id: str, parts: list[str]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    store_id: str,
+    parts: list[str],
+    min_group: int = kpi.MIN_GROUP,
 ) -> dict[str, pa.Table]:
     """The rows of several partitions of one table in one query (a query per object cost
     ~8 ms of the store's CPU, measured), split by partition, each sorted by its key."""
-    _, sql = TABLES[table]
+    sql = table_sql(table, min_group)
     order = "hour" if table not in DAILY_TABLES else "day"
     extra = ", zone" if table in ("hourly_zone", "daily_zone") else ""
     extra += ", camera_id" if table == "camera_health" else ""
@@ -514,8 +594,10 @@ def publish_store(
     store_id: str,
     state_every: int = 50,
     stop: threading.Event | None = None,
+    min_group: int = kpi.MIN_GROUP,
 ) -> StorePublish:
-    """Publish every partition of one store whose fingerprint changed, oldest first.
+    """Publish every partition of one store whose fingerprint changed, oldest first;
+    expression cells under ``min_group`` readable tracks are suppressed (:func:`table_sql`).
 
     With ``stop`` set midway, the fingerprints written so far are saved and the manifest
     is left as it was (the next round goes on from there)."""
@@ -550,7 +632,7 @@ def publish_store(
     todo: list[tuple[date, str, str, str]] = []
     result = StorePublish(store_id)
     for table, (part_key, _) in TABLES.items():
-        for part, (fp, last_day) in fingerprints(con, table, store_id).items():
+        for part, (fp, last_day) in fingerprints(con, table, store_id, min_group).items():
             key = lake.data_key(table, region, store_id, part_key, part)
             if done.get(key) == fp:
                 result.unchanged += 1
@@ -561,7 +643,7 @@ def publish_store(
     for table in TABLES:
         parts = [p for _, t, p, _ in todo if t == table]
         if parts:
-            rows_by_part[table] = _partition_tables(con, table, store_id, parts)
+            rows_by_part[table] = _partition_tables(con, table, store_id, parts, min_group)
     for i, (_, table, part, fp) in enumerate(todo, start=1):
         if stop is not None and stop.is_set():
             save_state()
@@ -579,6 +661,7 @@ def publish_store(
             save_state()
     manifest_old = lake.read_json(lake.manifest_key(store_id)) or {}
     manifest = _manifest(con, store, int(manifest_old.get("version", 0)) + 1)
+    manifest["min_group"] = min_group  # expression cells under it are not in the lake
     result.newest_hour = manifest["newest_hour"]
     result.missing_hours = manifest["missing_hours_total"]
     changed_catalog = manifest_old.get("store") != json.loads(json.dumps(store, default=str))
@@ -607,6 +690,7 @@ def publish(
     stores: list[str] | None = None,
     stop: threading.Event | None = None,
     skip_refused: dict[str, str] | None = None,
+    min_group: int = kpi.MIN_GROUP,
 ) -> PublishSummary:
     """Publish ``stores`` (default: every store in the database) to ``lake``.
 
@@ -620,7 +704,7 @@ def publish(
         if stop is not None and stop.is_set():
             break
         try:
-            summary.stores.append(publish_store(con, lake, sid, stop=stop))
+            summary.stores.append(publish_store(con, lake, sid, stop=stop, min_group=min_group))
         except LakeAccessDenied as exc:
             if skip_refused is None:
                 raise
@@ -631,7 +715,12 @@ def publish(
     return summary
 
 
-def publish_db(db_path: str | Path, lake: Lake, stores: list[str] | None = None) -> PublishSummary:
+def publish_db(
+    db_path: str | Path,
+    lake: Lake,
+    stores: list[str] | None = None,
+    min_group: int = kpi.MIN_GROUP,
+) -> PublishSummary:
     """Publish from a DuckDB file no pipeline holds (the CLI; the pipeline publishes itself)."""
     from storelens.data.db import open_database
     from storelens.data.errors import DatabaseLocked
@@ -644,7 +733,7 @@ def publish_db(db_path: str | Path, lake: Lake, stores: list[str] | None = None)
             "`storelens up --lake URL` (or STORELENS_LAKE)."
         ) from exc
     try:
-        return publish(con, lake, stores)
+        return publish(con, lake, stores, min_group=min_group)
     finally:
         con.close()
 
@@ -720,8 +809,10 @@ class PublishLoop:
         interval_s: float = 60.0,
         base_s: float = 2.0,
         max_s: float = 300.0,
+        min_group: int = kpi.MIN_GROUP,
     ) -> None:
         self.connect, self.lake, self.stores = connect, lake, stores
+        self.min_group = _check_min_group(min_group)
         self.interval_s, self.base_s, self.max_s = interval_s, base_s, max_s
         self.failures = 0
         self.rounds = 0
@@ -751,7 +842,12 @@ class PublishLoop:
         con = self.connect()
         try:
             summary = publish(
-                con, self.lake, self.stores, stop=self._stop, skip_refused=self.refused
+                con,
+                self.lake,
+                self.stores,
+                stop=self._stop,
+                skip_refused=self.refused,
+                min_group=self.min_group,
             )
         except (LakeUnavailable, OSError) as exc:
             self.failures += 1
@@ -894,9 +990,12 @@ def daily_kpis_duckdb(lake: Lake) -> pa.Table:
     return plain_arrow(daily_kpi_table(summed))
 
 
-def loop_from_env(connect: Callable[[], duckdb.DuckDBPyConnection]) -> PublishLoop | None:
+def loop_from_env(
+    connect: Callable[[], duckdb.DuckDBPyConnection], min_group: int = kpi.MIN_GROUP
+) -> PublishLoop | None:
     """The pipeline's publisher when ``STORELENS_LAKE`` is set (``storelens up --lake``):
-    every store in its database, every ``STORELENS_LAKE_INTERVAL_S`` seconds (default 60)."""
+    every store in its database, every ``STORELENS_LAKE_INTERVAL_S`` seconds (default 60),
+    with the store's minimum group (``privacy.min_group_size``)."""
     url = default_lake_url()
     if not url:
         return None
@@ -909,7 +1008,7 @@ def loop_from_env(connect: Callable[[], duckdb.DuckDBPyConnection]) -> PublishLo
         ) from None
     if not 1 <= interval <= 86400:
         raise InvalidParams(f"STORELENS_LAKE_INTERVAL_S={raw}: must be between 1 and 86400")
-    return PublishLoop(connect, open_lake(url), interval_s=interval).start()
+    return PublishLoop(connect, open_lake(url), interval_s=interval, min_group=min_group).start()
 
 
 def weekly_kpis_duckdb(lake: Lake) -> pa.Table:

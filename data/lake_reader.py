@@ -39,7 +39,10 @@ from storelens.data.db import apply_migrations
 from storelens.data.errors import DataError
 from storelens.data.lake import (
     DAILY_TABLES,
+    EXPRESSION_COLUMNS,
     HOURLY_TABLES,
+    SUPPRESSED_TABLES,
+    UNDER_MINIMUM,
     Lake,
     open_lake,
     read_manifests,
@@ -94,6 +97,13 @@ class LakeReader:
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET TimeZone = 'UTC'")
         apply_migrations(self._con)  # the store schema: every named query finds its tables
+        # The lake's expression cells under the store's minimum group are NULL (suppressed
+        # before publishing, data.lake.table_sql): every sum skips them and the KPIs show
+        # no satisfaction there, as for a group under the minimum on the store's own pages.
+        for table in SUPPRESSED_TABLES:
+            for column in EXPRESSION_COLUMNS:
+                self._con.execute(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL")
+            self._con.execute(f"ALTER TABLE {table} ADD COLUMN {UNDER_MINIMUM} BOOLEAN")
         self._lock = threading.RLock()
         self._manifests: dict[str, dict[str, Any]] = {}
         # (table, store) -> (manifest version, partitions loaded; None = all of them)
