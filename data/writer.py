@@ -446,7 +446,7 @@ class Writer:
             if item.transactional:
                 con.execute("BEGIN TRANSACTION")
             try:
-                result = item.fn(con)
+                result = _detached(item.fn(con))
                 if item.transactional:
                     con.execute("COMMIT")
             except BaseException:
@@ -542,6 +542,20 @@ class Writer:
         self.stats.batches_duplicate += duplicates
         self.stats.rows_committed += row_total
         self.stats.last_commit_ts = time.time()
+
+
+def _detached(result: T) -> T:
+    """What an admin call may hand back to its caller's thread: never the writer's own
+    connection or a lazy relation on it. ``con.execute(...)`` returns the connection and
+    ``con.sql(...)`` a relation bound to it; the caller fetching from either runs on the
+    writer's connection from another thread, and DuckDB 2 refuses one of the two calls
+    ("connection is busy with another call": the rollup failed in CI, issue 18 item 12).
+    A relation is read here, on the writer thread, into an Arrow table."""
+    if isinstance(result, duckdb.DuckDBPyConnection):
+        return None  # type: ignore[return-value]
+    if isinstance(result, duckdb.DuckDBPyRelation):
+        return result.to_arrow_table()  # type: ignore[return-value]
+    return result
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
