@@ -8,7 +8,7 @@ import urllib.request
 
 import streamlit as st
 from storelens.dashboard.launcher import read_services
-from storelens.dashboard.tiles import browser_tile_base
+from storelens.dashboard.tiles import TILE_PATH_HEADER, browser_tile_base
 from storelens.data.reader import CachedReader, QueryCache, open_reader
 from storelens.kernel.paths import default_db_path
 
@@ -34,11 +34,13 @@ def clear_query_cache() -> None:
 
 
 def tile_base_url() -> str | None:
-    """The tile server as the *browser* can reach it: same host the page came from."""
+    """The tile server as the *browser* can reach it: same host the page came from, or
+    the TLS proxy's tile path on the page's own origin."""
     tiles = read_services().get("tiles")
     if not tiles:
         return None
-    return browser_tile_base(tiles, st.context.headers.get("Host"))
+    headers = st.context.headers
+    return browser_tile_base(tiles, headers.get("Host"), headers.get(TILE_PATH_HEADER))
 
 
 def pipeline_store() -> str | None:

@@ -127,14 +127,27 @@ class Tile:
     stream_url: str  # signed, absolute URL of the camera's MJPEG stream
 
 
-def browser_tile_base(published: str, host_header: str | None) -> str:
-    """The tile server as the *browser* reaches it (issue 18, item 2).
+# Set by the TLS reverse proxy (docs/nginx-storelens.conf) on requests to the dashboard:
+# the path under which the same proxy serves the tile server, on the dashboard's origin.
+TILE_PATH_HEADER = "X-StoreLens-Tile-Path"
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9_\-/]{0,63}")
 
+
+def browser_tile_base(
+    published: str, host_header: str | None, proxied_path: str | None = None
+) -> str:
+    """The tile server as the *browser* reaches it (issue 18, items 2 and 8).
+
+    Behind the TLS proxy (``proxied_path``, from :data:`TILE_PATH_HEADER`, e.g. ``/tiles``)
+    the tiles come from the page's own origin and scheme: a relative base. Otherwise
     ``published`` is where the pipeline says its tile server listens, as reached from this
     machine (``http://127.0.0.1:PORT``); the browser must use the host it reached the
     dashboard by (a tablet: ``http://192.168.1.20:8501`` -> ``http://192.168.1.20:PORT``),
     taken from the request's ``Host`` header, IPv6 brackets kept. No header: ``localhost``.
+    A header value that is not a plain path (a client's own invention) is ignored.
     """
+    if proxied_path and _SAFE_PATH.fullmatch(proxied_path) and "//" not in proxied_path:
+        return proxied_path.rstrip("/")
     port = urlsplit(published).port
     host = "localhost"
     if host_header:

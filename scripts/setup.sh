@@ -19,9 +19,10 @@ if [[ $want_test == 1 ]]; then
   # chromium: browser tests. ffmpeg + GStreamer RTSP server: real RTSP streams in tests.
   # opencv-doc: vtest.avi, more real footage (pedestrians).
   # openjdk-17-jre-headless: the chain-wide Spark job (pyspark) in tests.
+  # nginx-light: the TLS reverse proxy of docs/nginx-storelens.conf, run by its test.
   for p in chromium ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav \
-           openjdk-17-jre-headless opencv-doc; do need_pkg "$p"; done
+           openjdk-17-jre-headless opencv-doc nginx-light; do need_pkg "$p"; done
 fi
 if (( ${#apt_missing[@]} )); then
   echo "setup: apt-get install ${apt_missing[*]}"
