@@ -164,6 +164,11 @@ DAILY_TABLES = ("daily_store", "daily_zone")
 # The store-level and zone-level rows are suppressed each on its own count (zones overlap
 # and do not cover the store, so no sum of zones equals the store).
 #
+# Alert counts: a "frustrated" alert is one shopper's expression reading (detectors/
+# alerts.py raises it per track), so an hour's count of frustrated alerts under the
+# minimum group is suppressed the same way (null ``alerts`` and ``acknowledged``,
+# ``readable_under_minimum``); the other kinds (queue waits, cameras) read no face.
+#
 # Not suppressed: per-track timings (dwell, queue waits) and counts of people, which carry
 # no reading of a face; the store-local database keeps the full rows for its own pages.
 
@@ -175,9 +180,11 @@ _SUPPRESSED_FROM = {  # lake table -> the hourly table its expression columns co
     "daily_store": "hourly_traffic",
     "daily_zone": "hourly_zone",
 }
+EXPRESSION_ALERT_KINDS = "kind LIKE 'frustrated%'"
 
 
 SUPPRESSED_TABLES = tuple(_SUPPRESSED_FROM)
+_ALERT_COUNTS = ("alerts", "acknowledged")
 
 
 def _check_min_group(min_group: int) -> int:
@@ -191,6 +198,10 @@ def table_sql(table: str, min_group: int = kpi.MIN_GROUP) -> str:
     rollup's rows with expression cells under ``min_group`` readable tracks suppressed."""
     _, sql = TABLES[table]
     m = _check_min_group(min_group)
+    if table == "alert_counts":
+        hidden = f"({EXPRESSION_ALERT_KINDS} AND alerts < {m})"
+        cells = ", ".join(f"CASE WHEN NOT {hidden} THEN {c} END AS {c}" for c in _ALERT_COUNTS)
+        return f"SELECT * REPLACE ({cells}), {hidden} AS {UNDER_MINIMUM} FROM ({sql})"
     source = _SUPPRESSED_FROM.get(table, "")
     if source == "":
         return sql  # no expression columns

@@ -495,9 +495,12 @@ def test_alert_counts_and_camera_health_are_published_as_aggregates(tmp_path: Pa
     alerts = pq.read_table(
         root / "table=alert_counts/region=West/store_id=h1/date=2026-03-02/part-0.parquet"
     ).to_pylist()
-    assert [(a["kind"], a["alerts"], a["acknowledged"]) for a in alerts] == [
-        ("frustrated_shopper", 1, 0),
-        ("queue_wait", 2, 1),
+    # One frustrated shopper is one face's reading: under the minimum group, not published.
+    assert [
+        (a["kind"], a["alerts"], a["acknowledged"], a["readable_under_minimum"]) for a in alerts
+    ] == [
+        ("frustrated_shopper", None, None, True),
+        ("queue_wait", 2, 1, False),
     ]
     assert "detail" not in alerts[0]  # the free text stays in the store
     health = pq.read_table(
