@@ -135,7 +135,8 @@
         root.dataset.renewals = String(Number(root.dataset.renewals || 0) + 1);
         renewAt = performance.now() + options.renewMs;
       } catch (e) {
-        renewAt = performance.now() + 1000; // dashboard briefly away: try again soon
+        // Dashboard briefly away: try again soon, but never hammer it.
+        renewAt = performance.now() + Math.min(options.renewMs, 5000);
       } finally {
         renewBusy = false;
       }
@@ -145,6 +146,12 @@
       t.openedUrl = t.url;
       const response = await fetch(t.url, { signal, cache: "no-store" });
       if (response.status === 403) {
+        if (renewing) {
+          // Expired while the tab slept (timers are throttled in background tabs): fetch
+          // fresh tokens now and reconnect with them.
+          renewAt = 0;
+          throw new Error("token expired");
+        }
         t.fatal = "tile link expired: reload the page";
         return;
       }

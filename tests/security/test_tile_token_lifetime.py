@@ -169,3 +169,46 @@ def test_sign_out_cuts_the_open_stream_and_refuses_the_token(
     poll(lambda: survivor.received > before + 10_000, "the other session still streams")
     assert survivor.ended_at is None
     survivor.response.close()
+
+
+def test_renewal_ticket_works_only_while_signed_in() -> None:
+    from storelens.dashboard.tiles import TICKET_IDLE_S, TileRenewals
+
+    clock = [1000.0]
+    signed_in = [True]
+    renewals = TileRenewals(clock=lambda: clock[0])
+    ticket = renewals.issue(["door"], "abc", lambda: signed_in[0])
+    tokens = renewals.renew(ticket, SECRET, 60)
+    assert tokens is not None and set(tokens) == {"door"}  # only the page's cameras
+    assert tokens["door"].split(".")[1] == "abc"  # still bound to the session
+    assert verify_stream_token(SECRET, "door", tokens["door"])
+    assert renewals.renew("a-guessed-ticket", SECRET, 60) is None
+    signed_in[0] = False  # the browser session signed out or closed
+    assert renewals.renew(ticket, SECRET, 60) is None
+    signed_in[0] = True
+    assert renewals.renew(ticket, SECRET, 60) is None  # once refused, for good
+    other = renewals.issue(["door"], "abc", lambda: True)
+    renewals.revoke([other])  # what sign-out does with the session's tickets
+    assert renewals.peek_tag(other) is None and renewals.renew(other, SECRET, 60) is None
+    idle = renewals.issue(["door"], "abc", lambda: True)
+    clock[0] += TICKET_IDLE_S  # a page closed long ago
+    assert renewals.renew(idle, SECRET, 60) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("/tiles", "/tiles"),
+        ("/tiles/", "/tiles"),
+        (None, "http://store-pc:8503"),
+        ("//evil.example", "http://store-pc:8503"),  # a client's own header: not a path
+        ("https://evil.example/tiles", "http://store-pc:8503"),
+        ("/tiles?x=<script>", "http://store-pc:8503"),
+    ],
+)
+def test_tile_base_behind_the_proxy_is_a_same_origin_path(
+    header: str | None, expected: str
+) -> None:
+    from storelens.dashboard.tiles import browser_tile_base
+
+    assert browser_tile_base("http://127.0.0.1:8503", "store-pc:8501", header) == expected
