@@ -102,7 +102,7 @@ look displeased to a model trained on photos, so **"frustrated" means a shopper 
 visibly more displeased than their own resting face** (the first readings of each track):
 someone already displeased when first seen reads neutral until it gets worse, and the
 frustrated alert fires on that change. On the camera footage we have, calm shoppers are
-read as frustrated rarely (table below); no footage we have shows a frustrated or grinning
+read as frustrated rarely (camera table above); no footage we have shows a frustrated or grinning
 shopper, so how well frustration and smiles are caught *on camera* is not measured yet:
 check it on your own footage with `storelens evaluate expressions --clip CLIP --tracks
 LABELS.csv`. Faces under the minimum size, and unsure readings, are not counted. Below
