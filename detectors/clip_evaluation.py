@@ -139,33 +139,50 @@ def _holds(person_xyxy: np.ndarray, face: tuple[float, float, float, float]) -> 
 
 def evaluate_clip(clip: Path, labels: list[TrackLabel], reader: str) -> dict[str, Any]:
     """Run ``clip`` through the camera pipeline and score its readings against ``labels``."""
-    from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
     from storelens.detectors.sources import open_source
-    from storelens.kernel.config import CameraConfig, StoreLensConfig
 
+    # Frames are analysed as they are decoded, never kept: a long HD clip would not fit.
     source = open_source(str(clip), realtime=False, loop=False)
-    frames: list[np.ndarray] = []
     try:
-        while (image := source.read()) is not None:
-            frames.append(image)
+        first = source.read()
+        if first is None:
+            raise LabelsError(f"{clip}: no frames could be read; is it a video or GIF?")
         fps = source.fps if source.fps and source.fps > 0 else 10.0
+        h, w = first.shape[:2]
+        for label in labels:
+            x1, y1, x2, y2 = label.box
+            if x1 < 0 or y1 < 0 or x2 > w or y2 > h:
+                raise LabelsError(
+                    f"line {label.line}: box {label.box} reaches outside the {w}x{h} frame; "
+                    "use the clip's own pixel coordinates"
+                )
+        anchored, ms, n_frames = _analyse(source, first, fps, clip, labels, reader)
     finally:
         source.close()
-    if not frames:
-        raise LabelsError(f"{clip}: no frames could be read; is it a video or GIF?")
-    h, w = frames[0].shape[:2]
     for label in labels:
-        if label.last_frame >= len(frames):
+        if label.last_frame >= n_frames:
             raise LabelsError(
                 f"line {label.line}: frames {label.first_frame}..{label.last_frame}, but "
-                f"{clip} has {len(frames)} frames (0..{len(frames) - 1}); fix last_frame"
+                f"{clip} has {n_frames} frames (0..{n_frames - 1}); fix last_frame"
             )
-        x1, y1, x2, y2 = label.box
-        if x1 < 0 or y1 < 0 or x2 > w or y2 > h:
-            raise LabelsError(
-                f"line {label.line}: box {label.box} reaches outside the {w}x{h} frame; "
-                "use the clip's own pixel coordinates"
-            )
+    unanchored = [a.label for a in anchored if a.product_track is None]
+    if unanchored:
+        first_label = unanchored[0]
+        raise LabelsError(
+            f"line {first_label.line}: no person track holds the face box {first_label.box} "
+            f"within frames {first_label.first_frame}..{first_label.first_frame + ANCHOR_FRAMES - 1}"
+            f" (unknown track {first_label.track!r}); check the box is that person's face at "
+            "first_frame"
+        )
+    return _report(clip, anchored, reader, ms)
+
+
+def _analyse(
+    source: Any, first: np.ndarray, fps: float, clip: Path, labels: list[TrackLabel], reader: str
+) -> tuple[list[_Anchored], list[float], int]:
+    """Every frame through the camera pipeline; each label's readings; frames seen."""
+    from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
+    from storelens.kernel.config import CameraConfig, StoreLensConfig
 
     options = PipelineOptions(
         workers=1,
@@ -182,7 +199,8 @@ def evaluate_clip(clip: Path, labels: list[TrackLabel], reader: str) -> dict[str
     ms: list[float] = []
     try:
         pipeline = CameraPipeline(camera, models, options)
-        for index, image in enumerate(frames):
+        index, image = 0, first
+        while image is not None:
             started = time.perf_counter()
             result = pipeline.analyse(Frame("evaluate", index / fps, index, image))
             if result.readings:
@@ -221,18 +239,11 @@ def evaluate_clip(clip: Path, labels: list[TrackLabel], reader: str) -> dict[str
                             ),
                         }
                     )
+            index += 1
+            image = source.read()
     finally:
         models.close()
-
-    unanchored = [a.label for a in anchored if a.product_track is None]
-    if unanchored:
-        first = unanchored[0]
-        raise LabelsError(
-            f"line {first.line}: no person track holds the face box {first.box} within frames "
-            f"{first.first_frame}..{first.first_frame + ANCHOR_FRAMES - 1} (unknown track "
-            f"{first.track!r}); check the box is that person's face at first_frame"
-        )
-    return _report(clip, anchored, reader, ms)
+    return anchored, ms, index
 
 
 def _anchor(

@@ -213,16 +213,6 @@ def reading(valence: Valence, p_sat: float, p_neu: float, p_fru: float) -> Expre
     return ExpressionReading(str(valence), valence, max(p_sat, p_neu, p_fru), scores, "test")
 
 
-class _Rebaser:
-    """A reader's rebase with the shipped head's decision (weights, threshold)."""
-
-    def __init__(self, reader: LearnedValenceReader) -> None:
-        self.reader = reader
-
-    def __call__(self, r: ExpressionReading, resting: float) -> ExpressionReading:
-        return self.reader.rebase(r, resting)
-
-
 @pytest.fixture(scope="module")
 def learned_reader():
     with LearnedValenceReader() as reader:
@@ -245,7 +235,7 @@ def learned_reader():
     ],
 )
 def test_resting_face_reads_change_not_look(learned_reader, history, expected_last):
-    resting = RestingFace(rebase=_Rebaser(learned_reader))
+    resting = RestingFace(rebase=learned_reader.rebase)
     out = None
     for p in history:
         top = (Valence.SATISFIED, Valence.NEUTRAL, Valence.FRUSTRATED)[int(np.argmax(p))]
@@ -254,7 +244,7 @@ def test_resting_face_reads_change_not_look(learned_reader, history, expected_la
 
 
 def test_resting_face_is_per_track_and_forgets(learned_reader):
-    resting = RestingFace(rebase=_Rebaser(learned_reader))
+    resting = RestingFace(rebase=learned_reader.rebase)
     for _ in range(3):
         resting.update(1, reading(Valence.FRUSTRATED, 0.05, 0.15, 0.8))
     # Track 2 rests calm; the same displeased face on it is a change.
