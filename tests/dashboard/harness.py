@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import cv2
@@ -118,6 +118,66 @@ class SyntheticTiles:
         self._stop.set()
         self._thread.join(timeout=5)
         self.server.stop()
+
+
+@contextlib.contextmanager
+def fed_tile_server(
+    secret: bytes, frame_bytes: int, every_s: float, **server_options: object
+) -> Iterator[TileServer]:
+    """A real tile server on a free loopback port, its hub fed camera "door" with a frame
+    of ``frame_bytes`` every ``every_s`` seconds until the block ends."""
+    hub = FrameHub()
+    server = TileServer(hub, "127.0.0.1", 0, secret=secret, **server_options).start()
+    stop = threading.Event()
+
+    def feed() -> None:
+        n = 0
+        while not stop.wait(every_s):
+            n += 1
+            hub.publish("door", time.time(), bytes([n % 256]) * frame_bytes)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        feeder.join(5)
+        server.stop()
+
+
+def browser_dashboard_files(
+    root: Path, master: Path, cameras: list[str], users: Mapping[str, tuple[str, str | None]]
+) -> tuple[Path, Path, Path]:
+    """What a browser test's dashboard reads: (database, home, secrets.toml) under ``root``.
+
+    The database is a copy of the golden one (``master``) with ``cameras[1:]`` added to
+    store s1 (the golden database has the first); ``home`` is an empty 0700 folder;
+    ``users`` maps a user name to ``(role, store or None)`` and the password
+    ``<name>-pw``.
+    """
+    import duckdb
+    from storelens.dashboard.auth import hash_password
+    from storelens.data.catalog import upsert_camera
+
+    db, home = root / "dash.duckdb", root / "home"
+    home.mkdir(mode=0o700)
+    db.write_bytes(master.read_bytes())
+    con = duckdb.connect(str(db))
+    try:
+        for camera_id in cameras[1:]:
+            upsert_camera(con, camera_id, "s1", camera_id, "floor", None, [], [])
+    finally:
+        con.close()
+    lines = []
+    for name, (role, store) in users.items():
+        lines.append(f'[users.{name}]\nrole = "{role}"\n')
+        if store:
+            lines.append(f'store = "{store}"\n')
+        lines.append(f'password_hash = "{hash_password(name + "-pw")}"\n')
+    secrets = root / "secrets.toml"
+    secrets.write_text("".join(lines))
+    return db, home, secrets
 
 
 def write_services(

@@ -26,10 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import psutil
 import pytest
-from storelens.dashboard.auth import hash_password
 from storelens.dashboard.tiles import STALE_MS
 from storelens.dashboard.websession import COOKIE_NAME
 
@@ -37,6 +35,7 @@ from tests.dashboard.harness import (
     CHROMIUM_ARGS,
     REPO,
     StreamlitServer,
+    browser_dashboard_files,
     free_port,
     write_services,
 )
@@ -127,24 +126,12 @@ def browser(chromium_path: str) -> Iterator:
 
 @pytest.fixture(scope="module")
 def live(dashboard_db_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    from storelens.data.catalog import upsert_camera
-
     root = tmp_path_factory.mktemp("browser-live")
-    db, home = root / "dash.duckdb", root / "home"
-    home.mkdir()
-    db.write_bytes(dashboard_db_master.read_bytes())
-    con = duckdb.connect(str(db))
-    try:
-        for camera_id in CAMERAS[1:]:
-            upsert_camera(con, camera_id, "s1", camera_id, "floor", None, [], [])
-    finally:
-        con.close()
-    secrets = root / "secrets.toml"
-    secrets.write_text(
-        '[users.mia]\nrole = "store_manager"\nstore = "s1"\n'
-        f'password_hash = "{hash_password("mia-pw")}"\n'
-        '[users.ada]\nrole = "admin"\n'
-        f'password_hash = "{hash_password("ada-pw")}"\n'
+    db, home, secrets = browser_dashboard_files(
+        root,
+        dashboard_db_master,
+        CAMERAS,
+        {"mia": ("store_manager", "s1"), "ada": ("admin", None)},
     )
     port = free_port()
     tiles = TileProcess(port, root / "tiles.log").start()

@@ -30,11 +30,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
-from storelens.dashboard.auth import hash_password
 from storelens.dashboard.websession import COOKIE_NAME
-from storelens.data.catalog import upsert_camera
 from storelens.detectors.stream import RevokedSessions, sign_stream_token
 
 from tests.dashboard.harness import (
@@ -42,6 +39,7 @@ from tests.dashboard.harness import (
     REPO,
     StreamlitServer,
     SyntheticTiles,
+    browser_dashboard_files,
     free_port,
     write_services,
 )
@@ -209,19 +207,8 @@ def status_of(url: str, context: ssl.SSLContext | None = None, **kw: Any) -> int
 
 def start_stack(root: Path, dashboard_db_master: Path, token_s: int | None) -> dict:
     """A dashboard (users mia and ada) and a synthetic tile server sharing one home."""
-    db, home = root / "dash.duckdb", root / "home"
-    home.mkdir(mode=0o700)
-    db.write_bytes(dashboard_db_master.read_bytes())
-    con = duckdb.connect(str(db))
-    try:
-        for camera_id in CAMERAS[1:]:
-            upsert_camera(con, camera_id, "s1", camera_id, "floor", None, [], [])
-    finally:
-        con.close()
-    secrets = root / "secrets.toml"
-    secrets.write_text(
-        '[users.mia]\nrole = "store_manager"\nstore = "s1"\n'
-        f'password_hash = "{hash_password("mia-pw")}"\n'
+    db, home, secrets = browser_dashboard_files(
+        root, dashboard_db_master, CAMERAS, {"mia": ("store_manager", "s1")}
     )
     tiles = SyntheticTiles(CAMERAS, SECRET.encode(), fps=10).start()
     # The pipeline's tile server reads sign-outs from the dashboard's home.

@@ -5,7 +5,6 @@ lose their thread, and a viewer that goes away leaves no traceback in the log.""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -13,8 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 from storelens.detectors import stream
-from storelens.detectors.hub import FrameHub
 from storelens.detectors.stream import TileServer, sign_stream_token, status_url
+
+from tests.dashboard.harness import fed_tile_server
 
 SECRET = b"tile-hardening-secret"
 
@@ -23,24 +23,9 @@ SECRET = b"tile-hardening-secret"
 def tiles(monkeypatch: pytest.MonkeyPatch) -> Iterator[TileServer]:
     monkeypatch.setattr(stream._Handler, "timeout", 0.5)  # the real one is 10 s
     monkeypatch.setattr(stream, "IDLE_CHECK_S", 0.2)
-    hub = FrameHub()
-    server = TileServer(hub, "127.0.0.1", 0, secret=SECRET).start()
-    stop = threading.Event()
-
-    def feed() -> None:
-        n = 0
-        while not stop.wait(0.02):  # 50 frames/s of 64 KB: a reader that stops falls behind
-            n += 1
-            hub.publish("door", time.time(), bytes([n % 256]) * 65536)
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
-    try:
+    # 50 frames/s of 64 KB: a reader that stops falls behind
+    with fed_tile_server(SECRET, 65536, 0.02) as server:
         yield server
-    finally:
-        stop.set()
-        feeder.join(5)
-        server.stop()
 
 
 def url(server: TileServer) -> str:

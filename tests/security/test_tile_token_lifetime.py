@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 from storelens.dashboard.websession import SessionCookies
 from storelens.detectors import stream
-from storelens.detectors.hub import FrameHub
 from storelens.detectors.stream import (
     MAX_TOKEN_S,
     TileServer,
@@ -32,32 +31,18 @@ from storelens.detectors.stream import (
     verify_stream_token,
 )
 
+from tests.dashboard.harness import fed_tile_server
+
 SECRET = b"tile-lifetime-secret"
 
 
 @pytest.fixture
 def tiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TileServer]:
     monkeypatch.setattr(stream, "IDLE_CHECK_S", 0.2)
-    hub = FrameHub()
-    server = TileServer(
-        hub, "127.0.0.1", 0, secret=SECRET, revoked_file=tmp_path / "sessions.revoked"
-    ).start()
-    stop = threading.Event()
-
-    def feed() -> None:
-        n = 0
-        while not stop.wait(0.05):  # 20 small frames/s
-            n += 1
-            hub.publish("door", time.time(), bytes([n % 256]) * 2048)
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
-    try:
+    revoked = tmp_path / "sessions.revoked"
+    # 20 small frames/s
+    with fed_tile_server(SECRET, 2048, 0.05, revoked_file=revoked) as server:
         yield server
-    finally:
-        stop.set()
-        feeder.join(5)
-        server.stop()
 
 
 def base(server: TileServer) -> str:
