@@ -3,7 +3,7 @@
 # Fast the second time: each step checks before it acts, and the Python part is
 # skipped when .venv/.stamp is newer than pyproject.toml and this script.
 #   scripts/setup.sh          runtime only (demo)
-#   scripts/setup.sh --test   runtime + test tools (chromium, ffmpeg, GStreamer RTSP server)
+#   scripts/setup.sh --test   runtime + test tools (chromium, ffmpeg, GStreamer RTSP server, mosquitto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0
@@ -20,9 +20,10 @@ if [[ $want_test == 1 ]]; then
   # opencv-doc: vtest.avi, more real footage (pedestrians).
   # openjdk-17-jre-headless: the chain-wide Spark job (pyspark) in tests.
   # nginx-light: the TLS reverse proxy of docs/nginx-storelens.conf, run by its test.
+  # mosquitto: the real MQTT broker push alerts are delivered to in tests.
   for p in chromium ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav \
-           openjdk-17-jre-headless opencv-doc nginx-light; do need_pkg "$p"; done
+           openjdk-17-jre-headless opencv-doc nginx-light mosquitto; do need_pkg "$p"; done
 fi
 if (( ${#apt_missing[@]} )); then
   echo "setup: apt-get install ${apt_missing[*]}"
