@@ -22,7 +22,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from storelens.detectors.types import Valence
+from storelens.detectors.photo import faces_in_photo, largest_face
+from storelens.detectors.types import UNKNOWN_LABEL, VALENCES, Valence
 
 EMOTION_VALENCE: dict[str, Valence] = {
     "happiness": Valence.SATISFIED,
@@ -41,9 +42,7 @@ EMOTION_ALIASES = {
     "angry": "anger",
     "surprised": "surprise",
 }
-VALENCES: tuple[Valence, ...] = (Valence.SATISFIED, Valence.NEUTRAL, Valence.FRUSTRATED)
 # Tight photo crops give the face detector no context; a frame around them does.
-PHOTO_PAD = 0.3
 
 
 class LabelsError(ValueError):
@@ -102,22 +101,6 @@ def read_labels(path: Path) -> list[LabelledImage]:
         emotion = (row.get("emotion") or "").strip().lower() or None
         out.append(LabelledImage(image, truth, emotion, (row.get("person") or "").strip() or None))
     return out
-
-
-def pad_photo(image: np.ndarray, pad: float = PHOTO_PAD) -> tuple[np.ndarray, int, int]:
-    """A mid-grey frame around a photo; returns the framed image and the offsets."""
-    h, w = image.shape[:2]
-    dy, dx = round(pad * h), round(pad * w)
-    framed = cv2.copyMakeBorder(image, dy, dy, dx, dx, cv2.BORDER_CONSTANT, value=(128, 128, 128))
-    return framed, dx, dy
-
-
-def largest_face(boxes: np.ndarray) -> np.ndarray | None:
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    if not len(boxes):
-        return None
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return boxes[int(np.argmax(areas))]
 
 
 @dataclass(frozen=True)
@@ -199,21 +182,6 @@ def expected_calibration_error(
     return float(total / len(conf))
 
 
-def faces_in_photo(image: np.ndarray, detector) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Face boxes of a photo, found in a grey frame around it (tight crops need one).
-
-    Returns ``(framed image, boxes in framed pixels, the same boxes in the photo's
-    pixels)``, most confident first. ``detector`` is a ``FaceDetector``.
-    """
-    framed, dx, dy = pad_photo(image)
-    boxes = np.asarray(detector.detect_full_frame(framed), dtype=np.float32).reshape(-1, 4)
-    h, w = image.shape[:2]
-    in_photo = boxes - np.array([dx, dy, dx, dy], dtype=np.float32)
-    in_photo[:, [0, 2]] = np.clip(in_photo[:, [0, 2]], 0, w)
-    in_photo[:, [1, 3]] = np.clip(in_photo[:, [1, 3]], 0, h)
-    return framed, boxes, in_photo
-
-
 @dataclass(frozen=True)
 class Prediction:
     image: str
@@ -246,8 +214,6 @@ def evaluate_images(
     median of face detection + reading per image.
     """
     import time
-
-    from storelens.detectors.expressions import UNKNOWN_LABEL
 
     predictions: list[Prediction] = []
     ms: list[float] = []

@@ -59,12 +59,11 @@ from storelens.detectors.faces import (
     scale_to_longest,
 )
 from storelens.detectors.registry import resolve_model
-from storelens.detectors.types import NO_TRACK, Detections, Valence
+from storelens.detectors.types import NO_TRACK, UNKNOWN_LABEL, Detections, Valence
 
 # Faces shorter than this (full-frame pixels) are not read: UNKNOWN, never a guess.
 # From the robustness curve of scripts/train_valence.py: see module docstring.
 MIN_FACE_PX = 40
-UNKNOWN_LABEL = "unknown"
 # Issue 17: a camera-sized face (under SMALL_FACE_PX high) is read as frustrated only at
 # P >= SMALL_FACE_MIN_FRUSTRATED, else the learned reader abstains. Measured on the
 # camera-like copies of the photos (person-disjoint CV, one face, no track): calm faces
@@ -692,7 +691,7 @@ def read_faces_in_image(
     The photo is searched inside a grey frame: a tight face crop gives the
     detector no context and would otherwise be missed.
     """
-    from storelens.detectors.evaluation import faces_in_photo
+    from storelens.detectors.photo import faces_in_photo
 
     faces = []
     framed, boxes, in_photo = faces_in_photo(image, detector)

@@ -29,6 +29,12 @@ class Valence(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+# The three valences a reading can have, in the order of a head's probability columns.
+VALENCES: tuple[Valence, ...] = (Valence.SATISFIED, Valence.NEUTRAL, Valence.FRUSTRATED)
+# The expression label of a face that was not read (too small, abstained, no face).
+UNKNOWN_LABEL = "unknown"
+
+
 class TrackEvent(enum.StrEnum):
     """Kinds of events a track produces (see DESIGN.md, "Core types")."""
 

@@ -29,9 +29,8 @@ from typing import Any
 
 import numpy as np
 from storelens.detectors.errors import ModelError
-from storelens.detectors.evaluation import VALENCES
 from storelens.detectors.registry import resolve_model
-from storelens.detectors.types import Valence
+from storelens.detectors.types import VALENCES, Valence
 
 HEAD_FILE = Path(__file__).resolve().parent / "models" / "valence_head.npz"
 # Written beside the head by the training script: what it was trained on and how it

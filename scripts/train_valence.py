@@ -47,14 +47,13 @@ import torch  # noqa: E402
 from storelens.detectors.appearance import PREPROCESS  # noqa: E402
 from storelens.detectors.evaluation import (  # noqa: E402
     EMOTION_VALENCE,
-    VALENCES,
     Outcome,
     expected_calibration_error,
     is_holdout_person,
     valence_metrics,
 )
 from storelens.detectors.expressions import classify_blendshapes  # noqa: E402
-from storelens.detectors.types import Valence  # noqa: E402
+from storelens.detectors.types import VALENCES, Valence  # noqa: E402
 from storelens.detectors.valence import CARD_FILE, HEAD_FILE, ValenceHead  # noqa: E402
 
 SEED = 7

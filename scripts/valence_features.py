@@ -43,10 +43,11 @@ from storelens.detectors.appearance import (  # noqa: E402
     AppearanceExtractor,
     FaceLeveller,
 )
-from storelens.detectors.evaluation import largest_face, pad_photo, read_labels  # noqa: E402
+from storelens.detectors.evaluation import read_labels  # noqa: E402
 from storelens.detectors.expressions import BlendshapeReader, face_crop  # noqa: E402
 from storelens.detectors.face_features import GEOMETRY_NAMES  # noqa: E402
 from storelens.detectors.faces import YuNetFaceDetector  # noqa: E402
+from storelens.detectors.photo import largest_face, pad_photo  # noqa: E402
 from storelens.kernel.paths import shared_dir, storelens_home  # noqa: E402
 
 CONDITIONS = ("clean", "camera", "px64", "px48", "px40", "px32", "jpeg30", "grey", "blur")

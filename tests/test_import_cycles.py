@@ -1,0 +1,88 @@
+"""No import cycle between product files (issue 20).
+
+Every ``import`` and ``from … import`` in the product's rooms counts, lazy ones
+inside functions too: a cycle hidden in a function body still means neither file
+can be understood, tested or moved without the other (the old
+``valence → evaluation → expressions → valence`` loop made the live reader
+depend on the offline evaluation harness).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ROOMS = ("kernel", "detectors", "data", "dashboard", "jobs")
+
+
+def product_modules() -> dict[str, Path]:
+    modules = {}
+    for room in ROOMS:
+        for path in (REPO / room).rglob("*.py"):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            modules["storelens." + ".".join(parts)] = path
+    return modules
+
+
+def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            graph[name].update(t for t in targets if t in modules and t != name)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_checker_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_no_import_cycle_between_product_files() -> None:
+    modules = product_modules()
+    assert "storelens.detectors.expressions" in modules  # the walk found the rooms
+    found = cycles(import_graph(modules))
+    assert not found, "import cycles between product files: " + "; ".join(
+        " ↔ ".join(c) for c in found
+    )
