@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 from storelens.detectors.sources import mask_url
 from storelens.kernel import discovery
-from storelens.kernel.config import StoreLensConfig, load_config
+from storelens.kernel.config import (
+    CONFIG_ENV,
+    StoreLensConfig,
+    active_config_path,
+    load_config,
+)
 from storelens.kernel.errors import StoreLensError
 from storelens.kernel.paths import (
     PROJECT_ROOT,
@@ -40,7 +45,6 @@ from storelens.kernel.paths import (
     default_db_path,
     private_umask,
     runtime_files,
-    storelens_home,
 )
 
 if TYPE_CHECKING:  # imported lazily at run time: `storelens --help` stays instant
@@ -57,13 +61,10 @@ def read_services() -> dict:
 
 
 def resolve_config(path: str | Path | None) -> StoreLensConfig:
-    """--config, else env STORELENS_CONFIG, else what Setup saved (var/store.toml), else the demo."""
-    path = path or os.environ.get("STORELENS_CONFIG")
-    if path:
-        return load_config(path)
-    saved = storelens_home() / "store.toml"
-    if saved.is_file():
-        return load_config(saved)
+    """The config in force (:func:`storelens.kernel.config.active_config_path`), else the demo."""
+    active = active_config_path(path)
+    if active is not None:
+        return load_config(active)
     from storelens.detectors.demo import demo_config
 
     return demo_config()
@@ -445,7 +446,7 @@ def run_up(
     if config_error:
         env[CONFIG_ERROR_ENV] = config_error
     if config_path:
-        env["STORELENS_CONFIG"] = str(config_path)
+        env[CONFIG_ENV] = str(config_path)
     exe = [sys.executable, "-m", "storelens.dashboard.cli"]
     if seed and not db_path.exists():
         subprocess.run([*exe, "demo", "seed", "--db", str(db_path)], env=env, check=True)

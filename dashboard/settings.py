@@ -19,24 +19,24 @@ from storelens.kernel.config import (
     CameraConfig,
     StoreConfig,
     StoreLensConfig,
+    active_config_path,
     load_config,
     parse_config,
+    saved_config_path,
 )
 from storelens.kernel.errors import StoreLensError
-from storelens.kernel.paths import storelens_home
 
 
 def settings_path() -> Path:
-    return storelens_home() / "store.toml"
+    """The file Setup saves to: the config in force, so the pipeline starts from what was
+    saved (one resolver for both: :func:`storelens.kernel.config.active_config_path`)."""
+    return active_config_path() or saved_config_path()
 
 
 def load_store_config() -> StoreLensConfig | None:
-    """The saved Setup config, else env STORELENS_CONFIG's file, else None."""
-    path = settings_path()
-    if not path.is_file():
-        env = os.environ.get("STORELENS_CONFIG")
-        path = Path(env) if env else path
-    return load_config(path) if path.is_file() else None
+    """The config in force, or None for the built-in demo store."""
+    path = active_config_path()
+    return load_config(path) if path is not None else None
 
 
 def min_group_size() -> int:

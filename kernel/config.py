@@ -12,12 +12,15 @@ room's retention, so no one room owns it.
 from __future__ import annotations
 
 import enum
+import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from storelens.kernel.alert_channels import AlertChannel
 from storelens.kernel.errors import ConfigError
+from storelens.kernel.paths import storelens_home
 from storelens.kernel.redact import mask_url
 
 Point = tuple[Annotated[float, Field(ge=0, le=10_000)], Annotated[float, Field(ge=0, le=10_000)]]
@@ -129,6 +132,29 @@ class AlertsConfig(Strict):
     )
     queue_wait_s: float = Field(240.0, ge=10, le=7200, description="a queue wait longer than this")
     offline_s: float = Field(30.0, ge=5, le=86400, description="a camera offline this long")
+    # Push alerts (issue 19 item 6): data/alert_delivery.py delivers each alert to every
+    # channel, retrying with backoff until it answers, and logs each delivery in the database.
+    channels: list[AlertChannel] = Field(
+        default_factory=list,
+        max_length=8,
+        description="where alerts are pushed ([[alerts.channels]]: kind, url, topic)",
+    )
+    retry_initial_s: float = Field(
+        2.0, ge=0.1, le=600, description="first wait after a failed delivery (then doubling)"
+    )
+    retry_max_s: float = Field(
+        300.0, ge=1, le=3600, description="longest wait between two tries of one delivery"
+    )
+    deliver_within_s: float = Field(
+        86400.0,
+        ge=60,
+        le=30 * 86400,
+        description="an alert not delivered this long after it was raised is logged as "
+        "expired instead of reaching staff hours late",
+    )
+    send_timeout_s: float = Field(
+        5.0, ge=0.5, le=60, description="how long one channel may take to take one alert"
+    )
 
 
 class StoreConfig(Strict):
@@ -207,3 +233,28 @@ def load_config(path: str | Path) -> StoreLensConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return parse_config(raw, origin=str(path))
+
+
+CONFIG_ENV = "STORELENS_CONFIG"
+
+
+def saved_config_path() -> Path:
+    """Where the Setup page saves a config nobody named: ``<STORELENS_HOME>/store.toml``."""
+    return storelens_home() / "store.toml"
+
+
+def active_config_path(explicit: str | Path | None = None) -> Path | None:
+    """The one place that decides which store config is in force (issue 20).
+
+    Order, highest first: ``explicit`` (``--config``), env ``STORELENS_CONFIG`` (which
+    ``storelens up --config`` also hands to the dashboard), the file Setup saved
+    (``<STORELENS_HOME>/store.toml``) if it exists; ``None`` means the built-in demo store.
+    The pipeline starts from this file and the Setup page edits the same one, so the two
+    can never load different configs (they used to apply env and the saved file in
+    opposite orders). A named file that does not exist is not skipped: loading it says so.
+    """
+    named = explicit or os.environ.get(CONFIG_ENV)
+    if named:
+        return Path(named)
+    saved = saved_config_path()
+    return saved if saved.is_file() else None
