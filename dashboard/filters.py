@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import streamlit as st
+from storelens.data.storetime import now_utc
 
 GRANULARITIES = ("hour", "day", "week")
 MAX_RANGE_DAYS = 366
@@ -112,7 +113,7 @@ def filter_bar(
     ``allowed_stores`` when the URL names one: the caller must pass it to the data layer
     with the user's scope (which denies it), never treat it as allowed.
     """
-    today = today or date.today()
+    today = today or _today()
     memory: dict[str, str] = st.session_state.get(_MEMORY, {})
     params = {**memory, **{k: st.query_params.get(k) for k in st.query_params}}
     flt, warnings = parse_filters(params, today, default_days, default_granularity, complete_days)
@@ -172,6 +173,11 @@ PARTIAL_NOTE = (
 )
 
 
+def _today() -> date:
+    """Today on this server's clock (through the one clock, so STORELENS_NOW fixes it)."""
+    return now_utc().astimezone().date()
+
+
 def includes_today(flt: Filters, today: date | None = None) -> bool:
     """Whether the period reaches today (a partial day)."""
-    return flt.end >= (today or date.today())
+    return flt.end >= (today or _today())

@@ -1,4 +1,5 @@
-"""Store: headline numbers vs the same weekdays a week earlier, and the charts by hour."""
+"""Store: the week's headline numbers (complete days) vs the same weekdays a week earlier,
+today so far vs the same opening hours last week, and the charts by hour."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -8,67 +9,88 @@ from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
 from storelens.dashboard.services import tile_still
 from storelens.dashboard.session import data_errors, page_context
 from storelens.dashboard.settings import min_group_size
+from storelens.dashboard.today_panel import show_today
 from storelens.data import kpi
+from storelens.data.storetime import now_utc
+from storelens.data.today import today_so_far
 
 HEATMAP_BINS = (16, 9)
 ctx = page_context()
 min_group = min_group_size()  # Setup's privacy setting, not the built-in default
-flt = filter_bar(ctx.allowed_stores(), default_days=7, default_granularity="hour")
+flt = filter_bar(
+    ctx.allowed_stores(), default_days=7, default_granularity="hour", complete_days=True
+)
 st.title("Store")
 if flt.store is None:
     st.info("No store is in your scope.")
     st.stop()
 
 with data_errors():
-    # The scope goes with every call: a store outside it raises AccessDenied here.
-    now = kpi.headline(ctx.reader, flt.store, flt.start, flt.end, ctx.scope, min_group)
-    before_start, before_end = views.comparison_period(flt.start, flt.end)
-    before = kpi.headline(ctx.reader, flt.store, before_start, before_end, ctx.scope, min_group)
+    # Today runs on the store's own clock (the scope check comes first, inside).
+    today_panel = today_so_far(ctx.reader, flt.store, ctx.scope, min_group)
+    today = today_panel.today
+    # The week's headline counts complete days only, like Compare and Summary: a morning's
+    # handful of visitors and not-yet-imported sales must not move the week's figures.
+    week_end = min(flt.end, today - timedelta(days=1))
+    if week_end >= flt.start:
+        now = kpi.headline(ctx.reader, flt.store, flt.start, week_end, ctx.scope, min_group)
+        before_start, before_end = views.comparison_period(flt.start, week_end)
+        before = kpi.headline(ctx.reader, flt.store, before_start, before_end, ctx.scope, min_group)
     period = kpi.KpiFilter(flt.start, flt.end, (flt.store,), flt.granularity)  # type: ignore[arg-type]
     metrics = kpi.metrics(ctx.reader, period, ctx.scope)
     queue = kpi.queue(ctx.reader, period, ctx.scope)
     zones = kpi.zone_metrics(ctx.reader, period.with_(granularity="hour"), ctx.scope)
 
-st.caption(f"**{flt.store}** · {flt.start} – {flt.end} · change vs {before_start} – {before_end}")
-partial = includes_today(flt)
-if partial:  # a manager wants today's numbers, so today stays in, marked as what it is
-    st.caption(f":material/schedule: {PARTIAL_NOTE}")
-columns = st.columns(len(views.HEADLINE))
-for column, (key, label, fmt, higher_better) in zip(columns, views.HEADLINE, strict=True):
-    value = now.get(key)
-    delta = views.headline_delta(value, before.get(key), key)
-    help_text = None
-    if key == "satisfaction_index":
-        share = now.get("faces_read")
-        help_text = (
-            f"faces read on {share:.0%} of tracks; hidden below {now['min_group']} faces"
-            if share is not None
-            else "no faces read"
-        )
-    column.metric(
-        label,
-        "—" if value is None else fmt.format(value),
-        None if delta is None else views.format_delta(key, delta),
-        delta_color="normal" if higher_better else "inverse",
-        help=help_text,
+if week_end >= flt.start:
+    st.caption(
+        f"**{flt.store}** · complete days {flt.start} – {week_end} · change vs "
+        f"{before_start} – {before_end}"
+        + (" · today is in its own panel below" if flt.end >= today else "")
     )
-    if key == "satisfaction_index" and value is not None:
-        column.caption(views.satisfaction_note(now))  # every satisfaction figure: CI and n
+    columns = st.columns(len(views.HEADLINE))
+    for column, (key, label, fmt, higher_better) in zip(columns, views.HEADLINE, strict=True):
+        value = now.get(key)
+        delta = views.headline_delta(value, before.get(key), key)
+        help_text = None
+        if key == "satisfaction_index":
+            share = now.get("faces_read")
+            help_text = (
+                f"faces read on {share:.0%} of tracks; hidden below {now['min_group']} faces"
+                if share is not None
+                else "no faces read"
+            )
+        column.metric(
+            label,
+            "—" if value is None else fmt.format(value),
+            None if delta is None else views.format_delta(key, delta),
+            delta_color="normal" if higher_better else "inverse",
+            help=help_text,
+        )
+        if key == "satisfaction_index" and value is not None:
+            column.caption(views.satisfaction_note(now))  # every satisfaction figure: CI and n
+else:
+    st.caption(f"**{flt.store}** · the period is today only: see today's panel.")
+
+show_today(today_panel)
+
+partial = includes_today(flt, today)
+if partial:  # the charts may show today (a chosen range): marked as what it is
+    st.caption(f":material/schedule: {PARTIAL_NOTE}")
 
 
 def _partial(fig):  # shade today's buckets on charts over time
     if not partial:
         return fig
-    today = datetime.combine(datetime.now().date(), datetime.min.time())
+    start = datetime.combine(today, datetime.min.time())
     # Bars sit centred on their bucket's start, so the shade reaches half a bucket either
     # side of the first and last bucket that hold today.
     if flt.granularity == "hour":
-        first, last, half = today, today + timedelta(hours=23), timedelta(minutes=30)
+        first, last, half = start, start + timedelta(hours=23), timedelta(minutes=30)
     elif flt.granularity == "week":
-        first = last = today - timedelta(days=today.weekday())  # this week's Monday
+        first = last = start - timedelta(days=start.weekday())  # this week's Monday
         half = timedelta(days=3.5)
     else:
-        first = last = today
+        first = last = start
         half = timedelta(hours=12)
     return charts.mark_partial(fig, first - half, last + half)
 
@@ -95,7 +117,7 @@ with data_errors():
     # Boxes are kept only a few days (retention), so the heatmap covers the period's recent
     # part; the store list is resolved against the scope again before the raw query.
     since = max(
-        datetime.combine(flt.start, datetime.min.time(), UTC), datetime.now(UTC) - timedelta(days=7)
+        datetime.combine(flt.start, datetime.min.time(), UTC), now_utc() - timedelta(days=7)
     )
     cells = ctx.reader.query(
         "position_heatmap",
