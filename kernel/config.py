@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from storelens.kernel.alert_channels import AlertChannel
+from storelens.kernel.alert_channels import AlertChannel
 from storelens.kernel.errors import ConfigError
 from storelens.kernel.paths import storelens_home
 from storelens.kernel.redact import mask_url
@@ -132,6 +133,29 @@ class AlertsConfig(Strict):
     )
     queue_wait_s: float = Field(240.0, ge=10, le=7200, description="a queue wait longer than this")
     offline_s: float = Field(30.0, ge=5, le=86400, description="a camera offline this long")
+    # Push alerts (issue 19 item 6): data/alert_delivery.py delivers each alert to every
+    # channel, retrying with backoff until it answers, and logs each delivery in the database.
+    channels: list[AlertChannel] = Field(
+        default_factory=list,
+        max_length=8,
+        description="where alerts are pushed ([[alerts.channels]]: kind, url, topic)",
+    )
+    retry_initial_s: float = Field(
+        2.0, ge=0.1, le=600, description="first wait after a failed delivery (then doubling)"
+    )
+    retry_max_s: float = Field(
+        300.0, ge=1, le=3600, description="longest wait between two tries of one delivery"
+    )
+    deliver_within_s: float = Field(
+        86400.0,
+        ge=60,
+        le=30 * 86400,
+        description="an alert not delivered this long after it was raised is logged as "
+        "expired instead of reaching staff hours late",
+    )
+    send_timeout_s: float = Field(
+        5.0, ge=0.5, le=60, description="how long one channel may take to take one alert"
+    )
     # Push alerts (issue 19 item 6): data/alert_delivery.py delivers each alert to every
     # channel, retrying with backoff until it answers, and logs each delivery in the database.
     channels: list[AlertChannel] = Field(
