@@ -86,7 +86,8 @@ def test_store_marks_today_partial_and_only_then(dashboard_env: Path) -> None:
 
 def test_store_shading_covers_the_whole_bar_of_today(dashboard_env: Path) -> None:
     """Bars are centred on their bucket: a shade from today 00:00 covered half of it."""
-    at = open_page(MANAGER, "store", {"store": "s1", "granularity": "day"})
+    through_today = {"store": "s1", "granularity": "day", "to": str(TODAY)}
+    at = open_page(MANAGER, "store", through_today)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     shape = spec["layout"]["shapes"][0]
     assert shape["x0"].startswith(f"{YESTERDAY}T12:00") and shape["x1"].startswith(
