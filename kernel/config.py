@@ -19,7 +19,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from storelens.kernel.alert_channels import AlertChannel
-from storelens.kernel.alert_channels import AlertChannel
 from storelens.kernel.errors import ConfigError
 from storelens.kernel.paths import storelens_home
 from storelens.kernel.redact import mask_url
@@ -156,29 +155,6 @@ class AlertsConfig(Strict):
     send_timeout_s: float = Field(
         5.0, ge=0.5, le=60, description="how long one channel may take to take one alert"
     )
-    # Push alerts (issue 19 item 6): data/alert_delivery.py delivers each alert to every
-    # channel, retrying with backoff until it answers, and logs each delivery in the database.
-    channels: list[AlertChannel] = Field(
-        default_factory=list,
-        max_length=8,
-        description="where alerts are pushed ([[alerts.channels]]: kind, url, topic)",
-    )
-    retry_initial_s: float = Field(
-        2.0, ge=0.1, le=600, description="first wait after a failed delivery (then doubling)"
-    )
-    retry_max_s: float = Field(
-        300.0, ge=1, le=3600, description="longest wait between two tries of one delivery"
-    )
-    deliver_within_s: float = Field(
-        86400.0,
-        ge=60,
-        le=30 * 86400,
-        description="an alert not delivered this long after it was raised is logged as "
-        "expired instead of reaching staff hours late",
-    )
-    send_timeout_s: float = Field(
-        5.0, ge=0.5, le=60, description="how long one channel may take to take one alert"
-    )
 
 
 class StoreConfig(Strict):
@@ -189,6 +165,22 @@ class StoreConfig(Strict):
     open_hour: int = Field(9, ge=0, le=23)
     close_hour: int = Field(20, ge=1, le=24)
     area_m2: float = Field(800, gt=0, le=1_000_000)
+    country: str | None = Field(
+        None,
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166 code for public holidays in the forecast (None: from the timezone)",
+    )
+    min_shift_hours: int = Field(4, ge=1, le=12, description="shortest shift the rota plans")
+    max_shift_hours: int = Field(8, ge=1, le=12, description="longest shift the rota plans")
+
+    @model_validator(mode="after")
+    def _shift_bounds(self) -> StoreConfig:
+        if self.min_shift_hours > self.max_shift_hours:
+            raise ValueError(
+                f"min_shift_hours {self.min_shift_hours} is above max_shift_hours "
+                f"{self.max_shift_hours}; make min <= max"
+            )
+        return self
 
 
 class StoreLensConfig(Strict):
