@@ -54,12 +54,24 @@ if user is None:  # signed out: the sign-in form is the only page there is, at a
     ).run()
     st.stop()
 
-render_user_box(user)
 executive = user.role in (Role.EXECUTIVE, Role.ADMIN)
 default = "executive" if executive else "live"
-pages = [
-    st.Page(f"screens/{name}.py", title=title, icon=icon, default=name == default)
+# Every page keeps its own url path, the role's default page included (/live, /executive):
+# a page marked default=True is served at "/" only, so a bookmark of /live said "Page not
+# found" for the very people it is the start page of. The root is a hidden page instead,
+# which sends the browser on to the role's page with the link's filters (?store=...).
+pages = {
+    name: st.Page(f"screens/{name}.py", title=title, icon=icon)
     for name, title, icon in SCREENS
     if name != "setup" or user.may_setup
-]
-st.navigation(pages).run()
+}
+home = st.Page(lambda: None, title="StoreLens", url_path="home", default=True, visibility="hidden")
+page = st.navigation([home, *pages.values()])
+if page is home:
+    # Before anything is drawn: the sidebar's one-time cookie grant must reach the page
+    # that stays, not this one.
+    st.switch_page(
+        pages[default], query_params={k: st.query_params.get_all(k) for k in st.query_params}
+    )
+render_user_box(user)
+page.run()
