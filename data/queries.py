@@ -373,3 +373,8 @@ def _position_heatmap(con: duckdb.DuckDBPyConnection, p: HeatmapQuery) -> pl.Dat
         """,
         params={"stores": p.stores, "since": p.since, "nx": p.x_bins, "ny": p.y_bins},
     ).pl()
+
+
+# Named queries that live in their own modules register themselves on import (last, so
+# they can use this module's parameter models).
+from storelens.data import health_sql  # noqa: E402, F401  (camera_health)
