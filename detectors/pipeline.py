@@ -714,7 +714,8 @@ class Runner:
             zones=geometry.zones,
             status=self._status_with_fps(cid),
         )
-        self.hub.publish(cid, frame.ts, encode_jpeg(image, quality=self.options.jpeg_quality))
+        jpeg = encode_jpeg(image, self.options.jpeg_quality, frame.image.shape[1::-1])  # (w, h)
+        self.hub.publish(cid, frame.ts, jpeg)
         self.frames_shown[cid] += 1
         self.display_ms.append((time.perf_counter() - t) * 1000)
 
