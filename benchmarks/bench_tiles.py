@@ -35,8 +35,8 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from storelens.detectors.stream import sign_stream_token  # noqa: E402
 from storelens.kernel.discovery import discovery_path, read_services  # noqa: E402
+from storelens.kernel.tile_tokens import sign_stream_token  # noqa: E402
 
 from tests.dashboard.harness import (  # noqa: E402
     CHROMIUM_ARGS,

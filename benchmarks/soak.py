@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                     rtsp.restart()
                     next_restart += args.restart_every
                 try:
-                    from storelens.detectors.stream import status_url
+                    from storelens.kernel.tile_tokens import status_url
 
                     status = get_json(status_url(services["tiles"], SECRET.encode()))
                     for c in cams:

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from storelens.dashboard.tiles import RENEWALS, token_lifetime_s
 from storelens.dashboard.websession import COOKIE_NAME, GRANTS, session_cookies
-from storelens.detectors.stream import UNBOUND, session_tag, stream_secret
+from storelens.kernel.tile_tokens import UNBOUND, session_tag, stream_secret
 
 # Paths nobody outside the process needs: Streamlit's metrics carry no authentication.
 BLOCKED_PATHS = ("/_stcore/metrics",)

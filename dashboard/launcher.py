@@ -34,6 +34,7 @@ from storelens.detectors.sources import mask_url
 from storelens.kernel import discovery
 from storelens.kernel.config import (
     CONFIG_ENV,
+    CONFIG_ERROR_ENV,
     StoreLensConfig,
     active_config_path,
     load_config,
@@ -42,7 +43,6 @@ from storelens.kernel.errors import StoreLensError
 from storelens.kernel.paths import (
     PROJECT_ROOT,
     check_private,
-    default_db_path,
     private_umask,
     runtime_files,
 )
@@ -52,12 +52,6 @@ if TYPE_CHECKING:  # imported lazily at run time: `storelens --help` stays insta
 
 log = logging.getLogger("storelens.launcher")
 T = TypeVar("T")
-CONFIG_ERROR_ENV = "STORELENS_CONFIG_ERROR"  # set for the dashboard when it runs in safe mode
-
-
-def read_services() -> dict:
-    """Where the pipeline that owns the default database listens ({} when none published)."""
-    return discovery.read_services(default_db_path())
 
 
 def resolve_config(path: str | Path | None) -> StoreLensConfig:

@@ -7,10 +7,18 @@ import json
 import urllib.request
 
 import streamlit as st
-from storelens.dashboard.launcher import read_services
 from storelens.dashboard.tiles import TILE_PATH_HEADER, browser_tile_base
 from storelens.data.reader import CachedReader, QueryCache, open_reader
+from storelens.kernel.discovery import read_services as read_services_of
 from storelens.kernel.paths import default_db_path
+
+
+def read_services() -> dict:
+    """Where the pipeline that owns the default database listens ({} when none runs).
+
+    Read from the discovery file directly: pages never import the process launcher (which
+    would pull the vision room, OpenCV included, into every page)."""
+    return read_services_of(default_db_path())
 
 
 @st.cache_resource(show_spinner=False)
@@ -63,7 +71,7 @@ def tile_status(timeout_s: float = 1.0) -> dict[str, dict]:
     tiles = read_services().get("tiles")
     if not tiles:
         return {}
-    from storelens.detectors.stream import status_url, stream_secret
+    from storelens.kernel.tile_tokens import status_url, stream_secret
 
     try:
         with urllib.request.urlopen(
@@ -79,7 +87,7 @@ def tile_still(camera_id: str, timeout_s: float = 2.0) -> bytes | None:
     tiles = read_services().get("tiles")
     if not tiles:
         return None
-    from storelens.detectors.stream import sign_stream_token, stream_secret
+    from storelens.kernel.tile_tokens import sign_stream_token, stream_secret
 
     token = sign_stream_token(stream_secret(), camera_id, ttl_s=60)
     try:

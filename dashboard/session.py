@@ -78,7 +78,7 @@ def tile_renewal_ticket(cameras: list[str]) -> tuple[str, str]:
     The tokens carry the cookie session's tag (the tile server drops them once it is
     signed out); the ticket renews them only while this browser session is still open,
     still signed in and, for a cookie session, its cookie not revoked."""
-    from storelens.detectors.stream import session_tag
+    from storelens.kernel.tile_tokens import session_tag
     from streamlit.runtime import Runtime
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 

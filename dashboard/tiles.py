@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from storelens.detectors.stream import MAX_TOKEN_S, sign_stream_token
+from storelens.kernel.tile_tokens import MAX_TOKEN_S, sign_stream_token
 
 # A tile turns grey once no frame arrived for this long. The demo pipeline delivers a frame
 # every 0.12-0.2 s (5-8 fps), so 1.5 s is several missed frames, yet the tile shows
@@ -56,7 +56,7 @@ class RenewalTicket:
     """What one rendering of the Live page may renew: these cameras, for this session."""
 
     cameras: frozenset[str]
-    tag: str  # detectors.stream.session_tag of the cookie session, or UNBOUND
+    tag: str  # kernel.tile_tokens.session_tag of the cookie session, or UNBOUND
     signed_in: Callable[[], bool]  # False once the browser session signed out
     last_used: float = field(default_factory=time.monotonic)
     revoked: bool = False

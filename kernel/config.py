@@ -252,6 +252,8 @@ def load_config(path: str | Path) -> StoreLensConfig:
 
 
 CONFIG_ENV = "STORELENS_CONFIG"
+# Set by `storelens up` for the dashboard when the config did not validate: safe mode.
+CONFIG_ERROR_ENV = "STORELENS_CONFIG_ERROR"
 
 
 def saved_config_path() -> Path:

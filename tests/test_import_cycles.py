@@ -86,3 +86,37 @@ def test_no_import_cycle_between_product_files() -> None:
     assert not found, "import cycles between product files: " + "; ".join(
         " ↔ ".join(c) for c in found
     )
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def test_no_page_reaches_opencv_or_the_process_launcher() -> None:
+    """Pages are Streamlit scripts: importing one must not load OpenCV (the vision room's
+    capture and models) nor the CLI/launcher that starts processes (issue 20 item 1)."""
+    modules = product_modules()
+    graph = import_graph(modules)
+    cv2_users = {
+        name
+        for name, path in modules.items()
+        if any(
+            (isinstance(n, ast.Import) and any(a.name == "cv2" for a in n.names))
+            or (isinstance(n, ast.ImportFrom) and n.module == "cv2")
+            for n in ast.walk(ast.parse(path.read_text()))
+        )
+    }
+    assert "storelens.detectors.sources" in cv2_users  # the scan sees OpenCV imports
+    launchers = {m for m in modules if m.rsplit(".", 1)[-1] in ("launcher", "cli")}
+    assert launchers
+    pages = [m for m in modules if ".screens." in m or m.endswith("dashboard.app")]
+    assert len(pages) >= 7
+    for page in pages:
+        reached = reachable(graph, page) | {page}
+        assert not reached & cv2_users, f"{page} imports OpenCV via {sorted(reached & cv2_users)}"
+        assert not reached & launchers, f"{page} imports {sorted(reached & launchers)}"

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from storelens.dashboard import cli, cli_data, launcher
+from storelens.dashboard import cli, cli_data, services
 from storelens.data import errors as data_errors
 from storelens.data.demo import STORES
 from storelens.data.readapi import serve
@@ -118,8 +118,8 @@ def test_one_discovery_file_serves_reader_cli_and_dashboard(
         assert info["pid"] == os.getpid() and info["db"] == str(db)
         # The pipeline adds its tiles to the same record; the API's fields stay.
         discovery.publish(db, {"tiles": "http://127.0.0.1:9", "store_id": "s1"})
-        services = launcher.read_services()  # what every dashboard page reads
-        assert services["read_api"] == server.url and services["tiles"] == "http://127.0.0.1:9"
+        published = services.read_services()  # what every dashboard page reads
+        assert published["read_api"] == server.url and published["tiles"] == "http://127.0.0.1:9"
         reader = open_reader(db)  # the CLI and data room find the API by the same file
         assert isinstance(reader, ApiReader) and reader.health()["ok"] is True
         # Nothing else is written: no var/services.json, no <db>.readapi.json.
@@ -128,7 +128,7 @@ def test_one_discovery_file_serves_reader_cli_and_dashboard(
     finally:
         server.stop()
     assert not path.exists()
-    assert launcher.read_services() == {}
+    assert services.read_services() == {}
 
 
 def test_a_record_left_by_another_process_is_replaced_whole(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ source = "{shared_media / "store-aisle-detection.gif"}"
         api = ApiReader(services["read_api"], secret=published_secret(services["db"]))
         assert api.health()["ok"] is True  # signed with the API's per-start secret
         # Let it analyse for a while, then ask it to stop.
-        from storelens.detectors.stream import status_url as signed_status_url
+        from storelens.kernel.tile_tokens import status_url as signed_status_url
 
         status_url = signed_status_url(services["tiles"], b"s3cret")
         deadline = time.monotonic() + 120

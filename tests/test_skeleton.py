@@ -15,8 +15,9 @@ from storelens.data.reader import LocalReader
 from storelens.data.writer import Writer
 from storelens.detectors.hub import FrameHub
 from storelens.detectors.pipeline import PipelineOptions, Runner
-from storelens.detectors.stream import TileServer, sign_stream_token
+from storelens.detectors.stream import TileServer
 from storelens.kernel.config import CameraConfig, LineConfig, StoreLensConfig
+from storelens.kernel.tile_tokens import sign_stream_token
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,8 @@ import psutil
 import pytest
 from storelens.dashboard.auth import hash_password
 from storelens.dashboard.tiles import browser_tile_base, stream_url
-from storelens.detectors.stream import sign_stream_token
 from storelens.kernel.discovery import read_services
+from storelens.kernel.tile_tokens import sign_stream_token
 
 from tests.dashboard.harness import free_port
 

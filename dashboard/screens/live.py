@@ -24,7 +24,7 @@ from storelens.dashboard.session import data_errors, page_context, tile_renewal_
 from storelens.dashboard.tiles import Tile, stream_url, tile_grid_html, token_lifetime_s
 from storelens.data import kpi
 from storelens.data.errors import DataError
-from storelens.detectors.stream import sign_stream_token, stream_secret
+from storelens.kernel.tile_tokens import sign_stream_token, stream_secret
 
 # Measured (benchmarks/bench_tiles.py): the alert fragment at 2 s cost ~15 % of a core on
 # its own (a DuckDB read each time); status badges are one small JSON GET.
@@ -146,7 +146,7 @@ def alert_feed() -> None:
     if alerts.is_empty():
         st.caption("No alerts in the last 24 h.")
     for row in alerts.iter_rows(named=True):
-        text = describe(row["kind"], row["detail"])
+        text = describe(row["kind"], row["detail"], row.get("zone"), row.get("zone_kind"))
         with st.container(border=True):
             st.markdown(
                 f"**{text.title}** · {local_time(row['ts'], store_tz)}  \n{text.detail}  \n"

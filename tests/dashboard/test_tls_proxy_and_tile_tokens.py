@@ -32,7 +32,8 @@ from typing import Any
 
 import pytest
 from storelens.dashboard.websession import COOKIE_NAME
-from storelens.detectors.stream import RevokedSessions, sign_stream_token
+from storelens.detectors.stream import RevokedSessions
+from storelens.kernel.tile_tokens import sign_stream_token
 
 from tests.dashboard.harness import (
     CHROMIUM_ARGS,

@@ -347,7 +347,7 @@ def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
     """
     if "run" in _RUNS:
         return _RUNS["run"]
-    from storelens.detectors.stream import sign_stream_token
+    from storelens.kernel.tile_tokens import sign_stream_token
 
     clip = media / "head-pose-face-detection-female-and-male.gif"
     secret_url = (
@@ -395,7 +395,7 @@ def short_pipeline_run(tmp_root: Path, media: Path) -> PipelineRun:
                 f"{info['tiles']}/frame/{cam}.jpg?token={token}", timeout=10
             ) as r:
                 tiles[cam] = r.read()
-        from storelens.detectors.stream import status_url
+        from storelens.kernel.tile_tokens import status_url
 
         with urllib.request.urlopen(
             status_url(info["tiles"], TILE_SECRET.encode()), timeout=10

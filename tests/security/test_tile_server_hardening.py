@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 from storelens.detectors import stream
-from storelens.detectors.stream import TileServer, sign_stream_token, status_url
+from storelens.detectors.stream import TileServer
+from storelens.kernel.tile_tokens import sign_stream_token, status_url
 
 from tests.dashboard.harness import fed_tile_server
 

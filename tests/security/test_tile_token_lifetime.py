@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 from storelens.dashboard.websession import SessionCookies
 from storelens.detectors import stream
-from storelens.detectors.stream import (
+from storelens.detectors.stream import TileServer
+from storelens.kernel.tile_tokens import (
     MAX_TOKEN_S,
-    TileServer,
     session_tag,
     sign_stream_token,
     verify_stream_token,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from storelens.detectors.hub import FrameHub
-from storelens.detectors.stream import TileServer, sign_stream_token
+from storelens.detectors.stream import TileServer
+from storelens.kernel.tile_tokens import sign_stream_token
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = b"tile-test-secret"
