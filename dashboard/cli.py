@@ -243,6 +243,7 @@ def _register_optional() -> None:
         "storelens.dashboard.cli_data",
         "storelens.dashboard.cli_vision",
         "storelens.dashboard.cli_lake",
+        "storelens.dashboard.cli_plan",
     ):
         try:
             mod = __import__(module, fromlist=["register"])

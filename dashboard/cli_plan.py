@@ -1,0 +1,116 @@
+"""Planning commands of the ``storelens`` CLI: ``plan rota``.
+
+``register(app)`` adds them (dashboard/cli.py calls it). Exit codes: 0 ok, 2 bad input (an
+unknown store, a date outside the history or the 14-day horizon, a bad config), with one
+line that names the value and the fix. Like ``storelens kpi``, the command reads the
+database file itself, so it sees what the file's owner sees (every store); the Staffing
+page scopes the same numbers by the signed-in user's role.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from storelens.dashboard.cli_data import DbOpt
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plan rota`` to ``app``."""
+    plan_app = typer.Typer(help="Forecast and plan: tomorrow's rota.", no_args_is_help=True)
+    app.add_typer(plan_app, name="plan")
+
+    @plan_app.command("rota")
+    def plan_rota_command(
+        store: Annotated[str, typer.Option("--store", help="store id")],
+        date_: Annotated[
+            str, typer.Option("--date", help="store-local day, YYYY-MM-DD (e.g. tomorrow)")
+        ],
+        db: DbOpt = None,
+        config: Annotated[
+            str | None,
+            typer.Option(
+                "--config",
+                "-c",
+                help="TOML config whose [store] gives country and min/max shift hours "
+                "(for that store id; others use the defaults)",
+            ),
+        ] = None,
+        csv_out: Annotated[
+            Path | None,
+            typer.Option("--csv", help="also write the rota here, in the shift-import format"),
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+    ) -> None:
+        """Recommended rota of one store for one day, beside the imported shifts."""
+        from storelens.dashboard.cli_data import _db
+        from storelens.data.errors import DataError
+        from storelens.data.kpi import Scope
+        from storelens.data.reader import open_reader
+        from storelens.data.rota import RotaRules, plan_rota
+        from storelens.kernel.errors import StoreLensError
+
+        try:
+            day = date.fromisoformat(date_)
+        except ValueError:
+            _fail(f"--date {date_!r} is not a date; give one like 2026-03-02")
+            return
+        rules, country = RotaRules(), None
+        if config:
+            from storelens.kernel.config import load_config
+
+            try:
+                cfg = load_config(config).store
+            except StoreLensError as exc:
+                _fail(str(exc))
+                return
+            if cfg.store_id == store:
+                rules = RotaRules(cfg.min_shift_hours, cfg.max_shift_hours)
+                country = cfg.country
+        try:
+            rota = plan_rota(open_reader(_db(db)), store, day, Scope.everything(), rules, country)
+        except DataError as exc:
+            _fail(str(exc))
+            return
+        if csv_out is not None:
+            try:
+                csv_out.write_text(rota.to_csv(), encoding="utf-8")
+            except OSError as exc:
+                _fail(f"--csv {csv_out}: cannot write ({exc.strerror}); pick a writable path")
+        result = rota.as_dict()
+        if as_json:
+            typer.echo(json.dumps(result))
+            return
+        bt = result["backtest"]
+        typer.echo(
+            f"{store} {day}" + (f" (public holiday: {rota.holiday})" if rota.holiday else "")
+        )
+        typer.echo(
+            f"forecast backtest, last {bt['windows']} weeks: WAPE {bt['wape_forecast']:.1%} "
+            f"vs same-hour-last-week {bt['wape_naive']:.1%}"
+        )
+        typer.echo("hour  forecast (80 %)        recommended  planned")
+        for h in result["hours"]:
+            lo, hi = h["interval"]
+            typer.echo(
+                f"{h['hour']:02d}    {h['forecast']:6.0f} ({lo:4.0f}–{hi:4.0f})"
+                f"   {h['staff_recommended']:11d}  {h['staff_planned']:7.1f}"
+            )
+        typer.echo("shifts:")
+        for s in result["shifts"]:
+            typer.echo(f"  {s['start']}–{s['end']}  {s['role']:9} €{s['cost']:,.2f}")
+        cost = result["cost"]
+        typer.echo(
+            f"cost: recommended €{cost['recommended']:,.0f}, planned €{cost['planned']:,.0f} "
+            f"at €{cost['hourly_rate']:.2f}/h"
+        )
+        for line in result["comparison"]:
+            typer.echo(f"  {line}")
