@@ -28,15 +28,16 @@ import functools
 import logging
 import warnings
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import TZPATH, ZoneInfo
+from zoneinfo import TZPATH
 
 import numpy as np
 import polars as pl
 from storelens.data.errors import InvalidParams
 from storelens.data.kpi import KpiFilter, Scope, metrics, resolve_stores
 from storelens.data.reader import Reader
+from storelens.data.storetime import store_today
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +132,6 @@ def holiday_names(country: str | None, start: date, end: date) -> dict[date, str
 # ------------------------------------------------------------------------- history
 
 
-def _local_today(timezone: str) -> date:
-    return datetime.now(ZoneInfo(timezone)).date()
-
-
 def load_history(
     reader: Reader,
     store_id: str,
@@ -153,7 +150,7 @@ def load_history(
         ids = ", ".join(sorted(known["store_id"].to_list())[:20]) or "none"
         raise InvalidParams(f"unknown store {store_id!r}; pick one of: {ids}")
     info = row.row(0, named=True)
-    today = today or _local_today(info["timezone"])
+    today = today or store_today(info["timezone"])
     end = today - timedelta(days=1)
     start = end - timedelta(days=MAX_HISTORY_DAYS - 1)
     flt = KpiFilter(start, end, (store_id,), "hour")
