@@ -15,6 +15,7 @@ import numpy as np
 from storelens.detectors.events import EngineState
 from storelens.detectors.types import NO_TRACK, CameraState, CameraStatus, Detections, Valence
 from storelens.kernel.config import LineConfig, ZoneConfig, ZoneKind
+from storelens.kernel.frame_size import with_frame_size
 
 # Colours are BGR.
 PERSON_COLOR = (255, 160, 0)  # tracked person: blue
@@ -257,44 +258,16 @@ def draw_overlay(
     return out
 
 
-# A JPEG comment (COM segment) on each tile naming the camera frame's own size: tiles are
-# downscaled (at most 640 px wide), while lines and zones are in frame pixels, so Setup
-# draws on a still at the scale it learns from here. No pixels, no identity: two numbers.
-FRAME_SIZE_TAG = b"storelens-frame-size "
-
-
 def encode_jpeg(
     image: np.ndarray, quality: int = 75, frame_size: tuple[int, int] | None = None
 ) -> bytes:
     """JPEG bytes for a tile or an MJPEG stream; with ``frame_size`` (width, height of the
-    camera frame the tile was scaled from) a comment that :func:`jpeg_frame_size` reads."""
+    camera frame the tile was scaled from) a comment that Setup reads
+    (:mod:`storelens.kernel.frame_size`), since lines and zones are in frame pixels."""
     if not 1 <= quality <= 100:
         raise ValueError(f"JPEG quality {quality} out of range; use 1..100")
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise ValueError(f"could not encode a {image.shape} {image.dtype} image as JPEG")
     jpeg = buffer.tobytes()
-    if frame_size is None:
-        return jpeg
-    payload = FRAME_SIZE_TAG + f"{int(frame_size[0])}x{int(frame_size[1])}".encode()
-    comment = b"\xff\xfe" + (len(payload) + 2).to_bytes(2, "big") + payload
-    return jpeg[:2] + comment + jpeg[2:]  # right after the start-of-image marker
-
-
-def jpeg_frame_size(jpeg: bytes) -> tuple[int, int] | None:
-    """(width, height) of the camera frame a tile came from, from the comment that
-    :func:`encode_jpeg` writes; None when the JPEG has none (or is not a JPEG)."""
-    pos = 2 if jpeg[:2] == b"\xff\xd8" else len(jpeg)
-    while pos + 4 <= len(jpeg) and jpeg[pos] == 0xFF:
-        marker, length = jpeg[pos + 1], int.from_bytes(jpeg[pos + 2 : pos + 4], "big")
-        if marker == 0xDA:  # start of scan: the header segments are over
-            return None
-        body = jpeg[pos + 4 : pos + 2 + length]
-        if marker == 0xFE and body.startswith(FRAME_SIZE_TAG):
-            try:
-                w, h = (int(v) for v in body[len(FRAME_SIZE_TAG) :].split(b"x"))
-            except ValueError:
-                return None
-            return (w, h) if w > 0 and h > 0 else None
-        pos += 2 + length
-    return None
+    return jpeg if frame_size is None else with_frame_size(jpeg, *frame_size)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from storelens.detectors.overlay import encode_jpeg, jpeg_frame_size
+from storelens.detectors.overlay import encode_jpeg
+from storelens.kernel.frame_size import jpeg_frame_size
 
 
 def test_frame_size_survives_the_jpeg_and_the_picture_still_decodes() -> None:
