@@ -1,8 +1,12 @@
 """Alerts as staff read them: a title, what happened, what to do, and the time on the
-store's own clock (no Streamlit here: the Live page renders what this returns).
+store's own clock (no Streamlit here: the Live page renders what this returns, and the push
+channels send the same words, data/alert_delivery.py).
 
-Kinds come from the pipeline's rules (detectors/alerts.py) and, for history, from alert
-events (``alert``, e.g. the demo's long waits: "alert in zone checkout after 312 s").
+Kinds come from the pipeline's rules (detectors/alerts.py) and the demo history, both typed
+rows (issue 20 item 5). The title names the zone the alert is about and the action follows
+the zone's kind (issue 19 item 7): "Frustrated shopper at Service desk" with "go and offer
+help", never "at the checkout" for a service-desk camera; a queue or checkout zone adds the
+till. Alerts stored without a zone (older rows) get the title without a place.
 
 Issue 18, item 11: no alert text shows where a camera's stream comes from or the error a
 library gave. The pipeline writes a category for offline cameras (kernel/redact.py,
@@ -19,19 +23,30 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storelens.kernel.redact import hide_locations, source_problem
 
-_QUEUE_ACTION = "Open another till or send a colleague to help at the checkout."
-KINDS: dict[str, tuple[str, str]] = {
-    "queue_wait": ("Long queue wait", _QUEUE_ACTION),
+# Zone kinds (kernel.config.ZoneKind) where a till can be opened.
+TILL_ZONES = frozenset({"queue", "checkout"})
+# kind -> (title without a place, action with a place, action without one)
+KINDS: dict[str, tuple[str, str, str]] = {
+    "queue_wait": (
+        "Long queue wait",
+        "Send a colleague to {zone}: shoppers are waiting.",
+        "Open another till or send a colleague to help where the queue is.",
+    ),
     "frustrated": (
-        "Frustrated shopper at the checkout",
-        "Go to the checkout and offer help; open another till if the queue is long.",
+        "Frustrated shopper",
+        "Go to {zone} and offer help.",
+        "Go to the shopper and offer help.",
     ),
     "camera_offline": (
         "Camera offline",
         "Check the camera's power and network cable; its Live tile shows since when.",
+        "Check the camera's power and network cable; its Live tile shows since when.",
     ),
 }
-_EVENT_ALERT = re.compile(r"alert in zone (?P<zone>.+?)(?: after (?P<seconds>\d+) s)?$")
+_TILL_ACTION = {
+    "queue_wait": "Open another till or send a colleague to help at {zone}.",
+    "frustrated": "Go to {zone} and offer help; open another till if the queue is long.",
+}
 # detectors/alerts.py: "<camera>: camera offline for 1:05 min" [" (<category or old error>)"]
 _OFFLINE = re.compile(
     r"(?P<head>.+?: camera offline for \d+:\d{2} min)(?: \((?P<why>.*)\))?$", re.S
@@ -45,24 +60,28 @@ class AlertText:
     action: str
 
 
-def _minutes(seconds: int) -> str:
-    return f"{seconds // 60}:{seconds % 60:02d} min"
+def place(zone: str | None) -> str | None:
+    """A zone's name as a place in a sentence ("service desk" -> "Service desk")."""
+    zone = (zone or "").strip()
+    return zone[:1].upper() + zone[1:] if zone else None
 
 
-def describe(kind: str, detail: str | None) -> AlertText:
-    """Title, detail and action for one alert row (never just "alert")."""
+def describe(
+    kind: str, detail: str | None, zone: str | None = None, zone_kind: str | None = None
+) -> AlertText:
+    """Title, detail and action for one alert row (never just "alert"): the title names
+    ``zone`` and the action follows ``zone_kind`` (a till only where there is one)."""
     detail = _safe_detail(kind, detail or "")
+    where = place(zone) if kind != "camera_offline" else None
     if kind in KINDS:
-        title, action = KINDS[kind]
+        title, action_at, action = KINDS[kind]
+        if where:
+            template = _TILL_ACTION.get(kind, action_at) if zone_kind in TILL_ZONES else action_at
+            return AlertText(f"{title} at {where}", detail, template.format(zone=where))
         return AlertText(title, detail, action)
-    found = _EVENT_ALERT.match(detail)
-    if kind == "alert" and found:
-        zone = found["zone"]
-        seconds = found["seconds"]
-        what = f"A shopper waited {_minutes(int(seconds))} in {zone}." if seconds else ""
-        return AlertText(f"Long wait at {zone}", what or detail, _QUEUE_ACTION)
+    title = kind.replace("_", " ").capitalize() or "Alert"
     return AlertText(
-        kind.replace("_", " ").capitalize() or "Alert",
+        f"{title} at {where}" if where else title,
         detail,
         "Look at the camera's Live tile and check on the spot.",
     )

@@ -16,11 +16,14 @@ from storelens.data.schemas import BATCH_SCHEMAS
 
 
 def ack_alert(con: duckdb.DuckDBPyConnection, alert_id: int, user: str) -> bool:
-    """Mark an alert acknowledged by ``user``; False if it does not exist or was already."""
+    """Mark an alert acknowledged by ``user``; False if it does not exist or was already.
+    The seconds from raised to acknowledged are stored with it (``response_s``: Compare's
+    median response time, issue 19 item 7)."""
     if not user:
         raise InvalidParams("acknowledging an alert needs the user's name")
     rows = con.execute(
-        """UPDATE alerts SET acknowledged_by = ?, acknowledged_ts = now()
+        """UPDATE alerts SET acknowledged_by = ?, acknowledged_ts = now(),
+                             response_s = greatest(0, epoch(now()) - epoch(ts))
            WHERE alert_id = ? AND acknowledged_ts IS NULL""",
         [user, int(alert_id)],
     ).fetchall()

@@ -330,7 +330,8 @@ def _zone_metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame
 def _alerts(con: duckdb.DuckDBPyConnection, p: AlertQuery) -> pl.DataFrame:
     return con.sql(
         """
-        SELECT alert_id, ts, store_id, camera_id, kind, detail, acknowledged_by, acknowledged_ts
+        SELECT alert_id, ts, store_id, camera_id, kind, detail, acknowledged_by, acknowledged_ts,
+               zone, zone_kind, response_s
         FROM alerts
         WHERE list_contains($stores, store_id) AND ts >= $since
           AND (NOT $open OR acknowledged_ts IS NULL)

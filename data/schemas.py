@@ -88,8 +88,18 @@ BATCH_SCHEMAS: dict[str, pa.Schema] = {
             ("hourly_cost", pa.float64()),
         ]
     ),
+    # detectors/alerts.py and data/demo.py write these as typed rows (data.sink.AlertRow).
     "alerts": pa.schema(
-        [("ts", TS), ("camera_id", pa.string()), ("kind", pa.string()), ("detail", pa.string())]
+        [
+            ("ts", TS),
+            ("camera_id", pa.string()),
+            ("kind", pa.string()),
+            ("detail", pa.string()),
+            ("zone", pa.string()),
+            ("zone_kind", pa.string()),
+            ("acknowledged_by", pa.string()),
+            ("acknowledged_ts", TS),
+        ]
     ),
     "live_view_log": pa.schema(
         [("ts", TS), ("user_name", pa.string()), ("role", pa.string()), ("camera_id", pa.string())]

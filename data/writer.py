@@ -182,9 +182,12 @@ _INSERTS: dict[str, str] = {
         INSERT INTO shifts
         SELECT * FROM (SELECT DISTINCT ON (shift_id) * FROM _batch) b
         WHERE NOT EXISTS (SELECT 1 FROM shifts s WHERE s.shift_id = b.shift_id)""",
+    # The one way alerts are written (issue 20 item 5); history may come acknowledged.
     "alerts": """
-        INSERT INTO alerts (ts, store_id, camera_id, kind, detail)
-        SELECT b.ts, c.store_id, b.camera_id, b.kind, b.detail
+        INSERT INTO alerts (ts, store_id, camera_id, kind, detail, zone, zone_kind,
+                            acknowledged_by, acknowledged_ts, response_s)
+        SELECT b.ts, c.store_id, b.camera_id, b.kind, b.detail, b.zone, b.zone_kind,
+               b.acknowledged_by, b.acknowledged_ts, epoch(b.acknowledged_ts) - epoch(b.ts)
         FROM _batch b LEFT JOIN cameras c ON c.camera_id = b.camera_id""",
 }
 
@@ -194,15 +197,6 @@ _TRACKS_REPLACE = """
       AND t.first_ts <= (SELECT max(first_ts) FROM _batch)
       AND EXISTS (SELECT 1 FROM _batch b WHERE b.camera_id = t.camera_id
                   AND b.track_id = t.track_id AND b.first_ts = t.first_ts)"""
-
-# Alert events from the pipeline also become rows of ``alerts`` for staff to acknowledge.
-_ALERTS_FROM_EVENTS = """
-    INSERT INTO alerts (ts, store_id, camera_id, kind, detail)
-    SELECT b.ts, c.store_id, b.camera_id, 'alert',
-           'alert in zone ' || coalesce(b.zone, '?') ||
-           coalesce(' after ' || CAST(round(b.value) AS BIGINT) || ' s', '')
-    FROM _batch b LEFT JOIN cameras c ON c.camera_id = b.camera_id
-    WHERE b.kind = 'alert'"""
 
 
 class Writer:
@@ -579,8 +573,6 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> i
         if table == "tracks":
             con.execute(_TRACKS_REPLACE)
         inserted = con.execute(_INSERTS[table]).fetchall()[0][0]
-        if table == "events":
-            con.execute(_ALERTS_FROM_EVENTS)
         if table in MARK_DIRTY:
             con.execute(MARK_DIRTY[table])
     finally:

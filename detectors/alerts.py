@@ -12,8 +12,10 @@ minutes. A queue-wait situation lasts while anyone is queued in that zone, a fru
 situation while anyone there reads frustrated; once the zone has been quiet for
 ``REARM_MIN_S`` it may alert again.
 
-Each alert is a row for the ``alerts`` table: (ts, camera_id, kind, detail). No
-pixels and no identity: the detail names the camera, the zone and the duration.
+Each alert is a typed row for the ``alerts`` table (:class:`~storelens.data.sink.AlertRow`:
+ts, camera_id, kind, detail, and the zone's name and kind, from which staff's title is
+built: "Frustrated shopper at Service desk"). No pixels and no identity: the detail names
+the camera, the zone and the duration.
 
 Restarts (issue 18, item 4): the open situations used to live only in memory, so every
 pipeline restart alerted again for a situation staff had already been told about. At
@@ -27,38 +29,19 @@ until it is seen online.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import numpy as np
-import pyarrow as pa
-from storelens.data.sink import BATCH_SCHEMAS
+from storelens.data.sink import AlertRow
 from storelens.detectors.events import EngineState
-from storelens.detectors.rows import to_arrow
 from storelens.detectors.types import CameraState, CameraStatus, Detections, Valence
 from storelens.kernel.config import AlertsConfig
 from storelens.kernel.redact import source_problem
 
-ALERTS_SCHEMA = BATCH_SCHEMAS["alerts"]
 REARM_MIN_S = 60.0  # a zone quiet for at least this long may raise a fresh alert
 # Alerts this recent are taken as situations still open when the pipeline (re)starts.
 RESTART_MEMORY_S = 3600.0
 ZONE_KINDS = ("queue_wait", "frustrated")
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRow:
-    """One row of the ``alerts`` table. ``ts`` is UTC epoch seconds."""
-
-    TABLE: ClassVar[str] = "alerts"
-    ts: float
-    camera_id: str
-    kind: str
-    detail: str
-
-
-def alerts_to_arrow(rows: list[AlertRow]) -> pa.Table:
-    """Alert rows as an Arrow table with :data:`ALERTS_SCHEMA` (empty input: empty table)."""
-    return to_arrow(rows, ALERTS_SCHEMA)
+__all__ = ["REARM_MIN_S", "RESTART_MEMORY_S", "AlertRow", "AlertRules"]
 
 
 def _minutes(seconds: float) -> str:
@@ -70,6 +53,9 @@ class AlertRules:
     camera_id: str
     camera_name: str
     config: AlertsConfig = field(default_factory=AlertsConfig)
+    # zone name -> its kind (queue, checkout, floor...): the title and the action staff
+    # read depend on it (a service desk is not a checkout).
+    zone_kinds: dict[str, str] = field(default_factory=dict)
     _frustrated_since: dict[int, float] = field(default_factory=dict)
     _alerted_frustrated: set[int] = field(default_factory=set)
     _alerted_wait: set[int] = field(default_factory=set)
@@ -125,7 +111,8 @@ class AlertRules:
         if not self._situation(kind, zone, ts) or tid in alerted:
             return []
         alerted.add(tid)
-        return [AlertRow(ts, self.camera_id, kind, self._zone_detail(zone, what))]
+        detail = self._zone_detail(zone, what)
+        return [AlertRow(ts, self.camera_id, kind, detail, zone, self.zone_kinds.get(zone))]
 
     def update(self, ts: float, detections: Detections, state: EngineState) -> list[AlertRow]:
         """Rules over one analysed frame (call after the event engine's update)."""

@@ -206,7 +206,12 @@ class CameraPipeline:
         )
         self.gate = DetectionGate(options.detect_every_k, options.still_max_skip)
         self.engine = EventEngine(camera.camera_id, camera.lines, camera.zones)
-        self.alert_rules = AlertRules(camera.camera_id, camera.name, options.alerts)
+        self.alert_rules = AlertRules(
+            camera.camera_id,
+            camera.name,
+            options.alerts,
+            {zone.name: str(zone.kind) for zone in camera.zones},
+        )
         self.rows = RowBuffer()
         self.smoother = self.scheduler = self.resting = None
         if models.expression is not None:

@@ -14,26 +14,29 @@ next to the state machines that make them.
 
 from __future__ import annotations
 
-import keyword
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 import pyarrow as pa
-from storelens.data.sink import BATCH_SCHEMAS
+
+# to_arrow is the sink's contract (data/sink.py); re-exported here for the pipeline's rows.
+from storelens.data.sink import BATCH_SCHEMAS, Row, to_arrow
+
+__all__ = [
+    "PIPELINE_TABLES",
+    "DetectionRow",
+    "ExpressionRow",
+    "Row",
+    "RowBuffer",
+    "TrackRow",
+    "to_arrow",
+]
 
 # The tables a camera's rows go to, in the order one drain hands them to the sink (the
 # order the pipeline has always sent them in, so batch ids keep their sequence).
 PIPELINE_TABLES = ("detections", "events", "expressions", "alerts", "queue_samples", "tracks")
-
-_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
-
-
-class Row(Protocol):
-    """Any row class: its fields are read by column name, ``TABLE`` says where it goes."""
-
-    TABLE: ClassVar[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,29 +86,6 @@ class TrackRow:
     p_satisfied: float | None
     p_neutral: float | None
     p_frustrated: float | None
-
-
-def _field_name(column: str) -> str:
-    return f"{column}_" if keyword.iskeyword(column) else column
-
-
-def to_arrow(rows: Sequence[Row], schema: pa.Schema) -> pa.Table:
-    """``rows`` as a table with exactly ``schema`` (no rows: an empty table with it).
-
-    Columns are read from the rows by name; a timestamp column's values are epoch
-    seconds, rounded to the schema's unit as the pipeline always has (``round(ts * 1e6)``).
-    """
-    columns = []
-    for column in schema:
-        name = _field_name(column.name)
-        values = [getattr(row, name) for row in rows]
-        if pa.types.is_timestamp(column.type):
-            scale = _PER_SECOND[column.type.unit]
-            ticks = [None if v is None else round(v * scale) for v in values]
-            columns.append(pa.array(ticks, pa.int64()).cast(column.type))
-        else:
-            columns.append(pa.array(values, column.type))
-    return pa.Table.from_arrays(columns, schema=schema)
 
 
 class RowBuffer:

@@ -445,6 +445,7 @@ def test_everything_lands_with_day_partitions_for_hourly_and_year_for_daily(
 def test_alert_counts_and_camera_health_are_published_as_aggregates(tmp_path: Path):
     from storelens.data.actions import ack_alert
     from storelens.data.catalog import upsert_camera, upsert_store
+    from storelens.data.sink import BATCH_SCHEMAS, AlertRow, to_arrow
 
     db = tmp_path / "health.duckdb"
     hour = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -477,13 +478,12 @@ def test_alert_counts_and_camera_health_are_published_as_aggregates(tmp_path: Pa
         )
         writer.append(
             "alerts",
-            pa.table(
-                {
-                    "ts": pa.array([hour + timedelta(minutes=m) for m in (5, 6, 7)], ts),
-                    "camera_id": ["h1-till"] * 3,
-                    "kind": ["queue_wait", "queue_wait", "frustrated_shopper"],
-                    "detail": ["private free text"] * 3,
-                }
+            to_arrow(
+                [
+                    AlertRow((hour + timedelta(minutes=m)).timestamp(), "h1-till", kind, "private")
+                    for m, kind in ((5, "queue_wait"), (6, "queue_wait"), (7, "frustrated_shopper"))
+                ],
+                BATCH_SCHEMAS["alerts"],
             ),
             "health-alerts",
         )

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 from storelens.data.imports import import_content
 from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.sink import AlertRow, to_arrow
 from storelens.data.writer import Writer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,14 +91,24 @@ def build_dashboard_db(path: Path, today: date = TODAY) -> Path:
                     f"{store},associate,{day}T09:00:00+00:00,{day}T18:00:00+00:00,20.0,a{staff}"
                 )
     now = datetime.now(UTC)
-    alerts = _table(
-        "alerts",
-        {
-            "ts": [now - timedelta(minutes=5), now - timedelta(minutes=2)],
-            "camera_id": ["s1-entrance", "s3-entrance"],
-            "kind": ["queue_wait", "frustrated_shopper"],
-            "detail": ["queue wait over 4 min at s1", "frustrated shopper at s3 checkout"],
-        },
+    alerts = to_arrow(
+        [
+            AlertRow(
+                (now - timedelta(minutes=5)).timestamp(),
+                "s1-entrance",
+                "queue_wait",
+                "queue wait over 4 min at s1",
+                zone="checkout",
+                zone_kind="queue",
+            ),
+            AlertRow(
+                (now - timedelta(minutes=2)).timestamp(),
+                "s3-entrance",
+                "frustrated_shopper",
+                "frustrated shopper at s3 checkout",
+            ),
+        ],
+        BATCH_SCHEMAS["alerts"],
     )
     detections = _table(
         "detections",

@@ -16,17 +16,38 @@ from streamlit.testing.v1 import AppTest
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
-@pytest.mark.parametrize("kind", [*KINDS, "alert", "something_new"])
-def test_every_kind_has_a_title_and_an_action(kind: str) -> None:
-    text = describe(kind, "alert in zone checkout after 312 s")
+@pytest.mark.parametrize("kind", [*KINDS, "something_new"])
+@pytest.mark.parametrize("zone", [None, "checkout 2"])
+def test_every_kind_has_a_title_and_an_action(kind: str, zone: str | None) -> None:
+    text = describe(kind, "Till · checkout 2: a shopper has waited 5:12 min", zone, "queue")
     assert text.title and text.title.lower() != "alert"
     assert text.action.endswith(".")
 
 
-def test_event_alerts_from_history_read_as_long_waits() -> None:
-    text = describe("alert", "alert in zone checkout after 312 s")
-    assert text.title == "Long wait at checkout"
-    assert text.detail == "A shopper waited 5:12 min in checkout."
+@pytest.mark.parametrize(
+    ("kind", "zone", "zone_kind", "title", "action"),
+    [
+        # Issue 19 item 7: the title names the zone, the action follows its kind.
+        ("frustrated", "service desk", "floor", "Frustrated shopper at Service desk",
+         "Go to Service desk and offer help."),
+        ("frustrated", "checkout 2", "checkout", "Frustrated shopper at Checkout 2",
+         "Go to Checkout 2 and offer help; open another till if the queue is long."),
+        ("queue_wait", "returns", "queue", "Long queue wait at Returns",
+         "Open another till or send a colleague to help at Returns."),
+        ("queue_wait", "service desk", "floor", "Long queue wait at Service desk",
+         "Send a colleague to Service desk: shoppers are waiting."),
+        # Rows stored before alerts carried their zone: no place rather than a wrong one.
+        ("frustrated", None, None, "Frustrated shopper", "Go to the shopper and offer help."),
+        ("camera_offline", None, None, "Camera offline",
+         "Check the camera's power and network cable; its Live tile shows since when."),
+    ],
+)  # fmt: skip
+def test_titles_name_the_zone_and_actions_follow_its_kind(
+    kind: str, zone: str | None, zone_kind: str | None, title: str, action: str
+) -> None:
+    text = describe(kind, "Desk cam · service desk: frustrated shopper for 12 s", zone, zone_kind)
+    assert (text.title, text.action) == (title, action)
+    assert "checkout" not in text.title.lower() or "checkout" in (zone or "")
 
 
 @pytest.mark.parametrize(
@@ -56,8 +77,9 @@ def test_live_feed_shows_titles_actions_and_store_local_time(dashboard_env: Path
     assert not at.exception, [e.value for e in at.exception]
     feed = " ".join(m.value for m in at.markdown)
     berlin = ts.astimezone(ZoneInfo("Europe/Berlin"))
-    assert f"**Long queue wait** · {berlin:%H:%M} {berlin.tzname()}" in feed
-    assert KINDS["queue_wait"][1] in feed
+    # The title names the zone, the action its till (issue 19 item 7).
+    assert f"**Long queue wait at Checkout** · {berlin:%H:%M} {berlin.tzname()}" in feed
+    assert "Open another till or send a colleague to help at Checkout." in feed
     if berlin.utcoffset() != timedelta(0):  # the shown time is not the UTC one
         assert f"{ts.astimezone(UTC):%H:%M} {berlin.tzname()}" not in feed
 

@@ -15,22 +15,18 @@ import pyarrow as pa
 from storelens.data.catalog import upsert_camera, upsert_store
 from storelens.data.readapi import serve
 from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.sink import AlertRow, to_arrow
 from storelens.data.writer import Writer
+
+ALERTS = BATCH_SCHEMAS["alerts"]
 
 
 def main(path: str, port: int = 0) -> None:
     writer = Writer(path)
     writer.execute_admin(lambda con: upsert_store(con, "s1", "One", "North", "UTC"))
     writer.execute_admin(lambda con: upsert_camera(con, "c1", "s1", "door", "entrance"))
-    alert = pa.table(
-        {
-            "ts": [datetime.now(UTC)],
-            "camera_id": ["c1"],
-            "kind": ["queue_wait"],
-            "detail": ["queue wait over 4 min"],
-        },
-        schema=BATCH_SCHEMAS["alerts"],
-    )
+    now = datetime.now(UTC).timestamp()
+    alert = to_arrow([AlertRow(now, "c1", "queue_wait", "queue wait over 4 min")], ALERTS)
     writer.append("alerts", alert, "alert-1")
     writer.flush()
     server = serve(writer, port=port, publish=True)

@@ -35,7 +35,7 @@ def build_golden(path: Path) -> Path:
     with Writer(path) as writer:
         catalog_sql = (GOLDEN / "catalog.sql").read_text()
         writer.execute_admin(lambda con: con.execute(catalog_sql))
-        for table in ("events", "tracks", "queue_samples"):
+        for table in ("events", "tracks", "queue_samples", "alerts"):
             writer.append(table, read_golden_csv(table), f"golden:{table}")
         import_file(writer, "sales", GOLDEN / "sales.csv")
         import_file(writer, "shifts", GOLDEN / "shifts.csv")

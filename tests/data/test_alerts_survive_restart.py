@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 from storelens.dashboard.launcher import resume_alerts
 from storelens.data.catalog import upsert_camera, upsert_store
+from storelens.data.sink import BATCH_SCHEMAS, to_arrow
 from storelens.data.writer import Writer
-from storelens.detectors.alerts import REARM_MIN_S, AlertRules, alerts_to_arrow
+from storelens.detectors.alerts import REARM_MIN_S, AlertRules
 from storelens.detectors.events import EngineState
 from storelens.detectors.types import CameraState, CameraStatus, Detections
 from storelens.kernel.config import AlertsConfig
@@ -47,7 +48,7 @@ def lifetime(db: Path, start: float, seconds: int, track_ids: list[int]) -> int:
             dets, state = frustrated_in_queue(track_ids, float(t))
             raised += rules.update(start + t, dets, state)
         if raised:
-            writer.append("alerts", alerts_to_arrow(raised), f"alerts-{start}")
+            writer.append("alerts", to_arrow(raised, BATCH_SCHEMAS["alerts"]), f"alerts-{start}")
         writer.flush()
         return len(raised)
     finally:
@@ -105,7 +106,7 @@ def test_a_camera_alerted_offline_is_not_alerted_again_after_a_restart(tmp_path:
         down = CameraStatus("cam", state=CameraState.OFFLINE, since=now)
         raised = rules.camera_status(now + 31, down)
         assert [a.kind for a in raised] == ["camera_offline"]
-        writer.append("alerts", alerts_to_arrow(raised), "offline-1")
+        writer.append("alerts", to_arrow(raised, BATCH_SCHEMAS["alerts"]), "offline-1")
         writer.flush()
     finally:
         writer.close()

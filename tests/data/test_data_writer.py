@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from storelens.data.errors import (
     WriterClosed,
 )
 from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.sink import AlertRow, to_arrow
 from storelens.data.writer import RetentionPolicy, Writer, WriterConfig
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -220,18 +222,25 @@ def test_retention_policy_is_bounded():
         WriterConfig(surprise=1)  # type: ignore[call-arg]
 
 
-def test_alert_events_become_acknowledgeable_alerts(writer: Writer):
-    alert = events(1, kind="alert").set_column(4, "zone", pa.array(["checkout"]))
-    alert = alert.set_column(5, "value", pa.array([240.0]))
-    writer.append("events", alert, "a-1")
+def test_alert_rows_become_acknowledgeable_alerts_with_their_response_time(writer: Writer):
+    raised = time.time() - 95
+    row = AlertRow(raised, "cam-1", "queue_wait", "Till · checkout: 4:00 min", "checkout", "queue")
+    writer.append("alerts", to_arrow([row], BATCH_SCHEMAS["alerts"]), "a-1")
+    # An "alert" event is an event, nothing more: alerts have one way in (issue 20 item 5).
+    writer.append("events", events(1, kind="alert"), "e-1")
     writer.flush()
     alert_id = count(writer, "SELECT alert_id FROM alerts")
     assert writer.execute_admin(lambda con: ack_alert(con, alert_id, "maria")) is True
     assert writer.execute_admin(lambda con: ack_alert(con, alert_id, "maria")) is False
     cur = writer.cursor()
-    row = cur.execute("SELECT detail, acknowledged_by FROM alerts").fetchall()[0]
+    got = cur.execute(
+        "SELECT detail, zone, zone_kind, acknowledged_by, response_s, (SELECT count(*) FROM alerts)"
+        " FROM alerts"
+    ).fetchall()[0]
     cur.close()
-    assert row == ("alert in zone checkout after 240 s", "maria")
+    assert got[:4] == ("Till · checkout: 4:00 min", "checkout", "queue", "maria")
+    assert 95 <= got[4] < 95 + 600  # raised -> acknowledged, stored when acknowledged
+    assert got[5] == 1
     with pytest.raises(InvalidParams):
         writer.execute_admin(lambda con: ack_alert(con, alert_id, ""))
 

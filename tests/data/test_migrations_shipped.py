@@ -21,6 +21,7 @@ SHIPPED = {
     2: ("002_rollups.sql", "d6bf5aa18e4ec7a5"),
     3: ("003_daily_rollups.sql", "f7aef8f950e36c7b"),
     4: ("004_expected_valence.sql", "a8e38781d770691a"),
+    5: ("005_alert_delivery.sql", "f3d908db341aeccc"),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from storelens.detectors.alerts import AlertRules, alerts_to_arrow
+from storelens.detectors.alerts import AlertRules
 from storelens.detectors.events import EngineState
 from storelens.detectors.types import CameraState, CameraStatus, Detections
 from storelens.kernel.config import AlertsConfig
@@ -83,11 +83,16 @@ def test_camera_offline_alerts_once_per_outage() -> None:
 
 def test_alert_rows_match_the_alerts_table() -> None:
     from storelens.data.schemas import conform
+    from storelens.data.sink import BATCH_SCHEMAS, to_arrow
 
-    rules = AlertRules("cam", "Checkout 1", CONFIG)
+    rules = AlertRules("cam", "Checkout 1", CONFIG, {"checkout": "queue"})
     rows = rules.update(300.0, frame({3: "neutral"}), queue({3: 300.0}))
-    table = conform("alerts", alerts_to_arrow(rows))
+    table = conform("alerts", to_arrow(rows, BATCH_SCHEMAS["alerts"]))
     assert table.num_rows == 1 and table.column("kind").to_pylist() == ["queue_wait"]
+    # The zone's name and kind travel with the alert: staff's title is built from them.
+    assert table.select(["zone", "zone_kind"]).to_pylist() == [
+        {"zone": "checkout", "zone_kind": "queue"}
+    ]
 
 
 def _run(rules: AlertRules, steps: list[tuple[float, dict[str, dict[int, float]]]]) -> list:

@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 from storelens.data import readapi
 from storelens.data.apiauth import MAX_TTL_S, SYSTEM, Caller, sign_request
@@ -27,6 +26,7 @@ from storelens.data.errors import AccessDenied, Unauthenticated
 from storelens.data.readapi import serve
 from storelens.data.reader import ApiReader, published_api, published_secret
 from storelens.data.schemas import BATCH_SCHEMAS
+from storelens.data.sink import AlertRow, to_arrow
 from storelens.data.writer import Writer
 from storelens.kernel.discovery import discovery_path
 
@@ -50,14 +50,12 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     now = datetime.now(UTC)
     writer.append(
         "alerts",
-        pa.table(
-            {
-                "ts": [now - timedelta(minutes=i) for i in range(3)],
-                "camera_id": [f"{s}-door" for s in STORES],
-                "kind": ["queue_wait"] * 3,
-                "detail": [f"queue at {s}" for s in STORES],
-            },
-            schema=BATCH_SCHEMAS["alerts"],
+        to_arrow(
+            [
+                AlertRow((now - timedelta(minutes=i)).timestamp(), f"{s}-door", "queue_wait", s)
+                for i, s in enumerate(STORES)
+            ],
+            BATCH_SCHEMAS["alerts"],
         ),
         "auth:alerts",
     )
