@@ -3,7 +3,8 @@
 ``register(app)`` adds them to the main typer app (dashboard/cli.py calls it). Heavy
 imports happen inside each command so ``storelens --help`` stays instant.
 
-Exit codes: 0 ok, 1 an import file was rejected (per-row report printed), 2 any other
+Exit codes: 0 ok, 1 an import file was rejected or has rows flagged implausible without
+``--force`` (per-row report printed; nothing written), 2 any other
 error (message names the file / store and the fix).
 """
 
@@ -44,7 +45,17 @@ def _date(text: str, option: str) -> date:
         raise typer.BadParameter(f"{option} {text!r}: expected a date like 2026-03-02") from None
 
 
-def _import(kind: str, file: Path, db: Path | None, as_json: bool) -> None:
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="write rows flagged implausible against the store's own history (e.g. a "
+        "€99,999,999 receipt) after checking them; without it such a file changes nothing",
+    ),
+]
+
+
+def _import(kind: str, file: Path, db: Path | None, as_json: bool, force: bool = False) -> None:
     from storelens.data.errors import DatabaseLocked, DataError, ImportRejected
     from storelens.data.imports import import_file
     from storelens.data.reader import published_api
@@ -54,15 +65,15 @@ def _import(kind: str, file: Path, db: Path | None, as_json: bool) -> None:
         api = published_api(db_path)
         try:
             if api is not None:  # the pipeline owns the file: its writer imports
-                report = api.import_file(kind, file.name, file.read_bytes())
+                report = api.import_file(kind, file.name, file.read_bytes(), force)
             else:
-                report = import_file(db_path, kind, file).as_dict()  # type: ignore[arg-type]
+                report = import_file(db_path, kind, file, force).as_dict()  # type: ignore[arg-type]
         except DatabaseLocked:
             # The pipeline owns the file: hand the file to its writer through the read API.
             api = published_api(db_path)
             if api is None:
                 raise
-            report = api.import_file(kind, file.name, file.read_bytes())
+            report = api.import_file(kind, file.name, file.read_bytes(), force)
     except ImportRejected as exc:
         report = exc.report.as_dict() if hasattr(exc.report, "as_dict") else exc.report
         if as_json:
@@ -78,6 +89,11 @@ def _import(kind: str, file: Path, db: Path | None, as_json: bool) -> None:
     elif report.get("already_imported"):
         typer.echo(f"{file}: already imported earlier; nothing added.")
     else:
+        if report.get("forced"):
+            typer.echo(
+                f"{file}: imported with --force: {report['flagged_total']} row(s) flagged "
+                "implausible were written as they are."
+            )
         typer.echo(
             f"{file}: {report['rows_added']} {kind} row(s) added, "
             f"{report['rows_already_present']} already present, of {report['rows_total']}."
@@ -167,9 +183,11 @@ def register(app: typer.Typer) -> None:
         ],
         db: DbOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+        force: ForceOpt = False,
     ) -> None:
-        """Import POS transactions; a file with any bad row changes nothing (exit 1)."""
-        _import("sales", file, db, as_json)
+        """Import POS transactions; a file with any bad row changes nothing (exit 1), and
+        one with implausible rows only with --force."""
+        _import("sales", file, db, as_json, force)
 
     @import_app.command("shifts")
     def import_shifts(
@@ -181,6 +199,8 @@ def register(app: typer.Typer) -> None:
         ],
         db: DbOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+        force: ForceOpt = False,
     ) -> None:
-        """Import staff shifts; a file with any bad row changes nothing (exit 1)."""
-        _import("shifts", file, db, as_json)
+        """Import staff shifts; a file with any bad row changes nothing (exit 1), and one
+        with implausible rows only with --force."""
+        _import("shifts", file, db, as_json, force)

@@ -4,6 +4,9 @@ Rules:
 - every bad row is reported with its line number (CSV: the file's line, header = line 1;
   Parquet: row number, first row = 1) and the reason;
 - a file with any bad row changes nothing (all or nothing: one transaction);
+- a valid row far above the store's own history (a €99,999,999 receipt) is *flagged*
+  (:mod:`data.plausibility`); a file with flagged rows is written only with ``force``
+  (``storelens import --force``, the confirm button on Setup → Imports), else nothing is;
 - re-importing the same file adds nothing: the file's SHA-256 is recorded in
   ``import_ledger``, and every row has an id (``transaction_id`` / ``shift_id`` from the
   file, else derived from the row's content), so overlapping files add only new rows.
@@ -41,6 +44,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 from storelens.data.errors import ImportRejected, InvalidParams
+from storelens.data.plausibility import implausible_rows
 from storelens.data.schemas import BATCH_SCHEMAS
 from storelens.data.writer import Writer, insert_rows
 
@@ -74,17 +78,36 @@ class ImportReport:
     already_imported: bool = False
     errors: list[RowError] = field(default_factory=list)
     errors_total: int = 0
+    # Valid rows implausible against the store's history; written only when forced.
+    flagged: list[RowError] = field(default_factory=list)
+    flagged_total: int = 0
+    forced: bool = False
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.errors_total == 0 and self.flagged_total > 0 and not self.forced
 
     @property
     def accepted(self) -> bool:
-        return self.errors_total == 0
+        return self.errors_total == 0 and not self.needs_confirmation
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["accepted"] = self.accepted
+        out["needs_confirmation"] = self.needs_confirmation
         return out
 
     def summary(self) -> str:
+        if self.needs_confirmation:
+            lines = [
+                f"{self.file}: {self.flagged_total} implausible row(s) against the store's own "
+                "history; nothing was imported. Check these rows: if they are right, import "
+                "again with --force (CLI) or confirm on Setup → Imports; else fix the file:"
+            ]
+            lines += [f"  line {e.line}: {e.reason}" for e in self.flagged]
+            if self.flagged_total > len(self.flagged):
+                lines.append(f"  ... and {self.flagged_total - len(self.flagged)} more")
+            return "\n".join(lines)
         if not self.accepted:
             lines = [
                 f"{self.file}: REJECTED, {self.errors_total} bad row(s) of {self.rows_total}; "
@@ -266,8 +289,17 @@ def _table(kind: str) -> str:
     return "transactions" if kind == "sales" else "shifts"
 
 
+def _first_line(name: str) -> int:
+    """The line number of a file's first data row (CSV: after the header)."""
+    return 1 if Path(name).suffix.lower() == ".parquet" else 2
+
+
 def _apply(
-    con: duckdb.DuckDBPyConnection, kind: ImportKind, name: str, content: bytes
+    con: duckdb.DuckDBPyConnection,
+    kind: ImportKind,
+    name: str,
+    content: bytes,
+    force: bool = False,
 ) -> ImportReport:
     """Validate and write in the caller's transaction (run on the writer thread)."""
     store_zones = dict(con.execute("SELECT store_id, timezone FROM stores").fetchall())
@@ -282,6 +314,14 @@ def _apply(
         report.already_imported = True
         report.rows_already_present = report.rows_total
         return report
+    flags = implausible_rows(con, kind, table)
+    if flags:
+        first = _first_line(name)
+        report.flagged = [RowError(first + f.index, f.reason) for f in flags[:MAX_ERRORS_LISTED]]
+        report.flagged_total = len(flags)
+        report.forced = force
+        if not force:  # nothing written: the caller confirms and imports again
+            raise ImportRejected(report.summary(), report)
     added = insert_rows(con, _table(kind), table) if table.num_rows else 0
     report.rows_added = added
     report.rows_already_present = table.num_rows - added
@@ -293,24 +333,35 @@ def _apply(
 
 
 def import_content(
-    target: Writer | str | Path, kind: ImportKind, name: str, content: bytes
+    target: Writer | str | Path,
+    kind: ImportKind,
+    name: str,
+    content: bytes,
+    force: bool = False,
 ) -> ImportReport:
-    """Import file bytes; raises :class:`ImportRejected` (with ``.report``) on any bad row."""
+    """Import file bytes; raises :class:`ImportRejected` (with ``.report``) on any bad row,
+    and on implausible rows unless ``force`` (then ``report.needs_confirmation``)."""
+
+    def apply(con: duckdb.DuckDBPyConnection) -> ImportReport:
+        return _apply(con, kind, name, content, force)
+
     if isinstance(target, Writer):
-        return target.execute_admin(lambda con: _apply(con, kind, name, content), timeout=600)
+        return target.execute_admin(apply, timeout=600)
     with Writer(target) as writer:
-        report = writer.execute_admin(lambda con: _apply(con, kind, name, content), timeout=600)
+        report = writer.execute_admin(apply, timeout=600)
         writer.flush()
     return report
 
 
-def import_file(target: Writer | str | Path, kind: ImportKind, path: str | Path) -> ImportReport:
+def import_file(
+    target: Writer | str | Path, kind: ImportKind, path: str | Path, force: bool = False
+) -> ImportReport:
     path = Path(path)
     try:
         content = path.read_bytes()
     except OSError as exc:
         raise InvalidParams(f"cannot read import file {path}: {exc}") from exc
-    return import_content(target, kind, path.name, content)
+    return import_content(target, kind, path.name, content, force)
 
 
 def import_sales(target: Writer | str | Path, path: str | Path) -> ImportReport:

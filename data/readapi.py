@@ -6,7 +6,8 @@ Endpoints (JSON in, Arrow IPC stream or JSON out; bound to 127.0.0.1 by default)
 - ``POST /query``             ``{"name": ..., "params": {...}}`` -> Arrow IPC stream
 - ``POST /alerts/ack``        ``{"alert_id": n, "user": "..."}`` -> ``{"acknowledged": bool}``
 - ``POST /live_view``         ``{"user_name", "role", "camera_id"}`` -> ``{"ok": true}``
-- ``POST /import/sales|shifts?name=FILE`` (file bytes) -> ImportReport (422 if rejected)
+- ``POST /import/sales|shifts?name=FILE[&force=1]`` (file bytes) -> ImportReport (422 if
+  rejected, or if rows are implausible and ``force`` is not given)
 
 Only named queries of :mod:`data.queries` run; errors come back as
 ``{"error": message, "type": DomainErrorName}`` with 4xx/5xx status.
@@ -264,8 +265,12 @@ class _Handler(BaseHTTPRequestHandler):
                 if caller.role not in apiauth.IMPORT_ROLES:
                     raise errors.AccessDenied(f"{caller.role} may not import files")
                 kind = route.path.rsplit("/", 1)[1]
-                name = urllib.parse.parse_qs(route.query).get("name", ["upload.csv"])[0]
-                report = import_content(self.server.writer, kind, name, self._body(MAX_IMPORT_BODY))
+                query = urllib.parse.parse_qs(route.query)
+                name = query.get("name", ["upload.csv"])[0]
+                force = query.get("force", ["0"])[0] == "1"
+                report = import_content(
+                    self.server.writer, kind, name, self._body(MAX_IMPORT_BODY), force
+                )
                 self._json(HTTPStatus.OK, report.as_dict())
             else:
                 self._json(HTTPStatus.NOT_FOUND, {"error": f"no route {route.path}", "type": ""})

@@ -417,10 +417,13 @@ class ApiReader:
             "/live_view", {"user_name": user_name, "role": role, "camera_id": camera_id}
         )
 
-    def import_file(self, kind: str, file_name: str, content: bytes) -> dict[str, Any]:
-        """Send an import file to the writer process; returns the ImportReport as a dict."""
+    def import_file(
+        self, kind: str, file_name: str, content: bytes, force: bool = False
+    ) -> dict[str, Any]:
+        """Send an import file to the writer process; returns the ImportReport as a dict
+        (``force``: write rows flagged implausible, see data/plausibility.py)."""
         body, _ = self._post(
-            f"/import/{kind}?name={urllib.request.quote(file_name)}",
+            f"/import/{kind}?name={urllib.request.quote(file_name)}{'&force=1' if force else ''}",
             content,
             "application/octet-stream",
         )
@@ -597,10 +600,12 @@ class CachedReader:
     def log_live_view(self, user_name: str, role: str, camera_id: str) -> None:
         self.inner.log_live_view(user_name, role, camera_id)
 
-    def import_file(self, kind: str, file_name: str, content: bytes) -> dict[str, Any]:
+    def import_file(
+        self, kind: str, file_name: str, content: bytes, force: bool = False
+    ) -> dict[str, Any]:
         """:meth:`ApiReader.import_file`, then the imported rows show at once."""
         try:
-            return self.inner.import_file(kind, file_name, content)  # type: ignore[attr-defined]
+            return self.inner.import_file(kind, file_name, content, force)  # type: ignore[attr-defined]
         finally:
             self.cache.clear()
 
