@@ -40,8 +40,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--config",
                 "-c",
-                help="TOML config whose [store] gives country and min/max shift hours "
-                "(for that store id; others use the defaults)",
+                help="TOML config whose [store] gives country and min/max shift hours for "
+                "that store id (default: env STORELENS_CONFIG; other stores use the defaults)",
             ),
         ] = None,
         csv_out: Annotated[
@@ -55,7 +55,8 @@ def register(app: typer.Typer) -> None:
         from storelens.data.errors import DataError
         from storelens.data.kpi import Scope
         from storelens.data.reader import open_reader
-        from storelens.data.rota import RotaRules, plan_rota
+        from storelens.data.rota import plan_rota, rules_for
+        from storelens.kernel.config import active_config_path, load_config
         from storelens.kernel.errors import StoreLensError
 
         try:
@@ -63,18 +64,13 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             _fail(f"--date {date_!r} is not a date; give one like 2026-03-02")
             return
-        rules, country = RotaRules(), None
-        if config:
-            from storelens.kernel.config import load_config
-
-            try:
-                cfg = load_config(config).store
-            except StoreLensError as exc:
-                _fail(str(exc))
-                return
-            if cfg.store_id == store:
-                rules = RotaRules(cfg.min_shift_hours, cfg.max_shift_hours)
-                country = cfg.country
+        store_config = None
+        try:
+            path = active_config_path(config)
+            store_config = load_config(path).store if path is not None else None
+        except StoreLensError as exc:
+            _fail(str(exc))
+        rules, country = rules_for(store, store_config)
         try:
             rota = plan_rota(open_reader(_db(db)), store, day, Scope.everything(), rules, country)
         except DataError as exc:

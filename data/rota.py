@@ -30,6 +30,7 @@ from storelens.data.errors import InvalidParams
 from storelens.data.forecast import Backtest, StoreHistory, backtest, forecast_store, load_history
 from storelens.data.kpi import KpiFilter, Scope, StaffingTargets, erlang_c_servers, metrics
 from storelens.data.reader import Reader
+from storelens.kernel.config import StoreConfig
 
 RATE_WEEKS = 4  # conversion and hourly rate: the store's last four weeks
 CSV_COLUMNS = ("shift_id", "store_id", "staff_role", "start_ts", "end_ts", "hourly_cost")
@@ -55,6 +56,17 @@ class RotaRules:
             )
 
 
+def rules_for(
+    store_id: str, store: StoreConfig | None, targets: StaffingTargets | None = None
+) -> tuple[RotaRules, str | None]:
+    """(shift rules, holiday country) for ``store_id``: the config's ``[store]`` where it is
+    that store, else the defaults (the demo history's other stores have no config)."""
+    targets = targets or StaffingTargets()
+    if store is None or store.store_id != store_id:
+        return RotaRules(targets=targets), None
+    return RotaRules(store.min_shift_hours, store.max_shift_hours, targets), store.country
+
+
 @dataclass(frozen=True)
 class Shift:
     start_hour: int  # store-local, on the rota's day
@@ -75,6 +87,7 @@ class Rota:
     hours: pl.DataFrame  # hour, forecast, lo, hi, staff_recommended, staff_planned, diff
     shifts: list[Shift]
     backtest: Backtest
+    rules: RotaRules
 
     @property
     def cost_recommended(self) -> float:
@@ -137,6 +150,7 @@ class Rota:
                 "planned": round(self.cost_planned, 2),
                 "difference": round(self.cost_planned - self.cost_recommended, 2),
             },
+            "shift_hours": [self.rules.min_shift_hours, self.rules.max_shift_hours],
             "comparison": self.gaps(),
             "backtest": self.backtest.as_dict(),
         }
@@ -256,4 +270,5 @@ def plan_rota(
         ),
         shifts=shifts,
         backtest=backtest(history),
+        rules=rules,
     )

@@ -5,6 +5,7 @@ import polars as pl
 import streamlit as st
 from storelens.dashboard import charts
 from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
+from storelens.dashboard.rota_view import show_tomorrows_rota
 from storelens.dashboard.session import data_errors, page_context
 from storelens.data import kpi
 from storelens.data.reader import remembered
@@ -69,3 +70,7 @@ st.caption(
 )
 with st.expander("Hour by hour"):
     st.dataframe(frame.drop("store_id"), hide_index=True)
+
+# Tomorrow's recommended rota from the traffic forecast (issue 22; dashboard/rota_view.py),
+# at the targets chosen above.
+show_tomorrows_rota(ctx.reader, ctx.scope, flt.store, targets)
