@@ -244,6 +244,7 @@ def _register_optional() -> None:
         "storelens.dashboard.cli_vision",
         "storelens.dashboard.cli_lake",
         "storelens.dashboard.cli_plan",
+        "storelens.dashboard.cli_report",
     ):
         try:
             mod = __import__(module, fromlist=["register"])

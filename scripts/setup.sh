@@ -21,9 +21,11 @@ if [[ $want_test == 1 ]]; then
   # openjdk-17-jre-headless: the chain-wide Spark job (pyspark) in tests.
   # nginx-light: the TLS reverse proxy of docs/nginx-storelens.conf, run by its test.
   # mosquitto: the real MQTT broker push alerts are delivered to in tests.
+  # poppler-utils: pdftotext / pdftoppm read the weekly report's PDF back in its test.
   for p in chromium ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav \
-           openjdk-17-jre-headless opencv-doc nginx-light mosquitto; do need_pkg "$p"; done
+           openjdk-17-jre-headless opencv-doc nginx-light mosquitto \
+           poppler-utils; do need_pkg "$p"; done
 fi
 if (( ${#apt_missing[@]} )); then
   echo "setup: apt-get install ${apt_missing[*]}"
