@@ -6,11 +6,12 @@ max(⌈visitors ÷ target STAR⌉, Erlang C checkout servers for the hour's expe
 transactions at the target wait, the minimum staff), with the forecast's point value as
 visitors and the store's conversion over the last four weeks for transactions.
 
-Shifts: walking through the day, whenever fewer people are on shift than needed, a shift
-starts and runs while the need stays at least at its level, held between the store's
-``min_shift_hours`` and ``max_shift_hours`` (and inside opening hours: a shift that would run
-past closing starts earlier). A minimum length can leave someone on an hour that needs no
-one more; the cost counts it.
+Shifts (a greedy cover, not an optimum): walking through the day, whenever fewer people
+are on shift than needed, a shift that ends just then is lengthened by an hour if it is
+under ``max_shift_hours``; otherwise a shift starts and runs while the need stays at least
+at its level, held between the store's ``min_shift_hours`` and ``max_shift_hours`` (and
+inside opening hours: a shift that would run past closing starts earlier). A minimum
+length can leave someone on an hour that needs no one more; the cost counts it.
 
 The CSV export is the shift-import format (``storelens import shifts``), store-local
 times without offset, one id per shift so importing it twice adds nothing.
@@ -197,19 +198,33 @@ def plan_shifts(
     n = len(needed)
     length_min = min(rules.min_shift_hours, n)
     on = [0] * n
-    shifts: list[Shift] = []
+    spans: list[list[int]] = []  # [start, end, level at start], hour indexes from opening
     for h in range(n):
         while on[h] < needed[h]:
+            # A shift ending just now and not yet at the longest: one more hour of it is
+            # cheaper than a new shift that a minimum length would drag past the need.
+            open_ended = [s for s in spans if s[1] == h and s[1] - s[0] < rules.max_shift_hours]
+            if open_ended:
+                open_ended[0][1] += 1
+                on[h] += 1
+                continue
             level = on[h] + 1
             run = 1
             while h + run < n and needed[h + run] >= level and run < rules.max_shift_hours:
                 run += 1
             length = max(run, length_min)
             start = min(h, n - length)  # too close to closing: start earlier
-            role = "cashier" if level <= checkout[h] else "associate"
             for k in range(start, start + length):
                 on[k] += 1
-            shifts.append(Shift(open_hour + start, open_hour + start + length, role))
+            spans.append([start, start + length, level])
+    shifts = [
+        Shift(
+            open_hour + a,
+            open_hour + b,
+            "cashier" if level <= max(checkout[a:b], default=0) else "associate",
+        )
+        for a, b, level in spans
+    ]
     return sorted(shifts, key=lambda s: (s.start_hour, s.end_hour, s.role))
 
 
