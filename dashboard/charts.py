@@ -350,9 +350,17 @@ def frame_overlay(
     lines: list[dict],
     zones: list[dict],
     title: str = "Lines and zones",
+    draft: list[list[float]] | None = None,
+    click_step: int | None = None,
 ) -> go.Figure:
     """A still frame (if any) with the camera's lines and zone polygons drawn on top, in
-    frame pixels (``lines``: name/start/end; ``zones``: name/polygon)."""
+    frame pixels (``lines``: name/start/end; ``zones``: name/polygon).
+
+    For drawing (Setup): ``draft`` are the points clicked so far (joined in click order),
+    and ``click_step`` lays an invisible grid of points every that many pixels over the
+    frame. Plotly reports clicks on data points only, never on an empty plot or a layout
+    image, so the grid is what turns a click anywhere on the still into an (x, y) in frame
+    pixels; the shapes themselves let clicks through (``hoverinfo: skip``)."""
     images = []
     if jpeg:
         images.append(
@@ -368,6 +376,7 @@ def frame_overlay(
                 "sizing": "stretch",
             }
         )
+    skip = {"hoverinfo": "skip"} if click_step else {}
     traces: list[dict[str, Any]] = []
     for zone in zones:
         pts = [*zone["polygon"], zone["polygon"][0]]
@@ -380,6 +389,7 @@ def frame_overlay(
                 "name": f"zone {zone['name']}",
                 "mode": "lines",
                 "opacity": 0.5,
+                **skip,
             }
         )
     for line in lines:
@@ -391,16 +401,53 @@ def frame_overlay(
                 "name": f"line {line['name']}",
                 "mode": "lines+markers",
                 "line": {"width": 4, "color": ORANGE},
+                **skip,
+            }
+        )
+    if draft:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [p[0] for p in draft],
+                "y": [p[1] for p in draft],
+                "name": "new shape (clicked points)",
+                "mode": "lines+markers+text",
+                "text": [str(i + 1) for i in range(len(draft))],
+                "textposition": "top center",
+                "textfont": {"size": 14, "color": RED},
+                "marker": {"size": 11, "color": RED, "line": {"width": 2, "color": "white"}},
+                "line": {"width": 3, "color": RED, "dash": "dot"},
+                **skip,
+            }
+        )
+    if click_step:
+        xs = list(range(0, width + 1, click_step))
+        ys = list(range(0, height + 1, click_step))
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [x for _ in ys for x in xs],
+                "y": [y for y in ys for _ in xs],
+                "mode": "markers",
+                "marker": {"size": click_step, "opacity": 0},
+                "name": "click grid",
+                "showlegend": False,
+                "hovertemplate": "x %{x}, y %{y}<extra>click to add a point</extra>",
+                # Selected and unselected look alike: the grid stays invisible after a click.
+                "selected": {"marker": {"opacity": 0}},
+                "unselected": {"marker": {"opacity": 0}},
             }
         )
     return _figure(
         traces,
         title,
         None,
-        height=420,
+        height=480 if click_step else 420,
         images=images,
-        xaxis={"range": [0, width], "showgrid": False},
-        yaxis={"range": [height, 0], "showgrid": False, "scaleanchor": "x"},
+        showlegend=bool(lines or zones or draft),
+        hovermode="closest",
+        xaxis={"range": [0, width], "showgrid": False, "zeroline": False},
+        yaxis={"range": [height, 0], "showgrid": False, "zeroline": False, "scaleanchor": "x"},
     )
 
 
