@@ -107,3 +107,17 @@ def local_time(ts: datetime, timezone: str | None, fmt: str = "%H:%M") -> str:
         zone = UTC
     local = ts.astimezone(zone)
     return f"{local.strftime(fmt)} {local.tzname()}"
+
+
+def push_words(
+    kind: str,
+    detail: str,
+    zone: str | None,
+    zone_kind: str | None,
+    ts: datetime,
+    timezone: str | None,
+) -> tuple[str, str, str, str]:
+    """(title, detail, action, local time) of one alert for the push channels
+    (data/alert_delivery.py): the same words as the Live page, on the store's clock."""
+    text = describe(kind, detail, zone, zone_kind)
+    return text.title, text.detail, text.action, local_time(ts, timezone)

@@ -166,6 +166,7 @@ def run_pipeline(
     runner = Runner(config, writer, hub)
     # Alerts raised before this start stay raised: no re-fire for the same situation.
     resume_alerts(writer, {cid: p.alert_rules for cid, p in runner.pipelines.items()})
+    delivery = start_delivery(writer, config)  # push alerts: MQTT / webhooks (issue 19)
     runner.start()
     services = {
         "read_api": api.url,
@@ -187,6 +188,7 @@ def run_pipeline(
                 break
     finally:
         runner.stop()
+        delivery.stop()  # after the runner: its last alerts are in the log for the next start
         tiles.stop()
         api.stop()
         if lake_loop is not None:
@@ -233,6 +235,15 @@ def check_port_free(what: str, flag: str, host: str | None, port: int) -> None:
             sock.bind((host or "0.0.0.0", port))
 
     listen(what, flag, host or "every interface", port, bind)
+
+
+def start_delivery(writer, config: StoreLensConfig):
+    """The push-alert delivery worker (data/alert_delivery.py) for the config's channels,
+    speaking the Live page's words (dashboard/alert_text.py); idle without channels."""
+    from storelens.dashboard.alert_text import push_words
+    from storelens.data.alert_delivery import DeliveryWorker
+
+    return DeliveryWorker(writer, config.store.store_id, config.alerts, push_words).start()
 
 
 def resume_alerts(writer, rules: dict, now: float | None = None) -> None:

@@ -124,9 +124,15 @@ def to_toml(config: StoreLensConfig) -> str:
     """TOML for a config (tables for sections, an array of tables for cameras)."""
     data = config.model_dump(mode="json", exclude_none=True)
     out: list[str] = ["# StoreLens store config, written by the dashboard's Setup page."]
-    for section in ("store", "models", "privacy"):
+    for section in ("store", "models", "privacy", "alerts"):
         out.append(f"\n[{section}]")
-        out += [f"{k} = {_toml_value(v)}" for k, v in data.get(section, {}).items()]
+        values = data.get(section, {})
+        out += [f"{k} = {_toml_value(v)}" for k, v in values.items() if k != "channels"]
+    # Push channels (issue 19 item 6) survive a save from Setup, credentials and all (the
+    # file is private, 0600); no page shows them.
+    for channel in data.get("alerts", {}).get("channels", []):
+        out.append("\n[[alerts.channels]]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in channel.items()]
     for camera in data.get("cameras", []):
         out.append("\n[[cameras]]")
         out += [f"{k} = {_toml_value(v)}" for k, v in camera.items()]
