@@ -16,7 +16,9 @@ import polars as pl
 import streamlit as st
 from storelens.dashboard.auth import scope_for
 from storelens.dashboard.session import PageContext, data_errors, page_context, signed_in_user
-from storelens.data.lake_reader import LakeReader, freshness_label
+from storelens.data.freshness import store_freshness
+from storelens.data.lake_reader import LakeReader
+from storelens.data.storetime import now_utc
 
 
 @st.cache_resource(show_spinner=False)
@@ -49,20 +51,23 @@ def chain_page_context() -> PageContext:
 
 
 def freshness_table(reader: LakeReader, stores: list[str], start: date, end: date) -> pl.DataFrame:
-    """Per store: "published up to 14:00, 2 h late", missing opening hours in the period
-    and in total, and whether anything at all was published for the period."""
+    """Per store: "closed, complete", "open, partial" or "late: 2 opening hours missing"
+    (by its opening hours, on its clock, with its zone: data/freshness.py), missing opening
+    hours in the period and in total, and whether anything was published for the period."""
     lo = datetime.combine(start, datetime.min.time())
     hi = datetime.combine(end, datetime.max.time())
+    now = now_utc()
+    catalog = {r["store_id"]: r for r in reader.query("stores", {"stores": stores}).to_dicts()}
     rows = []
-    for r in reader.status():
-        if r["store_id"] not in stores:
+    for r in reader.status(now):
+        if r["store_id"] not in stores or r["store_id"] not in catalog:
             continue
         listed = [datetime.fromisoformat(h) for h in r["missing_hours"]]
         first, newest = r["first_local_hour"], r["newest_local_hour"]
         rows.append(
             {
                 "store_id": r["store_id"],
-                "freshness": freshness_label(newest, r["lag_hours"]),
+                "freshness": store_freshness(newest, catalog[r["store_id"]], now).label,
                 "missing_hours_in_period": sum(lo <= h <= hi for h in listed),
                 "missing_hours_total": r["missing_hours_total"],
                 "camera_uptime_24h": r["camera_uptime_24h"],
@@ -109,7 +114,7 @@ def show_freshness(
         return None
     with data_errors():
         fresh = freshness_table(ctx.reader, stores, start, end)
-    late = fresh.filter(pl.col("freshness").str.contains("late")).height
+    late = fresh.filter(pl.col("freshness").str.starts_with("late")).height
     gaps = fresh.filter(pl.col("missing_hours_in_period") > 0).height
     st.subheader("Data freshness (chain lake)")
     st.caption(

@@ -10,7 +10,6 @@ S3 lakes take the store's key from env ``STORELENS_LAKE_KEY`` / ``STORELENS_LAKE
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -85,23 +84,29 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Per store: the newest published hour, how late it is, and the missing hours."""
         from storelens.data.errors import DataError
-        from storelens.data.lake import lake_status, open_lake
-        from storelens.data.lake_reader import freshness_label
+        from storelens.data.freshness import store_freshness
+        from storelens.data.lake import open_lake, read_manifests, status_rows
+        from storelens.data.storetime import now_utc
 
+        now = now_utc()
         try:
-            rows = lake_status(open_lake(lake), datetime.now(UTC))
+            manifests = read_manifests(open_lake(lake))
+            rows = status_rows(manifests, now)
         except DataError as exc:
             _fail(str(exc))
             return
+        for m, r in zip(manifests, rows, strict=True):
+            # By the store's opening hours and clock: closed / partial / late (with zone).
+            fresh = store_freshness(r["newest_local_hour"], m["store"], now)
+            r["state"], r["freshness"] = fresh.state, fresh.label
         if as_json:
             typer.echo(json.dumps(rows, default=str))
             return
         if not rows:
             typer.echo(f"{lake}: no store has published yet")
         for r in rows:
-            label = freshness_label(r["newest_local_hour"], r["lag_hours"])
             typer.echo(
-                f"{r['store_id']:12} {r['region']:10} {label}; "
+                f"{r['store_id']:12} {r['region']:10} {r['freshness']}; "
                 f"{r['missing_hours_total']} missing opening hour(s)"
             )
 

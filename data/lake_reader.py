@@ -362,15 +362,3 @@ class LakeReader:
     def close(self) -> None:
         with self._lock:
             self._con.close()
-
-
-def freshness_label(newest_local_hour: str | None, lag_hours: float | None) -> str:
-    """'published up to 14:00, 2 h late' (the end of the newest complete hour)."""
-    if not newest_local_hour:
-        return "nothing published yet"
-    end = datetime.fromisoformat(newest_local_hour).replace(minute=0)
-    end_text = (end.hour + 1) % 24
-    when = f"{end:%Y-%m-%d} {end_text:02d}:00"
-    if lag_hours is None or lag_hours < 1:
-        return f"published up to {when}, on time"
-    return f"published up to {when}, {lag_hours:.0f} h late"
