@@ -156,13 +156,17 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-delivery", daemon=True)
 
+    def register(self) -> None:
+        """Note the channels in the log; every alert raised after this returns is delivered."""
+        channels = list(self.channels.values())
+        self.writer.execute_admin(lambda con: register_channels(con, channels))
+
     def start(self) -> DeliveryWorker:
-        """Register the channels (synchronously: an alert raised after this returns is
-        delivered), then deliver in the background."""
+        """Register the channels (synchronously), then deliver in the background."""
         if self.channels:
-            channels = list(self.channels.values())
-            self.writer.execute_admin(lambda con: register_channels(con, channels))
-            log.info("alert delivery to %s", ", ".join(channel_label(c) for c in channels))
+            self.register()
+            labels = ", ".join(channel_label(c) for c in self.channels.values())
+            log.info("alert delivery to %s", labels)
             self._thread.start()
         return self
 
@@ -181,9 +185,9 @@ class DeliveryWorker:
             self._stop.wait(self.poll_s)
 
     # ------------------------------------------------------------------ one round
-    def run_once(self, now: datetime | None = None) -> DeliveryStats:
-        now = now or datetime.now(UTC)
+    def run_once(self) -> DeliveryStats:
         self._enqueue()
+        now = datetime.now(UTC)  # after the enqueue: what it just queued is due
         for key, channel in self.channels.items():
             if self._stop.is_set():
                 break
