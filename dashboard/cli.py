@@ -243,6 +243,7 @@ def _register_optional() -> None:
         "storelens.dashboard.cli_data",
         "storelens.dashboard.cli_vision",
         "storelens.dashboard.cli_lake",
+        "storelens.dashboard.cli_alerts",
         "storelens.dashboard.cli_plan",
         "storelens.dashboard.cli_report",
     ):
