@@ -38,6 +38,7 @@ SCREENS = [
     ("live", "Live", ":material/videocam:"),
     ("store", "Store", ":material/storefront:"),
     ("compare", "Compare stores", ":material/leaderboard:"),
+    ("drill", "Drill-down", ":material/troubleshoot:"),
     ("staffing", "Staffing", ":material/badge:"),
     ("privacy", "Privacy", ":material/shield_person:"),
     ("setup", "Setup", ":material/settings:"),

@@ -5,7 +5,7 @@ import io
 
 import polars as pl
 import streamlit as st
-from storelens.dashboard import charts, views
+from storelens.dashboard import charts, drill_links, views
 from storelens.dashboard.chain import chain_page_context, mask_unpublished, show_freshness
 from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
 from storelens.dashboard.session import data_errors
@@ -71,7 +71,11 @@ for key, label in views.SATISFACTION_CONTEXT:
     config[key] = st.column_config.NumberColumn(
         label, format="%d" if key == "tracks_readable" else "%+.0f"
     )
-st.dataframe(shown, hide_index=True, column_config=config, key="leaderboard")
+config["funnel"] = drill_links.funnel_column()
+st.dataframe(
+    drill_links.with_funnel(shown, table), hide_index=True, column_config=config, key="leaderboard"
+)
+drill_links.drill_links(shown["store_id"].to_list(), flt.start, flt.end)
 
 left, right = st.columns(2)
 left.download_button(
