@@ -9,7 +9,21 @@ from storelens.dashboard.rota_view import show_tomorrows_rota
 from storelens.dashboard.session import data_errors, page_context
 from storelens.data import kpi
 from storelens.data.reader import remembered
+from storelens.data.staffing_cost import staff_cost
 
+# The hour-by-hour table in words (the frame's own names are for code).
+HOUR_COLUMNS = {
+    "bucket": "Hour",
+    "visitors_basis": "Visitors expected",
+    "transactions_basis": "Sales expected (receipts)",
+    "scheduled_staff": "Staff scheduled",
+    "star_staff": "Staff for the target STAR",
+    "checkout_staff": "Staff for the checkout wait",
+    "recommended_staff": "Staff recommended",
+    "diff_staff": "Scheduled minus recommended",
+    "status": "Over / under",
+    "cost_diff": "Cost of the difference (€)",
+}
 ctx = page_context()
 flt = filter_bar(ctx.allowed_stores(), granularity=False, default_days=7, complete_days=True)
 st.title("Staffing")
@@ -20,6 +34,11 @@ if flt.store is None:
     st.stop()
 
 defaults = kpi.StaffingTargets()
+period = kpi.KpiFilter(flt.start, flt.end, (flt.store,), "hour")
+with data_errors():
+    # One cost source: the imported shift costs when there are any for the period.
+    cost = staff_cost(ctx.reader, period, ctx.scope, float(defaults.default_hourly_cost))
+imported = cost.source == "imported shift costs"
 left, middle, right = st.columns(3)
 target_star = left.slider(
     "Target STAR (visitors per staff hour)",
@@ -33,14 +52,21 @@ target_wait = middle.slider(
     "Target checkout wait (s)", 15, 600, int(defaults.target_wait_s), 15, key="w_wait"
 )
 hourly_cost = right.slider(
-    "Hourly cost (€)", 8.0, 60.0, float(defaults.default_hourly_cost), 0.5, key="w_cost"
+    "Hourly cost (€ per staff-hour)",
+    8.0,
+    60.0,
+    float(defaults.default_hourly_cost),
+    0.5,
+    key="w_cost",
+    disabled=imported,
+    help="used only where no shift costs are imported for the period",
 )
+rate = cost.rate if imported else hourly_cost
 
 with data_errors():
     targets = kpi.StaffingTargets(
         target_star=target_star, target_wait_s=float(target_wait), default_hourly_cost=hourly_cost
     )
-    period = kpi.KpiFilter(flt.start, flt.end, (flt.store,), "hour")
     frame = remembered(
         ctx.reader,
         "staffing",
@@ -48,9 +74,9 @@ with data_errors():
         lambda: kpi.staffing(ctx.reader, period, ctx.scope, targets),
     )
 
-# What-if cost: the slider's hourly rate replaces the store's observed rate, so the cost of
-# the difference answers "what if an hour of staff cost this much".
-frame = frame.with_columns((pl.col("diff_staff") * hourly_cost).alias("cost_diff"))
+# Every € on this page comes from the one rate said below (labour cost / visitor on the
+# Store page uses the same imported shift costs).
+frame = frame.with_columns((pl.col("diff_staff") * rate).alias("cost_diff"))
 summary = kpi.staffing_summary(frame)
 row = (
     summary.row(0, named=True)
@@ -63,13 +89,21 @@ a.metric("Hours over-staffed", f"{row['hours_over']}")
 b.metric("Cost of over-staffing", f"€{row['cost_over'] or 0:,.0f}")
 c.metric("Hours under-staffed", f"{row['hours_under']}")
 d.metric("Cost to close the gap", f"€{row['cost_under'] or 0:,.0f}")
+st.caption(
+    f":material/euro: Costs use the imported shift costs: €{rate:,.2f} per staff-hour on "
+    f"average over {cost.staff_hours:,.0f} imported staff-hours in this period (the slider "
+    "applies only where no shifts are imported)."
+    if imported
+    else f":material/euro: Costs use the hourly cost set on this page: €{rate:,.2f} per "
+    "staff-hour (no shift costs are imported for this period)."
+)
 st.plotly_chart(charts.staffing(frame), width="stretch")
 st.caption(
     "Recommended = max(visitors ÷ target STAR, Erlang C checkout staff for the target "
     "wait, 1), from the mean of the same weekday and hour over the previous 4 weeks."
 )
 with st.expander("Hour by hour"):
-    st.dataframe(frame.drop("store_id"), hide_index=True)
+    st.dataframe(frame.drop("store_id").rename(HOUR_COLUMNS), hide_index=True)
 
 # Tomorrow's recommended rota from the traffic forecast (issue 22; dashboard/rota_view.py),
 # at the targets chosen above.
