@@ -229,7 +229,12 @@ def _frame(store_id: str, y: np.ndarray) -> object:
 
 
 def _statsforecast(hours: int) -> object:
+    import tqdm
     from statsforecast import StatsForecast
+
+    # statsforecast's progress bars start tqdm's monitor thread, which then outlives every
+    # forecast in a long-running dashboard process; the bars are off anyway.
+    tqdm.tqdm.monitor_interval = 0
 
     return StatsForecast(models=_models(hours), freq=1, n_jobs=1)
 
