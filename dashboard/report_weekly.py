@@ -128,6 +128,17 @@ def sections(facts: WeeklyFacts) -> list[Section]:
 
     health = facts.health
     gaps = facts.gaps.sort("hours", descending=True).head(5)
+    if health.is_empty():
+        out.append(
+            Section(
+                "Data health",
+                [
+                    "Camera data health is not available from this "
+                    "source (the chain's lake has no raw camera rows)."
+                ],
+            )
+        )
+        return out
     lines = [
         f"{health.filter(pl.col('hours_missing') > 0).height} of {health.height} stores had "
         "opening hours with no camera data; those hours are left out of the numbers, never "

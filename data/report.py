@@ -83,6 +83,32 @@ def region_stores(reader: Reader, region: str, scope: kpi.Scope) -> list[str]:
     return sorted(visible)
 
 
+def check_week(
+    reader: Reader, region: str, week: str, scope: kpi.Scope
+) -> tuple[date, date, list[str]]:
+    """``(monday, sunday, stores)`` of a report that can be made; refuses a malformed week,
+    an unknown region, one outside the scope and a week without data (one query)."""
+    start, end = parse_week(week)
+    stores = region_stores(reader, region, scope)
+    flt = kpi.KpiFilter(start, end, tuple(stores), "day")
+    daily = kpi.metrics(reader, flt, scope)
+    if daily.is_empty() or not (daily["visitors"].sum() or daily["transactions"].sum()):
+        around = kpi.metrics(
+            reader,
+            flt.with_(start=start - timedelta(days=366), end=end + timedelta(days=366)),
+            scope,
+            granularity="week",
+        )
+        span = (
+            f"data for {region} covers the weeks {week_label(around['bucket'].min().date())}"
+            f"..{week_label(around['bucket'].max().date())}"
+            if not around.is_empty()
+            else f"{region} has no data in the year around it"
+        )
+        raise InvalidParams(f"--week {week} ({start}..{end}): no data for region {region}; {span}")
+    return start, end, stores
+
+
 def weekly_facts(
     reader: Reader,
     region: str,
@@ -90,30 +116,22 @@ def weekly_facts(
     scope: kpi.Scope,
     min_group: int = kpi.MIN_GROUP,
     assumptions: impact.ImpactAssumptions | None = None,
+    camera_health: bool = True,
 ) -> WeeklyFacts:
-    """Everything the weekly report says about ``region`` in ISO ``week``."""
-    start, end = parse_week(week)
-    stores = region_stores(reader, region, scope)
+    """Everything the weekly report says about ``region`` in ISO ``week``.
+    ``camera_health=False`` where the reader has no raw camera rows (the chain's lake):
+    the health section is then empty and says so."""
+    start, end, stores = check_week(reader, region, week, scope)
     a = assumptions or impact.ImpactAssumptions()
     flt = kpi.KpiFilter(start, end, tuple(stores), "day")
     daily = kpi.metrics(reader, flt, scope)
     prev = kpi.metrics(reader, impact.previous_period(flt), scope)
-    if daily.is_empty() or not (daily["visitors"].sum() or daily["transactions"].sum()):
-        first_last = kpi.metrics(
-            reader,
-            flt.with_(start=start - timedelta(days=366), end=end + timedelta(days=366)),
-            scope,
-            granularity="week",
-        )
-        span = (
-            f"data for {region} covers the weeks {week_label(first_last['bucket'].min().date())}"
-            f"..{week_label(first_last['bucket'].max().date())}"
-            if not first_last.is_empty()
-            else f"{region} has no data in the year around it"
-        )
-        raise InvalidParams(f"--week {week} ({start}..{end}): no data for region {region}; {span}")
     comparison = kpi.store_comparison(reader, flt, scope, min_group)
-    hours = health.camera_hours(reader, flt, scope)
+    hours = (
+        health.camera_hours(reader, flt, scope)
+        if camera_health
+        else pl.DataFrame(schema=health.HOURS_SCHEMA)
+    )
     store_impact = impact.store_impact(reader, flt, scope, a)
     return WeeklyFacts(
         region=region,

@@ -3,7 +3,7 @@
 from datetime import date, timedelta
 
 import streamlit as st
-from storelens.dashboard import charts, views
+from storelens.dashboard import charts, summary_insights, views
 from storelens.dashboard.chain import chain_page_context, show_freshness
 from storelens.dashboard.session import data_errors
 from storelens.dashboard.settings import min_group_size
@@ -31,13 +31,10 @@ if comparison.is_empty() or "visitors" not in comparison.columns:
     st.stop()
 
 ranked = views.rank_stores(comparison)
-totals = kpi.totals(comparison, min_group)
-a, b, c, d = st.columns(4)
-a.metric("Stores", comparison.height)
-b.metric("Visitors (28 days)", f"{totals['visitors'] or 0:,}")
-c.metric("Sales (28 days)", f"€{totals['sales'] or 0:,.0f}")
-conversion = totals["conversion"]  # null without visitors: no ratio, not 0 %
-d.metric("Conversion", "—" if conversion is None else f"{conversion:.1%}")
+# Leads with "compared to when?" and "so what in €?" (issue 22), and offers the weekly report.
+summary_insights.lead(ctx, period, min_group, stores=comparison.height)
+with st.sidebar:
+    summary_insights.report_download(ctx, summary_insights.regions_of(comparison), end, min_group)
 
 if ranked.height < 2:
     st.info("One store in your scope: its numbers are on the Store page.")

@@ -1,0 +1,168 @@
+"""What the Summary page leads with (issue 22): change against the previous period and the
+€ impact with its assumptions, and the weekly report download (the same file as
+``storelens report weekly``)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+import streamlit as st
+from storelens.dashboard import views
+from storelens.dashboard.session import PageContext, data_errors
+from storelens.data import impact, kpi, report
+from storelens.data.lake_reader import LakeReader
+from storelens.data.reader import remembered
+from storelens.kernel.errors import StoreLensError
+
+
+def _money(value: float) -> str:
+    """€ short enough for a metric in a row of six (€2.31 M, €840 k, €9,120)."""
+    if abs(value) >= 1e6:
+        return f"€{value / 1e6:,.2f} M"
+    return f"€{value / 1e3:,.0f} k" if abs(value) >= 1e5 else f"€{value:,.0f}"
+
+
+LEAD = [
+    ("visitors", "Visitors", "{:,.0f}", True),
+    ("sales", "Sales", _money, True),
+    ("conversion", "Conversion", "{:.1%}", True),
+    ("satisfaction_index", "Satisfaction index", "{:+.0f}", True),
+    ("queue_wait_s_avg", "Avg queue wait", "{:.0f} s", False),
+]
+
+
+def lead(ctx: PageContext, period: kpi.KpiFilter, min_group: int, stores: int) -> None:
+    """Headline KPIs with their change vs the previous period of the same length, then the
+    € figures (sales lost to queues, staffing over / under plan) and their assumptions."""
+    before = impact.previous_period(period)
+    a = impact.ImpactAssumptions()
+    with data_errors():
+        now_m = remembered(
+            ctx.reader,
+            "metrics",
+            (period, ctx.scope),
+            lambda: kpi.metrics(ctx.reader, period, ctx.scope),
+        )
+        before_m = remembered(
+            ctx.reader,
+            "metrics",
+            (before, ctx.scope),
+            lambda: kpi.metrics(ctx.reader, before, ctx.scope),
+        )
+        store_impact = remembered(
+            ctx.reader,
+            "store_impact",
+            (period, ctx.scope, a),
+            lambda: impact.store_impact(ctx.reader, period, ctx.scope, a),
+        )
+    now, prev = kpi.totals(now_m, min_group), kpi.totals(before_m, min_group)
+    st.caption(
+        f"Change vs the previous {(period.end - period.start).days + 1} days "
+        f"({before.start} – {before.end})."
+    )
+    first, *columns = st.columns(len(LEAD) + 1)
+    first.metric("Stores", stores)
+    for column, (key, label, fmt, higher_better) in zip(columns, LEAD, strict=True):
+        value = now.get(key)
+        delta = views.headline_delta(value, prev.get(key), key)
+        column.metric(
+            label,
+            "—" if value is None else (fmt(value) if callable(fmt) else fmt.format(value)),
+            None if delta is None else views.format_delta(key, delta),
+            delta_color="normal" if higher_better else "inverse",
+        )
+    t = impact.impact_totals(store_impact)
+    x, y, z = st.columns(3)
+    x.metric(
+        "Sales lost to queues",
+        f"€{t['lost_sales']:,.0f}",
+        help=f"{t['stores_valued']} of {t['stores']} stores have enough slow hours to value",
+    )
+    y.metric("Staff cost over plan", f"€{t['staff_cost_over']:,.0f}")
+    z.metric("Cost to close staffing gaps", f"€{t['staff_cost_under']:,.0f}")
+    with st.expander("€ impact: assumptions and per store"):
+        for line in impact.assumptions_text(a):
+            st.markdown(f"- {line}")
+        st.dataframe(
+            store_impact.select(
+                "store_id",
+                "hours_over",
+                "hours_under",
+                "conversion_over",
+                "conversion_under",
+                "avg_basket",
+                "lost_sales",
+                "staff_cost_over",
+                "staff_cost_under",
+                "note",
+            ),
+            hide_index=True,
+            key="impact_table",
+            column_config={
+                "conversion_over": st.column_config.NumberColumn(
+                    "Conv. slow hours", format="percent"
+                ),
+                "conversion_under": st.column_config.NumberColumn(
+                    "Conv. calm hours", format="percent"
+                ),
+                "lost_sales": st.column_config.NumberColumn("Lost sales €", format="%.0f"),
+                "staff_cost_over": st.column_config.NumberColumn("Over plan €", format="%.0f"),
+                "staff_cost_under": st.column_config.NumberColumn("Gap €", format="%.0f"),
+                "avg_basket": st.column_config.NumberColumn("Basket €", format="%.2f"),
+            },
+        )
+
+
+def _weeks(last_day: date, n: int = 8) -> list[str]:
+    """The last ``n`` complete ISO weeks up to ``last_day``, newest first."""
+    sunday = last_day - timedelta(days=(last_day.weekday() + 1) % 7)
+    return [report.week_label(sunday - timedelta(weeks=i)) for i in range(n)]
+
+
+def report_download(ctx: PageContext, regions: list[str], last_day: date, min_group: int) -> None:
+    """The weekly report of a region the user may see, as ``storelens report weekly``
+    writes it; drawn when the button is clicked (charts take a few seconds)."""
+    from storelens.dashboard.report_weekly import render
+
+    st.subheader("Weekly report")
+    if not regions:
+        st.info("No region in your scope.")
+        return
+    region = st.selectbox("Region", regions, key="report_region")
+    week = st.selectbox("Week", _weeks(last_day), key="report_week")
+    fmt = st.segmented_control("Format", ["pdf", "html"], default="pdf", key="report_fmt") or "pdf"
+    try:
+        report.check_week(ctx.reader, region, week, ctx.scope)
+    except StoreLensError as exc:  # as the CLI would print it: the value and the fix
+        st.warning(str(exc))
+        return
+    reader, scope = ctx.reader, ctx.scope
+    lake = isinstance(reader, LakeReader)  # no raw camera rows there: no health section
+
+    def build() -> bytes:  # runs on the click: the charts take a few seconds
+        try:
+            facts = report.weekly_facts(
+                reader, region, week, scope, min_group, camera_health=not lake
+            )
+            return render(facts, fmt)
+        except StoreLensError as exc:  # the page cannot speak from here: say it in the file
+            return f"StoreLens weekly report could not be made: {exc}\n".encode()
+
+    st.download_button(
+        f"Download weekly report ({fmt.upper()})",
+        build,
+        file_name=f"storelens-{region}-{week}.{fmt}",
+        mime="application/pdf" if fmt == "pdf" else "text/html",
+        key="report_download",
+        icon=":material/download:",
+    )
+    st.caption(
+        f"Same file as `storelens report weekly --region {region} --week {week} --out FILE.{fmt}`."
+    )
+
+
+def regions_of(comparison: pl.DataFrame) -> list[str]:
+    if "region" not in comparison.columns:
+        return []
+    return sorted(r for r in comparison["region"].unique().to_list() if r)
