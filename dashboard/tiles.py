@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from storelens.data.storetime import zone_name
 from storelens.kernel.tile_tokens import MAX_TOKEN_S, sign_stream_token
 
 # A tile turns grey once no frame arrived for this long. The demo pipeline delivers a frame
@@ -209,6 +210,8 @@ def tile_grid_html(
         "reconnectMs": RECONNECT_MS,
         "tickMs": TICK_MS,
         "timeZone": time_zone or None,
+        # The zone's name as the rest of the page writes it (Python's zone data: "CET").
+        "zoneName": zone_name(time_zone) if time_zone else None,
         "renewUrl": "/session/tiles" if ticket else None,
         "ticket": ticket,
         "renewMs": max(1000, lifetime_s * 1000 // 3),

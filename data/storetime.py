@@ -12,7 +12,8 @@ and carry their date when they are not today ("Sat 5 Dec 14:05 CET"). A store wi
 known zone shows UTC, and says so. Opening hours are whole local hours ``open_hour`` ..
 ``close_hour`` (the store closes at ``close_hour``:00).
 
-Neither SQL nor Streamlit nor vision here: pure functions over datetimes.
+Neither SQL nor Streamlit nor vision here: pure functions over datetimes (and one polars
+expression for chart axes).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import polars as pl
 from storelens.kernel.errors import ConfigError
 
 NOW_ENV = "STORELENS_NOW"
@@ -59,6 +61,13 @@ def local(ts: datetime, tz: str | None) -> datetime:
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
     return ts.astimezone(zone(tz))
+
+
+def local_clock(column: pl.Expr, tz: str | None) -> pl.Expr:
+    """A column of UTC instants (naive or UTC-aware) as the store's naive wall-clock time,
+    for a chart axis that must read like the rest of the page."""
+    name = getattr(zone(tz), "key", "UTC")
+    return column.dt.replace_time_zone("UTC").dt.convert_time_zone(name).dt.replace_time_zone(None)
 
 
 def store_now(tz: str | None) -> datetime:

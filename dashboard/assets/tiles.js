@@ -39,20 +39,20 @@
     return out;
   }
 
-  function formatter(timeZone) {
+  function formatter(timeZone, zoneName) {
     // 24-hour clock with the zone name, like every other time on the page ("14:05:09 CET").
-    const opts = {
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-      hourCycle: "h23",
-      timeZoneName: "short",
-    };
+    // The page names the zone itself (zoneName, from the server's zone data): the browser's
+    // short names differ ("GMT+1" where the alerts beside the tile say "CET").
+    const opts = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" };
+    if (!zoneName) opts.timeZoneName = "short";
+    let fmt;
     try {
-      return new Intl.DateTimeFormat(undefined, { ...opts, timeZone });
+      fmt = new Intl.DateTimeFormat(undefined, { ...opts, timeZone });
     } catch (e) {
-      return new Intl.DateTimeFormat(undefined, opts); // unknown zone name: browser's own
+      // Unknown zone name: the browser's own clock, and its own name for that zone.
+      return new Intl.DateTimeFormat(undefined, { ...opts, timeZoneName: "short" });
     }
+    return zoneName ? { format: (d) => fmt.format(d) + " " + zoneName } : fmt;
   }
 
   global.StoreLensTiles = function (rootId, options) {
@@ -60,7 +60,7 @@
     if (!root || root.dataset.started) return;
     root.dataset.started = "1";
     const staleMs = options.staleMs, reconnectMs = options.reconnectMs;
-    const fmt = formatter(options.timeZone);
+    const fmt = formatter(options.timeZone, options.zoneName);
     const decoder = new TextDecoder("latin1");
     const tiles = Array.from(root.querySelectorAll("[data-stream]")).map((el) => ({
       el,

@@ -10,9 +10,10 @@ fragment refreshes, and it fetches JSON and rows, never frames.
 import time
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import streamlit as st
 from storelens.dashboard import charts
-from storelens.dashboard.alert_text import describe, local_time
+from storelens.dashboard.alert_text import describe
 from storelens.dashboard.filters import filter_bar
 from storelens.dashboard.services import (
     pipeline_cameras,
@@ -24,6 +25,8 @@ from storelens.dashboard.session import data_errors, page_context, tile_renewal_
 from storelens.dashboard.tiles import Tile, stream_url, tile_grid_html, token_lifetime_s
 from storelens.data import kpi
 from storelens.data.errors import DataError
+from storelens.data.storetime import format_time, now_utc, zone_name
+from storelens.data.storetime import local_clock as local_minutes
 from storelens.kernel.tile_tokens import sign_stream_token, stream_secret
 
 # Measured (benchmarks/bench_tiles.py): the alert fragment at 2 s cost ~15 % of a core on
@@ -120,7 +123,7 @@ def status_badges() -> None:
         since = ""
         if state != "online" and s.get("since"):
             when = datetime.fromtimestamp(s["since"], UTC)
-            since = " since " + local_time(when, store_tz, "%H:%M:%S")
+            since = " since " + format_time(when, store_tz, "%H:%M:%S")
         badges.append(
             f":{colour}-badge[{s.get('name') or camera_id}: {state}{since} · {fps:.1f} fps]"
         )
@@ -141,7 +144,7 @@ def alert_feed() -> None:
     st.subheader("Alerts")
     with data_errors():
         alerts = kpi.alert_list(
-            ctx.reader, ctx.scope, [flt.store], since=datetime.now(UTC) - timedelta(days=1)
+            ctx.reader, ctx.scope, [flt.store], since=now_utc() - timedelta(days=1)
         )
     if alerts.is_empty():
         st.caption("No alerts in the last 24 h.")
@@ -149,7 +152,7 @@ def alert_feed() -> None:
         text = describe(row["kind"], row["detail"], row.get("zone"), row.get("zone_kind"))
         with st.container(border=True):
             st.markdown(
-                f"**{text.title}** · {local_time(row['ts'], store_tz)}  \n{text.detail}  \n"
+                f"**{text.title}** · {format_time(row['ts'], store_tz)}  \n{text.detail}  \n"
                 f":material/task_alt: {text.action}"
             )
             if row["acknowledged_ts"] is not None:
@@ -172,12 +175,16 @@ with feed:
     alert_feed()
 
 with data_errors():
-    since = datetime.now(UTC) - timedelta(minutes=60)
+    since = now_utc() - timedelta(minutes=60)
+    zone = zone_name(store_tz)
     for camera_id in live_ids[:1] or cameras["camera_id"].to_list()[:1]:
         frame = kpi.people_per_minute(ctx.reader, camera_id, since)
         if frame.is_empty():  # an empty chart showed axes from -1 to 6 and nothing else
             st.caption(f"People per minute — {camera_id}: nobody seen in the last hour.")
             continue
+        # The axis on the store's wall clock, like the alerts and the tiles beside it.
+        frame = frame.with_columns(local_minutes(pl.col("minute"), store_tz))
         st.plotly_chart(
-            charts.people_per_minute(frame, f"People per minute — {camera_id}"), width="stretch"
+            charts.people_per_minute(frame, f"People per minute — {camera_id} ({zone})"),
+            width="stretch",
         )
