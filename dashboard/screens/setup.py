@@ -58,13 +58,25 @@ def _run_import(kind: str, upload_key: str) -> None:
     """Import the uploaded file (button callback); the outcome is shown by the page."""
     upload = st.session_state.get(upload_key)
     st.session_state["imp_generation"] = st.session_state.get("imp_generation", 0) + 1
+    st.session_state.pop("imp_pending", None)
     if upload is None:
         return
-    content = upload.getvalue()
+    _import(kind, upload.name, upload.getvalue(), force=False)
+
+
+def _confirm_import() -> None:
+    """The admin checked the flagged rows and confirms them (button callback)."""
+    pending = st.session_state.pop("imp_pending", None)
+    if pending is not None:
+        _import(*pending, force=True)
+
+
+def _import(kind: str, name: str, content: bytes, force: bool) -> None:
+    """Import one file's bytes; ``force`` writes rows flagged implausible (confirmed)."""
     try:
         # the pipeline holds the file: its writer imports
         if isinstance(uncached(ctx.reader), ApiReader):
-            report = ctx.reader.import_file(kind, upload.name, content)
+            report = ctx.reader.import_file(kind, name, content, force)
         else:  # no pipeline: a short-lived writer on the file
             from storelens.data.imports import import_content
 
@@ -72,16 +84,19 @@ def _run_import(kind: str, upload_key: str) -> None:
             if close is not None:
                 close()  # our read-only handle would block the writer's open
             db_path = getattr(ctx.reader, "db_path", None) or default_db_path()
-            report = import_content(db_path, kind, upload.name, content).as_dict()
+            report = import_content(db_path, kind, name, content, force).as_dict()
     except ImportRejected as exc:
         report = exc.report.as_dict() if hasattr(exc.report, "as_dict") else exc.report
         outcome = ("error", f"Rejected, nothing changed: {exc}", report)
+        if report and report.get("needs_confirmation"):
+            # Implausible rows against the store's history: written only once confirmed.
+            st.session_state["imp_pending"] = (kind, name, content)
     except DataError as exc:
         outcome = ("error", f"Import failed, nothing changed: {exc}", None)
     else:
         outcome = (
             "ok",
-            f"Imported {upload.name}: {report.get('rows_added'):,} rows added, "
+            f"Imported {name}: {report.get('rows_added'):,} rows added, "
             f"{report.get('rows_already_present'):,} already present.",
             report,
         )
@@ -115,9 +130,18 @@ with tab_imports:
         level, message, report = outcome
         (st.success if level == "ok" else st.error)(message)
         if report:
-            errors = report.get("errors") or []
+            errors = report.get("errors") or report.get("flagged") or []
             if errors:
                 st.dataframe(pl.DataFrame(errors), hide_index=True)
+            pending = st.session_state.get("imp_pending")
+            if pending is not None:
+                st.button(
+                    f"Import {pending[1]} anyway: the {report['flagged_total']:,} flagged "
+                    "row(s) are right",
+                    key="imp_confirm",
+                    on_click=_confirm_import,
+                    type="primary",
+                )
             st.json({k: v for k, v in report.items() if k != "errors"}, expanded=False)
 
 with tab_privacy:
