@@ -75,9 +75,11 @@ def show_tomorrows_rota(
     left, right = st.columns([3, 2])
     left.dataframe(
         rota.hours.select(
-            pl.format("{}:00", pl.col("hour")).alias("hour"),
-            pl.col("forecast").round(0).alias("visitors (forecast)"),
-            pl.format("{}–{}", pl.col("lo").round(0), pl.col("hi").round(0)).alias("80 % interval"),
+            pl.col("hour").cast(pl.String).str.zfill(2).add(":00").alias("hour"),
+            pl.col("forecast").round(0).cast(pl.Int64).alias("visitors (forecast)"),
+            pl.format(
+                "{}–{}", pl.col("lo").round(0).cast(pl.Int64), pl.col("hi").round(0).cast(pl.Int64)
+            ).alias("80 % interval"),
             pl.col("staff_recommended").alias("staff recommended"),
             pl.col("staff_planned").round(1).alias("staff planned"),
         ),
