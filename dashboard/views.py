@@ -35,6 +35,7 @@ LEADERBOARD = [
     ("star", "STAR", True),
     ("labour_cost_per_visitor", "Labour € / visitor", False),
     ("labour_pct_of_sales", "Labour % of sales", False),
+    ("median_response_min", "Median response time (min)", False),
     ("visitors_per_open_hour", "Visitors / open hour", True),
     ("sales_per_open_hour", "Sales / open hour", True),
     ("visitors_per_m2", "Visitors / m²", True),

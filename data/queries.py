@@ -341,6 +341,26 @@ def _alerts(con: duckdb.DuckDBPyConnection, p: AlertQuery) -> pl.DataFrame:
     ).pl()
 
 
+@_register(
+    "alert_response",
+    StoreRange,
+    "per store: median seconds from raised to acknowledged of the alerts raised on the "
+    "store-local days (issue 19 item 7), with how many were raised and acknowledged",
+)
+def _alert_response(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
+    return con.sql(
+        """
+        SELECT a.store_id, median(a.response_s) AS median_response_s,
+               count(*)::BIGINT AS alerts_raised, count(a.response_s)::BIGINT AS alerts_acknowledged
+        FROM alerts a JOIN stores s ON s.store_id = a.store_id
+        WHERE list_contains($stores, a.store_id)
+          AND timezone(s.timezone, a.ts) >= $lo AND timezone(s.timezone, a.ts) < $hi
+        GROUP BY ALL ORDER BY a.store_id
+        """,
+        params={"stores": p.stores, "lo": _start(p.start), "hi": _end_exclusive(p.end)},
+    ).pl()
+
+
 class HeatmapQuery(_Params):
     stores: list[str] = Field(..., min_length=1, max_length=1000)
     since: datetime

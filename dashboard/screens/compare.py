@@ -10,7 +10,7 @@ from storelens.dashboard.chain import chain_page_context, mask_unpublished, show
 from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
 from storelens.dashboard.session import data_errors
 from storelens.dashboard.settings import min_group_size
-from storelens.data import kpi
+from storelens.data import alert_response, kpi
 from storelens.data.reader import remembered
 
 ctx = chain_page_context()  # chain mode: every store from the lake, same scoping
@@ -34,6 +34,16 @@ with data_errors():
         "store_comparison",
         (period, ctx.scope, min_group),
         lambda: kpi.store_comparison(ctx.reader, period, ctx.scope, min_group),
+    )
+    # Issue 19 item 7: how fast staff acknowledge alerts (the store database; the lake has none).
+    response = remembered(
+        ctx.reader,
+        "alert_response",
+        (period, ctx.scope),
+        lambda: alert_response.median_response(ctx.reader, period, ctx.scope),
+    )
+    table = table.join(
+        response.select("store_id", "median_response_min"), on="store_id", how="left"
     )
 
 fresh = show_freshness(ctx, table["store_id"].to_list(), flt.start, flt.end)
@@ -63,6 +73,11 @@ labels["star"] = "STAR (visitors per staff hour)"  # the bare acronym meant noth
 config = {c: st.column_config.NumberColumn(labels[c], format="%.2f") for c in columns}
 config["conversion"] = st.column_config.NumberColumn("Conversion", format="percent")
 config["visitors"] = st.column_config.NumberColumn("Visitors", format="%d")
+config["median_response_min"] = st.column_config.NumberColumn(
+    "Median response time",
+    format="%.1f min",
+    help="from an alert being raised to staff acknowledging it, median over the period",
+)
 config["outliers"] = st.column_config.TextColumn("Outliers", help="KPIs far from the median")
 config["star"] = st.column_config.NumberColumn(
     "STAR", format="%.1f", help="shopper-to-associate ratio: visitors per staff hour"
