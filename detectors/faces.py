@@ -6,7 +6,11 @@ face to exactly one person, so expressions can be smoothed per track. The stage
 adds two ``data`` columns to the persons' :class:`Detections`:
 
 - ``face_xyxy`` (N, 4) float32, full-frame pixels, NaN rows where no face;
-- ``face_confidence`` (N,) float32, NaN where no face.
+- ``face_confidence`` (N,) float32, NaN where no face;
+- ``face_facing`` (N,) bool, True where the face is turned towards the camera (YuNet's
+  landmarks, ``detectors/face_pose.py``; backends without landmarks say True). The
+  pipeline reads expressions only from those: backs and profiles of heads are no
+  readable faces (issue 21).
 
 Backends (``make_face_detector(name)``), measured by
 ``benchmarks/bench_expressions.py --runs 5`` inside YOLO11n person boxes on the
@@ -50,11 +54,13 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 from storelens.detectors.errors import ModelError
+from storelens.detectors.face_pose import facing_camera
 from storelens.detectors.registry import resolve_model
 from storelens.detectors.types import Detections
 
 FACE_COLUMN = "face_xyxy"
 FACE_CONFIDENCE_COLUMN = "face_confidence"
+FACE_FACING_COLUMN = "face_facing"
 
 # Head region inside a person box: the top HEAD_FRACTION of a standing person, but
 # at least one box-width tall so that a close-up (box ≈ head and shoulders, wider
@@ -135,48 +141,67 @@ class _CropFaceDetector:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _find_posed(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``_find`` plus (K,) bool "turned towards the camera"; True without landmarks."""
+        boxes, scores = self._find(image)
+        return boxes, scores, np.ones(len(scores), dtype=bool)
+
     def _find_scaled(self, crop: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
+        boxes, scores, _ = self._find_scaled_posed(crop, target)
+        return boxes, scores
+
+    def _find_scaled_posed(
+        self, crop: np.ndarray, target: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         crop, scale = scale_to_longest(crop, target, max_upscale=self.max_upscale, tolerance=0.05)
         with self._lock:
-            boxes, scores = self._find(np.ascontiguousarray(crop))
-        return boxes / scale, scores
+            boxes, scores, facing = self._find_posed(np.ascontiguousarray(crop))
+        return boxes / scale, scores, facing
 
     def detect(self, image: np.ndarray, persons: Detections) -> Detections:
         """Return ``persons`` with ``face_xyxy`` / ``face_confidence`` columns added."""
         n = len(persons)
         faces = np.full((n, 4), np.nan, dtype=np.float32)
         confidences = np.full(n, np.nan, dtype=np.float32)
+        facing_rows = np.zeros(n, dtype=bool)
         if n == 0:
-            return persons.with_column(FACE_COLUMN, faces).with_column(
-                FACE_CONFIDENCE_COLUMN, confidences
+            return (
+                persons.with_column(FACE_COLUMN, faces)
+                .with_column(FACE_CONFIDENCE_COLUMN, confidences)
+                .with_column(FACE_FACING_COLUMN, facing_rows)
             )
         _check_image(image)
         regions = head_regions(persons.xyxy, image.shape)
-        candidates: list[tuple[float, int, np.ndarray]] = []
+        candidates: list[tuple[float, int, np.ndarray, bool]] = []
         for row, (x1, y1, x2, y2) in enumerate(regions):
             if x2 - x1 < MIN_CROP_PX or y2 - y1 < MIN_CROP_PX:
                 continue
-            boxes, scores = self._find_scaled(image[y1:y2, x1:x2], self.crop_target_px)
+            boxes, scores, facing = self._find_scaled_posed(
+                image[y1:y2, x1:x2], self.crop_target_px
+            )
             px1, _, px2, _ = persons.xyxy[row]
-            for box, score in zip(boxes, scores, strict=True):
+            for box, score, towards in zip(boxes, scores, facing.tolist(), strict=True):
                 full = box + np.array([x1, y1, x1, y1], dtype=np.float32)
                 cx = (full[0] + full[2]) / 2
                 # A face whose centre lies outside the person's columns belongs to a
                 # neighbour whose head pokes into this padded region.
                 if not px1 <= cx <= px2:
                     continue
-                candidates.append((float(score), row, full))
+                candidates.append((float(score), row, full, towards))
         # Greedy by confidence: one face per person, and one person per face (two
         # overlapping person boxes must not both claim the same head).
         taken: list[np.ndarray] = []
-        for score, row, full in sorted(candidates, key=lambda c: -c[0]):
+        for score, row, full, towards in sorted(candidates, key=lambda c: -c[0]):
             if np.isfinite(confidences[row]) or any(_iou(full, t) > 0.5 for t in taken):
                 continue
             faces[row] = full
             confidences[row] = score
+            facing_rows[row] = towards
             taken.append(full)
-        return persons.with_column(FACE_COLUMN, faces).with_column(
-            FACE_CONFIDENCE_COLUMN, confidences
+        return (
+            persons.with_column(FACE_COLUMN, faces)
+            .with_column(FACE_CONFIDENCE_COLUMN, confidences)
+            .with_column(FACE_FACING_COLUMN, facing_rows)
         )
 
     def detect_full_frame(self, image: np.ndarray) -> np.ndarray:
@@ -244,16 +269,21 @@ class YuNetFaceDetector(_CropFaceDetector):
             ) from exc
 
     def _find(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        boxes, scores, _ = self._find_posed(image)
+        return boxes, scores
+
+    def _find_posed(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         h, w = image.shape[:2]
         self._net.setInputSize((w, h))
         _, faces = self._net.detect(image)
         if faces is None or len(faces) == 0:
-            return _empty()
+            boxes, scores = _empty()
+            return boxes, scores, np.zeros(0, dtype=bool)
         boxes = faces[:, :4].astype(np.float32).copy()
         boxes[:, 2:] += boxes[:, :2]  # (x, y, w, h) -> (x1, y1, x2, y2)
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, w)
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, h)
-        return boxes, faces[:, 14].astype(np.float32)
+        return boxes, faces[:, 14].astype(np.float32), facing_camera(faces)
 
 
 def _quiet_mediapipe() -> None:

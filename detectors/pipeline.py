@@ -300,7 +300,10 @@ class CameraPipeline:
     def _faces(self, image: np.ndarray, dets: Detections, due: np.ndarray) -> Detections:
         faces = np.full((len(dets), 4), np.nan, dtype=np.float32)
         if due.any():
-            found = self.models.face.detect(image, dets[due]).data["face_xyxy"]
+            data = self.models.face.detect(image, dets[due]).data
+            found = data["face_xyxy"]
+            if "face_facing" in data:  # a back or profile of a head is no face to read
+                found[~data["face_facing"]] = np.nan
             faces[due] = found
         boxes = dets.xyxy
         size = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1).clip(min=1)

@@ -9,14 +9,23 @@ Hand counts (looked at every clip frame by frame, 2026-11-26):
 - classroom.gif: 4 people seated at desks.
 - people-detection.gif: 1 person, half out of frame at the left edge, leaving within
   ~1 s; a track shorter than 1 s is not counted, so 0 or 1 tracks are both right.
+
+Faces by eye (issue 21, 2026-12-07): in store-aisle-detection.gif nobody faces the
+camera (the man in the hat is seen in profile, the two women from behind and in
+profile); in vtest.avi frames 620–719, cropped to rows 330–575 and columns 0–429, one
+woman walks away from the camera the whole time, leaving through the top edge. Both
+read 0 faces; before the landmark check (detectors/face_pose.py) they read 15 and 3.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import pytest
 from storelens.detectors.analyze import analyze_clip
+from storelens.detectors.expressions import make_expression_reader
+from storelens.detectors.faces import make_face_detector
 from storelens.detectors.persons import PersonDetector
 from storelens.detectors.pipeline import PipelineOptions, SharedModels
 from storelens.kernel.config import LineConfig
@@ -65,3 +74,66 @@ def test_line_crossing_on_real_footage(shared_media: Path, person_only) -> None:
         counts.append((summary.crossings_in, summary.crossings_out))
     assert sorted(counts[0]) == [0, 1]
     assert counts[1] == counts[0][::-1]
+
+
+# Debian's opencv-doc (scripts/setup.sh --test installs it): pedestrians, 768x576, 10 fps.
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+@pytest.fixture(scope="module")
+def all_stages(person_only) -> SharedModels:
+    models = SharedModels(
+        person=person_only.person,
+        face=make_face_detector("yunet"),
+        expression=make_expression_reader("valence-head"),
+    )
+    yield models
+    models.close()
+
+
+@pytest.fixture(scope="module")
+def walking_away(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """vtest.avi frames 620–719 cropped around one woman walking away (see docstring)."""
+    if not VTEST.is_file():
+        pytest.skip(f"{VTEST} missing: install Debian's opencv-doc (scripts/setup.sh --test)")
+    folder = tmp_path_factory.mktemp("walking-away")
+    cap = cv2.VideoCapture(str(VTEST))
+    try:
+        for index in range(720):
+            ok, frame = cap.read()
+            assert ok, f"{VTEST} ended at frame {index}"
+            if index >= 620:
+                cv2.imwrite(str(folder / f"{index:04d}.png"), frame[330:576, 0:430])
+    finally:
+        cap.release()
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("clip", "tracks", "max_people"),
+    [("walking-away", 1, 1), ("store-aisle-detection.gif", 3, 3)],
+)
+def test_no_faces_on_people_seen_from_behind(
+    clip, tracks, max_people, shared_media: Path, walking_away: Path, all_stages
+) -> None:
+    # Every stage on, default options (detection gating, expression scheduling): the
+    # counts stay exact and the backs and profiles of heads give no face and no reading.
+    path = walking_away if clip == "walking-away" else shared_media / clip
+    summary = analyze_clip(str(path), options=PipelineOptions(workers=1), models=all_stages)
+    assert summary.person_tracks == tracks
+    assert summary.max_people == max_people
+    assert summary.faces_read == 0
+    assert sum(summary.expressions.values()) == 0
+
+
+@pytest.mark.parametrize(
+    "clip", ["face-demographics-walking.gif", "head-pose-face-detection-female-and-male.gif"]
+)
+def test_faces_towards_the_camera_are_still_read(clip, shared_media: Path, all_stages) -> None:
+    # The other side of the landmark check: two people facing (or turning towards) the
+    # camera are read, one or more times each.
+    summary = analyze_clip(
+        str(shared_media / clip), options=PipelineOptions(workers=1), models=all_stages
+    )
+    assert summary.person_tracks == 2 and summary.max_people == 2
+    assert summary.faces_read >= 4
