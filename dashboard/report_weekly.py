@@ -265,14 +265,14 @@ def to_pdf(facts: WeeklyFacts, pngs: list[bytes]) -> bytes:
 
         pdf.add_page()
         pdf.set_font(family, "B", 15)
-        pdf.multi_cell(0, 8, clean(_title(facts)), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 8, clean(_title(facts)), align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
         for section in sections(facts):
             pdf.set_font(family, "B", 12)
-            pdf.multi_cell(0, 7, clean(section.title), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 7, clean(section.title), align="L", new_x="LMARGIN", new_y="NEXT")
             pdf.set_font(family, "", 9)
             for line in section.lines:
-                pdf.multi_cell(0, 5, clean(line), new_x="LMARGIN", new_y="NEXT")
+                pdf.multi_cell(0, 5, clean(line), align="L", new_x="LMARGIN", new_y="NEXT")
             if section.table is not None and section.table.height:
                 rows = [tuple(section.table.columns)] + [
                     tuple(clean(str(v)) for v in r) for r in section.table.iter_rows()
