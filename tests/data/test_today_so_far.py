@@ -4,6 +4,7 @@ And the one clock: STORELENS_NOW fixes "now" (a test/demo hook) or says what is 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -17,9 +18,11 @@ from tests.dashboard.conftest import TODAY, build_dashboard_db
 
 
 @pytest.fixture(scope="module")
-def reader(tmp_path_factory: pytest.TempPathFactory) -> LocalReader:
+def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalReader]:
     # s1: 10 visitors an hour 09-17 UTC every day for 15 days, today included.
-    return LocalReader(build_dashboard_db(tmp_path_factory.mktemp("today") / "d.duckdb"))
+    r = LocalReader(build_dashboard_db(tmp_path_factory.mktemp("today") / "d.duckdb"))
+    yield r
+    r.close()
 
 
 def at(hour: int, minute: int = 0) -> datetime:
