@@ -1,4 +1,4 @@
-"""Planning commands of the ``storelens`` CLI: ``plan rota``.
+"""Planning commands of the ``storelens`` CLI: ``plan forecast`` and ``plan rota``.
 
 ``register(app)`` adds them (dashboard/cli.py calls it). Exit codes: 0 ok, 2 bad input (an
 unknown store, a date outside the history or the 14-day horizon, a bad config), with one
@@ -24,9 +24,84 @@ def _fail(message: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``plan rota`` to ``app``."""
-    plan_app = typer.Typer(help="Forecast and plan: tomorrow's rota.", no_args_is_help=True)
+    """Add ``plan forecast`` and ``plan rota`` to ``app``."""
+    plan_app = typer.Typer(help="Forecast traffic and plan a rota from it.", no_args_is_help=True)
     app.add_typer(plan_app, name="plan")
+
+    @plan_app.command("forecast")
+    def plan_forecast_command(
+        store: Annotated[str, typer.Option("--store", help="store id")],
+        date_: Annotated[
+            str | None,
+            typer.Option(
+                "--from",
+                help="first store-local day, YYYY-MM-DD (default: the day after the last complete one)",
+            ),
+        ] = None,
+        days: Annotated[int, typer.Option(min=1, max=14, help="days ahead")] = 14,
+        zones: Annotated[
+            bool, typer.Option("--zones", help="also forecast the tracks in each zone")
+        ] = False,
+        db: DbOpt = None,
+        as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+    ) -> None:
+        """Traffic per opening hour (and zone), up to 14 days ahead, with an 80 % interval."""
+        from datetime import timedelta
+
+        from storelens.dashboard.cli_data import _db
+        from storelens.data.errors import DataError
+        from storelens.data.forecast import forecast_store, load_history, zones_with_data
+        from storelens.data.kpi import Scope
+        from storelens.data.reader import open_reader
+
+        first = None
+        if date_ is not None:
+            try:
+                first = date.fromisoformat(date_)
+            except ValueError:
+                _fail(f"--from {date_!r} is not a date; give one like 2026-03-02")
+                return
+        try:
+            reader, scope = open_reader(_db(db)), Scope.everything()
+            store_history = load_history(reader, store, scope)
+            first = first or store_history.last_day + timedelta(days=1)
+            histories = [store_history] + [
+                load_history(reader, store, scope, zone=z)
+                for z in (zones_with_data(reader, store, scope) if zones else [])
+            ]
+            frames = [forecast_store(h, first, days) for h in histories]
+        except DataError as exc:
+            _fail(str(exc))
+            return
+        series = [
+            {
+                "zone": f["zone"][0],
+                "hours": [
+                    {
+                        "day": r["day"].isoformat(),
+                        "hour": r["hour"],
+                        "forecast": round(r["forecast"], 1),
+                        "interval": [round(r["lo"], 1), round(r["hi"], 1)],
+                        "holiday": r["holiday"],
+                    }
+                    for r in f.iter_rows(named=True)
+                ],
+            }
+            for f in frames
+        ]
+        if as_json:
+            result = {"store_id": store, "from": first.isoformat(), "days": days}
+            typer.echo(json.dumps({**result, "level": 80, "series": series}))
+            return
+        for s in series:
+            typer.echo(f"{store} {s['zone'] or 'entrance'}: visitors per hour (80 % interval)")
+            for h in s["hours"]:
+                lo, hi = h["interval"]
+                note = f"  {h['holiday']}" if h["holiday"] else ""
+                typer.echo(
+                    f"  {h['day']} {h['hour']:02d}:00 {h['forecast']:7.1f} "
+                    f"({lo:.0f}–{hi:.0f}){note}"
+                )
 
     @plan_app.command("rota")
     def plan_rota_command(

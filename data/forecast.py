@@ -35,7 +35,7 @@ from zoneinfo import TZPATH
 import numpy as np
 import polars as pl
 from storelens.data.errors import InvalidParams
-from storelens.data.kpi import KpiFilter, Scope, metrics, resolve_stores
+from storelens.data.kpi import KpiFilter, Scope, metrics, resolve_stores, zone_metrics
 from storelens.data.reader import Reader
 from storelens.data.storetime import store_today
 
@@ -60,6 +60,7 @@ class StoreHistory:
     first_day: date
     last_day: date  # the last complete store-local day with data
     frame: pl.DataFrame  # every opening hour first_day..last_day, visitors (0 where none)
+    zone: str | None = None  # None: the store's entrance count; else tracks in this zone
 
     @property
     def hours_per_day(self) -> int:
@@ -138,11 +139,13 @@ def load_history(
     scope: Scope,
     country: str | None = None,
     today: date | None = None,
+    zone: str | None = None,
 ) -> StoreHistory:
-    """The store's complete days of hourly traffic (today, still running, is left out).
+    """The store's complete days of hourly traffic (today, still running, is left out):
+    visitors through the entrance, or with ``zone`` the tracks seen in that zone.
 
-    Raises InvalidParams for an unknown store or one without data, AccessDenied for a
-    store outside ``scope``.
+    Raises InvalidParams for an unknown store or zone or one without data, AccessDenied
+    for a store outside ``scope``.
     """
     known = reader.query("stores", {})
     row = known.filter(pl.col("store_id") == store_id)
@@ -155,7 +158,19 @@ def load_history(
     start = end - timedelta(days=MAX_HISTORY_DAYS - 1)
     flt = KpiFilter(start, end, (store_id,), "hour")
     resolve_stores(reader, flt, scope)  # AccessDenied before any number is read
-    hourly = metrics(reader, flt, scope).select("bucket", "visitors")
+    if zone is None:
+        hourly = metrics(reader, flt, scope).select("bucket", "visitors")
+    else:
+        by_zone = zone_metrics(reader, flt, scope)
+        names = sorted(set(by_zone["zone"].drop_nulls().to_list()))
+        if zone not in names:
+            raise InvalidParams(
+                f"store {store_id!r} has no zone {zone!r} with data; pick one of: "
+                f"{', '.join(names) or 'none'}"
+            )
+        hourly = by_zone.filter(pl.col("zone") == zone).select(
+            "bucket", pl.col("tracks_total").alias("visitors")
+        )
     if hourly.is_empty() or int(hourly["visitors"].sum()) == 0:
         raise InvalidParams(
             f"store {store_id!r} has no traffic before {today}; seed or record some history "
@@ -177,7 +192,18 @@ def load_history(
         first_day=first_day,
         last_day=last_day,
         frame=frame,
+        zone=zone,
     )
+
+
+def zones_with_data(
+    reader: Reader, store_id: str, scope: Scope, today: date | None = None
+) -> list[str]:
+    """Zones of ``store_id`` with tracks in its last four weeks (what may be forecast)."""
+    tz = reader.query("stores", {"stores": [store_id]})["timezone"].to_list()
+    end = (today or store_today(tz[0] if tz else None)) - timedelta(days=1)
+    flt = KpiFilter(end - timedelta(days=27), end, (store_id,), "day")
+    return sorted(set(zone_metrics(reader, flt, scope)["zone"].drop_nulls().to_list()))
 
 
 def _grid(first: date, last: date, open_hour: int, close_hour: int) -> pl.DataFrame:
@@ -245,7 +271,7 @@ def forecast_store(
     """Forecast every opening hour of ``days`` days from ``first_day``, fitted on the hours
     before ``first_day`` (a past day is forecast as it would have been that morning).
 
-    Columns: store_id, day, hour, bucket (store-local), forecast, lo, hi (the 80 %
+    Columns: store_id, zone, day, hour, bucket (store-local), forecast, lo, hi (the 80 %
     interval, never below 0), naive (same hour last week), holiday (name or null).
     """
     if not 1 <= days <= HORIZON_DAYS:
@@ -276,6 +302,7 @@ def forecast_store(
     grid = _grid(first_day, last, history.open_hour, history.close_hour)
     return grid.select(
         pl.lit(history.store_id).alias("store_id"),
+        pl.lit(history.zone, pl.String).alias("zone"),
         "day",
         "hour",
         "bucket",

@@ -243,3 +243,32 @@ def test_plan_rota_cli_json_and_one_line_errors(demo_db: Path) -> None:
         bad = storelens("plan", "rota", "--db", str(demo_db), *args)
         assert bad.returncode == 2, bad
         assert bad.stderr.count("\n") == 1 and needle in bad.stderr, bad.stderr
+
+
+def test_plan_forecast_cli_per_hour_and_zone(demo_db: Path) -> None:
+    done = storelens(
+        "plan",
+        "forecast",
+        "--db",
+        str(demo_db),
+        "--store",
+        "s01",
+        "--days",
+        "2",
+        "--zones",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["from"] == str(TODAY)  # the day after the last complete one
+    by_zone = {s["zone"]: s["hours"] for s in result["series"]}
+    assert set(by_zone) == {None, "floor", "checkout"}  # entrance, then each zone with data
+    for hours in by_zone.values():
+        assert len(hours) == 2 * 12  # s01 opens 08-20
+        assert all(h["interval"][0] <= h["forecast"] <= h["interval"][1] for h in hours)
+    # Every visitor walks the floor, only buyers reach the checkout.
+    assert sum(h["forecast"] for h in by_zone["checkout"]) < sum(
+        h["forecast"] for h in by_zone["floor"]
+    )
+    bad = storelens("plan", "forecast", "--db", str(demo_db), "--store", "s01", "--from", "x")
+    assert bad.returncode == 2 and "--from 'x' is not a date" in bad.stderr
