@@ -106,8 +106,12 @@ def filter_bar(
     default_granularity: str = "day",
     today: date | None = None,
     complete_days: bool = False,
+    names: Mapping[str, str] | None = None,
 ) -> Filters:
     """Render the sidebar filters and keep them in ``st.query_params``.
+
+    ``names`` (store id -> name, e.g. ``PageContext.store_names()``) labels the store
+    picker with names; the URL keeps the id.
 
     Returns the *requested* filters. ``Filters.store`` may be a store outside
     ``allowed_stores`` when the URL names one: the caller must pass it to the data layer
@@ -133,6 +137,7 @@ def filter_bar(
                 key="f_store",
                 on_change=_on_store,
                 placeholder="choose a store",
+                format_func=(lambda s: f"{names.get(s) or s}") if names else str,
             )
         if dates:
             st.date_input(

@@ -218,6 +218,15 @@ class PageContext:
         with data_errors():
             return self.reader.query("stores", params)["store_id"].to_list()
 
+    def store_names(self) -> dict[str, str]:
+        """Store id -> name for the stores in scope: titles, pickers and charts say names."""
+        if self.scope.stores is not None and not self.scope.stores:
+            return {}
+        params = {} if self.scope.stores is None else {"stores": sorted(self.scope.stores)}
+        with data_errors():
+            rows = self.reader.query("stores", params).select("store_id", "name").rows()
+        return {store: name or store for store, name in rows}
+
 
 def page_context() -> PageContext:
     """For page scripts: app.py has already signed the user in (else it stopped)."""

@@ -126,6 +126,8 @@ class Tile:
     camera_id: str
     name: str
     stream_url: str  # signed, absolute URL of the camera's MJPEG stream
+    state: str = ""  # the pipeline's camera state (online / reconnecting / offline), if known
+    since: str = ""  # since when, as the store's clock reads (shown when not online)
 
 
 # Set by the TLS reverse proxy (docs/nginx-storelens.conf) on requests to the dashboard:
@@ -199,7 +201,8 @@ def tile_grid_html(
     root_id = f"sl-tiles-{secrets.token_hex(6)}"
     cells = "".join(
         f'<figure class="sl-tile" data-camera="{html.escape(t.camera_id)}" '
-        f'data-stream="{html.escape(t.stream_url)}" data-state="connecting" data-frames="0">'
+        f'data-stream="{html.escape(t.stream_url)}" data-state="connecting" data-frames="0" '
+        f'data-camera-state="{html.escape(t.state)}" data-camera-since="{html.escape(t.since)}">'
         f'<div class="sl-frame"><img alt="{html.escape(t.name)} live view">'
         '<span class="sl-note"></span></div>'
         f"<figcaption>{html.escape(t.name)}</figcaption></figure>"
@@ -237,4 +240,18 @@ def tile_grid_html(
     return (
         f"<style>{style}</style><div id='{root_id}' class='sl-tiles'>{cells}</div>"
         f"<script>{_script()}\n{call}</script>"
+    )
+
+
+def camera_state_script(states: dict[str, tuple[str, str]]) -> str:
+    """A script that hands each tile its camera's state and since-when (camera id ->
+    (state, since)), for the Live page's status fragment to refresh every few seconds: a
+    tile without frames then says "camera offline since 14:05", not "waiting for the
+    camera…" (the tile script reads ``data-camera-state``)."""
+    data = json.dumps(states).replace("<", "\\u003c")
+    return (
+        "<script>(function(states){for(const [cam,v] of Object.entries(states)){"
+        "for(const el of document.querySelectorAll('.sl-tile')){"
+        "if(el.dataset.camera===cam){el.dataset.cameraState=v[0];el.dataset.cameraSince=v[1];}"
+        f"}}}})({data});</script>"
     )

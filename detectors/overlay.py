@@ -38,14 +38,31 @@ STATE_COLORS = {
     CameraState.RECONNECTING: (0, 170, 255),
     CameraState.OFFLINE: (40, 40, 230),
 }
+STATE_WORDS = {
+    CameraState.ONLINE: "live",
+    CameraState.RECONNECTING: "reconnecting",
+    CameraState.OFFLINE: "offline",
+}
 STRIP_COLOR = (30, 30, 30)
 HEAD_FRACTION = 0.2  # top share of a person box treated as the head when no face was found
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
+# Tiles are at most 640 px wide; the Live page shows them one or two a row, at least
+# ~330 CSS px wide in a 1400 px window. A label's glyphs (ascender to descender) are ~23 px
+# at scale 1, so scale = width / 600 keeps them >= 12 px on screen at that size for any
+# tile width (tests/detectors/test_overlay_words.py; the browser test measures the tiles).
+TEXT_WIDTH_DIVISOR = 600
+MIN_TEXT_SCALE = 0.5
+
+
 def text_scale(image: np.ndarray) -> float:
-    """Text scale that stays legible from 270p tiles to 1080p streams."""
-    return max(0.35, image.shape[0] / 700)
+    """Text scale for labels on ``image``: legible at tile size, whatever the tile width."""
+    return max(MIN_TEXT_SCALE, image.shape[1] / TEXT_WIDTH_DIVISOR)
+
+
+def _thickness(scale: float) -> int:
+    return max(1, round(scale * 2))
 
 
 def clip_box(box: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
@@ -99,7 +116,7 @@ def draw_label(
     text_color: tuple[int, int, int] = (255, 255, 255),
 ) -> None:
     """Text on a filled badge whose bottom-left corner is ``origin`` (kept inside the image)."""
-    thickness = max(1, int(scale * 2))
+    thickness = _thickness(scale)
     (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
     x = int(min(max(0, origin[0]), max(0, image.shape[1] - tw - 4)))
     y = int(min(max(th + base + 2, origin[1]), image.shape[0] - 1))
@@ -134,13 +151,14 @@ def _draw_zones(
         color = ZONE_COLORS[zone.kind]
         cv2.polylines(image, [pts], True, color, max(2, int(scale * 3)))
         text = zone.name
-        if state is not None:
-            text += f" {state.zone_occupancy.get(zone.name, 0)}"
+        if state is not None:  # words a manager reads at a glance, no codes
             if zone.name in state.queue_length:
                 waits = state.queue_waits.get(zone.name, {})
-                text += f" | queue {state.queue_length[zone.name]}"
+                text += f": {state.queue_length[zone.name]} waiting"
                 if waits:
-                    text += f" max {_fmt_wait(max(waits.values()))}"
+                    text += f" (longest {_fmt_wait(max(waits.values()))})"
+            else:
+                text += f": {state.zone_occupancy.get(zone.name, 0)}"
         top = pts[np.argmin(pts[:, 1])]
         draw_label(image, text, (int(top[0]), int(top[1]) - 2), color, scale)
 
@@ -169,7 +187,9 @@ def _draw_lines(
         )
         text = line.name
         if state is not None:
-            text += f" in {state.line_in.get(line.name, 0)} out {state.line_out.get(line.name, 0)}"
+            text += (
+                f": {state.line_in.get(line.name, 0)} in, {state.line_out.get(line.name, 0)} out"
+            )
         draw_label(
             image, text, (min(p1[0], p2[0]), min(p1[1], p2[1]) - 4), LINE_COLOR, scale, (0, 0, 0)
         )
@@ -179,46 +199,44 @@ def _draw_people(image: np.ndarray, detections: Detections, scale: float) -> Non
     thickness = max(1, int(scale * 4))
     faces = detections.data.get("face_xyxy")
     valences = detections.data.get("valence")
-    labels = detections.data.get("expression")
-    confidences = detections.data.get("expression_confidence")
     for i in range(len(detections)):
         box = clip_box(detections.xyxy[i], image.shape)
         if box is None:
             continue
         track_id = int(detections.tracker_id[i])
         color = UNTRACKED_COLOR if track_id == NO_TRACK else PERSON_COLOR
+        # No track number on the box: it means nothing to a manager (the box colour says
+        # tracked or not), and the tile is the same picture for every role.
         cv2.rectangle(image, box[:2], box[2:], color, thickness)
-        if track_id != NO_TRACK:
-            draw_label(image, f"#{track_id}", (box[0], box[1] - 1), color, scale)
         face = None if faces is None else clip_box(np.asarray(faces[i], np.float64), image.shape)
         if face is None:
             continue
         valence = _valence(valences[i]) if valences is not None else Valence.UNKNOWN
         face_color = VALENCE_COLORS[valence]
         cv2.rectangle(image, face[:2], face[2:], face_color, max(1, thickness - 1))
-        if valences is None and labels is None:
+        # Only a reading in words: "satisfied", "neutral", "frustrated". No model label or
+        # score ("unknown 0.00", "Sad 0.41" read as a verdict on a person, and are noise).
+        if valence is Valence.UNKNOWN:
             continue
-        label = labels[i] if labels is not None else None
-        text = str(label) if isinstance(label, str) and label else str(valence)
-        if confidences is not None and np.isfinite(float(confidences[i])):
-            text += f" {float(confidences[i]):.2f}"
-        draw_label(image, text, (face[0], face[3] + int(20 * scale / 0.4)), face_color, scale)
+        draw_label(
+            image, str(valence), (face[0], face[3] + int(20 * scale / 0.4)), face_color, scale
+        )
 
 
 def _draw_status(image: np.ndarray, status: CameraStatus | None, scale: float) -> None:
     if status is None:
         return
-    thickness = max(1, int(scale * 2))
+    thickness = _thickness(scale)
     (_, th), base = cv2.getTextSize("Ag", FONT, scale, thickness)
     height = th + base + 8
     cv2.rectangle(image, (0, 0), (image.shape[1], height), STRIP_COLOR, cv2.FILLED)
     state_color = STATE_COLORS.get(status.state, STATE_COLORS[CameraState.OFFLINE])
     radius = max(3, th // 2)
     cv2.circle(image, (6 + radius, height // 2), radius, state_color, cv2.FILLED, cv2.LINE_AA)
-    fps = status.analysed_fps or status.capture_fps
-    text = f"{status.name or status.camera_id}  {fps:.1f} fps  {status.state.value}"
-    if status.dropped_frames:
-        text += f"  dropped {status.dropped_frames}"
+    # Name and state in words; frame rates and dropped frames are for the admin's status
+    # badges on the Live page, not for the picture every manager watches.
+    # (OpenCV's Hershey font has ASCII only: no "·".)
+    text = f"{status.name or status.camera_id}: {STATE_WORDS.get(status.state, 'offline')}"
     cv2.putText(
         image,
         text,

@@ -227,8 +227,18 @@
         t.el.dataset.staleAfterMs = String(Math.round(age)); // for tests and benchmarks
       }
       t.el.dataset.state = state;
+      // The pipeline's own word on the camera (the Live page's status fragment keeps
+      // data-camera-state current): an offline camera says so, with since when, instead
+      // of "waiting for the camera…" or a bare "no new frame".
+      const camera = t.el.dataset.cameraState;
       if (t.fatal) {
         t.note.textContent = t.fatal;
+      } else if (stale && (camera === "offline" || camera === "reconnecting")) {
+        const since = t.el.dataset.cameraSince ? " since " + t.el.dataset.cameraSince : "";
+        const last = t.frames && t.frameTs !== null
+          ? " · last frame " + fmt.format(new Date(t.frameTs * 1000)) : "";
+        t.note.textContent = (camera === "offline" ? "camera offline" : "camera reconnecting…")
+          + since + last;
       } else if (stale && t.frames) {
         const at = t.frameTs !== null ? fmt.format(new Date(t.frameTs * 1000)) : "?";
         const seconds = Math.floor(age / 1000);

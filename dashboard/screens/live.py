@@ -22,7 +22,13 @@ from storelens.dashboard.services import (
     tile_status,
 )
 from storelens.dashboard.session import data_errors, page_context, tile_renewal_ticket
-from storelens.dashboard.tiles import Tile, stream_url, tile_grid_html, token_lifetime_s
+from storelens.dashboard.tiles import (
+    Tile,
+    camera_state_script,
+    stream_url,
+    tile_grid_html,
+    token_lifetime_s,
+)
 from storelens.data import kpi
 from storelens.data.errors import DataError
 from storelens.data.storetime import format_time, now_utc, zone_name
@@ -34,8 +40,10 @@ from storelens.kernel.tile_tokens import sign_stream_token, stream_secret
 STATUS_REFRESH_S = 2.0
 ALERT_REFRESH_S = 5.0
 ctx = page_context()
-flt = filter_bar(ctx.allowed_stores(), dates=False, granularity=False)
-st.title("Live")
+store_names = ctx.store_names()
+flt = filter_bar(ctx.allowed_stores(), dates=False, granularity=False, names=store_names)
+# Names, not ids: "Live — Demo Store", camera names on tiles, badges and charts.
+st.title(f"Live — {store_names[flt.store]}" if flt.store in store_names else "Live")
 if flt.store is None:
     st.info("No store is in your scope.")
     st.stop()
@@ -51,10 +59,21 @@ with data_errors():
     store_row = ctx.reader.query("stores", {"stores": [flt.store]})
 # Times on this page are the store's wall clock, with the zone named.
 store_tz = store_row["timezone"][0] if store_row.height else None
+camera_names = {cid: name or cid for cid, name in cameras.select("camera_id", "name").iter_rows()}
 
 streaming = {c["camera_id"]: c for c in pipeline_cameras(flt.store)}
 base = tile_base_url()
 tiles, feed = st.columns([3, 1])
+
+
+def _camera_states(statuses: dict[str, dict]) -> dict[str, tuple[str, str]]:
+    """camera id -> (state, since as store time) from the tile server's /status."""
+    out = {}
+    for camera_id, s in statuses.items():
+        since = s.get("since") if s.get("state") != "online" else None
+        when = format_time(datetime.fromtimestamp(since, UTC), store_tz, "%H:%M") if since else ""
+        out[camera_id] = (str(s.get("state") or ""), when)
+    return out
 
 
 def _log_views(camera_ids: list[str]) -> None:
@@ -75,8 +94,9 @@ with tiles:
             why = "no pipeline is running on this machine. Start it with `storelens up`."
         elif running != flt.store:
             why = (
-                f"the pipeline running here serves store **{running}**; the cameras of "
-                f"**{flt.store}** are watched by that store's own StoreLens."
+                f"the pipeline running here serves store **{store_names.get(running, running)}**;"
+                f" the cameras of **{store_names.get(flt.store, flt.store)}** are watched by "
+                "that store's own StoreLens."
             )
         else:
             why = "the running pipeline has no camera of this store (Setup → Cameras)."
@@ -89,19 +109,23 @@ with tiles:
         lifetime = token_lifetime_s()
         ticket, tag = tile_renewal_ticket(live_ids)
         now_s = time.time()
+        first_status = _camera_states(tile_status())
         grid = [
             Tile(
                 camera_id,
-                streaming[camera_id]["name"],
+                streaming[camera_id].get("name") or camera_names.get(camera_id, camera_id),
                 stream_url(
                     base,
                     camera_id,
                     sign_stream_token(secret, camera_id, ttl_s=lifetime, tag=tag, now=now_s),
                 ),
+                *first_status.get(camera_id, ("", "")),
             )
             for camera_id in live_ids
         ]
-        per_row = 1 if len(live_ids) == 1 else 2 if len(live_ids) <= 4 else 3
+        # At most two a row: three a row made tiles ~220 px wide, where no overlay text is
+        # legible (detectors/overlay.py sizes its labels for tiles from ~330 px).
+        per_row = 1 if len(live_ids) == 1 else 2
         st.html(
             tile_grid_html(grid, per_row, store_tz, ticket=ticket, lifetime_s=lifetime),
             unsafe_allow_javascript=True,
@@ -110,13 +134,15 @@ with tiles:
 
 @st.fragment(run_every=STATUS_REFRESH_S)
 def status_badges() -> None:
-    """One badge per tile from the tile server's /status JSON (no frames)."""
+    """One badge per tile from the tile server's /status JSON (no frames), and the same
+    states handed to the tiles, so an offline camera's tile says "camera offline"."""
     statuses = tile_status()
     badges = []
     for camera_id in live_ids:
         s = statuses.get(camera_id)
+        name = (s or {}).get("name") or camera_names.get(camera_id, camera_id)
         if s is None:
-            badges.append(f":gray-badge[{camera_id}: no status]")
+            badges.append(f":gray-badge[{name}: status unknown]")
             continue
         state, fps = s.get("state", "offline"), s.get("analysed_fps", 0.0)
         colour = {"online": "green", "reconnecting": "orange"}.get(state, "red")
@@ -124,11 +150,12 @@ def status_badges() -> None:
         if state != "online" and s.get("since"):
             when = datetime.fromtimestamp(s["since"], UTC)
             since = " since " + format_time(when, store_tz, "%H:%M:%S")
-        badges.append(
-            f":{colour}-badge[{s.get('name') or camera_id}: {state}{since} · {fps:.1f} fps]"
-        )
+        # Frame rates are for whoever sets cameras up, not for the floor.
+        rate = f" · {fps:.1f} fps" if ctx.user.may_setup else ""
+        badges.append(f":{colour}-badge[{name}: {state}{since}{rate}]")
     if badges:
         st.markdown(" ".join(badges))
+    st.html(camera_state_script(_camera_states(statuses)), unsafe_allow_javascript=True)
 
 
 def _acknowledge(alert_id: int) -> None:
@@ -180,11 +207,16 @@ with data_errors():
     for camera_id in live_ids[:1] or cameras["camera_id"].to_list()[:1]:
         frame = kpi.people_per_minute(ctx.reader, camera_id, since)
         if frame.is_empty():  # an empty chart showed axes from -1 to 6 and nothing else
-            st.caption(f"People per minute — {camera_id}: nobody seen in the last hour.")
+            st.caption(
+                f"People per minute — {camera_names.get(camera_id, camera_id)}: "
+                "nobody seen in the last hour."
+            )
             continue
         # The axis on the store's wall clock, like the alerts and the tiles beside it.
         frame = frame.with_columns(local_minutes(pl.col("minute"), store_tz))
         st.plotly_chart(
-            charts.people_per_minute(frame, f"People per minute — {camera_id} ({zone})"),
+            charts.people_per_minute(
+                frame, f"People per minute — {camera_names.get(camera_id, camera_id)} ({zone})"
+            ),
             width="stretch",
         )
