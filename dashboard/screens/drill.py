@@ -1,4 +1,4 @@
-"""Drill-down: Compare → store → day → hour, each step a link, the path kept in the URL
+"""Drill-down: Compare → store → day → hour, each step a click, the path kept in the URL
 (``/drill?store=s07&from=…&to=…&day=2026-12-05&hour=17``), so a reload or a shared link
 lands on the same step. At the hour: the likely-cause facts side by side, each measured
 against its own yardstick (data/drill.py)."""
@@ -14,7 +14,6 @@ from storelens.dashboard.session import data_errors
 from storelens.data import drill, health, kpi
 from storelens.data.lake_reader import LakeReader
 
-PAGE = "screens/drill.py"
 ctx = chain_page_context()  # chain mode: the lake, as Compare (which links here)
 lake = isinstance(ctx.reader, LakeReader)  # the lake has no raw camera rows: no health
 flt = filter_bar(ctx.allowed_stores(), granularity=False, default_days=28, complete_days=True)
@@ -51,7 +50,19 @@ def _hour() -> int | None:
 day = _day()
 hour = _hour() if day else None
 
-# Breadcrumb: each earlier step is a link back to it, with the same path parameters.
+
+def _go(**step: str) -> None:
+    """One step down (or back up): the path lives in the URL, so a reload or a shared link
+    lands on the same step. A page link to the page already open does not navigate in
+    Streamlit, hence buttons that set the query parameters."""
+    for name in ("day", "hour"):
+        if name in step:
+            st.query_params[name] = step[name]
+        elif name in st.query_params:
+            del st.query_params[name]
+
+
+# Breadcrumb: each earlier step goes back to it, with the same path parameters.
 crumbs = st.columns([1, 1, 1, 1, 4])
 crumbs[0].page_link(
     "screens/compare.py",
@@ -59,9 +70,11 @@ crumbs[0].page_link(
     icon=":material/leaderboard:",
     query_params={"from": base["from"], "to": base["to"]},
 )
-crumbs[1].page_link(PAGE, label=f"Store {flt.store}", query_params=base)
+crumbs[1].button(f"Store {flt.store}", key="crumb_store", on_click=_go, type="tertiary")
 if day:
-    crumbs[2].page_link(PAGE, label=f"{day:%a %d %b}", query_params={**base, "day": str(day)})
+    crumbs[2].button(
+        f"{day:%a %d %b}", key="crumb_day", on_click=_go, kwargs={"day": str(day)}, type="tertiary"
+    )
 if day and hour is not None:
     crumbs[3].markdown(f"**{hour:02d}:00**")
 
@@ -90,15 +103,17 @@ if day is None:
     )
     if days.is_empty():
         st.info("No data for this store in the period.")
-    cols = st.columns(7)
+    cols = st.columns(4)
     for i, r in enumerate(days.iter_rows(named=True)):
         wait = "—" if r["queue_wait_s_avg"] is None else f"{r['queue_wait_s_avg']:.0f} s"
         conv = "—" if r["conversion"] is None else f"{r['conversion']:.0%}"
-        cols[i % 7].page_link(
-            PAGE,
-            label=f"{r['day']:%a %d %b} · {r['visitors']:,} visitors · {conv} · wait {wait}"
+        cols[i % 4].button(
+            f"{r['day']:%a %d %b} · {r['visitors']:,} visitors · {conv} · wait {wait}"
             + (f" · {r['slow_hours']} slow h" if r["slow_hours"] else ""),
-            query_params={**base, "day": str(r["day"])},
+            key=f"day_{r['day']}",
+            on_click=_go,
+            kwargs={"day": str(r["day"])},
+            width="stretch",
         )
 elif hour is None:
     st.subheader(f"{flt.store}: {day:%A %d %B %Y}, by hour")
@@ -111,7 +126,7 @@ elif hour is None:
     queue = shown.select("bucket", "queue_length_avg", pl.col("queue_wait_s_avg").alias("wait_s"))
     right.plotly_chart(insight_charts.mark_missing(charts.queue(queue), missing), width="stretch")
     st.caption("Pick an hour.")
-    cols = st.columns(6)
+    cols = st.columns(4)
     for i, r in enumerate(shown.iter_rows(named=True)):
         wait = r.get("queue_wait_s_avg")
         flag = " ⚠" if wait is not None and wait > targets.target_wait_s else ""
@@ -119,8 +134,12 @@ elif hour is None:
             f"{r['bucket']:%H}:00 · {r['visitors'] if r['visitors'] is not None else 'no data'}"
             f" visitors · wait {'—' if wait is None else f'{wait:.0f} s'}{flag}"
         )
-        cols[i % 6].page_link(
-            PAGE, label=label, query_params={**base, "day": str(day), "hour": str(r["bucket"].hour)}
+        cols[i % 4].button(
+            label,
+            key=f"hour_{r['bucket']:%H}",
+            on_click=_go,
+            kwargs={"day": str(day), "hour": str(r["bucket"].hour)},
+            width="stretch",
         )
 else:
     st.subheader(f"{flt.store}: {day:%A %d %B %Y}, {hour:02d}:00–{hour + 1:02d}:00")
