@@ -40,6 +40,7 @@ from storelens.detectors.display import (
     compose_tile,
     scaled_snapshot,
 )
+from storelens.detectors.duplicates import drop_untracked_duplicates
 from storelens.detectors.events import EngineState, EventEngine, EventRow
 from storelens.detectors.hub import FrameHub
 from storelens.detectors.overlay import encode_jpeg
@@ -249,7 +250,8 @@ class CameraPipeline:
             dets = self.models.person.detect(image)
             t = self._timed("detect", t)
             self.tracker.note_gap(gap)
-            dets = self.tracker.update(dets)
+            # A second box on a tracked person is no second person (detectors/duplicates.py).
+            dets = drop_untracked_duplicates(self.tracker.update(dets))
             t = self._timed("track", t)
         else:
             dets = self.tracker.predict(self.gate.frames_since_detect)
