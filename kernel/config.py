@@ -185,7 +185,11 @@ class StoreConfig(Strict):
 
 class StoreLensConfig(Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
-    cameras: list[CameraConfig] = Field(default_factory=list, max_length=9)
+    # Up to 64 cameras per store (issue 21: real stores have 8–32). Past the box's capacity
+    # the runner lowers every camera's analysed rate alike (round-robin), never starving some.
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, max_length=64, description="the store's cameras, at most 64"
+    )
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
