@@ -32,6 +32,9 @@ STALE_MS = 1500
 # 0.5 s to 5 s): after a pipeline restart the old connection may stay silent forever.
 RECONNECT_MS = 3000
 TICK_MS = 250
+# The Live page lays tiles at most two a row, so in a 1400 px wide window no tile is
+# narrower than this; detectors/overlay.py sizes its labels to be >= 12 px at that width.
+TILE_MIN_CSS_PX = 330
 
 _ASSETS = Path(__file__).with_name("assets")
 # Renewal tickets unused for this long are forgotten: the open page renews every third of

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from storelens.dashboard.tiles import TILE_MIN_CSS_PX
 from storelens.detectors.overlay import draw_label, draw_overlay, text_scale
 from storelens.detectors.types import CameraState, CameraStatus, Detections
 
-# The Live page lays tiles at most two a row; in a 1400 px wide window a tile is at least
-# this wide (tests/dashboard/test_browser_live_words.py measures the tiles it shows). A
-# tile JPEG is at most 640 px wide.
-NARROWEST_TILE_CSS_PX = 330
+# The narrowest tile the Live page shows in a 1400 px window (at most two a row;
+# tests/dashboard/test_browser_live_words.py measures the tiles). A tile JPEG is at most
+# 640 px wide.
+NARROWEST_TILE_CSS_PX = TILE_MIN_CSS_PX
 
 
 def glyph_height(width: int) -> int:
