@@ -82,17 +82,18 @@ def register(app: typer.Typer) -> None:
         lake: LakeOpt,
         as_json: Annotated[bool, typer.Option("--json", help="one JSON list")] = False,
     ) -> None:
-        """Per store: the newest published hour, how late it is, and the missing hours."""
-        from storelens.data.errors import DataError
+        """Per store: closed and complete, open (the running hour partial) or late by its
+        opening hours on its own clock, and the opening hours never published."""
         from storelens.data.freshness import store_freshness
         from storelens.data.lake import open_lake, read_manifests, status_rows
         from storelens.data.storetime import now_utc
+        from storelens.kernel.errors import StoreLensError
 
-        now = now_utc()
         try:
+            now = now_utc()
             manifests = read_manifests(open_lake(lake))
             rows = status_rows(manifests, now)
-        except DataError as exc:
+        except StoreLensError as exc:
             _fail(str(exc))
             return
         for m, r in zip(manifests, rows, strict=True):
@@ -107,7 +108,7 @@ def register(app: typer.Typer) -> None:
         for r in rows:
             typer.echo(
                 f"{r['store_id']:12} {r['region']:10} {r['freshness']}; "
-                f"{r['missing_hours_total']} missing opening hour(s)"
+                f"{r['missing_hours_total']} opening hour(s) never published in between"
             )
 
     @lake_app.command("demo-s3")
