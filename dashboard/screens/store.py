@@ -95,65 +95,81 @@ def _partial(fig):  # shade today's buckets on charts over time
     return charts.mark_partial(fig, first - half, last + half)
 
 
-left, right = st.columns(2)
-left.plotly_chart(_partial(charts.visitors_transactions(metrics)), width="stretch")
-conversion = kpi.with_kpis(metrics, min_group).select("bucket", "conversion")
-right.plotly_chart(_partial(charts.conversion(conversion)), width="stretch")
-
-left, right = st.columns(2)
-left.plotly_chart(
-    charts.satisfaction_heatmap(views.satisfaction_by_zone_hour(zones, min_group)),
-    width="stretch",
+# Two charts per tab, each tab drawn only while it is open: every plotly chart costs the
+# browser ~40 ms of main-thread time to draw (benchmarks/profile_pages.py), and six at once
+# kept the page over half a second from click to rendered.
+traffic_tab, service_tab, places_tab = st.tabs(
+    ["Traffic", "Satisfaction and queue", "Zones and positions"],
+    on_change="rerun",
+    key="store_tab",
+    bind="query-params",  # ?store_tab=Zones+and+positions opens that tab (links, tests)
 )
-left.caption(
-    f"Blank cells: fewer than {min_group} readable faces, so nothing is shown. "
-    "Hover a cell for its 95 % interval and the number of faces. " + views.SATISFACTION_MEANING
-)
-right.plotly_chart(_partial(charts.queue(queue)), width="stretch")
+if traffic_tab.open:
+    left, right = traffic_tab.columns(2)
+    left.plotly_chart(_partial(charts.visitors_transactions(metrics)), width="stretch")
+    conversion = kpi.with_kpis(metrics, min_group).select("bucket", "conversion")
+    right.plotly_chart(_partial(charts.conversion(conversion)), width="stretch")
 
-left, right = st.columns(2)
-left.plotly_chart(charts.dwell_by_zone(views.dwell_by_zone(zones)), width="stretch")
-with data_errors():
-    # Boxes are kept only a few days (retention), so the heatmap covers the period's recent
-    # part; the store list is resolved against the scope again before the raw query.
-    since = max(
-        datetime.combine(flt.start, datetime.min.time(), UTC), now_utc() - timedelta(days=7)
-    )
-    cells = ctx.reader.query(
-        "position_heatmap",
-        {
-            "stores": kpi.resolve_stores(ctx.reader, period, ctx.scope),
-            "since": since,
-            "x_bins": HEATMAP_BINS[0],
-            "y_bins": HEATMAP_BINS[1],
-        },
-    )
-cameras_seen = cells["camera_id"].unique().sort().to_list()
-if cameras_seen:
-    camera = (
-        right.selectbox("Camera", cameras_seen, key="heatmap_camera")
-        if len(cameras_seen) > 1
-        else cameras_seen[0]
-    )
-    still = tile_still(camera)  # the live picture (faces blurred), when its pipeline runs here
-    if still is not None:
-        # A still is a look at the live view: audited like the Live page (once a session).
-        logged: set[str] = st.session_state.setdefault("storelens_logged_views", set())
-        if camera not in logged:
-            with data_errors():
-                ctx.reader.log_live_view(ctx.user.name, ctx.user.role.value, camera)
-            logged.add(camera)
-    right.plotly_chart(
-        charts.position_heatmap(
-            cells.filter(cells["camera_id"] == camera),
-            *HEATMAP_BINS,
-            title=f"Where people stand — {camera}",
-            still=still,
-        ),
+if service_tab.open:
+    left, right = service_tab.columns(2)
+    left.plotly_chart(
+        charts.satisfaction_heatmap(views.satisfaction_by_zone_hour(zones, min_group)),
         width="stretch",
     )
-else:
-    right.info(
-        "Where people stand: no person boxes kept for this period (boxes are kept "
-        "for a few days only)."
+    left.caption(
+        f"Blank cells: fewer than {min_group} readable faces, so nothing is shown. "
+        "Hover a cell for its 95 % interval and the number of faces. " + views.SATISFACTION_MEANING
     )
+    right.plotly_chart(_partial(charts.queue(queue)), width="stretch")
+
+
+def _places(left, right) -> None:  # dwell and where people stand (raw boxes: queried here)
+    left.plotly_chart(charts.dwell_by_zone(views.dwell_by_zone(zones)), width="stretch")
+    with data_errors():
+        # Boxes are kept only a few days (retention), so the heatmap covers the period's recent
+        # part; the store list is resolved against the scope again before the raw query.
+        since = max(
+            datetime.combine(flt.start, datetime.min.time(), UTC), now_utc() - timedelta(days=7)
+        )
+        cells = ctx.reader.query(
+            "position_heatmap",
+            {
+                "stores": kpi.resolve_stores(ctx.reader, period, ctx.scope),
+                "since": since,
+                "x_bins": HEATMAP_BINS[0],
+                "y_bins": HEATMAP_BINS[1],
+            },
+        )
+    cameras_seen = cells["camera_id"].unique().sort().to_list()
+    if cameras_seen:
+        camera = (
+            right.selectbox("Camera", cameras_seen, key="heatmap_camera")
+            if len(cameras_seen) > 1
+            else cameras_seen[0]
+        )
+        still = tile_still(camera)  # the live picture (faces blurred), when its pipeline runs here
+        if still is not None:
+            # A still is a look at the live view: audited like the Live page (once a session).
+            logged: set[str] = st.session_state.setdefault("storelens_logged_views", set())
+            if camera not in logged:
+                with data_errors():
+                    ctx.reader.log_live_view(ctx.user.name, ctx.user.role.value, camera)
+                logged.add(camera)
+        right.plotly_chart(
+            charts.position_heatmap(
+                cells.filter(cells["camera_id"] == camera),
+                *HEATMAP_BINS,
+                title=f"Where people stand — {camera}",
+                still=still,
+            ),
+            width="stretch",
+        )
+    else:
+        right.info(
+            "Where people stand: no person boxes kept for this period (boxes are kept "
+            "for a few days only)."
+        )
+
+
+if places_tab.open:
+    _places(*places_tab.columns(2))

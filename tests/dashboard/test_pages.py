@@ -319,11 +319,20 @@ def test_setup_imports_sales_with_validation_report(dashboard_env: Path) -> None
     assert _db_rows(dashboard_env, count)[0][0] == before + 2  # all or nothing
 
 
+STORE_TABS = ("Traffic", "Satisfaction and queue", "Zones and positions")
+
+
 def test_store_page_draws_every_chart(dashboard_env: Path) -> None:
-    at = open_app(USERS["manager"], page="screens/store.py")
-    specs = " ".join(
-        json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")
-    )
+    # Two charts per tab, only the open tab's drawn (the page's speed: issue 21).
+    titles = []
+    for tab in STORE_TABS:
+        at = open_app(USERS["manager"], {"store_tab": tab}, "screens/store.py")
+        titles.append(
+            [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+        )
+    assert titles[0] == ["Visitors and transactions", "Conversion"]
+    assert titles[1] == ["Satisfaction by zone and hour", "Checkout queue"]
+    specs = " ".join(t for tab in titles for t in tab)
     for title in (
         "Visitors and transactions",
         "Conversion",
@@ -372,6 +381,6 @@ def test_privacy_page_has_the_expression_model_card(dashboard_env: Path) -> None
 
 
 def test_store_page_says_what_the_satisfaction_index_stands_on(dashboard_env: Path) -> None:
-    at = open_app(USERS["manager"], page="screens/store.py")
+    at = open_app(USERS["manager"], {"store_tab": "Satisfaction and queue"}, "screens/store.py")
     assert not problems(at)
     assert any("own resting face" in c.value and "model card" in c.value for c in at.caption)

@@ -77,7 +77,9 @@ def test_store_marks_today_partial_and_only_then(dashboard_env: Path) -> None:
     week = {"store": "s1", "from": str(TODAY - timedelta(days=6)), "to": str(TODAY)}
     with_today = open_page(MANAGER, "store", week)
     assert PARTIAL_NOTE in texts(with_today)
-    assert partial_shading(with_today) == 3  # visitors, conversion, queue over time
+    assert partial_shading(with_today) == 2  # visitors, conversion over time
+    queue_tab = open_page(MANAGER, "store", {**week, "store_tab": "Satisfaction and queue"})
+    assert partial_shading(queue_tab) == 1  # the queue over time
     default = open_page(MANAGER, "store", {"store": "s1"})
     assert default.query_params["to"] == str(YESTERDAY)
     assert PARTIAL_NOTE not in texts(default)

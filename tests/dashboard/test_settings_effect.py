@@ -67,7 +67,7 @@ def save_privacy(min_group: int) -> None:
 
 
 def test_saved_minimum_group_hides_small_groups_everywhere(dashboard_env: Path) -> None:
-    store = {"store": "s1"}
+    store = {"store": "s1", "store_tab": "Satisfaction and queue"}  # the heatmap's tab
     # Five days of s1: ~360 readable faces, so the 1000 minimum hides it on Compare too.
     today = datetime.now(UTC).date()
     days = {"from": str(today - timedelta(days=4)), "to": str(today)}
