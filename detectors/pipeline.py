@@ -749,6 +749,7 @@ class Runner:
     def _status_with_fps(self, cid: str) -> CameraStatus:
         status = self.workers[cid].status()
         status.analysed_fps = self.pipelines[cid].analysed_fps
+        status.target_fps = min(status.capture_fps, self.options.max_fps_per_camera)
         return status
 
     def flush_rows(self) -> int:

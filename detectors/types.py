@@ -64,6 +64,11 @@ class Frame:
     image: np.ndarray
 
 
+# A camera analysed below this share of its target rate is reported degraded. 0.9, not 1:
+# the analysed rate is measured over the last 30 frames and wobbles by a few per cent.
+DEGRADED_SHARE = 0.9
+
+
 @dataclass(slots=True)
 class CameraStatus:
     """Health of one camera, shown on its tile and exported as metrics."""
@@ -80,6 +85,22 @@ class CameraStatus:
     since: float = field(default_factory=time.time)
     corrupt_frames: int = 0
     resolution_changes: int = 0
+    # The analysed rate the runner aims at: capture fps capped at max_fps_per_camera (0:
+    # not known yet). Below DEGRADED_SHARE of it the camera is "degraded": the box is past
+    # its capacity and every camera is analysed at a lower rate (issue 21).
+    target_fps: float = 0.0
+
+    @property
+    def analysed_share(self) -> float | None:
+        """Analysed fps ÷ target fps (None until both are known)."""
+        if self.target_fps <= 0 or self.state != CameraState.ONLINE:
+            return None
+        return min(1.0, self.analysed_fps / self.target_fps)
+
+    @property
+    def degraded(self) -> bool:
+        share = self.analysed_share
+        return share is not None and share < DEGRADED_SHARE
 
     def last_frame_age(self, now: float | None = None) -> float | None:
         if self.last_frame_ts is None:
@@ -100,6 +121,9 @@ class CameraStatus:
             "since": self.since,
             "corrupt_frames": self.corrupt_frames,
             "resolution_changes": self.resolution_changes,
+            "target_fps": round(self.target_fps, 2),
+            "analysed_share": None if (share := self.analysed_share) is None else round(share, 3),
+            "degraded": self.degraded,
         }
 
 
