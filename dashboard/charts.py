@@ -281,21 +281,121 @@ TREND_COLOURS = [
 ]
 
 
-def kpi_trend(df: pl.DataFrame, kpi: str, label: str, title: str | None = None) -> go.Figure:
-    """``df``: store_id, bucket and the column ``kpi``; one line per store, each its own
-    colour (up to 48 stores)."""
-    groups = df.sort("bucket").group_by("store_id", maintain_order=True)
-    traces = [
-        _line(
-            part["bucket"].to_list(),
-            _values(part[kpi]),
-            str(store),
-            TREND_COLOURS[i % len(TREND_COLOURS)],
-            mode="lines",
+CONTEXT_GREY = "#d0d7de"
+
+
+def kpi_trend(
+    df: pl.DataFrame,
+    kpi: str,
+    label: str,
+    title: str | None = None,
+    names: dict[str, str] | None = None,
+    columns: int = 4,
+) -> go.Figure:
+    """``df``: store_id, bucket and the column ``kpi``. Small multiples: one panel per
+    store, titled with its name (``names``: store id -> name), its line in its own colour
+    over every other store's in light grey, all panels on one y scale.
+
+    Twelve coloured lines in one chart could not be told apart (issue 19, item 10); in a
+    panel each store is the one dark line, and the grey shows where it sits in the pack."""
+    names = names or {}
+    ordered = df.sort("bucket")
+    stores = list(dict.fromkeys(ordered["store_id"].to_list()))
+    series = {
+        store: (part["bucket"].to_list(), _values(part[kpi]))
+        for (store,), part in ordered.group_by("store_id", maintain_order=True)
+    }
+    y_format = {"tickformat": ".0%"} if kpi == "conversion" else {}
+    hover = ".1%" if kpi == "conversion" else ",.4~g"  # 1,234 visitors; €12.35
+    if len(stores) <= 1:  # one store: one plain line
+        traces = [
+            _line(*series[s], names.get(s, str(s)), TREND_COLOURS[0], mode="lines") for s in stores
+        ]
+        return _figure(traces, title or f"{label} by store", label, yaxis=y_format)
+    cols = min(columns, len(stores))
+    rows = -(-len(stores) // cols)
+    traces: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {}
+    annotations = []
+    for k, store in enumerate(stores):
+        r, c = divmod(k, cols)
+        suffix = "" if k == 0 else str(k + 1)
+        xa, ya = f"x{suffix}", f"y{suffix}"
+        context_x: list = []
+        context_y: list = []
+        for other in stores:
+            if other != store:
+                context_x += [*series[other][0], None]
+                context_y += [*series[other][1], None]
+        name = names.get(store, str(store))
+        traces.append(
+            {
+                "type": "scatter",
+                "x": context_x,
+                "y": context_y,
+                "mode": "lines",
+                "line": {"color": CONTEXT_GREY, "width": 1},
+                "hoverinfo": "skip",
+                "showlegend": False,
+                "xaxis": xa,
+                "yaxis": ya,
+            }
         )
-        for i, ((store,), part) in enumerate(groups)
-    ]
-    return _figure(traces, title or f"{label} by store", label)
+        traces.append(
+            _line(
+                *series[store],
+                name,
+                TREND_COLOURS[k % len(TREND_COLOURS)],
+                mode="lines",
+                xaxis=xa,
+                yaxis=ya,
+                showlegend=False,
+                hovertemplate=f"%{{x|%a %d %b}}: %{{y:{hover}}}<extra>{name}</extra>",
+            )
+        )
+        gap_x, top_gap, bottom_gap = 0.02, 0.09 / rows * 2, 0.03
+        x0, x1 = c / cols + gap_x, (c + 1) / cols - gap_x
+        y1, y0 = 1 - r / rows - top_gap, 1 - (r + 1) / rows + bottom_gap
+        layout[f"xaxis{suffix}"] = {
+            "domain": [x0, x1],
+            "anchor": ya,
+            "showticklabels": r == rows - 1 or k + cols >= len(stores),
+            "nticks": 4,
+            **({} if k == 0 else {"matches": "x"}),
+        }
+        layout[f"yaxis{suffix}"] = {
+            "domain": [y0, y1],
+            "anchor": xa,
+            "showticklabels": c == 0,
+            "rangemode": "tozero",
+            **y_format,
+            **({} if k == 0 else {"matches": "y"}),
+        }
+        annotations.append(
+            {
+                "text": f"<b>{name}</b>",
+                "x": (x0 + x1) / 2,
+                "y": y1,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 13},
+            }
+        )
+    return go.Figure(
+        data=traces,
+        layout={
+            **layout,
+            "title": {"text": title or f"{label} by store"},
+            "height": 80 + 170 * rows,
+            "margin": {"l": 50, "r": 10, "t": 60, "b": 30},
+            "showlegend": False,
+            "annotations": annotations,
+            "hovermode": "closest",
+        },
+    )
 
 
 def leaderboard_bars(
@@ -306,7 +406,13 @@ def leaderboard_bars(
     ordered = df.drop_nulls(kpi).sort(kpi, descending=True)
     stores = ordered["store_id"].to_list()
     colours = [RED if s in flagged else BLUE for s in stores]
-    traces = [_bar(stores, _values(ordered[kpi]), label, colours)] if ordered.height else []
+    # Bars say store names where the frame has them (ids only as a fallback).
+    shown = (
+        [n or s for n, s in zip(ordered["name"].to_list(), stores, strict=True)]
+        if "name" in ordered.columns
+        else stores
+    )
+    traces = [_bar(shown, _values(ordered[kpi]), label, colours)] if ordered.height else []
     # Only say what red means when a red bar is there.
     note = " (red: outlier)" if flagged & set(stores) else ""
     return _figure(traces, f"{label} by store{note}", label)

@@ -144,4 +144,7 @@ with data_errors():
         daily = remembered(
             ctx.reader, f"trend {trend_kpi}", (trend_flt, ctx.scope, min_group), compute_trend
         )
-        st.plotly_chart(charts.kpi_trend(daily, trend_kpi, trend_kpis[trend_kpi]), width="stretch")
+        names = dict(zip(shown["store_id"], shown["name"], strict=True))  # names, not ids
+        st.plotly_chart(
+            charts.kpi_trend(daily, trend_kpi, trend_kpis[trend_kpi], names=names), width="stretch"
+        )

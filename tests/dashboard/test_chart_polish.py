@@ -67,9 +67,24 @@ def test_twelve_stores_twelve_colours() -> None:
         for i in range(12)
         for d in range(3)
     ]
-    fig = charts.kpi_trend(pl.DataFrame(rows), "visitors", "Visitors")
-    colours = [t.line.color for t in fig.data]
+    names = {f"s{i:02d}": f"Store {i}" for i in range(12)}
+    fig = charts.kpi_trend(pl.DataFrame(rows), "visitors", "Visitors", names=names)
+    colours = [t.line.color for t in fig.data if t.line.color != charts.CONTEXT_GREY]
     assert len(colours) == 12 and len(set(colours)) == 12
+    # Small multiples (issue 19, item 10): a panel per store, titled with its name, its own
+    # line over the other eleven in grey, every panel on the first panel's y scale.
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == [f"<b>Store {i}</b>" for i in range(12)]
+    panels: dict[str, list] = {}
+    for trace in fig.data:
+        panels.setdefault(trace.xaxis or "x", []).append(trace)
+    assert len(panels) == 12
+    for traces in panels.values():
+        grey, own = traces
+        assert grey.line.color == charts.CONTEXT_GREY and grey.hoverinfo == "skip"
+        assert sum(v is None for v in grey.y) == 11  # the other eleven stores, each a line
+        assert own.name.startswith("Store ") and own.name in own.hovertemplate
+    assert all(fig.layout[f"yaxis{k}"].matches == "y" for k in range(2, 13))
 
 
 def _page(user: User, page: str, params: dict | None = None) -> AppTest:
