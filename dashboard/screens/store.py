@@ -4,13 +4,13 @@ today so far vs the same opening hours last week, and the charts by hour."""
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
-from storelens.dashboard import charts, views
+from storelens.dashboard import charts, store_insights, views
 from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
 from storelens.dashboard.services import tile_still
 from storelens.dashboard.session import data_errors, page_context
 from storelens.dashboard.settings import min_group_size
 from storelens.dashboard.today_panel import show_today
-from storelens.data import kpi
+from storelens.data import health, kpi
 from storelens.data.storetime import now_utc
 from storelens.data.today import today_so_far
 
@@ -98,17 +98,31 @@ def _partial(fig):  # shade today's buckets on charts over time
 # Two charts per tab, each tab drawn only while it is open: every plotly chart costs the
 # browser ~40 ms of main-thread time to draw (benchmarks/profile_pages.py), and six at once
 # kept the page over half a second from click to rendered.
-traffic_tab, service_tab, places_tab = st.tabs(
-    ["Traffic", "Satisfaction and queue", "Zones and positions"],
+traffic_tab, service_tab, places_tab, health_tab = st.tabs(
+    ["Traffic", "Satisfaction and queue", "Zones and positions", "Funnel and data health"],
     on_change="rerun",
     key="store_tab",
     bind="query-params",  # ?store_tab=Zones+and+positions opens that tab (links, tests)
 )
+# Hours without camera data (issue 22 item 6) are drawn as marked gaps, never as 0 visitors.
+cam_hours = (
+    store_insights.camera_hours(ctx, flt.store, flt.start, flt.end)
+    if traffic_tab.open or service_tab.open or health_tab.open
+    else None
+)
+missing = [] if cam_hours is None else health.missing_store_hours(cam_hours)
+
+
+def _gaps(fig):  # shade the buckets that hold hours without camera data
+    return store_insights.mark(fig, missing, flt.granularity)
+
+
 if traffic_tab.open:
     left, right = traffic_tab.columns(2)
-    left.plotly_chart(_partial(charts.visitors_transactions(metrics)), width="stretch")
+    metrics = store_insights.with_gaps(metrics, missing, flt.granularity)
+    left.plotly_chart(_gaps(_partial(charts.visitors_transactions(metrics))), width="stretch")
     conversion = kpi.with_kpis(metrics, min_group).select("bucket", "conversion")
-    right.plotly_chart(_partial(charts.conversion(conversion)), width="stretch")
+    right.plotly_chart(_gaps(_partial(charts.conversion(conversion))), width="stretch")
 
 if service_tab.open:
     left, right = service_tab.columns(2)
@@ -120,7 +134,7 @@ if service_tab.open:
         f"Blank cells: fewer than {min_group} readable faces, so nothing is shown. "
         "Hover a cell for its 95 % interval and the number of faces. " + views.SATISFACTION_MEANING
     )
-    right.plotly_chart(_partial(charts.queue(queue)), width="stretch")
+    right.plotly_chart(_gaps(_partial(charts.queue(queue))), width="stretch")
 
 
 def _places(left, right) -> None:  # dwell and where people stand (raw boxes: queried here)
@@ -173,3 +187,7 @@ def _places(left, right) -> None:  # dwell and where people stand (raw boxes: qu
 
 if places_tab.open:
     _places(*places_tab.columns(2))
+
+if health_tab.open and cam_hours is not None:
+    with health_tab:
+        store_insights.funnel_and_health(ctx, flt.store, flt.start, flt.end, cam_hours)

@@ -101,3 +101,19 @@ def test_compare_has_funnel_column_and_drill_links(dashboard_env: Path) -> None:
         ("s1", "store=s1"),
         ("s2", "store=s2"),
     ]
+
+
+def test_store_page_funnel_and_health_tab(dashboard_env: Path) -> None:
+    at = open_app(
+        USERS["manager"],
+        {"store": "s1", **PERIOD, "store_tab": "Funnel and data health"},
+        "screens/store.py",
+    )
+    assert not problems(at), problems(at)
+    assert "Funnel and data health" in [t.label for t in at.tabs]
+    frames = [d.value for d in at.dataframe]
+    days = next(f for f in frames if "traffic" in f.columns)
+    assert days.shape[0] == 7 and set(days["traffic"]) == {90}  # s1: 10 an hour, 09-17 h
+    cameras = next(f for f in frames if "uptime" in f.columns)
+    assert list(cameras["camera_id"]) == ["s1-entrance"]
+    assert any("Uptime: share of 5-minute slots" in c.value for c in at.caption)
