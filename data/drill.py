@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 from storelens.data import health, kpi
 from storelens.data.reader import Reader
+from storelens.data.vocabulary import METRICS
 
 
 def days_of_store(
@@ -51,7 +52,7 @@ def days_of_store(
     return daily.join(slow, on="day", how="left").select(list(schema)).sort("day")
 
 
-_METRIC_OR_KEYS = {"store_id", "bucket", *(m.name for m in kpi.METRICS)}
+_METRIC_OR_KEYS = {"store_id", "bucket", *(m.name for m in METRICS)}
 
 
 def hours_of_day(reader: Reader, store: str, day: date, scope: kpi.Scope) -> pl.DataFrame:

@@ -142,7 +142,7 @@ def queue_loss(
         pl.col("sales").sum().alias("_sales"),
         pl.col("transactions").sum().alias("_tx"),
     )
-    ratio = kpi._ratio  # the one "null where the denominator is 0"
+    ratio = kpi.ratio  # the one "null where the denominator is 0"
     per = per.with_columns(
         ratio(pl.col("_tx_over").cast(pl.Float64), pl.col("visitors_over")).alias(
             "conversion_over"

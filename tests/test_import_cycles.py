@@ -21,6 +21,8 @@ def product_modules() -> dict[str, Path]:
     for room in ROOMS:
         for path in (REPO / room).rglob("*.py"):
             parts = path.relative_to(REPO).with_suffix("").parts
+            if parts[-1] == "__init__":  # a package is imported by its own name
+                parts = parts[:-1]
             modules["storelens." + ".".join(parts)] = path
     return modules
 
