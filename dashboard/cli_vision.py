@@ -221,7 +221,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def bench(
-        cameras: Annotated[int, typer.Option(min=1, max=9, help="number of looping cameras")] = 4,
+        cameras: Annotated[
+            int, typer.Option(min=1, max=64, help="number of looping cameras (config takes 64)")
+        ] = 4,
         seconds: Annotated[
             float, typer.Option(min=5, max=3600, help="measuring time per mode")
         ] = 30.0,
@@ -235,15 +237,26 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="expression reader to measure instead of the default"),
         ] = None,
+        scene: Annotated[
+            str,
+            typer.Option(help="demo: the demo cameras in turn | busy: all the most crowded clip"),
+        ] = "demo",
         as_json: Annotated[
             bool, typer.Option("--json", help="print exactly one JSON object")
         ] = False,
     ) -> None:
         """Per-stage ms and aggregate analysed camera-frames/s on ../shared/media."""
-        from storelens.detectors.bench import format_table, run_bench
+        from storelens.detectors.bench import SCENES, format_table, run_bench
 
+        if scene not in SCENES:
+            typer.secho(
+                f"error: --scene {scene!r}: choose one of {', '.join(SCENES)}",
+                fg=typer.colors.RED,
+                err=True,
+            )
+            raise typer.Exit(2)
         try:
-            result = run_bench(cameras, seconds, baseline, imgsz, reader)
+            result = run_bench(cameras, seconds, baseline, imgsz, reader, scene)
         except StoreLensError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
