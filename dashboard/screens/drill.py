@@ -16,7 +16,13 @@ from storelens.data.lake_reader import LakeReader
 
 ctx = chain_page_context()  # chain mode: the lake, as Compare (which links here)
 lake = isinstance(ctx.reader, LakeReader)  # the lake has no raw camera rows: no health
-flt = filter_bar(ctx.allowed_stores(), granularity=False, default_days=28, complete_days=True)
+flt = filter_bar(
+    ctx.allowed_stores(),
+    granularity=False,
+    default_days=28,
+    complete_days=True,
+    names=ctx.store_names(),  # the picker says store names
+)
 st.title("Drill-down")
 if flt.store is None:
     st.info("No store is in your scope.")

@@ -25,7 +25,13 @@ HOUR_COLUMNS = {
     "cost_diff": "Cost of the difference (€)",
 }
 ctx = page_context()
-flt = filter_bar(ctx.allowed_stores(), granularity=False, default_days=7, complete_days=True)
+flt = filter_bar(
+    ctx.allowed_stores(),
+    granularity=False,
+    default_days=7,
+    complete_days=True,
+    names=ctx.store_names(),  # the picker says store names
+)
 st.title("Staffing")
 if includes_today(flt):
     st.warning(PARTIAL_NOTE, icon=":material/schedule:")
