@@ -23,8 +23,8 @@ def funnel(steps: pl.DataFrame, title: str = "Shopper funnel") -> go.Figure:
     text = []
     for share, drop in zip(steps["share_of_traffic"], steps["drop"], strict=True):
         part = "" if share is None else f"{share:.0%} of traffic"
-        if drop is not None:
-            part += f" · −{drop:.0%} vs step before" if drop >= 0 else f" · +{-drop:.0%}"
+        if drop is not None and abs(drop) >= 0.005:  # the drop-off from the step before
+            part += f" ({-drop:+.0%})"
         text.append(part)
     trace = {
         "type": "funnel",
@@ -32,6 +32,7 @@ def funnel(steps: pl.DataFrame, title: str = "Shopper funnel") -> go.Figure:
         "x": steps["count"].to_list(),
         "text": text,
         "textinfo": "value+text",
+        "textposition": "inside",
         "marker": {"color": [BLUE, GREEN, ORANGE, RED][: steps.height]},
     }
     return _figure([trace], title, None, margin={"l": 110})
