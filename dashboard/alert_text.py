@@ -109,6 +109,15 @@ def local_time(ts: datetime, timezone: str | None, fmt: str = "%H:%M") -> str:
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 
+def response_words(seconds: float | None) -> str:
+    """The time from raised to acknowledged as words, e.g. `` after 4:05 min`` ("" if
+    unknown)."""
+    if seconds is None or seconds != seconds:  # None or NaN: acknowledged before it was kept
+        return ""
+    whole = max(0, round(seconds))
+    return f" after {whole // 60}:{whole % 60:02d} min"
+
+
 def push_words(
     kind: str,
     detail: str,

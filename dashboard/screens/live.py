@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import streamlit as st
 from storelens.dashboard import charts
-from storelens.dashboard.alert_text import describe
+from storelens.dashboard.alert_text import describe, response_words
 from storelens.dashboard.filters import filter_bar
 from storelens.dashboard.services import (
     pipeline_cameras,
@@ -183,7 +183,10 @@ def alert_feed() -> None:
                 f":material/task_alt: {text.action}"
             )
             if row["acknowledged_ts"] is not None:
-                st.caption(f"acknowledged by {row['acknowledged_by']}")
+                st.caption(
+                    f"acknowledged by {row['acknowledged_by']}"
+                    + response_words(row.get("response_s"))
+                )
             elif ctx.user.may_acknowledge:
                 # The id comes from the scoped list above, never from the URL; the callback
                 # runs before the fragment reruns, so the list below already shows it done.
