@@ -5,6 +5,7 @@ missing hours charts leave blank), and the drill-down hour's likely-cause facts.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -215,3 +216,30 @@ def test_report_week_errors_name_the_value(reader: LocalReader) -> None:
     )
     assert facts.comparison["store_id"].to_list() == ["a"]
     assert facts.totals["visitors"] > 0 and facts.impact_totals["stores"] == 1
+
+
+def test_camera_health_and_impact_over_the_read_api(tmp_path: Path) -> None:
+    """The dashboard under `storelens up` reads through the writer's read API: the new named
+    query runs there too, signed as a caller limited to store a (scope on the server)."""
+    from storelens.data.apiauth import Caller
+    from storelens.data.readapi import serve
+    from storelens.data.reader import ApiReader
+    from storelens.data.writer import Writer
+
+    db = build_insights_db(tmp_path / "api.duckdb", TODAY)
+    writer = Writer(db)
+    server = serve(writer, port=0, publish=False)
+    try:
+        api = ApiReader(server.url, secret=server.secret).for_caller(
+            Caller("sam", "store_manager", "a", None)
+        )
+        hours = health.camera_hours(api, week(), kpi.Scope.of("a"))
+        assert health.store_summary(hours)["hours_missing"].to_list() == [2]
+        flt = kpi.KpiFilter(LAST - timedelta(days=1), LAST, ("a",))
+        lost = impact.queue_loss(api, flt, kpi.Scope.of("a"))["lost_sales"].to_list()
+        assert lost == pytest.approx([240.0])
+        with pytest.raises(AccessDenied):  # the server refuses store b for this caller
+            api.query("camera_health", {"stores": ["b"], "start": LAST, "end": LAST})
+    finally:
+        server.stop()
+        writer.close()
