@@ -51,9 +51,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
-import pyarrow as pa
 from storelens.data.sink import BATCH_SCHEMAS
-from storelens.detectors.rows import to_arrow
 from storelens.detectors.types import NO_TRACK, PERSON_CLASS_ID, Detections, TrackEvent
 from storelens.kernel.config import LineConfig, ZoneConfig, ZoneKind
 
@@ -114,16 +112,6 @@ class EngineState:
     queue_length: dict[str, int] = field(default_factory=dict)
     queue_waits: dict[str, dict[int, float]] = field(default_factory=dict)
     active_tracks: int = 0
-
-
-def rows_to_arrow(rows: list[EventRow]) -> pa.Table:
-    """Event rows as an Arrow table with :data:`EVENTS_SCHEMA` (empty input: empty table)."""
-    return to_arrow(rows, EVENTS_SCHEMA)
-
-
-def queue_samples_to_arrow(samples: list[QueueSample]) -> pa.Table:
-    """Queue samples as an Arrow table with :data:`QUEUE_SAMPLES_SCHEMA`."""
-    return to_arrow(samples, QUEUE_SAMPLES_SCHEMA)
 
 
 # Zone edges are drawn on pixel rows and columns (0 … h-1) but a box cut by the frame's
@@ -365,9 +353,6 @@ class EventEngine:
             for zone in self.zones
             if zone.kind in QUEUE_KINDS
         ]
-
-    def queue_samples_arrow(self, ts: float) -> pa.Table:
-        return queue_samples_to_arrow(self.queue_samples(ts))
 
     def in_staff_zone(self, detections: Detections) -> np.ndarray:
         """(N,) bool: feet inside a staff zone; the pipeline reads no expressions there."""

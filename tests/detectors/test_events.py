@@ -13,9 +13,8 @@ from storelens.detectors.events import (
     EventEngine,
     EventRow,
     points_in_polygon,
-    queue_samples_to_arrow,
-    rows_to_arrow,
 )
+from storelens.detectors.rows import to_arrow
 from storelens.detectors.types import NO_TRACK, Detections, TrackEvent
 from storelens.kernel.config import LineConfig, ZoneConfig, ZoneKind
 
@@ -383,20 +382,20 @@ def test_rows_to_arrow_has_the_events_schema() -> None:
         EventRow(T0 + 0.25, "cam", 4, TrackEvent.ENTER, "door", None),
         EventRow(T0 + 9, "cam", 4, TrackEvent.ZONE_EXIT, "aisle", 6.5),
     ]
-    table = rows_to_arrow(rows)
+    table = to_arrow(rows, EVENTS_SCHEMA)
     assert table.schema == EVENTS_SCHEMA
     assert table.column("ts").type == pa.timestamp("us", tz="UTC")
     first = table.to_pylist()[0]
     assert first["ts"] == dt.datetime.fromtimestamp(T0 + 0.25, tz=dt.UTC)
     assert first["kind"] == "enter" and first["value"] is None
     assert table.column("value").to_pylist() == [None, 6.5]
-    assert rows_to_arrow([]).num_rows == 0
+    assert to_arrow([], EVENTS_SCHEMA).num_rows == 0
 
 
 def test_queue_samples_arrow_schema() -> None:
     zone = ZoneConfig(name="till", kind=ZoneKind.CHECKOUT, polygon=SQUARE)
     engine = EventEngine("cam", [], [zone])
-    table = engine.queue_samples_arrow(T0)
+    table = to_arrow(engine.queue_samples(T0), QUEUE_SAMPLES_SCHEMA)
     assert table.schema == QUEUE_SAMPLES_SCHEMA
     assert table.to_pylist() == [
         {
@@ -406,7 +405,7 @@ def test_queue_samples_arrow_schema() -> None:
             "length": 0,
         }
     ]
-    assert queue_samples_to_arrow([]).num_rows == 0
+    assert to_arrow([], QUEUE_SAMPLES_SCHEMA).num_rows == 0
 
 
 @pytest.mark.parametrize(
