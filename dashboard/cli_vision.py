@@ -42,6 +42,12 @@ def _parse_zone(text: str, index: int) -> dict:
     return zone
 
 
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        help="where the person model runs: cpu (OpenVINO) | openvino-gpu | cuda[:N] (PyTorch)"
+    ),
+]
 ReaderOpt = Annotated[
     str, typer.Option(help="valence-head (default) | mediapipe-blendshapes | yolo-expression")
 ]
@@ -59,6 +65,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="zone [NAME[:KIND]=]x1,y1,x2,y2,x3,y3,... (repeatable)"),
         ] = None,
         faces: Annotated[bool, typer.Option(help="detect faces and read expressions")] = True,
+        device: DeviceOpt = "cpu",
         as_json: Annotated[
             bool, typer.Option("--json", help="print exactly one JSON object")
         ] = False,
@@ -78,7 +85,11 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc)) from None
         try:
             summary = analyze_clip(
-                str(path), lines, zones, options=PipelineOptions(workers=1, faces=faces)
+                str(path),
+                lines,
+                zones,
+                options=PipelineOptions(workers=1, faces=faces),
+                device=device,
             )
         except StoreLensError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
@@ -241,6 +252,7 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(help="demo: the demo cameras in turn | busy: all the most crowded clip"),
         ] = "demo",
+        device: DeviceOpt = "cpu",
         as_json: Annotated[
             bool, typer.Option("--json", help="print exactly one JSON object")
         ] = False,
@@ -256,7 +268,7 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(2)
         try:
-            result = run_bench(cameras, seconds, baseline, imgsz, reader, scene)
+            result = run_bench(cameras, seconds, baseline, imgsz, reader, scene, device)
         except StoreLensError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None

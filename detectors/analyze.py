@@ -12,10 +12,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from storelens.detectors.devices import check_device
 from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
 from storelens.detectors.sources import open_source
 from storelens.detectors.types import NO_TRACK, Frame, TrackEvent, Valence
-from storelens.kernel.config import CameraConfig, LineConfig, StoreLensConfig, ZoneConfig
+from storelens.kernel.config import (
+    CameraConfig,
+    LineConfig,
+    ModelsConfig,
+    StoreLensConfig,
+    ZoneConfig,
+)
 
 
 @dataclass
@@ -58,9 +65,15 @@ def analyze_clip(
     options: PipelineOptions | None = None,
     models: SharedModels | None = None,
     min_track_s: float = 1.0,
+    device: str = "cpu",
 ) -> AnalysisSummary:
-    """Run the full per-camera pipeline over every frame of ``path`` once."""
+    """Run the full per-camera pipeline over every frame of ``path`` once.
+
+    ``device``: where the person model runs (detectors/devices.py), when ``models`` is None.
+    """
     options = options or PipelineOptions(workers=1)
+    if models is None:
+        check_device(device)  # a clear error before any model loads, not a pydantic one
     camera = CameraConfig(
         camera_id="analyze",
         name="analyze",
@@ -70,7 +83,7 @@ def analyze_clip(
         lines=lines or [],
         zones=zones or [],
     )
-    config = StoreLensConfig(cameras=[camera])
+    config = StoreLensConfig(cameras=[camera], models=ModelsConfig(person_device=device))
     owns_models = models is None
     models = models or SharedModels.load(config, options)
     pipeline = CameraPipeline(camera, models, options)

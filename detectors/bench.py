@@ -27,6 +27,7 @@ from typing import Any
 
 import cv2
 from storelens.detectors.demo import _DEMO_CAMERAS, demo_config
+from storelens.detectors.devices import check_device
 from storelens.detectors.errors import MediaNotFound
 from storelens.detectors.media import shared_clip
 from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
@@ -206,9 +207,15 @@ def run_bench(
     imgsz: int | None = None,
     expression_reader: str | None = None,
     scene: str = "demo",
+    device: str = "cpu",
 ) -> dict[str, Any]:
-    """``expression_reader``: a reader name to compare against the default (None)."""
+    """``expression_reader``: a reader name to compare against the default (None);
+    ``device``: where the person model runs (detectors/devices.py)."""
+    check_device(device)
     config = bench_config(cameras, scene)
+    config = config.model_copy(
+        update={"models": config.models.model_copy(update={"person_device": device})}
+    )
     reader = {"expression_reader": expression_reader} if expression_reader else {}
     if imgsz:
         config = config.model_copy(
@@ -219,6 +226,7 @@ def run_bench(
     out: dict[str, Any] = {
         "cameras": cameras,
         "scene": scene,
+        "device": device,
         "expression_reader": expression_reader or PipelineOptions().expression_reader,
         "imgsz": config.models.person_imgsz,
         "seconds": seconds,

@@ -9,6 +9,7 @@ from storelens.kernel.errors import ConfigError, StoreLensError
 
 __all__ = [
     "ConfigError",
+    "DeviceNotAvailable",
     "MediaNotFound",
     "ModelError",
     "ModelHashMismatch",
@@ -36,3 +37,7 @@ class SourceError(StoreLensError):
 
 class MediaNotFound(StoreLensError):
     """No demo footage was found anywhere in the provider chain."""
+
+
+class DeviceNotAvailable(StoreLensError):
+    """The accelerator asked for (``--device`` / ``models.person_device``) is not here."""

@@ -127,7 +127,12 @@ class _OpenVinoBoxes:
     """
 
     def __init__(
-        self, xml_path: Path, imgsz: int, class_id: int = PERSON_CLASS_ID, streams: int = 2
+        self,
+        xml_path: Path,
+        imgsz: int,
+        class_id: int = PERSON_CLASS_ID,
+        streams: int = 2,
+        device: str = "CPU",
     ) -> None:
         import openvino as ov
 
@@ -135,6 +140,7 @@ class _OpenVinoBoxes:
         model = self._core.read_model(str(xml_path))
         self._boxes_only = ov.Model([model.outputs[0].get_node()], model.get_parameters(), "boxes")
         self._streams = streams
+        self._device = device
         self._compiled: dict[tuple[int, int], object] = {}
         self._compile_lock = threading.Lock()
         self._local = threading.local()
@@ -152,14 +158,15 @@ class _OpenVinoBoxes:
                     model.reshape({0: [1, 3, *shape]})
                     # Two streams, one infer request per analysis thread, no lock: measured
                     # 34 inferences/s against 26 for one LATENCY stream on this 2-core CPU.
-                    compiled = self._core.compile_model(
-                        model,
-                        "CPU",
+                    config = (
                         {
                             "NUM_STREAMS": str(self._streams),
                             "INFERENCE_NUM_THREADS": str(self._streams),
-                        },
+                        }
+                        if self._device == "CPU"
+                        else {"PERFORMANCE_HINT": "THROUGHPUT"}  # a GPU: its plugin decides
                     )
+                    compiled = self._core.compile_model(model, self._device, config)
                     self._compiled[shape] = compiled
             request = requests[shape] = compiled.create_infer_request()
         return request
@@ -211,7 +218,11 @@ class PersonModel(Protocol):
 
 
 class PersonDetector:
-    """One shared YOLO model; ``detect`` is thread-safe (calls are serialised)."""
+    """One shared YOLO model; ``detect`` is thread-safe (calls are serialised).
+
+    ``device`` (detectors/devices.py): ``cpu``, ``openvino-gpu`` or ``cuda[:N]``, checked
+    here before the model loads; ``cuda`` runs the PyTorch backend, whatever ``backend``.
+    """
 
     def __init__(
         self,
@@ -220,17 +231,26 @@ class PersonDetector:
         conf: float = 0.35,
         model_name: str = "yolo11n-person",
         explicit: str | Path | None = None,
+        device: str = "cpu",
     ) -> None:
+        from storelens.detectors.devices import backend_for, check_device
+
+        check_device(device)
+        backend = backend_for(device, backend)
+        if device == "openvino-gpu" and backend != "openvino":
+            raise ModelError(f"device openvino-gpu needs the openvino backend, not {backend}")
         _quiet_ultralytics()
         from ultralytics import YOLO
 
+        self.device = device
         self.backend = backend
         self.imgsz = imgsz
         self.conf = conf
         path = prepare_person_model(backend, imgsz, model_name, explicit)
         self._boxes: _OpenVinoBoxes | None = None
         if backend == "openvino":
-            self._boxes = _OpenVinoBoxes(next(path.glob("*.xml")), imgsz)
+            ov_device = "GPU" if device == "openvino-gpu" else "CPU"
+            self._boxes = _OpenVinoBoxes(next(path.glob("*.xml")), imgsz, device=ov_device)
         else:
             self._model = YOLO(str(path), task="segment")
         self._lock = threading.Lock()
@@ -249,6 +269,7 @@ class PersonDetector:
                 conf=self.conf,
                 classes=[PERSON_CLASS_ID],
                 retina_masks=False,
+                device=self.device if self.device.startswith("cuda") else "cpu",
                 verbose=False,
             )[0]
         boxes = result.boxes

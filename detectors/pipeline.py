@@ -135,6 +135,7 @@ class SharedModels:
             m.person_conf,
             m.person_model,
             m.paths.get(m.person_model),
+            m.person_device,
         )
         face = expression = None
         if options.faces:

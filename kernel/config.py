@@ -109,6 +109,11 @@ class ModelsConfig(Strict):
     )
     person_imgsz: int = Field(416, ge=160, le=1280, multiple_of=32, description="YOLO input size")
     person_conf: float = Field(0.35, ge=0.05, le=0.95)
+    person_device: str = Field(
+        "cpu",
+        pattern=r"^(cpu|openvino-gpu|cuda(:[0-9]{1,2})?)$",
+        description="where the person model runs: cpu | openvino-gpu | cuda[:N] (checked at start)",
+    )
     paths: dict[str, Path] = Field(
         default_factory=dict,
         description="explicit model file per registry name (first in the chain)",
