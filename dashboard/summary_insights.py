@@ -40,13 +40,13 @@ def lead(ctx: PageContext, period: kpi.KpiFilter, min_group: int, stores: int) -
     with data_errors():
         now_m = remembered(
             ctx.reader,
-            "metrics",
+            "summary metrics",
             (period, ctx.scope),
             lambda: kpi.metrics(ctx.reader, period, ctx.scope),
         )
         before_m = remembered(
             ctx.reader,
-            "metrics",
+            "summary metrics",
             (before, ctx.scope),
             lambda: kpi.metrics(ctx.reader, before, ctx.scope),
         )
