@@ -42,8 +42,10 @@ ALERT_REFRESH_S = 5.0
 ctx = page_context()
 store_names = ctx.store_names()
 flt = filter_bar(ctx.allowed_stores(), dates=False, granularity=False, names=store_names)
-# Names, not ids: "Live — Demo Store", camera names on tiles, badges and charts.
-st.title(f"Live — {store_names[flt.store]}" if flt.store in store_names else "Live")
+# Names, not ids: the store's name under the title, camera names on tiles, badges, charts.
+st.title("Live")
+if flt.store in store_names:
+    st.caption(f":material/storefront: **{store_names[flt.store]}**")
 if flt.store is None:
     st.info("No store is in your scope.")
     st.stop()
