@@ -90,6 +90,11 @@ config["funnel"] = drill_links.funnel_column()
 st.dataframe(
     drill_links.with_funnel(shown, table), hide_index=True, column_config=config, key="leaderboard"
 )
+if fresh is not None:  # chain mode: why the response-time column is empty
+    st.caption(
+        "Median response time comes from each store's own database; the lake publishes "
+        "alert counts only."
+    )
 drill_links.drill_links(shown["store_id"].to_list(), flt.start, flt.end)
 
 left, right = st.columns(2)
