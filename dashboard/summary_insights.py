@@ -125,7 +125,7 @@ def report_download(ctx: PageContext, regions: list[str], last_day: date, min_gr
     writes it; drawn when the button is clicked (charts take a few seconds)."""
     from storelens.dashboard.report_weekly import render
 
-    st.subheader("Weekly report")
+    st.markdown("**Weekly report**")  # bold, not a heading: the sidebar is not the story
     if not regions:
         st.info("No region in your scope.")
         return
