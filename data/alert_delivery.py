@@ -108,7 +108,12 @@ def backoff_s(attempts: int, config: AlertsConfig, rng: random.Random) -> float:
 
 def register_channels(con: duckdb.DuckDBPyConnection, channels: list[AlertChannel]) -> None:
     """Note each configured channel once (run through the writer): from now on it gets every
-    new alert; one configured before keeps its start, so a restart skips nothing."""
+    new alert; one configured before keeps its start, so a restart skips nothing. The log
+    keeps a row as long as its alert: rows of alerts the retention expired go here."""
+    con.execute(
+        """DELETE FROM alert_deliveries d
+           WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.alert_id = d.alert_id)"""
+    )
     for channel in channels:
         key = channel_key(channel)
         con.execute(_REGISTER, [key, channel_label(channel), key])

@@ -185,5 +185,10 @@ def test_an_alert_older_than_its_delivery_window_expires_instead_of_paging_late(
         worker.run_once()
         assert {r["status"] for r in log_rows(writer)} == {"expired"}
         assert worker.stats.expired == 2 and hook.posts == [] and sub.events() == []
+        # The log lives as long as its alert: once retention expired the alert, the next
+        # start drops its delivery rows.
+        writer.execute_admin(lambda con: con.execute("DELETE FROM alerts"))
+        worker.register()
+        assert log_rows(writer) == []
     finally:
         writer.close()
