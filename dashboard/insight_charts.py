@@ -139,7 +139,12 @@ def mark_missing(fig: go.Figure, hours: list[datetime], granularity: str = "hour
             x1=last + half,
             fillcolor=MISSING_FILL,
             line_width=0,
-            annotation_text="no camera data" if i == 0 else None,
+            # An hour bucket is all gap; a day or week bucket holds some hours without data.
+            annotation_text=(
+                None
+                if i
+                else ("no camera data" if granularity == "hour" else "hours without camera data")
+            ),
             annotation_position="top left",
             annotation_font_size=11,
         )

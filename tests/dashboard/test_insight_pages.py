@@ -117,3 +117,25 @@ def test_store_page_funnel_and_health_tab(dashboard_env: Path) -> None:
     cameras = next(f for f in frames if "uptime" in f.columns)
     assert list(cameras["camera_id"]) == ["s1-entrance"]
     assert any("Uptime: share of 5-minute slots" in c.value for c in at.caption)
+
+
+def test_missing_hours_become_shaded_bands_not_zeros() -> None:
+    from datetime import datetime
+
+    import plotly.graph_objects as go
+    from storelens.dashboard import insight_charts
+
+    hours = [datetime(2026, 12, 4, 14), datetime(2026, 12, 4, 15), datetime(2026, 12, 5, 9)]
+    fig = insight_charts.mark_missing(go.Figure(), hours)
+    bands = [(s.x0, s.x1) for s in fig.layout.shapes]
+    assert bands == [  # consecutive hours are one band, each centred on its bars
+        (datetime(2026, 12, 4, 13, 30), datetime(2026, 12, 4, 15, 30)),
+        (datetime(2026, 12, 5, 8, 30), datetime(2026, 12, 5, 9, 30)),
+    ]
+    assert fig.layout.annotations[0].text == "no camera data"
+    daily = insight_charts.mark_missing(go.Figure(), hours, "day")
+    assert [(s.x0, s.x1) for s in daily.layout.shapes] == [
+        (datetime(2026, 12, 3, 12), datetime(2026, 12, 5, 12))
+    ]
+    assert daily.layout.annotations[0].text == "hours without camera data"
+    assert insight_charts.mark_missing(go.Figure(), []).layout.shapes == ()
