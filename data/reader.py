@@ -33,6 +33,10 @@ So there are three readers behind one :class:`Reader` protocol, all running the 
 
 :func:`open_reader` picks one: an explicit API URL (or env ``STORELENS_READ_API``), else a
 live published API for the file, else :class:`LocalReader`.
+
+This module holds the in-process readers and is the read path's public face: the protocol
+is in :mod:`storelens.data.reader_base`, the API client in :mod:`storelens.data.reader_api`
+and the short-TTL query cache in :mod:`storelens.data.query_cache`, all importable from here.
 """
 
 from __future__ import annotations
