@@ -253,6 +253,10 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="demo: the demo cameras in turn | busy: all the most crowded clip"),
         ] = "demo",
         device: DeviceOpt = "cpu",
+        precision: Annotated[
+            str | None,
+            typer.Option(help="person model fp32 | int8 (default: the config's)"),
+        ] = None,
         as_json: Annotated[
             bool, typer.Option("--json", help="print exactly one JSON object")
         ] = False,
@@ -260,6 +264,13 @@ def register(app: typer.Typer) -> None:
         """Per-stage ms and aggregate analysed camera-frames/s on ../shared/media."""
         from storelens.detectors.bench import SCENES, format_table, run_bench
 
+        if precision not in (None, "fp32", "int8"):
+            typer.secho(
+                f"error: --precision {precision!r}: choose fp32 or int8",
+                fg=typer.colors.RED,
+                err=True,
+            )
+            raise typer.Exit(2)
         if scene not in SCENES:
             typer.secho(
                 f"error: --scene {scene!r}: choose one of {', '.join(SCENES)}",
@@ -268,7 +279,7 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(2)
         try:
-            result = run_bench(cameras, seconds, baseline, imgsz, reader, scene, device)
+            result = run_bench(cameras, seconds, baseline, imgsz, reader, scene, device, precision)
         except StoreLensError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None

@@ -103,6 +103,7 @@ def run_ours(
 ) -> dict[str, Any]:
     options = options or PipelineOptions()
     runner = Runner(config, sink=None, options=options)
+    precision_run = getattr(runner.models.person, "precision", "fp32")
     runner.start()
     time.sleep(warmup_s)
     rss_start = _rss_mb()
@@ -163,6 +164,7 @@ def run_ours(
         "rss_mb_start": round(rss_start, 1),
         "rss_mb_end": round(rss_end, 1),
         "rss_mb_peak": round(rss.peak, 1),
+        "person_precision_run": precision_run,  # int8 asked for but not prepared: fp32
     }
 
 
@@ -208,13 +210,22 @@ def run_bench(
     expression_reader: str | None = None,
     scene: str = "demo",
     device: str = "cpu",
+    precision: str | None = None,
 ) -> dict[str, Any]:
     """``expression_reader``: a reader name to compare against the default (None);
-    ``device``: where the person model runs (detectors/devices.py)."""
+    ``device``: where the person model runs (detectors/devices.py); ``precision``:
+    fp32 | int8 instead of the config's (detectors/int8.py)."""
     check_device(device)
     config = bench_config(cameras, scene)
     config = config.model_copy(
-        update={"models": config.models.model_copy(update={"person_device": device})}
+        update={
+            "models": config.models.model_copy(
+                update={
+                    "person_device": device,
+                    "person_precision": precision or config.models.person_precision,
+                }
+            )
+        }
     )
     reader = {"expression_reader": expression_reader} if expression_reader else {}
     if imgsz:
@@ -227,6 +238,7 @@ def run_bench(
         "cameras": cameras,
         "scene": scene,
         "device": device,
+        "precision": config.models.person_precision,
         "expression_reader": expression_reader or PipelineOptions().expression_reader,
         "imgsz": config.models.person_imgsz,
         "seconds": seconds,

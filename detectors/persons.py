@@ -16,6 +16,7 @@ mean IoU 0.98, at 0.5–0.6 of the time per inference (issue 12).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ from storelens.detectors.types import PERSON_CLASS_ID, Detections
 from storelens.kernel.paths import model_export_dir
 
 BACKENDS = ("openvino", "onnx", "torch")
+log = logging.getLogger(__name__)
 _EXPORT_FORMATS = {"openvino": "openvino", "onnx": "onnx"}
 
 
@@ -113,6 +115,24 @@ def input_shape(height: int, width: int, imgsz: int, stride: int = 32) -> tuple[
     return -(-h // stride) * stride, -(-w // stride) * stride
 
 
+def letterbox(image: np.ndarray, imgsz: int) -> tuple[np.ndarray, float, int, int]:
+    """The model input for ``image``: a (1, 3, h, w) float32 RGB blob in [0, 1], letterboxed
+    at :func:`input_shape`, with the scale and the (top, left) padding to map boxes back."""
+    import cv2
+
+    h, w = image.shape[:2]
+    in_h, in_w = input_shape(h, w, imgsz)
+    scale = min(in_w / w, in_h / h)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    top, left = (in_h - nh) // 2, (in_w - nw) // 2
+    canvas = np.full((in_h, in_w, 3), 114, dtype=np.uint8)
+    canvas[top : top + nh, left : left + nw] = cv2.resize(
+        image, (nw, nh), interpolation=cv2.INTER_LINEAR
+    )
+    blob = np.ascontiguousarray(canvas[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32)
+    return blob / 255.0, scale, top, left
+
+
 class _OpenVinoBoxes:
     """Direct OpenVINO adapter for the exported YOLO model: boxes of one class, nothing else.
 
@@ -177,19 +197,8 @@ class _OpenVinoBoxes:
         import cv2
 
         h, w = image.shape[:2]
-        in_h, in_w = input_shape(h, w, self.imgsz)
-        scale = min(in_w / w, in_h / h)
-        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-        top, left = (in_h - nh) // 2, (in_w - nw) // 2
-        canvas = np.full((in_h, in_w, 3), 114, dtype=np.uint8)
-        canvas[top : top + nh, left : left + nw] = cv2.resize(
-            image, (nw, nh), interpolation=cv2.INTER_LINEAR
-        )
-        blob = (
-            np.ascontiguousarray(canvas[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32)
-            / 255.0
-        )
-        out = self._request((in_h, in_w)).infer({0: blob})[0][0]  # (4 + classes + masks, anchors)
+        blob, scale, top, left = letterbox(image, self.imgsz)
+        out = self._request(blob.shape[2:]).infer({0: blob})[0][0]  # (4 + classes + masks, anchors)
         scores = out[self.class_row]
         keep = scores >= conf
         if not keep.any():
@@ -222,6 +231,9 @@ class PersonDetector:
 
     ``device`` (detectors/devices.py): ``cpu``, ``openvino-gpu`` or ``cuda[:N]``, checked
     here before the model loads; ``cuda`` runs the PyTorch backend, whatever ``backend``.
+    ``precision="int8"`` loads the INT8 model ``storelens models prepare`` made
+    (detectors/int8.py) where there is one, else FP32 with a warning; :attr:`precision`
+    says which one runs.
     """
 
     def __init__(
@@ -232,6 +244,7 @@ class PersonDetector:
         model_name: str = "yolo11n-person",
         explicit: str | Path | None = None,
         device: str = "cpu",
+        precision: str = "fp32",
     ) -> None:
         from storelens.detectors.devices import backend_for, check_device
 
@@ -248,15 +261,38 @@ class PersonDetector:
         self.conf = conf
         path = prepare_person_model(backend, imgsz, model_name, explicit)
         self._boxes: _OpenVinoBoxes | None = None
+        self.precision = "fp32"
         if backend == "openvino":
             ov_device = "GPU" if device == "openvino-gpu" else "CPU"
-            self._boxes = _OpenVinoBoxes(next(path.glob("*.xml")), imgsz, device=ov_device)
+            xml = next(path.glob("*.xml"))
+            if precision == "int8":
+                xml = self._int8_or(xml, model_name, imgsz, explicit)
+            self._boxes = _OpenVinoBoxes(xml, imgsz, device=ov_device)
+        elif precision == "int8":
+            log.warning("INT8 person model is OpenVINO only; the %s backend runs FP32", backend)
         else:
             self._model = YOLO(str(path), task="segment")
         self._lock = threading.Lock()
         # Warm up (and fail fast on a broken model) at 16:9, the usual camera shape, so a
         # 1080p or 480×270 camera finds its compiled model ready.
         self.detect(np.zeros((imgsz * 9 // 16, imgsz, 3), dtype=np.uint8))
+
+    def _int8_or(
+        self, fp32_xml: Path, model_name: str, imgsz: int, explicit: str | Path | None
+    ) -> Path:
+        from storelens.detectors.int8 import cached_int8
+
+        prepared = None if explicit else cached_int8(model_name, imgsz)
+        if prepared is None:
+            log.warning(
+                "no prepared INT8 %s at %d px (run `storelens models prepare`; an explicit "
+                "model file is never quantised): running FP32",
+                model_name,
+                imgsz,
+            )
+            return fp32_xml
+        self.precision = "int8"
+        return prepared.xml
 
     def detect(self, image: np.ndarray) -> Detections:
         if self._boxes is not None:  # thread-safe by itself: one infer request per thread

@@ -136,6 +136,7 @@ class SharedModels:
             m.person_model,
             m.paths.get(m.person_model),
             m.person_device,
+            m.person_precision,
         )
         face = expression = None
         if options.faces:

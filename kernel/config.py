@@ -114,6 +114,11 @@ class ModelsConfig(Strict):
         pattern=r"^(cpu|openvino-gpu|cuda(:[0-9]{1,2})?)$",
         description="where the person model runs: cpu | openvino-gpu | cuda[:N] (checked at start)",
     )
+    person_precision: str = Field(
+        "fp32",
+        pattern="^(fp32|int8)$",
+        description="int8: the NNCF model `storelens models prepare` made (FP32 if none)",
+    )
     paths: dict[str, Path] = Field(
         default_factory=dict,
         description="explicit model file per registry name (first in the chain)",
