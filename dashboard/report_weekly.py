@@ -56,6 +56,7 @@ class Section:
     title: str
     lines: list[str]
     table: pl.DataFrame | None = None
+    widths: tuple[int, ...] | None = None  # relative PDF column widths (None: equal)
 
 
 def _fmt(value: Any, fmt: str) -> str:
@@ -104,7 +105,7 @@ def sections(facts: WeeklyFacts) -> list[Section]:
         .alias("Gap"),
         pl.col("note").fill_null("").alias("Note"),
     )
-    out.append(Section("€ impact", lines, table))
+    out.append(Section("€ impact", lines, table, (10, 11, 13, 13, 13, 40)))
 
     ranked = views.rank_stores(facts.comparison)
     shown = min(3, ranked.height // 2)
@@ -277,7 +278,9 @@ def to_pdf(facts: WeeklyFacts, pngs: list[bytes]) -> bytes:
                 rows = [tuple(section.table.columns)] + [
                     tuple(clean(str(v)) for v in r) for r in section.table.iter_rows()
                 ]
-                with pdf.table(text_align="LEFT", line_height=5) as table:
+                with pdf.table(
+                    text_align="LEFT", line_height=5, col_widths=section.widths
+                ) as table:
                     for r in rows:
                         row = table.row()
                         for v in r:
