@@ -30,6 +30,16 @@ def mark(fig: go.Figure, missing: list[datetime], granularity: str) -> go.Figure
     return insight_charts.mark_missing(fig, missing, granularity)
 
 
+def store_label(r: dict) -> str:
+    """One line for a store's health over the period (data.health.store_summary row)."""
+    fps = "—" if r["analysed_fps"] is None else f"{r['analysed_fps']:.1f}"
+    return (
+        f"Store: {r['cameras']} camera(s), uptime {r['uptime']:.1%}, analysed fps {fps}, "
+        f"{r['hours_missing']} opening hour(s) with no camera data in {r['gaps']} gap(s)"
+        + (f", the longest {r['longest_gap_h']} h" if r["gaps"] else "")
+    )
+
+
 def funnel_and_health(
     ctx: PageContext, store: str, start: date, end: date, hours: pl.DataFrame
 ) -> None:
@@ -69,6 +79,10 @@ def funnel_and_health(
     )
 
     st.subheader("Data health")
+    store = health.store_summary(hours)
+    if store.height:
+        r = store.row(0, named=True)
+        st.markdown(f"**{store_label(r)}**")
     cameras = health.camera_summary(hours)
     gaps = health.blackout_gaps(hours, per="camera")
     left, right = st.columns(2)

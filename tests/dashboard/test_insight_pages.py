@@ -117,6 +117,7 @@ def test_store_page_funnel_and_health_tab(dashboard_env: Path) -> None:
     cameras = next(f for f in frames if "uptime" in f.columns)
     assert list(cameras["camera_id"]) == ["s1-entrance"]
     assert any("Uptime: share of 5-minute slots" in c.value for c in at.caption)
+    assert any("Store: 1 camera(s), uptime" in m.value for m in at.markdown)
 
 
 def test_missing_hours_become_shaded_bands_not_zeros() -> None:
