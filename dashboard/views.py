@@ -1,8 +1,9 @@
 """Pure polars shaping between the KPI frames of data/ and the charts (no Streamlit).
 
-Only re-arrangements live here: KPIs are defined once in data/kpi.py, and a table at a
+Only re-arrangements live here: KPIs are defined once in data/kpi/, and a table at a
 grain of its own (zone × hour of day, zone) is made by ``kpi.summarize``, which sums the
-metrics and applies those same definitions.
+metrics and applies those same definitions. Labels, formats and which way is better come
+from ``kpi.PRESENTATION``; the store score is ``kpi.median_deviation_score``.
 """
 
 from __future__ import annotations
@@ -13,44 +14,49 @@ from typing import Any
 
 import polars as pl
 from storelens.data import kpi
-from storelens.data.kpi import MIN_GROUP
+from storelens.data.kpi import MIN_GROUP, PRESENTATION
 
 # Headline KPIs of the Store page: key in kpi.headline(), label, format, higher-is-better.
 HEADLINE = [
-    ("visitors", "Visitors", "{:,.0f}", True),
-    ("conversion", "Conversion", "{:.1%}", True),
-    ("sales_per_visitor", "Sales per visitor", "€{:,.2f}", True),
-    ("satisfaction_index", "Satisfaction index", "{:+.0f}", True),
-    ("queue_wait_s_avg", "Avg queue wait", "{:.0f} s", False),
-    ("labour_cost_per_visitor", "Labour cost / visitor", "€{:,.2f}", False),
+    (k, PRESENTATION[k].label, PRESENTATION[k].fmt, PRESENTATION[k].higher_is_better)
+    for k in (
+        "visitors",
+        "conversion",
+        "sales_per_visitor",
+        "satisfaction_index",
+        "queue_wait_s_avg",
+        "labour_cost_per_visitor",
+    )
 ]
 
-# Leaderboard columns of the Compare page: column, label, higher-is-better.
+# Leaderboard columns of the Compare page: column, header, higher-is-better.
 LEADERBOARD = [
-    ("visitors", "Visitors", True),
-    ("conversion", "Conversion", True),
-    ("sales_per_visitor", "Sales / visitor", True),
-    ("satisfaction_index", "Satisfaction", True),
-    ("queue_wait_s_avg", "Queue wait (s)", False),
-    ("star", "STAR", True),
-    ("labour_cost_per_visitor", "Labour € / visitor", False),
-    ("labour_pct_of_sales", "Labour % of sales", False),
-    ("median_response_min", "Median response time (min)", False),
-    ("visitors_per_open_hour", "Visitors / open hour", True),
-    ("sales_per_open_hour", "Sales / open hour", True),
-    ("visitors_per_m2", "Visitors / m²", True),
-    ("sales_per_m2", "Sales / m²", True),
-    ("visitors_wow_pct", "Visitors WoW %", True),
-    ("conversion_wow_pct", "Conversion WoW %", True),
+    (k, PRESENTATION[k].column_header, PRESENTATION[k].higher_is_better)
+    for k in (
+        "visitors",
+        "conversion",
+        "sales_per_visitor",
+        "satisfaction_index",
+        "queue_wait_s_avg",
+        "star",
+        "labour_cost_per_visitor",
+        "labour_pct_of_sales",
+        "median_response_min",
+        "visitors_per_open_hour",
+        "sales_per_open_hour",
+        "visitors_per_m2",
+        "sales_per_m2",
+        "visitors_wow_pct",
+        "conversion_wow_pct",
+    )
 ]
 
 
 # Shown right after the satisfaction column wherever it appears in a table: its 95 %
 # interval and the number of readable faces it stands on (never flagged as outliers).
 SATISFACTION_CONTEXT = [
-    ("satisfaction_low", "Satisfaction 95 % low"),
-    ("satisfaction_high", "Satisfaction 95 % high"),
-    ("tracks_readable", "Faces read"),
+    (k, PRESENTATION[k].column_header)
+    for k in ("satisfaction_low", "satisfaction_high", "tracks_readable")
 ]
 
 
@@ -86,7 +92,7 @@ def satisfaction_note(row: dict[str, Any]) -> str:
 
 
 # Index KPIs (−100..100) are compared in points, not relative to a median near zero.
-_POINTS_KPIS = {"satisfaction_index": 50.0}  # points that count as a full-scale deviation
+_POINTS_KPIS = {k: p.points for k, p in PRESENTATION.items() if p.points}
 
 
 def comparison_period(start: date, end: date) -> tuple[date, date]:
@@ -178,28 +184,14 @@ def flag_outliers(frame: pl.DataFrame, columns: list[str], threshold: float = 3.
 def rank_stores(
     comparison: pl.DataFrame, columns: list[tuple[str, str, bool]] | None = None
 ) -> pl.DataFrame:
-    """Score each store by how far its KPIs sit from the median store, and say why.
+    """Score each store by :func:`storelens.data.kpi.median_deviation_score` (50 = a
+    typical store), and say why: strengths and weaknesses name the two largest deviations
+    from the median store of at least 10 %.
 
-    Per KPI the deviation from the median is relative (points / 50 for the satisfaction
-    index), signed so that better is positive, and clipped to ±1 so one KPI cannot swamp
-    the rest; score = 50 + 50 × mean deviation (0–100, 50 = a typical store). Strengths and
-    weaknesses name the two largest deviations of at least 10 %.
-
-    Returns store_id, name, score, strengths, weaknesses, sorted best first.
+    ``columns``: (column, label, higher-is-better); default the score's KPIs under their
+    column headers. Returns store_id, name, score, strengths, weaknesses, best first.
     """
-    columns = columns or [
-        (c, label, up)
-        for c, label, up in LEADERBOARD
-        if c
-        in (
-            "conversion",
-            "sales_per_visitor",
-            "satisfaction_index",
-            "queue_wait_s_avg",
-            "labour_cost_per_visitor",
-            "visitors_per_m2",
-        )
-    ]
+    columns = columns or [(k, PRESENTATION[k].column_header, up) for k, up in kpi.score_kpis()]
     if comparison.is_empty():
         return pl.DataFrame(
             schema={
@@ -210,35 +202,23 @@ def rank_stores(
                 "weaknesses": pl.String,
             }
         )
-    n = comparison.height
-    deviations: list[list[float]] = [[] for _ in range(n)]
-    notes_good: list[list[tuple[float, str]]] = [[] for _ in range(n)]
-    notes_bad: list[list[tuple[float, str]]] = [[] for _ in range(n)]
-    for column, label, higher_better in columns:
-        if column not in comparison.columns:
-            continue
-        values = comparison[column].cast(pl.Float64)
-        median = values.median()
-        if median is None:
-            continue
-        points = _POINTS_KPIS.get(column)
-        if points is None and median == 0:
-            continue
-        for i, v in enumerate(values.to_list()):
-            if v is None:
+    labels = {c: label for c, label, _ in columns}
+    deviations = kpi.deviations_from_median(comparison, [(c, up) for c, _, up in columns])
+    notes_good: list[list[tuple[float, str]]] = [[] for _ in deviations]
+    notes_bad: list[list[tuple[float, str]]] = [[] for _ in deviations]
+    for i, store in enumerate(deviations):
+        for d in store:
+            if abs(d.relative) < 0.1:
                 continue
-            rel = (v - median) / points if points else (v - median) / abs(median)
-            signed = rel if higher_better else -rel
-            deviations[i].append(max(-1.0, min(1.0, signed)))
-            if abs(rel) >= 0.1:
-                text = (
-                    f"{label} {v - median:+.0f} pts vs median"
-                    if points
-                    else f"{label} {rel:+.0%} vs median"
-                )
-                if column == "satisfaction_index" and "tracks_readable" in comparison.columns:
-                    text += f" (n = {int(comparison['tracks_readable'][i] or 0):,} faces)"
-                (notes_good if signed > 0 else notes_bad)[i].append((abs(signed), text))
+            label = labels[d.kpi]
+            text = (
+                f"{label} {d.value - d.median:+.0f} pts vs median"
+                if d.kpi in _POINTS_KPIS
+                else f"{label} {d.relative:+.0%} vs median"
+            )
+            if d.kpi == "satisfaction_index" and "tracks_readable" in comparison.columns:
+                text += f" (n = {int(comparison['tracks_readable'][i] or 0):,} faces)"
+            (notes_good if d.signed > 0 else notes_bad)[i].append((abs(d.signed), text))
 
     def top(notes: list[tuple[float, str]]) -> str:
         return "; ".join(t for _, t in sorted(notes, reverse=True)[:2])
@@ -247,7 +227,7 @@ def rank_stores(
         {
             "store_id": comparison["store_id"],
             "name": comparison["name"] if "name" in comparison.columns else comparison["store_id"],
-            "score": [50.0 + 50.0 * sum(d) / len(d) if d else 50.0 for d in deviations],
+            "score": [kpi.median_deviation_score(d) for d in deviations],
             "strengths": [top(x) for x in notes_good],
             "weaknesses": [top(x) for x in notes_bad],
         }

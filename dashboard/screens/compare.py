@@ -68,24 +68,16 @@ st.caption(
     "click a column header to sort · "
     "outliers: robust z-score over 3.5 (median/MAD)"
 )
-labels = {c: label for c, label, _ in views.LEADERBOARD}
-labels["star"] = "STAR (visitors per staff hour)"  # the bare acronym meant nothing to managers
-config = {c: st.column_config.NumberColumn(labels[c], format="%.2f") for c in columns}
-config["conversion"] = st.column_config.NumberColumn("Conversion", format="percent")
-config["visitors"] = st.column_config.NumberColumn("Visitors", format="%d")
-config["median_response_min"] = st.column_config.NumberColumn(
-    "Median response time",
-    format="%.1f min",
-    help="from an alert being raised to staff acknowledging it, median over the period",
-)
-config["outliers"] = st.column_config.TextColumn("Outliers", help="KPIs far from the median")
-config["star"] = st.column_config.NumberColumn(
-    "STAR", format="%.1f", help="shopper-to-associate ratio: visitors per staff hour"
-)
-for key, label in views.SATISFACTION_CONTEXT:
-    config[key] = st.column_config.NumberColumn(
-        label, format="%d" if key == "tracks_readable" else "%+.0f"
+# Labels (picker, chart), column headers, formats and tooltips: one table, kpi.PRESENTATION.
+labels = {c: kpi.PRESENTATION[c].label for c in columns}
+config = {
+    c: st.column_config.NumberColumn(
+        look.column_header, format=look.column_format, help=look.help or None
     )
+    for c in [*columns, *(k for k, _ in views.SATISFACTION_CONTEXT)]
+    for look in [kpi.PRESENTATION[c]]
+}
+config["outliers"] = st.column_config.TextColumn("Outliers", help="KPIs far from the median")
 config["funnel"] = drill_links.funnel_column()
 st.dataframe(
     drill_links.with_funnel(shown, table), hide_index=True, column_config=config, key="leaderboard"
@@ -122,11 +114,8 @@ st.plotly_chart(
 )
 
 trend_kpis = {
-    "visitors": "Visitors",
-    "conversion": "Conversion",
-    "sales": "Sales",
-    "satisfaction_index": "Satisfaction",
-    "star": "STAR (visitors per staff hour)",
+    k: kpi.PRESENTATION[k].label
+    for k in ("visitors", "conversion", "sales", "satisfaction_index", "star")
 }
 trend_kpi = (
     st.segmented_control(

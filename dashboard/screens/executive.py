@@ -57,10 +57,12 @@ with lag:
         )
 
 st.plotly_chart(
-    charts.leaderboard_bars(ranked, "score", "Overall score (mean KPI percentile)"), width="stretch"
+    charts.leaderboard_bars(ranked, "score", kpi.PRESENTATION["store_score"].label),
+    width="stretch",
 )
+score_over = ", ".join(kpi.PRESENTATION[k].label for k in kpi.SCORE_KPIS)
 st.caption(
-    f"{start} – {end}. Score = mean percentile over conversion, sales per visitor, "
-    "satisfaction, queue wait, labour cost per visitor and visitors per m²."
+    f"{start} – {end}. Score = 50 + 50 × the mean deviation from the median store, each KPI "
+    f"clipped to ±100 % (50 = a typical store), over: {score_over}."
 )
 show_freshness(ctx, comparison["store_id"].to_list(), start, end)

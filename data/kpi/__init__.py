@@ -13,6 +13,9 @@ code lives in the submodules, which import each other directly, never through th
 - :mod:`~storelens.data.kpi.staffing`: recommended vs scheduled staff (Erlang C).
 - :mod:`~storelens.data.kpi.comparison`: stores side by side, one store's headline.
 - :mod:`~storelens.data.kpi.live`: what the cameras see now.
+- :mod:`~storelens.data.kpi.presentation`: each KPI's label, formats and which way is
+  better (:data:`PRESENTATION`), read by every page.
+- :mod:`~storelens.data.kpi.score`: the store score (:func:`median_deviation_score`).
 
 The metrics (additive rollup columns) are defined once in
 :mod:`storelens.data.vocabulary`; pages use nothing but these functions.
@@ -32,6 +35,7 @@ from storelens.data.kpi.definitions import (
     with_kpis,
 )
 from storelens.data.kpi.live import latest_counts, people_per_minute
+from storelens.data.kpi.presentation import PRESENTATION, Presentation
 from storelens.data.kpi.scope import (
     MIN_GROUP,
     VALID_GRANULARITY,
@@ -39,6 +43,13 @@ from storelens.data.kpi.scope import (
     KpiFilter,
     Scope,
     resolve_stores,
+)
+from storelens.data.kpi.score import (
+    SCORE_KPIS,
+    Deviation,
+    deviations_from_median,
+    median_deviation_score,
+    score_kpis,
 )
 from storelens.data.kpi.series import (
     alert_list,
@@ -67,16 +78,21 @@ from storelens.data.kpi.staffing import (
 __all__ = [
     "HEADLINE_FIGURES",
     "MIN_GROUP",
+    "PRESENTATION",
     "QUEUE_INTACT_SHARE",
+    "SCORE_KPIS",
     "VALID_GRANULARITY",
     "Z95",
+    "Deviation",
     "Granularity",
     "KpiFilter",
+    "Presentation",
     "Scope",
     "StaffingTargets",
     "alert_list",
     "change_pct",
     "conversion",
+    "deviations_from_median",
     "dwell",
     "erlang_c_mean_wait_s",
     "erlang_c_servers",
@@ -86,6 +102,7 @@ __all__ = [
     "kpi_exprs",
     "labour_cost",
     "latest_counts",
+    "median_deviation_score",
     "metrics",
     "occupancy",
     "people_per_minute",
@@ -96,6 +113,7 @@ __all__ = [
     "sales_per_visitor",
     "satisfaction",
     "satisfaction_exprs",
+    "score_kpis",
     "staffing",
     "staffing_summary",
     "star",

@@ -12,6 +12,7 @@ from storelens.dashboard import charts, views
 from storelens.dashboard.filters import parse_filters
 from storelens.dashboard.privacy import inventory, signage_text
 from storelens.dashboard.settings import save_store_config, to_toml, with_camera
+from storelens.data import kpi
 from storelens.kernel.config import CameraConfig, PrivacyConfig, StoreLensConfig, parse_config
 
 TODAY = date(2026, 3, 10)
@@ -157,3 +158,49 @@ def test_lines_break_over_closed_hours() -> None:
     frame = pl.DataFrame({"bucket": hours, "conversion": [0.2, 0.3, 0.25, 0.4]})
     y = charts.conversion(frame).data[0].y
     assert list(y) == [0.2, 0.3, 0.25, None, 0.4]
+
+
+# Issue 20 item 6: the score and the labels come from data.kpi, once.
+def test_the_dashboard_ranks_by_this_score() -> None:
+    frame = pl.DataFrame(
+        {
+            "store_id": ["x", "y", "z", "w"],
+            "conversion": [0.5, 0.4, 0.2, 0.4],
+            "satisfaction_index": [20.0, 0.0, -10.0, 5.0],
+            "visitors_per_m2": [2.0, 1.0, 1.5, 1.0],
+        }
+    )
+    ranked = views.rank_stores(frame)
+    expected = dict(
+        zip(
+            frame["store_id"],
+            [
+                kpi.median_deviation_score(d)
+                for d in kpi.deviations_from_median(frame, kpi.score_kpis())
+            ],
+            strict=True,
+        )
+    )
+    assert dict(zip(ranked["store_id"], ranked["score"], strict=True)) == pytest.approx(expected)
+
+
+def test_every_kpi_a_page_shows_is_presented_once() -> None:
+    shown = {
+        *kpi.HEADLINE_FIGURES,
+        *kpi.SCORE_KPIS,
+        *(k for k, *_ in views.HEADLINE),
+        *(k for k, *_ in views.LEADERBOARD),
+        *(k for k, _ in views.SATISFACTION_CONTEXT),
+    }
+    assert shown <= set(kpi.PRESENTATION), shown - set(kpi.PRESENTATION)
+    for key, look in kpi.PRESENTATION.items():
+        assert look.key == key
+        assert look.text(1.5) and look.text(None) == "—"
+        assert look.column_format == "percent" or look.column_format.startswith("%")
+    # The pages' tuples are the table's, not copies of it.
+    for key, label, fmt, up in views.HEADLINE:
+        look = kpi.PRESENTATION[key]
+        assert (label, fmt, up) == (look.label, look.fmt, look.higher_is_better)
+    for key, header, up in views.LEADERBOARD:
+        look = kpi.PRESENTATION[key]
+        assert (header, up) == (look.column_header, look.higher_is_better)
