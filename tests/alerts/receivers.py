@@ -5,6 +5,7 @@ and a local HTTP webhook receiver that records every POST."""
 from __future__ import annotations
 
 import base64
+import getpass
 import json
 import shutil
 import socket
@@ -41,7 +42,9 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
 
 
 class Broker:
-    """mosquitto on 127.0.0.1:``port``, anonymous (tests only), no persistence."""
+    """mosquitto on 127.0.0.1:``port``, anonymous (tests only). It persists sessions across
+    a stop and start (saved at SIGTERM), so the test subscriber's subscription survives an
+    outage and what the pipeline publishes before the subscriber is back is queued for it."""
 
     def __init__(self, folder: Path) -> None:
         if MOSQUITTO is None:
@@ -49,7 +52,11 @@ class Broker:
         self.port = free_port()
         self.conf = folder / "mosquitto.conf"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {folder}/\n"
+            # Started as root, mosquitto would switch to its own account, which cannot
+            # write the test's private folder (ignored when not started as root).
+            f"user {getpass.getuser()}\n"
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -74,14 +81,21 @@ class Broker:
 
 
 class Subscriber:
-    """Records every message under ``storelens/#`` (reconnecting across broker outages)."""
+    """Records every message under ``storelens/#``. A persistent session (QoS 1, fixed client
+    id, no clean session): across a broker outage nothing published meanwhile is missed, and
+    the broker's own redeliveries (DUP flag) are not counted as messages sent twice."""
 
     def __init__(self, port: int, topic: str = "storelens/#") -> None:
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, dict[str, Any], bool]] = []
         self._lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"storelens-test-subscriber-{port}",
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+        )
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.1, 0.5)
@@ -90,6 +104,8 @@ class Subscriber:
         wait_for(self.client.is_connected, "the subscriber's connection")
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        if msg.dup:  # the broker repeating to us, not a second publish
+            return
         with self._lock:
             self.messages.append((msg.topic, json.loads(msg.payload), bool(msg.retain)))
 

@@ -42,7 +42,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def test_a_pipeline_alert_arrives_once_after_an_outage_and_a_restart(tmp_path: Path) -> None:
-    broker, hook = Broker(tmp_path), Webhook()  # both down for now
+    broker, hook = Broker(tmp_path).start(), Webhook()  # the receiver is down for now
+    sub = Subscriber(broker.port)  # its session outlives the broker's outage
+    broker.stop()
     config = tmp_path / "store.toml"
     config.write_text(
         f"""
@@ -71,7 +73,6 @@ source = "{tmp_path / "no-such-clip.mp4"}"
     )
     db, home, log = tmp_path / "store.duckdb", tmp_path / "home", tmp_path / "pipeline.log"
     proc = start_pipeline(config, db, home, log)
-    sub = None
     try:
         # The camera goes offline, the rule fires, both deliveries fail and are retried.
         wait_for(
@@ -81,7 +82,6 @@ source = "{tmp_path / "no-such-clip.mp4"}"
         )
         broker.start()
         hook.start()
-        sub = Subscriber(broker.port)
         wait_for(lambda: sub.events() and hook.posts, "the alert once the channels are back")
         [(topic, event)] = sub.events()
         assert topic == "storelens/p1/gone/camera_offline"
@@ -102,8 +102,7 @@ source = "{tmp_path / "no-such-clip.mp4"}"
     finally:
         if proc.poll() is None:
             proc.kill()
-        if sub is not None:
-            sub.close()
+        sub.close()
         hook.stop()
         broker.stop()
     assert len(sub.events()) == 1 and len(hook.posts) == 1
