@@ -27,6 +27,7 @@ import plotly.graph_objects as go
 import polars as pl
 from storelens.dashboard import charts, insight_charts, views
 from storelens.data.health import UPTIME_CAPTION
+from storelens.data.kpi import PRESENTATION
 from storelens.data.report import WeeklyFacts
 from storelens.kernel.errors import StoreLensError
 
@@ -39,15 +40,19 @@ class ReportError(StoreLensError):
     """The report could not be drawn or written; the message says why and the fix."""
 
 
+# The report's headline KPIs: key, label, format, higher-is-better (from kpi.PRESENTATION).
 HEADLINE = [
-    ("visitors", "Visitors", "{:,.0f}", True),
-    ("transactions", "Transactions", "{:,.0f}", True),
-    ("sales", "Sales", "€{:,.0f}", True),
-    ("conversion", "Conversion", "{:.1%}", True),
-    ("satisfaction_index", "Satisfaction index", "{:+.0f}", True),
-    ("queue_wait_s_avg", "Avg queue wait", "{:.0f} s", False),
-    ("labour_cost_per_visitor", "Labour cost / visitor", "€{:,.2f}", False),
-    ("star", "STAR (visitors / staff hour)", "{:.1f}", True),
+    (k, PRESENTATION[k].label, PRESENTATION[k].fmt, PRESENTATION[k].higher_is_better)
+    for k in (
+        "visitors",
+        "transactions",
+        "sales",
+        "conversion",
+        "satisfaction_index",
+        "queue_wait_s_avg",
+        "labour_cost_per_visitor",
+        "star",
+    )
 ]
 
 
@@ -167,7 +172,7 @@ def figures(facts: WeeklyFacts) -> list[go.Figure]:
     ranked = views.rank_stores(facts.comparison)
     return [
         insight_charts.daily_sales(facts.daily, f"Sales per day, {facts.region}"),
-        charts.leaderboard_bars(ranked, "score", "Overall score (mean KPI percentile)"),
+        charts.leaderboard_bars(ranked, "score", PRESENTATION["store_score"].label),
         insight_charts.impact_bars(facts.impact),
     ]
 
