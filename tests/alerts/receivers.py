@@ -85,14 +85,14 @@ class Subscriber:
     id, no clean session): across a broker outage nothing published meanwhile is missed, and
     the broker's own redeliveries (DUP flag) are not counted as messages sent twice."""
 
-    def __init__(self, port: int, topic: str = "storelens/#") -> None:
+    def __init__(self, port: int, topic: str = "storelens/#", name: str = "subscriber") -> None:
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, dict[str, Any], bool]] = []
         self._lock = threading.Lock()
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"storelens-test-subscriber-{port}",
+            client_id=f"storelens-test-{name}-{port}",
             clean_session=False,
             protocol=mqtt.MQTTv311,
         )
@@ -112,6 +112,10 @@ class Subscriber:
     def events(self) -> list[tuple[str, dict[str, Any]]]:
         with self._lock:
             return [(t, p) for t, p, _ in self.messages if not t.endswith("/state")]
+
+    def retained(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            return [(t, p) for t, p, retain in self.messages if retain]
 
     def states(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -126,6 +126,12 @@ def test_an_alert_arrives_once_survives_an_outage_and_a_restart(
             lambda: [s for s in sub.states() if s["open_alerts"] == 2], "the store state"
         )[-1:]
         assert state["online"] is True and state["last_alert_id"] == event["id"]
+        late = Subscriber(broker.port, name="late")  # e.g. a wall display switched on later
+        try:
+            [(topic, retained)] = wait_for(late.retained, "the retained state for a newcomer")
+        finally:
+            late.close()
+        assert topic == "storelens/s1/state" and retained["open_alerts"] == 2
 
         # Outage: the broker and the receiver are down while the next alert is raised.
         broker.stop()
