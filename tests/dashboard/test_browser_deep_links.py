@@ -76,21 +76,22 @@ def test_deep_link_to_the_start_page_opens_it(
     heading = page.get_by_role("heading", name=title, exact=True).first
     expect(heading).to_be_visible()
     expect(page.get_by_text("Page not found")).to_have_count(0)
-    assert page.url.endswith(path), page.url
+    page.wait_for_url(f"**{path}")
     # The page's sidebar entry is the current one: the link opened the page itself.
     current = page.locator('[data-testid="stSidebarNavLink"][aria-current="page"]')
     expect(current).to_contain_text(title)
 
     page.reload()  # F5 on the bookmark
     expect(heading).to_be_visible()
+    expect(current).to_contain_text(title)
     expect(page.get_by_text("Page not found")).to_have_count(0)
-    assert page.url.endswith(path), page.url
+    page.wait_for_url(f"**{path}")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"deep-link-{user}.png"))
 
     # The bare address sends each role on to its start page, under that page's own path.
     page.goto(server + "/")
-    expect(heading).to_be_visible()
     page.wait_for_url(f"**{path.split('?')[0]}**")
+    expect(heading).to_be_visible()
     expect(page.get_by_text("Page not found")).to_have_count(0)
     context.close()
