@@ -82,8 +82,9 @@ class Session(Protocol):
 def _safe(channel: AlertChannel, what: str, exc: BaseException | str) -> AlertChannelError:
     """An error naming the channel by its label, with anything URL-like masked."""
     reason = exc if isinstance(exc, str) else (str(exc) or type(exc).__name__)
-    # A library may echo the URL it was given: mask credentials, then drop the URL wholesale.
-    reason = mask_url(reason).replace(channel.url, channel_label(channel))
+    # A library may echo the URL it was given: swap it for the label, then mask any other
+    # credential-looking URL the text still holds.
+    reason = mask_url(reason.replace(channel.url, channel_label(channel)))
     return AlertChannelError(f"{channel_label(channel)}: {what}: {reason}")
 
 
