@@ -261,8 +261,10 @@ def render(config: Any, cameras: pl.DataFrame) -> None:
             ),
             hide_index=True,
         )
-    ids = [c.camera_id for c in config.cameras]
-    choice = st.selectbox("Camera", [*ids, NEW], key="cam_choice")
+    names = {c.camera_id: f"{c.name} ({c.camera_id})" for c in config.cameras}
+    choice = st.selectbox(
+        "Camera", [*names, NEW], key="cam_choice", format_func=lambda c: names.get(c, c)
+    )
     if st.session_state.get("cam_loaded") != choice:
         _load(config, choice)
     current = next((c for c in config.cameras if c.camera_id == choice), None)

@@ -45,7 +45,7 @@ if config is None:
     st.stop()
 
 st.caption(
-    f"Editing the config of store **{config.store.store_id}** → "
+    f"Editing the config of store **{config.store.name}** ({config.store.store_id}) → "
     f"`{settings.settings_path()}` (the pipeline applies it when it restarts)."
 )
 tab_cams, tab_imports, tab_privacy = st.tabs(["Cameras", "Imports", "Retention & privacy"])
