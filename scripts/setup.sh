@@ -2,8 +2,8 @@
 # Idempotent set-up for StoreLens on Debian + Python 3.11 (root, PyPI/apt reachable).
 # Fast the second time: each step checks before it acts, and the Python part is
 # skipped when .venv/.stamp is newer than pyproject.toml and this script.
-#   scripts/setup.sh          runtime only (demo)
-#   scripts/setup.sh --test   runtime + test tools (chromium, ffmpeg, GStreamer RTSP server, mosquitto)
+#   scripts/setup.sh          runtime only (demo; chromium draws the weekly report's charts)
+#   scripts/setup.sh --test   runtime + test tools (ffmpeg, GStreamer RTSP server, mosquitto, ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0
@@ -15,14 +15,17 @@ STAMP=$VENV/.stamp
 
 apt_missing=()
 need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || apt_missing+=("$1"); }
+# chromium: plotly's kaleido draws the weekly report's charts with it (Summary page and
+# `storelens report weekly`), and the browser tests drive it.
+need_pkg chromium
 if [[ $want_test == 1 ]]; then
-  # chromium: browser tests. ffmpeg + GStreamer RTSP server: real RTSP streams in tests.
+  # ffmpeg + GStreamer RTSP server: real RTSP streams in tests.
   # opencv-doc: vtest.avi, more real footage (pedestrians).
   # openjdk-17-jre-headless: the chain-wide Spark job (pyspark) in tests.
   # nginx-light: the TLS reverse proxy of docs/nginx-storelens.conf, run by its test.
   # mosquitto: the real MQTT broker push alerts are delivered to in tests.
   # poppler-utils: pdftotext / pdftoppm read the weekly report's PDF back in its test.
-  for p in chromium ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+  for p in ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav \
            openjdk-17-jre-headless opencv-doc nginx-light mosquitto \
            poppler-utils; do need_pkg "$p"; done
