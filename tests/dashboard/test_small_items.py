@@ -63,7 +63,7 @@ def test_live_says_what_runs_instead_of_start_storelens_up(dashboard_env: Path) 
 
     _services(dashboard_env, "s1")  # a pipeline runs, for another store
     info = " ".join(i.value for i in run_page(EXECUTIVE, "live", {"store": "s2"}).info)
-    assert "the pipeline running here serves store **s1**" in info
+    assert "the pipeline running here serves store **Store S1**" in info  # names, not ids
     assert "storelens up" not in info
 
 
