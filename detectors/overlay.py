@@ -114,12 +114,14 @@ def draw_label(
     color: tuple[int, int, int],
     scale: float,
     text_color: tuple[int, int, int] = (255, 255, 255),
+    min_y: int = 0,
 ) -> None:
-    """Text on a filled badge whose bottom-left corner is ``origin`` (kept inside the image)."""
+    """Text on a filled badge whose bottom-left corner is ``origin`` (kept inside the image
+    and below row ``min_y``, e.g. under the status strip)."""
     thickness = _thickness(scale)
     (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
     x = int(min(max(0, origin[0]), max(0, image.shape[1] - tw - 4)))
-    y = int(min(max(th + base + 2, origin[1]), image.shape[0] - 1))
+    y = int(min(max(min_y + th + base + 2, origin[1]), image.shape[0] - 1))
     cv2.rectangle(image, (x, y - th - base - 2), (x + tw + 4, y), color, cv2.FILLED)
     cv2.putText(image, text, (x + 2, y - base), FONT, scale, text_color, thickness, cv2.LINE_AA)
 
@@ -136,8 +138,17 @@ def _fmt_wait(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _strip_height(scale: float) -> int:
+    (_, th), base = cv2.getTextSize("Ag", FONT, scale, _thickness(scale))
+    return th + base + 8
+
+
 def _draw_zones(
-    image: np.ndarray, zones: Sequence[ZoneConfig], state: EngineState | None, scale: float
+    image: np.ndarray,
+    zones: Sequence[ZoneConfig],
+    state: EngineState | None,
+    scale: float,
+    min_y: int = 0,
 ) -> None:
     if not zones:
         return
@@ -160,11 +171,15 @@ def _draw_zones(
             else:
                 text += f": {state.zone_occupancy.get(zone.name, 0)}"
         top = pts[np.argmin(pts[:, 1])]
-        draw_label(image, text, (int(top[0]), int(top[1]) - 2), color, scale)
+        draw_label(image, text, (int(top[0]), int(top[1]) - 2), color, scale, min_y=min_y)
 
 
 def _draw_lines(
-    image: np.ndarray, lines: Sequence[LineConfig], state: EngineState | None, scale: float
+    image: np.ndarray,
+    lines: Sequence[LineConfig],
+    state: EngineState | None,
+    scale: float,
+    min_y: int = 0,
 ) -> None:
     for line in lines:
         start = np.asarray(line.start, dtype=np.float64)
@@ -190,9 +205,8 @@ def _draw_lines(
             text += (
                 f": {state.line_in.get(line.name, 0)} in, {state.line_out.get(line.name, 0)} out"
             )
-        draw_label(
-            image, text, (min(p1[0], p2[0]), min(p1[1], p2[1]) - 4), LINE_COLOR, scale, (0, 0, 0)
-        )
+        origin = (min(p1[0], p2[0]), min(p1[1], p2[1]) - 4)
+        draw_label(image, text, origin, LINE_COLOR, scale, (0, 0, 0), min_y=min_y)
 
 
 def _draw_people(image: np.ndarray, detections: Detections, scale: float) -> None:
@@ -228,7 +242,7 @@ def _draw_status(image: np.ndarray, status: CameraStatus | None, scale: float) -
         return
     thickness = _thickness(scale)
     (_, th), base = cv2.getTextSize("Ag", FONT, scale, thickness)
-    height = th + base + 8
+    height = _strip_height(scale)
     cv2.rectangle(image, (0, 0), (image.shape[1], height), STRIP_COLOR, cv2.FILLED)
     state_color = STATE_COLORS.get(status.state, STATE_COLORS[CameraState.OFFLINE])
     radius = max(3, th // 2)
@@ -269,8 +283,10 @@ def draw_overlay(
             clipped = clip_box(box, out.shape)
             if clipped is not None:
                 blur_region(out, clipped)
-    _draw_zones(out, zones, engine_state, scale)
-    _draw_lines(out, lines, engine_state, scale)
+    # Labels stay below the status strip, which would cover them.
+    top = _strip_height(scale) if status is not None else 0
+    _draw_zones(out, zones, engine_state, scale, top)
+    _draw_lines(out, lines, engine_state, scale, top)
     _draw_people(out, detections, scale)
     _draw_status(out, status, scale)
     return out

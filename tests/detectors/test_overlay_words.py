@@ -70,3 +70,21 @@ def test_an_unread_face_gets_no_badge_and_a_read_one_no_score() -> None:
     unsure = draw_overlay(blank(), person("satisfied", "Neutral", 0.41), blur_faces=False)
     assert not np.array_equal(bare, sure), "a read face says how it was read"
     assert np.array_equal(sure, unsure), "model label or score drawn on the badge"
+
+
+def test_a_zone_label_near_the_top_stays_below_the_status_strip() -> None:
+    from storelens.detectors.events import EngineState
+    from storelens.detectors.overlay import STRIP_COLOR, ZONE_COLORS
+    from storelens.kernel.config import ZoneConfig, ZoneKind
+
+    zone = ZoneConfig(
+        name="Aisle queue", kind=ZoneKind.QUEUE, polygon=[(40, 20), (440, 20), (440, 262)]
+    )
+    state = EngineState(zone_occupancy={"Aisle queue": 1}, queue_length={"Aisle queue": 1})
+    status = CameraStatus("cam-1", "Aisle", CameraState.ONLINE)
+    out = draw_overlay(blank(), Detections.empty(), zones=[zone], engine_state=state, status=status)
+    strip_rows = np.where(np.all(out[:, 240] == STRIP_COLOR, axis=1))[0]
+    strip = out[: strip_rows.max() + 1]
+    label = np.all(out == np.array(ZONE_COLORS[ZoneKind.QUEUE], np.uint8), axis=2)
+    assert not np.all(strip == np.array(ZONE_COLORS[ZoneKind.QUEUE]), axis=2).any()
+    assert label[strip.shape[0] : strip.shape[0] + 40].sum() > 500  # the label, just below
