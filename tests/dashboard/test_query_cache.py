@@ -264,7 +264,8 @@ def _open(user: User, page: str) -> AppTest:
 def _content(at: AppTest) -> tuple:
     return (
         [m.value for m in at.metric],
-        [d.value.to_dict() for d in at.dataframe],
+        # JSON, not dicts: a missing figure is NaN in the frame, and NaN != NaN
+        [d.value.to_json(orient="split") for d in at.dataframe],
         [m.value for m in at.markdown],
         [c.value for c in at.caption],
     )
