@@ -14,7 +14,7 @@ The pipeline process runs one :class:`DeliveryWorker` beside the writer. Every `
    its remaining messages of the round wait for the next try, in order. An alert still
    undelivered ``alerts.deliver_within_s`` after it was raised is logged ``expired``.
 3. **State.** MQTT channels get the store's retained state (online, open alerts, the last
-   alert) whenever it changed, acknowledgements included.
+   alert) whenever it changed, acknowledgements included; a clean stop sets it offline.
 
 At-least-once at the edges: a send that reached the channel just before ``kill -9``, before
 its outcome was written, goes out again after the restart; every message carries a stable
@@ -176,10 +176,22 @@ class DeliveryWorker:
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop after the message in flight (its outcome is recorded)."""
+        """Stop after the message in flight (its outcome is recorded), then tell each MQTT
+        channel's retained state that the store's pipeline is offline (best effort: a
+        broker that is down just keeps the last state)."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        if not self._thread.is_alive():
+            return
+        self._thread.join(timeout)
+        for channel in self.channels.values():
+            if channel.kind is not AlertChannelKind.MQTT:
+                continue
+            try:
+                _, state = self._state()
+                with open_session(channel, self.config.send_timeout_s) as session:
+                    session.state(self.store_id, {**state, "online": False})
+            except (AlertChannelError, DataError, duckdb.Error) as exc:
+                log.info("alert delivery: offline state not published: %s", exc)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -158,6 +158,8 @@ def test_an_alert_arrives_once_survives_an_outage_and_a_restart(
         worker.stop()
         writer.close()
     assert len(sub.events()) == 2 and len(hook.posts) == 2
+    # A clean stop leaves the store's retained state saying the pipeline is offline.
+    wait_for(lambda: sub.states() and sub.states()[-1]["online"] is False, "the offline state")
 
     # Restart on the same file: an alert raised while no worker ran is delivered, none twice.
     writer = open_store(db)
