@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from storelens.dashboard.cli_data import DbOpt
+from storelens.app.cli_data import DbOpt
 from storelens.kernel.errors import StoreLensError
 from storelens.kernel.paths import check_private, private_umask, runtime_files
 
@@ -84,15 +84,14 @@ def up(
     """Start everything: the pipeline (cameras, models, writer) and the dashboard."""
     import os
 
-    from storelens.dashboard.launcher import (
+    from storelens.app.addresses import (
         LOOPBACK,
-        check_port_free,
         dashboard_address,
-        resolve_config,
-        run_up,
         sign_in_configured,
         tile_host_for,
     )
+    from storelens.app.pipeline_process import check_port_free, resolve_config
+    from storelens.app.supervisor import run_up
 
     try:
         dashboard_address(host, signin=True)  # a blank --host fails before anything starts
@@ -156,7 +155,7 @@ def pipeline(
     ] = "127.0.0.1",
 ) -> None:
     """Run the pipeline process alone (all cameras of one store; the only DuckDB writer)."""
-    from storelens.dashboard.launcher import resolve_config, run_pipeline
+    from storelens.app.pipeline_process import resolve_config, run_pipeline
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -254,12 +253,12 @@ def models_prepare(
 def _register_optional() -> None:
     """Commands that other modules contribute (data side, analysis)."""
     for module in (
-        "storelens.dashboard.cli_data",
-        "storelens.dashboard.cli_vision",
-        "storelens.dashboard.cli_lake",
-        "storelens.dashboard.cli_alerts",
-        "storelens.dashboard.cli_plan",
-        "storelens.dashboard.cli_report",
+        "storelens.app.cli_data",
+        "storelens.app.cli_vision",
+        "storelens.app.cli_lake",
+        "storelens.app.cli_alerts",
+        "storelens.app.cli_plan",
+        "storelens.app.cli_report",
     ):
         try:
             mod = __import__(module, fromlist=["register"])

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
     ) -> None:
         """Send one test alert through every configured channel; exit 1 if any failed."""
-        from storelens.dashboard.launcher import resolve_config
+        from storelens.app.pipeline_process import resolve_config
         from storelens.data.alert_channels import AlertChannelError, AlertMessage, open_session
         from storelens.kernel.alert_channels import channel_label
         from storelens.kernel.errors import StoreLensError

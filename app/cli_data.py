@@ -1,6 +1,6 @@
 """Data commands of the ``storelens`` CLI: demo seed, kpi, import sales|shifts.
 
-``register(app)`` adds them to the main typer app (dashboard/cli.py calls it). Heavy
+``register(app)`` adds them to the main typer app (app/cli.py calls it). Heavy
 imports happen inside each command so ``storelens --help`` stays instant.
 
 Exit codes: 0 ok, 1 an import file was rejected or has rows flagged implausible without

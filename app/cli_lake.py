@@ -1,6 +1,6 @@
 """Chain-mode commands of the ``storelens`` CLI: ``lake publish`` and ``lake status``.
 
-``register(app)`` adds them (dashboard/cli.py calls it). Exit codes: 0 ok, 2 bad input or
+``register(app)`` adds them (app/cli.py calls it). Exit codes: 0 ok, 2 bad input or
 the lake refused / did not answer (the message names the option and the fix).
 
 S3 lakes take the store's key from env ``STORELENS_LAKE_KEY`` / ``STORELENS_LAKE_SECRET``
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from storelens.dashboard.cli_data import DbOpt
+from storelens.app.cli_data import DbOpt
 
 LakeOpt = Annotated[
     str,
@@ -141,11 +141,8 @@ def register(app: typer.Typer) -> None:
         import subprocess
         import threading
 
-        from storelens.dashboard.launcher import (
-            dashboard_address,
-            dashboard_argv,
-            sign_in_configured,
-        )
+        from storelens.app.addresses import dashboard_address, sign_in_configured
+        from storelens.app.supervisor import dashboard_argv
         from storelens.data.demo import seed_demo
         from storelens.data.errors import DataError
         from storelens.data.lake import publish_db

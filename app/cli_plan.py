@@ -1,6 +1,6 @@
 """Planning commands of the ``storelens`` CLI: ``plan forecast`` and ``plan rota``.
 
-``register(app)`` adds them (dashboard/cli.py calls it). Exit codes: 0 ok, 2 bad input (an
+``register(app)`` adds them (app/cli.py calls it). Exit codes: 0 ok, 2 bad input (an
 unknown store, a date outside the history or the 14-day horizon, a bad config), with one
 line that names the value and the fix. Like ``storelens kpi``, the command reads the
 database file itself, so it sees what the file's owner sees (every store); the Staffing
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from storelens.dashboard.cli_data import DbOpt
+from storelens.app.cli_data import DbOpt
 
 
 def _fail(message: str) -> None:
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         """Traffic per opening hour (and zone), up to 14 days ahead, with an 80 % interval."""
         from datetime import timedelta
 
-        from storelens.dashboard.cli_data import _db
+        from storelens.app.cli_data import _db
         from storelens.data.errors import DataError
         from storelens.data.forecast import forecast_store, load_history, zones_with_data
         from storelens.data.kpi import Scope
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
     ) -> None:
         """Recommended rota of one store for one day, beside the imported shifts."""
-        from storelens.dashboard.cli_data import _db
+        from storelens.app.cli_data import _db
         from storelens.data.errors import DataError
         from storelens.data.kpi import Scope
         from storelens.data.reader import open_reader

@@ -1,6 +1,6 @@
 """``storelens report weekly``: the week's story for a region, as a PDF or HTML file.
 
-``register(app)`` adds the ``report`` group (dashboard/cli.py calls it). Exit codes: 0 the
+``register(app)`` adds the ``report`` group (app/cli.py calls it). Exit codes: 0 the
 file was written, 2 anything else (one line naming the value and the fix; nothing is
 written). ``--as USER`` scopes the numbers to a user of the dashboard's secrets file as the
 pages would (a regional lead sees only their region); without it the report is the
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from storelens.dashboard.cli_data import DbOpt, _db, _fail
+from storelens.app.cli_data import DbOpt, _db, _fail
 
 
 def _scoped(reader, user_name: str | None, secrets: Path):

@@ -148,7 +148,7 @@ class PipelineLoad:
             return 0.0
 
     def __enter__(self) -> PipelineLoad:
-        cmd = [sys.executable, "-m", "storelens.dashboard.cli", "bench", "--cameras", "4"]
+        cmd = [sys.executable, "-m", "storelens.app.cli", "bench", "--cameras", "4"]
         cmd += ["--seconds", str(self.seconds), "--no-baseline"]
         env = {**os.environ, "YOLO_OFFLINE": "1"}
         env.pop("STORELENS_HOME", None)  # the project's model cache: no fresh export each run
@@ -228,7 +228,7 @@ def main() -> int:
         db = tmp / "demo.duckdb"
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "storelens.dashboard.cli", "demo", "seed", "--db", str(db)],
+            [sys.executable, "-m", "storelens.app.cli", "demo", "seed", "--db", str(db)],
             check=True,
             cwd=REPO,
         )

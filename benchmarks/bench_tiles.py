@@ -120,7 +120,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "storelens.dashboard.cli",
+                "storelens.app.cli",
                 "pipeline",
                 "--db",
                 str(db),

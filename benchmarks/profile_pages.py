@@ -199,7 +199,7 @@ def main() -> int:
     if db is None:
         db = tmp / "demo.duckdb"
         subprocess.run(
-            [sys.executable, "-m", "storelens.dashboard.cli", "demo", "seed", "--db", str(db)],
+            [sys.executable, "-m", "storelens.app.cli", "demo", "seed", "--db", str(db)],
             check=True,
             cwd=REPO,
         )

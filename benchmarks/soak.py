@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
-    from storelens.dashboard.launcher import dashboard_argv
+    from storelens.app.supervisor import dashboard_argv
     from storelens.kernel.discovery import read_services
     from storelens.kernel.paths import shared_dir
 
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             sys.executable,
             "-m",
-            "storelens.dashboard.cli",
+            "storelens.app.cli",
             "pipeline",
             "--config",
             str(config),

@@ -9,7 +9,7 @@ DuckDB file, see data/reader.py) publishes one record beside it, ``<db>.services
 * ``pid``: the owning process; ``db``: the database file;
 * ``read_api`` and ``secret``: the read API's URL and per-start secret (data/apiauth.py);
 * ``tiles``, ``store_id``, ``cameras``: the pipeline's tile server and what it streams
-  (only when the full pipeline runs, dashboard/launcher.py).
+  (only when the full pipeline runs, app/supervisor.py).
 
 The file is created 0600 from its first byte (the secret in it is the API's only
 credential) and replaced atomically, so a reader sees a whole record or none. Keyed by the

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from storelens.app.pipeline_process import resolve_config
 from storelens.dashboard import settings
-from storelens.dashboard.launcher import resolve_config
 from storelens.kernel.config import active_config_path
 from storelens.kernel.errors import StoreLensError
 

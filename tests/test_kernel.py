@@ -17,7 +17,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from storelens.dashboard import cli, cli_data, services
+from storelens.app import cli, cli_data
+from storelens.dashboard import services
 from storelens.data import errors as data_errors
 from storelens.data.demo import STORES
 from storelens.data.readapi import serve
@@ -63,7 +64,7 @@ def _storelens(args: list[str], cwd: Path, home: Path) -> subprocess.CompletedPr
     env.pop("STORELENS_DB", None)
     env.pop("STORELENS_READ_API", None)
     return subprocess.run(
-        [sys.executable, "-m", "storelens.dashboard.cli", *args],
+        [sys.executable, "-m", "storelens.app.cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

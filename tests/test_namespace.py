@@ -26,6 +26,7 @@ FOREIGN = {
     "data/kpi.py": "raise RuntimeError('foreign data.kpi was imported')\n",
     "detectors": "raise RuntimeError('foreign detectors was imported')\n",
     "dashboard": "raise RuntimeError('foreign dashboard was imported')\n",
+    "app": "raise RuntimeError('foreign app was imported')\n",
 }
 
 

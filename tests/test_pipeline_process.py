@@ -34,7 +34,7 @@ source = "{shared_media / "store-aisle-detection.gif"}"
         [
             sys.executable,
             "-m",
-            "storelens.dashboard.cli",
+            "storelens.app.cli",
             "pipeline",
             "--config",
             str(config),

@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from storelens.dashboard.launcher import EXIT_REFUSED, Supervisor
+from storelens.app.pipeline_process import EXIT_REFUSED
+from storelens.app.supervisor import Supervisor
 from storelens.kernel.discovery import read_services
 
 STORELENS = shutil.which("storelens") or str(Path(sys.executable).with_name("storelens"))

@@ -31,7 +31,7 @@ def skeleton_run(shared_media: Path, tmp_path_factory) -> dict:
     )
     config = StoreLensConfig(cameras=[camera])
     writer = Writer(db)
-    from storelens.dashboard.launcher import register_store
+    from storelens.app.pipeline_process import register_store
 
     register_store(writer, config)
     hub = FrameHub()

@@ -184,7 +184,7 @@ def test_tile_base_follows_the_browsers_host(published, host_header, expected) -
 
 
 def test_tile_server_listens_where_the_dashboard_does() -> None:
-    from storelens.dashboard.launcher import reachable_host, tile_host_for
+    from storelens.app.addresses import reachable_host, tile_host_for
 
     assert tile_host_for("127.0.0.1") == "127.0.0.1"  # demo default: loopback stays
     assert tile_host_for(None) == "0.0.0.0"  # Streamlit's default: every interface

@@ -22,7 +22,7 @@ def storelens(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, STORELENS_HOME=str(home))
     env.pop("STORELENS_CONFIG", None)
     return subprocess.run(
-        [sys.executable, "-m", "storelens.dashboard.cli", "alerts", "test", *args],
+        [sys.executable, "-m", "storelens.app.cli", "alerts", "test", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -21,7 +21,7 @@ import duckdb
 from tests.alerts.receivers import Broker, Subscriber, Webhook, wait_for
 
 PASSWORD, TOKEN = "pipeline-mqtt-secret", "pipeline-hook-secret"
-PIPELINE = [sys.executable, "-m", "storelens.dashboard.cli", "pipeline"]
+PIPELINE = [sys.executable, "-m", "storelens.app.cli", "pipeline"]
 
 
 def start_pipeline(config: Path, db: Path, home: Path, log: Path) -> subprocess.Popen[bytes]:

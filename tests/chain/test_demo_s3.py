@@ -70,7 +70,7 @@ def test_demo_s3_runs_asgi_on_loopback(chain_db: Path, tmp_path: Path) -> None:
         env.pop(name, None)
     log_path = tmp_path / "demo-s3.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    argv = [sys.executable, "-m", "storelens.dashboard.cli", "lake", "demo-s3"]
+    argv = [sys.executable, "-m", "storelens.app.cli", "lake", "demo-s3"]
     argv += ["--db", str(chain_db), "--port", str(port), "--data-dir", str(tmp_path / "weed")]
     proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     try:

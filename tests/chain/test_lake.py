@@ -262,7 +262,7 @@ def test_lake_down_then_back_drains_in_order_nothing_lost_nothing_doubled(
 def test_the_pipeline_publishes_in_the_background_when_a_lake_is_set(
     chain_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    # What `storelens up --lake` gives the pipeline process (dashboard/launcher.py).
+    # What `storelens up --lake` gives the pipeline process (app/supervisor.py).
     monkeypatch.setenv("STORELENS_LAKE", str(tmp_path / "lake"))
     monkeypatch.setenv("STORELENS_LAKE_INTERVAL_S", "1")
     with Writer(chain_db) as writer:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from storelens.dashboard.cli import app
+from storelens.app.cli import app
 from typer.testing import CliRunner
 
 from tests.chain.chainlib import END, START

@@ -45,7 +45,7 @@ class Pipeline:
     def start(self) -> Pipeline:
         from storelens.kernel.discovery import discovery_path
 
-        argv = [sys.executable, "-m", "storelens.dashboard.cli", "pipeline"]
+        argv = [sys.executable, "-m", "storelens.app.cli", "pipeline"]
         argv += ["--config", str(self.config), "--db", str(self.db)]
         argv += ["--tile-port", "0", "--api-port", "0"]
         out = open(self.log, "ab")  # noqa: SIM115 - lives as long as the process

@@ -92,7 +92,7 @@ def test_saved_minimum_group_hides_small_groups_everywhere(dashboard_env: Path) 
 def test_saved_pipeline_settings_are_what_the_pipeline_starts_with(
     dashboard_env: Path, monkeypatch
 ) -> None:
-    from storelens.dashboard.launcher import resolve_config, retention_policy
+    from storelens.app.pipeline_process import resolve_config, retention_policy
 
     monkeypatch.delenv("STORELENS_CONFIG", raising=False)
     at = open_page(ADMIN, "setup")

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from storelens.dashboard.launcher import resume_alerts
+from storelens.app.pipeline_process import resume_alerts
 from storelens.data.catalog import upsert_camera, upsert_store
 from storelens.data.sink import BATCH_SCHEMAS, to_arrow
 from storelens.data.writer import Writer

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import typer
-from storelens.dashboard.cli_data import register
+from storelens.app.cli_data import register
 from typer.testing import CliRunner
 
 GOLDEN = Path(__file__).parent / "golden"

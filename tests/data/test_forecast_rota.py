@@ -44,7 +44,7 @@ def reader(demo_db: Path) -> LocalReader:
 
 def storelens(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "storelens.dashboard.cli", *args],
+        [sys.executable, "-m", "storelens.app.cli", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **CLI_ENV},

@@ -159,7 +159,7 @@ def test_unreadable_camera_faces_are_abstained_on(media_dir: Path):
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "storelens.dashboard.cli", "evaluate", "expressions", *args],
+        [sys.executable, "-m", "storelens.app.cli", "evaluate", "expressions", *args],
         capture_output=True,
         text=True,
         timeout=600,

@@ -175,7 +175,7 @@ def test_the_default_reader_is_the_learned_head_and_old_ones_stay_selectable():
 
 @needs_faces
 def test_evaluate_expressions_json_has_every_field(tmp_path: Path):
-    from storelens.dashboard.cli import app
+    from storelens.app.cli import app
 
     rows = [
         LabelledImage("Aaron_Peirsol_0002.jpg", Valence.SATISFIED, "happiness"),
@@ -211,7 +211,7 @@ def test_evaluate_expressions_json_has_every_field(tmp_path: Path):
 
 @needs_faces
 def test_evaluate_names_a_missing_image_and_a_bad_labels_file(tmp_path: Path):
-    from storelens.dashboard.cli import app
+    from storelens.app.cli import app
 
     labels = tmp_path / "labels.csv"
     labels.write_text("image,valence\nno_such_face.jpg,neutral\n")

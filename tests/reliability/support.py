@@ -196,7 +196,7 @@ class PipelineProcess:
         return [
             sys.executable,
             "-m",
-            "storelens.dashboard.cli",
+            "storelens.app.cli",
             "pipeline",
             "--config",
             str(self.config),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from storelens.dashboard.launcher import Supervisor
+from storelens.app.supervisor import Supervisor
 
 from tests.reliability.support import storelens_home, wait_until, write_config
 
@@ -131,7 +131,7 @@ def test_a_refused_config_is_not_restarted_and_changes_nothing(tmp_path: Path) -
     bad = tmp_path / "bad.toml"
     bad.write_text('[store]\nstore_id = "s1"\nopening = 9\n')
     env = dict(os.environ, STORELENS_HOME=str(storelens_home(tmp_path)))
-    argv = [sys.executable, "-m", "storelens.dashboard.cli", "pipeline", "--config", str(bad)]
+    argv = [sys.executable, "-m", "storelens.app.cli", "pipeline", "--config", str(bad)]
     argv += ["--db", str(tmp_path / "x.duckdb")]
     supervisor = Supervisor(argv, "pipeline", max_restarts=2, window_s=300, env=env)
     started = time.monotonic()

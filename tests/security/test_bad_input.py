@@ -103,7 +103,7 @@ def test_commands_refuse_a_bad_config_cleanly(tmp_path: Path, command: str) -> N
         [
             sys.executable,
             "-m",
-            "storelens.dashboard.cli",
+            "storelens.app.cli",
             command,
             "--config",
             str(path),
@@ -139,7 +139,7 @@ def test_up_with_a_bad_config_serves_the_dashboard_in_safe_mode(tmp_path: Path) 
         [
             sys.executable,
             "-m",
-            "storelens.dashboard.cli",
+            "storelens.app.cli",
             "up",
             "--config",
             str(path),

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from storelens.app.addresses import dashboard_address, sign_in_configured
+from storelens.app.supervisor import dashboard_argv
 from storelens.dashboard.auth import hash_password
-from storelens.dashboard.launcher import dashboard_address, dashboard_argv, sign_in_configured
 from typer.testing import CliRunner
 
 from tests.dashboard.harness import REPO, free_port
@@ -43,7 +44,7 @@ def test_address_and_message(host, signin, address, says) -> None:
 def test_blank_host_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="--host must be an address"):
         dashboard_address("  ", signin=False)
-    from storelens.dashboard.cli import app
+    from storelens.app.cli import app
 
     result = CliRunner().invoke(app, ["up", "--host", ""])
     assert result.exit_code == 2
@@ -60,9 +61,9 @@ def test_argv_binds_what_it_is_given() -> None:
 def test_sign_in_is_read_from_the_secrets_streamlit_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import storelens.dashboard.launcher as launcher
+    import storelens.app.addresses as addresses
 
-    monkeypatch.setattr(launcher, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(addresses, "PROJECT_ROOT", tmp_path)
     monkeypatch.setattr(Path, "home", lambda: tmp_path / "nohome")
     assert sign_in_configured({}) is False  # no secrets: demo
     secrets = tmp_path / ".streamlit" / "secrets.toml"
