@@ -162,8 +162,8 @@ def config_problem() -> str | None:
     ``storelens up`` passes the pipeline's config error in the environment; a config saved
     or edited since is checked here too, so the message is never older than the file.
     """
-    from storelens.detectors.errors import ConfigError
     from storelens.kernel.config import CONFIG_ERROR_ENV
+    from storelens.kernel.errors import ConfigError
 
     try:
         load_store_config()

@@ -22,10 +22,8 @@ curve).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from storelens.detectors.errors import ModelError
@@ -35,7 +33,6 @@ from storelens.detectors.types import VALENCES, Valence
 HEAD_FILE = Path(__file__).resolve().parent / "models" / "valence_head.npz"
 # Written beside the head by the training script: what it was trained on and how it
 # measured (person-disjoint CV). The Privacy page's model card shows it.
-CARD_FILE = HEAD_FILE.with_name("valence_head.card.json")
 
 
 @dataclass(frozen=True)
@@ -150,15 +147,3 @@ def decide(head: ValenceHead, probs: dict[Valence, float]) -> tuple[Valence, flo
     if top is Valence.SATISFIED and probs[top] < head.min_satisfied:
         return Valence.NEUTRAL, probs[Valence.SATISFIED]
     return top, probs[top]
-
-
-def model_card() -> dict[str, Any]:
-    """The shipped head's card (training data, CV metrics per valence and condition).
-
-    An empty dict if the card file is missing (a retrained head without one): the
-    page then says so rather than showing stale numbers.
-    """
-    try:
-        return json.loads(CARD_FILE.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}

@@ -53,8 +53,9 @@ from storelens.detectors.evaluation import (  # noqa: E402
     valence_metrics,
 )
 from storelens.detectors.expressions import classify_blendshapes  # noqa: E402
+from storelens.detectors.model_card import CARD_FILE  # noqa: E402
 from storelens.detectors.types import VALENCES, Valence  # noqa: E402
-from storelens.detectors.valence import CARD_FILE, HEAD_FILE, ValenceHead  # noqa: E402
+from storelens.detectors.valence import HEAD_FILE, ValenceHead  # noqa: E402
 
 SEED = 7
 # What the product ships: a softmax regression on the expression trunk's pooled

@@ -123,3 +123,36 @@ def test_no_page_reaches_opencv_or_the_process_launcher() -> None:
         reached = reachable(graph, page) | {page}
         assert not reached & cv2_users, f"{page} imports OpenCV via {sorted(reached & cv2_users)}"
         assert not reached & launchers, f"{page} imports {sorted(reached & launchers)}"
+
+
+# The direction of the rooms, said once (README "Layout" and kernel/__init__.py point here).
+# A room may import itself and the rooms listed; anything else is a wrong-way import.
+ROOM_MAY_IMPORT = {
+    "kernel": set(),
+    "detectors": {"kernel", "data.sink"},  # rows leave the vision room in data's contract
+    "data": {"kernel"},
+    "jobs": {"kernel", "data"},
+    "dashboard": {"kernel", "data", "detectors.model_card"},  # the Privacy page's card
+    "app": {"kernel", "detectors", "data", "dashboard", "jobs"},  # the composition root
+}
+
+
+def _allowed(source_room: str, target: str) -> bool:
+    rest = target.removeprefix("storelens.")
+    return rest.split(".")[0] == source_room or any(
+        rest == allowed or rest.startswith(allowed + ".")
+        for allowed in ROOM_MAY_IMPORT[source_room]
+    )
+
+
+def test_rooms_import_one_way() -> None:
+    modules = product_modules()
+    assert {m.split(".")[1] for m in modules} == set(ROOM_MAY_IMPORT)
+    wrong = sorted(
+        f"{source} -> {target}"
+        for source, targets in import_graph(modules).items()
+        for target in targets
+        if not _allowed(source.split(".")[1], target)
+    )
+    assert not wrong, "imports against the rooms' direction:\n" + "\n".join(wrong)
+    assert not _allowed("data", "storelens.dashboard.views")  # the check can fail

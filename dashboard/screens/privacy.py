@@ -15,7 +15,7 @@ from storelens.dashboard.privacy import (
 )
 from storelens.dashboard.session import data_errors, page_context
 from storelens.dashboard.settings import load_store_config
-from storelens.detectors.valence import model_card
+from storelens.detectors.model_card import model_card
 
 ctx = page_context()
 st.title("Privacy")
