@@ -45,6 +45,8 @@ def test_falls_back_to_fp32_when_nothing_is_prepared(
     assert "storelens models prepare" in caplog.text
 
 
-def test_int8_is_the_default_precision() -> None:
-    # Shipped as default because it raised capacity (README's measured table).
-    assert ModelsConfig().person_precision == "int8"
+def test_fp32_stays_the_default_precision() -> None:
+    # INT8 raised capacity but lowered calm faces read neutral on the labelled head-pose
+    # clip from 73 % to 51 % (README's measured table): opt-in, not the default.
+    assert ModelsConfig().person_precision == "fp32"
+    assert ModelsConfig(person_precision="int8").person_precision == "int8"
