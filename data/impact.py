@@ -103,13 +103,11 @@ def hourly_queue_frame(
 ) -> pl.DataFrame:
     """Per store and hour: visitors, transactions, sales, the wait and ``slow`` (over the
     target; null where the hour had no queue or no traffic)."""
-    hourly = kpi.metrics(reader, flt.with_(granularity="hour"), scope)
+    # The wait comes from kpi.with_kpis, the one definition of every KPI (also on an empty
+    # frame, so the columns are there either way).
+    hourly = kpi.with_kpis(kpi.metrics(reader, flt.with_(granularity="hour"), scope))
     if hourly.is_empty():
-        return hourly.with_columns(
-            pl.lit(None, pl.Float64).alias("queue_wait_s_avg"),
-            pl.lit(None, pl.Boolean).alias("slow"),
-        )
-    hourly = kpi.with_kpis(hourly)
+        return hourly.with_columns(pl.lit(None, pl.Boolean).alias("slow"))
     usable = (
         pl.col("queue_wait_s_avg").is_not_null()
         & pl.col("visitors").is_not_null()
