@@ -280,7 +280,7 @@ class PersonDetector:
     def _int8_or(
         self, fp32_xml: Path, model_name: str, imgsz: int, explicit: str | Path | None
     ) -> Path:
-        from storelens.detectors.int8 import cached_int8
+        from storelens.detectors.int8_cache import cached_int8
 
         prepared = None if explicit else cached_int8(model_name, imgsz)
         if prepared is None:

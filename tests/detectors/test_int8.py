@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from storelens.detectors import int8
+from storelens.detectors import int8, int8_cache
 from storelens.detectors.persons import PersonDetector
 from storelens.kernel.config import ModelsConfig
 
@@ -39,7 +39,7 @@ def test_int8_detects_like_fp32_on_a_shared_frame(shared_media: Path) -> None:
 def test_falls_back_to_fp32_when_nothing_is_prepared(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(int8, "cached_int8", lambda *a, **k: None)
+    monkeypatch.setattr(int8_cache, "cached_int8", lambda *a, **k: None)
     detector = PersonDetector("openvino", 416, precision="int8")
     assert detector.precision == "fp32"
     assert "storelens models prepare" in caplog.text
