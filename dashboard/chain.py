@@ -58,9 +58,9 @@ def freshness_table(reader: LakeReader, stores: list[str], start: date, end: dat
     hi = datetime.combine(end, datetime.max.time())
     now = now_utc()
     catalog = {r["store_id"]: r for r in reader.query("stores", {"stores": stores}).to_dicts()}
-    rows = []
+    rows, wanted = [], set(stores)  # a set: 5,000 stores x a list scan was 12 M compares
     for r in reader.status(now):
-        if r["store_id"] not in stores or r["store_id"] not in catalog:
+        if r["store_id"] not in wanted or r["store_id"] not in catalog:
             continue
         listed = [datetime.fromisoformat(h) for h in r["missing_hours"]]
         first, newest = r["first_local_hour"], r["newest_local_hour"]

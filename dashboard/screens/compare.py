@@ -7,6 +7,7 @@ import polars as pl
 import streamlit as st
 from storelens.dashboard import charts, drill_links, views
 from storelens.dashboard.chain import chain_page_context, mask_unpublished, show_freshness
+from storelens.dashboard.compare_top import TOP_N, TREND_N, chart_rows, trend_stores
 from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
 from storelens.dashboard.session import data_errors
 from storelens.dashboard.settings import min_group_size
@@ -87,7 +88,9 @@ if fresh is not None:  # chain mode: why the response-time column is empty
         "Median response time comes from each store's own database; the lake publishes "
         "alert counts only."
     )
-drill_links.drill_links(shown["store_id"].to_list(), flt.start, flt.end)
+# One link per store up to 2 x TOP_N; past that the highest and lowest by visitors (5,000
+# links were 5,000 page elements; the Drill-down page picks any store itself).
+drill_links.drill_links(trend_stores(shown, "visitors", TOP_N), flt.start, flt.end)
 
 left, right = st.columns(2)
 left.download_button(
@@ -109,9 +112,13 @@ flagged = {
     for s, o in zip(shown["store_id"], shown["outliers"], strict=True)
     if kpi_column in o.split(", ")
 }
+# A long leaderboard (an HQ over thousands of stores) draws its leaders and laggards only.
+bars, bars_note = chart_rows(shown, kpi_column, TOP_N)
 st.plotly_chart(
-    charts.leaderboard_bars(shown, kpi_column, labels[kpi_column], flagged), width="stretch"
+    charts.leaderboard_bars(bars, kpi_column, labels[kpi_column], flagged), width="stretch"
 )
+if bars_note:
+    st.caption(f"The chart shows {bars_note}.")
 
 trend_kpis = {
     k: kpi.PRESENTATION[k].label
@@ -124,7 +131,8 @@ trend_kpi = (
     or "visitors"
 )
 with data_errors():
-    trend_flt = period.with_(stores=tuple(shown["store_id"].to_list()))
+    # A panel per store; past 2 x TREND_N stores, the highest and lowest of the trend's KPI.
+    trend_flt = period.with_(stores=tuple(trend_stores(shown, trend_kpi, TREND_N)))
     if trend_flt.stores:
         compute_trend = {
             "visitors": lambda: kpi.visitors(ctx.reader, trend_flt, ctx.scope),
