@@ -144,7 +144,8 @@ def test_store_still_is_audited_once(dashboard_env: Path, monkeypatch) -> None:
 
     monkeypatch.setattr(services, "tile_still", lambda camera_id, **_: b"\xff\xd8 not shown")
     manager = User("mia", Role.STORE_MANAGER, store="s1")
-    at = _page(manager, "store", {"store": "s1"})
+    # The still is in the Zones tab, drawn only while that tab is open (?store_tab=...).
+    at = _page(manager, "store", {"store": "s1", "store_tab": "Zones and positions"})
     at.run()  # a rerun in the same session logs nothing new
     con = duckdb.connect(str(dashboard_env), read_only=True)
     try:
