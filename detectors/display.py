@@ -184,7 +184,6 @@ def compose_tile(
         zones=zones,
         engine_state=snapshot.engine_state if snapshot is not None else None,
         status=status,
-        blur_faces=False,  # done above, by the snapshot's age
     )
     if level is PrivacyLevel.FRAME:
         scale = text_scale(out)

@@ -1,9 +1,11 @@
 """Annotated frames for the live tiles: boxes, faces with expression badges, lines and zones
-with live counts, face blur, and a status strip. Pure drawing: never mutates its input.
+with live counts, and a status strip. Pure drawing: never mutates its input.
 
-Privacy first: with ``blur_faces`` (the default) every person's face box is blurred, and a
-person without a face box gets the top of their box (the head) blurred instead, so a face
-the detector missed is still hidden. Blur happens before anything is drawn on top.
+Blurring is not done here: :func:`storelens.detectors.display.compose_tile`, the only way a
+tile is made, blurs first (by the analysis snapshot's age) and then calls
+:func:`draw_overlay`, so nothing drawn here can be unblurred and no caller can skip the
+blur. The blur primitives (:func:`privacy_boxes`, :func:`blur_region`) live here because
+they share the box geometry with the drawing.
 """
 
 from __future__ import annotations
@@ -271,18 +273,14 @@ def draw_overlay(
     zones: Sequence[ZoneConfig] = (),
     engine_state: EngineState | None = None,
     status: CameraStatus | None = None,
-    blur_faces: bool = True,
 ) -> np.ndarray:
-    """A new annotated BGR image; ``image`` and ``detections`` are left untouched."""
+    """A new annotated BGR image; ``image`` and ``detections`` are left untouched.
+
+    Draws only: the caller blurs first (display.compose_tile)."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"draw_overlay needs a BGR uint8 image, got {image.shape} {image.dtype}")
     out = image.copy()
     scale = text_scale(out)
-    if blur_faces:
-        for box, _is_face in privacy_boxes(detections):
-            clipped = clip_box(box, out.shape)
-            if clipped is not None:
-                blur_region(out, clipped)
     # Labels stay below the status strip, which would cover them.
     top = _strip_height(scale) if status is not None else 0
     _draw_zones(out, zones, engine_state, scale, top)

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from storelens.detectors.display import AnalysisSnapshot, blur_for_display
 from storelens.detectors.events import EngineState
 from storelens.detectors.overlay import (
     LINE_COLOR,
@@ -84,25 +85,26 @@ def test_input_is_never_mutated(frame: np.ndarray) -> None:
     assert not np.array_equal(out, frame)
 
 
-def test_face_box_is_blurred_by_default(frame: np.ndarray) -> None:
-    assert region(frame, FACE).var() > 50, "the test needs texture where the face box is"
+def test_the_overlay_draws_and_never_blurs(frame: np.ndarray) -> None:
+    """Blurring is display.compose_tile's job, done before the overlay (issue 20 item 5)."""
     out = draw_overlay(frame, people())
-    assert region(out, FACE).var() < 0.3 * region(frame, FACE).var()
-
-
-def test_no_blur_leaves_the_face_pixels_alone(frame: np.ndarray) -> None:
-    out = draw_overlay(frame, people(), blur_faces=False)
     assert np.array_equal(region(out, FACE), region(frame, FACE))
+
+
+def test_face_box_is_blurred_for_display(frame: np.ndarray) -> None:
+    assert region(frame, FACE).var() > 50, "the test needs texture where the face box is"
+    out = frame.copy()
+    blur_for_display(out, AnalysisSnapshot(0.0, people(), EngineState()), 0.0)
+    assert region(out, FACE).var() < 0.3 * region(frame, FACE).var()
 
 
 def test_person_without_a_face_box_gets_the_head_blurred(frame: np.ndarray) -> None:
     head = (PERSON[0], PERSON[1], PERSON[2], PERSON[1] + 40)
-    body = (PERSON[0], PERSON[1] + 60, PERSON[2], PERSON[3])
-    out = draw_overlay(frame, people(face=None))
+    body = (PERSON[0], PERSON[1] + 80, PERSON[2], PERSON[3])
+    out = frame.copy()
+    blur_for_display(out, AnalysisSnapshot(0.0, people(face=None), EngineState()), 0.0)
     assert region(out, head).var() < 0.3 * region(frame, head).var()
     assert np.array_equal(region(out, body), region(frame, body))  # only the head
-    unblurred = draw_overlay(frame, people(face=None), blur_faces=False)
-    assert np.array_equal(region(unblurred, head), region(frame, head))
 
 
 @pytest.mark.parametrize(
@@ -110,7 +112,7 @@ def test_person_without_a_face_box_gets_the_head_blurred(frame: np.ndarray) -> N
     [(4, PERSON_COLOR, UNTRACKED_COLOR), (NO_TRACK, UNTRACKED_COLOR, PERSON_COLOR)],
 )
 def test_person_box_colour(frame: np.ndarray, track_id: int, color: tuple, absent: tuple) -> None:
-    out = draw_overlay(frame, people(track_id=track_id), blur_faces=False)
+    out = draw_overlay(frame, people(track_id=track_id))
     left_edge = out[PERSON[1] + 20 : PERSON[3] - 5, PERSON[0] : PERSON[0] + 1]
     assert count_color(left_edge, color) == len(left_edge)
     assert count_color(out, absent) == count_color(frame, absent)
@@ -118,8 +120,8 @@ def test_person_box_colour(frame: np.ndarray, track_id: int, color: tuple, absen
 
 def test_no_track_number_on_the_tile(frame: np.ndarray) -> None:
     """Issue 19 item 10: "#871" means nothing to a manager; the box colour says tracked."""
-    a = draw_overlay(frame, people(track_id=4), blur_faces=False)
-    b = draw_overlay(frame, people(track_id=871), blur_faces=False)
+    a = draw_overlay(frame, people(track_id=4))
+    b = draw_overlay(frame, people(track_id=871))
     assert np.array_equal(a, b)
 
 

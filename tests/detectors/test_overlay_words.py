@@ -63,11 +63,11 @@ def person(valence: str | None, expression: str | None, confidence: float | None
 
 
 def test_an_unread_face_gets_no_badge_and_a_read_one_no_score() -> None:
-    bare = draw_overlay(blank(), person(None, None, None), blur_faces=False)
-    unknown = draw_overlay(blank(), person("unknown", "Sad", 0.0), blur_faces=False)
+    bare = draw_overlay(blank(), person(None, None, None))
+    unknown = draw_overlay(blank(), person("unknown", "Sad", 0.0))
     assert np.array_equal(bare, unknown), '"unknown 0.00" (or any badge) on an unread face'
-    sure = draw_overlay(blank(), person("satisfied", "Happy", 0.93), blur_faces=False)
-    unsure = draw_overlay(blank(), person("satisfied", "Neutral", 0.41), blur_faces=False)
+    sure = draw_overlay(blank(), person("satisfied", "Happy", 0.93))
+    unsure = draw_overlay(blank(), person("satisfied", "Neutral", 0.41))
     assert not np.array_equal(bare, sure), "a read face says how it was read"
     assert np.array_equal(sure, unsure), "model label or score drawn on the badge"
 
