@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from storelens.app.cli_data import DbOpt
+from storelens.app.cli_errors import fail
 from storelens.kernel.errors import StoreLensError
 from storelens.kernel.paths import check_private, private_umask, runtime_files
 
@@ -43,11 +44,6 @@ ConfigOpt = Annotated[
         "--config", "-c", help="TOML config (default: env STORELENS_CONFIG, else the demo store)"
     ),
 ]
-
-
-def _fail(exc: Exception) -> None:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
 
 
 def _db(db: Path | None) -> Path:
@@ -96,18 +92,18 @@ def up(
     try:
         dashboard_address(host, signin=True)  # a blank --host fails before anything starts
     except ValueError as exc:
-        _fail(exc)
+        fail(exc)
     try:  # a taken port is one line here, before anything starts (never a crash loop)
         address, _ = dashboard_address(host, sign_in_configured())
         check_port_free("dashboard", "--port", address, port)
         check_port_free("read API", "--api-port", LOOPBACK[0], api_port)
         check_port_free("tile server", "--tile-port", tile_host_for(address), tile_port)
     except StoreLensError as exc:
-        _fail(exc)
+        fail(exc)
     try:  # runtime files too open: tightened, or refused here, before any child starts
         check_private(runtime_files(_db(db)))
     except StoreLensError as exc:
-        _fail(exc)
+        fail(exc)
 
     if lake:
         from storelens.data.errors import DataError
@@ -116,7 +112,7 @@ def up(
         try:
             parsed = open_lake(lake)  # a bad URL fails here, naming the option, not in a child
         except DataError as exc:
-            _fail(exc)
+            fail(exc)
             return
         # Both children inherit it; a folder as an absolute path (they run in the project root).
         os.environ["STORELENS_LAKE"] = parsed.root if parsed.is_local else lake
@@ -169,7 +165,7 @@ def pipeline(
             )
         )
     except StoreLensError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @models_app.command("list")
@@ -247,7 +243,7 @@ def models_prepare(
                 )
         typer.echo(f"trunk    {INPUT_PX}: {prepare_trunk()}")
     except StoreLensError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 def _register_optional() -> None:

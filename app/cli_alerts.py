@@ -15,13 +15,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from storelens.app.cli_errors import fail
 
 TEST_KIND = "test"
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
@@ -51,11 +47,11 @@ def register(app: typer.Typer) -> None:
         try:
             loaded = resolve_config(config)
         except StoreLensError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         channels = loaded.alerts.channels
         if not channels:
-            _fail(
+            fail(
                 f"no push channels configured for store {loaded.store.store_id!r}; add "
                 '[[alerts.channels]] with kind = "webhook" or "mqtt" and a url to the store '
                 "TOML (README: Push alerts) and pass it with --config"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from storelens.app.cli_errors import fail
 
 DbOpt = Annotated[
     Path | None,
@@ -31,11 +32,6 @@ def _db(db: Path | None) -> Path:
     from storelens.kernel.paths import default_db_path
 
     return db or default_db_path()
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 def _date(text: str, option: str) -> date:
@@ -82,7 +78,7 @@ def _import(kind: str, file: Path, db: Path | None, as_json: bool, force: bool =
             typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     except (DataError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     if as_json:
         typer.echo(json.dumps(report, default=str))
@@ -123,7 +119,7 @@ def register(app: typer.Typer) -> None:
         try:
             summary = seed_demo(_db(db), days=days, stores=stores, seed=seed)
         except DataError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         info = summary.as_dict()
         if info["already_seeded"]:
@@ -166,7 +162,7 @@ def register(app: typer.Typer) -> None:
                 reader = open_reader(_db(db), api)
             result = headline(reader, store, start, end)
         except DataError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         if as_json:
             typer.echo(json.dumps(result, default=str))

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from storelens.app.cli_data import DbOpt
+from storelens.app.cli_errors import fail
 
 LakeOpt = Annotated[
     str,
@@ -22,11 +23,6 @@ LakeOpt = Annotated[
         "--lake", help="lake: a folder (var/lake) or s3://bucket/prefix?endpoint=http://host:port"
     ),
 ]
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
@@ -65,7 +61,7 @@ def register(app: typer.Typer) -> None:
                 db or default_db_path(), open_lake(lake), store or None, min_group=min_group
             )
         except DataError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         info = summary.as_dict()
         if as_json:
@@ -94,7 +90,7 @@ def register(app: typer.Typer) -> None:
             manifests = read_manifests(open_lake(lake))
             rows = status_rows(manifests, now)
         except StoreLensError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         for m, r in zip(manifests, rows, strict=True):
             # By the store's opening hours and clock: closed / partial / late (with zone).
@@ -152,7 +148,7 @@ def register(app: typer.Typer) -> None:
         try:
             dashboard_address(host, signin=True)  # a blank --host fails before anything starts
         except ValueError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         db_path = db or default_db_path()
         try:
@@ -167,7 +163,7 @@ def register(app: typer.Typer) -> None:
                 con.close()
             server = SeaweedS3(data_dir or storelens_home() / "seaweed", stores=stores).start()
         except (DataError, OSError) as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         dashboard = None
         try:
@@ -195,7 +191,7 @@ def register(app: typer.Typer) -> None:
             while not stop.wait(1.0) and dashboard.poll() is None:
                 pass
         except DataError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         finally:
             if dashboard is not None and dashboard.poll() is None:
                 dashboard.terminate()

@@ -16,11 +16,7 @@ from typing import Annotated
 
 import typer
 from storelens.app.cli_data import DbOpt
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
+from storelens.app.cli_errors import fail
 
 
 def register(app: typer.Typer) -> None:
@@ -59,7 +55,7 @@ def register(app: typer.Typer) -> None:
             try:
                 first = date.fromisoformat(date_)
             except ValueError:
-                _fail(f"--from {date_!r} is not a date; give one like 2026-03-02")
+                fail(f"--from {date_!r} is not a date; give one like 2026-03-02")
                 return
         try:
             reader, scope = open_reader(_db(db)), Scope.everything()
@@ -71,7 +67,7 @@ def register(app: typer.Typer) -> None:
             ]
             frames = [forecast_store(h, first, days) for h in histories]
         except DataError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         series = [
             {
@@ -137,25 +133,25 @@ def register(app: typer.Typer) -> None:
         try:
             day = date.fromisoformat(date_)
         except ValueError:
-            _fail(f"--date {date_!r} is not a date; give one like 2026-03-02")
+            fail(f"--date {date_!r} is not a date; give one like 2026-03-02")
             return
         store_config = None
         try:
             path = active_config_path(config)
             store_config = load_config(path).store if path is not None else None
         except StoreLensError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         rules, country = rules_for(store, store_config)
         try:
             rota = plan_rota(open_reader(_db(db)), store, day, Scope.everything(), rules, country)
         except DataError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         if csv_out is not None:
             try:
                 csv_out.write_text(rota.to_csv(), encoding="utf-8")
             except OSError as exc:
-                _fail(f"--csv {csv_out}: cannot write ({exc.strerror}); pick a writable path")
+                fail(f"--csv {csv_out}: cannot write ({exc.strerror}); pick a writable path")
         result = rota.as_dict()
         if as_json:
             typer.echo(json.dumps(result))

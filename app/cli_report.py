@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from storelens.app.cli_data import DbOpt, _db, _fail
+from storelens.app.cli_data import DbOpt, _db
+from storelens.app.cli_errors import fail
 
 
 def _scoped(reader, user_name: str | None, secrets: Path):
@@ -30,16 +31,16 @@ def _scoped(reader, user_name: str | None, secrets: Path):
     try:
         raw = tomllib.loads(secrets.read_text())
     except FileNotFoundError:
-        _fail(f"--secrets {secrets}: no such file; --as needs the dashboard's users file")
+        fail(f"--secrets {secrets}: no such file; --as needs the dashboard's users file")
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        _fail(f"--secrets {secrets}: cannot read it ({exc})")
+        fail(f"--secrets {secrets}: cannot read it ({exc})")
     try:
         users = parse_users(raw.get("users"))
     except AuthError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     entry = users.get(user_name.lower())
     if entry is None:
-        _fail(f"--as {user_name!r}: no such user in {secrets} (known: {', '.join(sorted(users))})")
+        fail(f"--as {user_name!r}: no such user in {secrets} (known: {', '.join(sorted(users))})")
     user = entry.as_user("local")
     reader = as_caller(reader, api_caller(user))
     return reader, scope_for(user, reader)
@@ -77,19 +78,19 @@ def register(app: typer.Typer) -> None:
 
         fmt = out.suffix.lower().lstrip(".")
         if fmt not in ("pdf", "html"):
-            _fail(f"--out {out}: the file must end in .pdf or .html")
+            fail(f"--out {out}: the file must end in .pdf or .html")
         if not out.parent.exists():
-            _fail(f"--out {out}: folder {out.parent} does not exist; create it first")
+            fail(f"--out {out}: folder {out.parent} does not exist; create it first")
         db_path = _db(db)
         if not api and not os.environ.get("STORELENS_READ_API") and not db_path.exists():
-            _fail(f"--db {db_path}: no such database (run `storelens demo seed --db {db_path}`)")
+            fail(f"--db {db_path}: no such database (run `storelens demo seed --db {db_path}`)")
         try:
             reader = open_reader(db_path, api)
             reader, scope = _scoped(reader, as_user, secrets)
             facts = weekly_facts(reader, region, week, scope, min_group_size())
             content = render(facts, fmt)
         except (DataError, ReportError) as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         tmp = out.with_name(out.name + ".part")
         tmp.write_bytes(content)
