@@ -27,6 +27,7 @@ import streamlit as st
 from PIL import Image
 from pydantic import ValidationError
 from storelens.dashboard import charts, settings
+from storelens.dashboard.formatting import table
 from storelens.dashboard.services import tile_still
 from storelens.kernel.config import CameraConfig, CameraRole, LineConfig, ZoneConfig, ZoneKind
 from storelens.kernel.errors import StoreLensError
@@ -253,7 +254,8 @@ def render(config: Any, cameras: pl.DataFrame) -> None:
     store_id = config.store.store_id
     listed = cameras.filter(pl.col("store_id") == store_id)
     if listed.height:
-        st.dataframe(
+        table(
+            st,
             listed.select(
                 pl.col("name").alias("camera"),
                 pl.col("camera_id").alias("id"),

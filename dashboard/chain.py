@@ -15,6 +15,7 @@ from datetime import date, datetime
 import polars as pl
 import streamlit as st
 from storelens.dashboard.auth import scope_for
+from storelens.dashboard.formatting import table as show_table
 from storelens.dashboard.session import PageContext, data_errors, page_context, signed_in_user
 from storelens.data.freshness import store_freshness
 from storelens.data.lake_reader import LakeReader
@@ -121,9 +122,9 @@ def show_freshness(
         f"{fresh.height} stores from the lake · {late} late · {gaps} with missing opening "
         "hours in the period (missing hours are left out of the numbers, never counted as 0)"
     )
-    st.dataframe(
+    show_table(
+        st,
         fresh,
-        hide_index=True,
         key="chain_freshness",
         column_config={
             "freshness": st.column_config.TextColumn("Freshness"),

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import polars as pl
 import streamlit as st
+from storelens.dashboard.formatting import table
 from storelens.data.errors import DataError
 from storelens.data.kpi import Scope, StaffingTargets
 from storelens.data.reader import Reader
@@ -73,7 +74,8 @@ def show_tomorrows_rota(
     for line in data["comparison"]:
         st.markdown(f"- {line}")
     left, right = st.columns([3, 2])
-    left.dataframe(
+    table(
+        left,
         rota.hours.select(
             pl.col("hour").cast(pl.String).str.zfill(2).add(":00").alias("hour"),
             pl.col("forecast").round(0).cast(pl.Int64).alias("visitors (forecast)"),
@@ -85,7 +87,8 @@ def show_tomorrows_rota(
         ),
         hide_index=True,
     )
-    right.dataframe(
+    table(
+        right,
         pl.DataFrame(data["shifts"]).select("start", "end", "role", "cost")
         if data["shifts"]
         else pl.DataFrame(),

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 from storelens.dashboard import insight_charts
+from storelens.dashboard.formatting import table
 from storelens.dashboard.session import PageContext, data_errors
 from storelens.data import funnel, health, kpi
 
@@ -59,7 +60,8 @@ def funnel_and_health(
         "browsing two zones counts twice, so this step can exceed traffic); queue joins; "
         "transactions (POS). Drop-off = share lost from the step before."
     )
-    right.dataframe(
+    table(
+        right,
         days.drop("store_id").rename({"bucket": "day"}),
         hide_index=True,
         key="funnel_days",
@@ -92,7 +94,8 @@ def funnel_and_health(
         ),
         width="stretch",
     )
-    right.dataframe(
+    table(
+        right,
         cameras.drop("store_id"),
         hide_index=True,
         key="health_cameras",
@@ -105,5 +108,5 @@ def funnel_and_health(
     )
     if gaps.height:
         right.caption(f"{gaps.height} blackout gap(s):")
-        right.dataframe(gaps.drop("store_id"), hide_index=True, key="health_gaps")
+        table(right, gaps.drop("store_id"), key="health_gaps")
     st.caption(health.UPTIME_CAPTION)

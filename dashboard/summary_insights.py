@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import polars as pl
 import streamlit as st
 from storelens.dashboard import views
+from storelens.dashboard.formatting import metric_value, table
 from storelens.dashboard.session import PageContext, data_errors
 from storelens.data import impact, kpi, report
 from storelens.data.lake_reader import LakeReader
@@ -24,11 +25,11 @@ def _money(value: float) -> str:
 
 
 LEAD = [
-    ("visitors", "Visitors", "{:,.0f}", True),
-    ("sales", "Sales", _money, True),
-    ("conversion", "Conversion", "{:.1%}", True),
-    ("satisfaction_index", "Satisfaction index", "{:+.0f}", True),
-    ("queue_wait_s_avg", "Avg queue wait", "{:.0f} s", False),
+    ("visitors", "Visitors", "{:,.0f}"),
+    ("sales", "Sales", _money),
+    ("conversion", "Conversion", "{:.1%}"),
+    ("satisfaction_index", "Satisfaction index", "{:+.0f}"),
+    ("queue_wait_s_avg", "Avg queue wait", "{:.0f} s"),
 ]
 
 
@@ -63,28 +64,25 @@ def lead(ctx: PageContext, period: kpi.KpiFilter, min_group: int, stores: int) -
     )
     first, *columns = st.columns(len(LEAD) + 1)
     first.metric("Stores", stores)
-    for column, (key, label, fmt, higher_better) in zip(columns, LEAD, strict=True):
+    for column, (key, label, fmt) in zip(columns, LEAD, strict=True):
         value = now.get(key)
-        delta = views.headline_delta(value, prev.get(key), key)
-        column.metric(
-            label,
-            "—" if value is None else (fmt(value) if callable(fmt) else fmt.format(value)),
-            None if delta is None else views.format_delta(key, delta),
-            delta_color="normal" if higher_better else "inverse",
-        )
+        shown, color = views.metric_delta(key, value, prev.get(key))
+        # Grey when the change rounds to zero; else green for the KPI's better direction.
+        column.metric(label, metric_value(value, fmt), shown, delta_color=color)
     t = impact.impact_totals(store_impact)
     x, y, z = st.columns(3)
     x.metric(
         "Sales lost to queues",
-        f"€{t['lost_sales']:,.0f}",
+        metric_value(t["lost_sales"], "€{:,.0f}"),
         help=f"{t['stores_valued']} of {t['stores']} stores have enough slow hours to value",
     )
-    y.metric("Staff cost over plan", f"€{t['staff_cost_over']:,.0f}")
-    z.metric("Cost to close staffing gaps", f"€{t['staff_cost_under']:,.0f}")
+    y.metric("Staff cost over plan", metric_value(t["staff_cost_over"], "€{:,.0f}"))
+    z.metric("Cost to close staffing gaps", metric_value(t["staff_cost_under"], "€{:,.0f}"))
     with st.expander("€ impact: assumptions and per store"):
         for line in impact.assumptions_text(a):
             st.markdown(f"- {line}")
-        st.dataframe(
+        table(
+            st,
             store_impact.select(
                 "store_id",
                 "hours_over",
@@ -97,7 +95,6 @@ def lead(ctx: PageContext, period: kpi.KpiFilter, min_group: int, stores: int) -
                 "staff_cost_under",
                 "note",
             ),
-            hide_index=True,
             key="impact_table",
             column_config={
                 "conversion_over": st.column_config.NumberColumn(
@@ -106,10 +103,14 @@ def lead(ctx: PageContext, period: kpi.KpiFilter, min_group: int, stores: int) -
                 "conversion_under": st.column_config.NumberColumn(
                     "Conv. calm hours", format="percent"
                 ),
-                "lost_sales": st.column_config.NumberColumn("Lost sales €", format="%.0f"),
-                "staff_cost_over": st.column_config.NumberColumn("Over plan €", format="%.0f"),
-                "staff_cost_under": st.column_config.NumberColumn("Gap €", format="%.0f"),
-                "avg_basket": st.column_config.NumberColumn("Basket €", format="%.2f"),
+                # € with thousands separators ("€12,340"), missing drawn "—"
+                "lost_sales": st.column_config.NumberColumn("Lost sales", format="euro"),
+                "staff_cost_over": st.column_config.NumberColumn("Over plan", format="euro"),
+                "staff_cost_under": st.column_config.NumberColumn("Gap", format="euro"),
+                "avg_basket": st.column_config.NumberColumn("Basket", format="euro"),
+                "store_id": "Store",
+                "hours_over": "Hours over-staffed",
+                "hours_under": "Hours under-staffed",
             },
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 from storelens.dashboard import views
+from storelens.dashboard.formatting import metric_value
 from storelens.data.storetime import hour_text
 from storelens.data.today import TodaySoFar
 
@@ -60,18 +61,18 @@ def show_today(panel: TodaySoFar) -> None:
     columns = st.columns(len(panel.now_figures) - 1)
     keys = [k for k in panel.now_figures if k != "transactions"]
     for column, key in zip(columns, keys, strict=True):
-        label, fmt, higher_better = labels[key]
+        label, fmt, _ = labels[key]
         value, before = panel.now_figures.get(key), panel.before_figures.get(key)
         help_text = None
         if key in _SALES_KEYS and not panel.sales_imported:
             # Sales arrive with the POS import: no sales yet is unknown, not a bad day.
             value = before = None
             help_text = "today's sales are not imported yet"
-        delta = views.headline_delta(value, before, key)
+        shown, color = views.metric_delta(key, value, before)
         column.metric(
             label,
-            "—" if value is None else fmt.format(value),
-            None if delta is None else views.format_delta(key, delta),
-            delta_color="normal" if higher_better else "inverse",
+            metric_value(value, fmt),
+            shown,
+            delta_color=color,  # grey when the change rounds to zero
             help=help_text,
         )

@@ -9,6 +9,7 @@ from ``kpi.PRESENTATION``; the store score is ``kpi.median_deviation_score``.
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -116,6 +117,30 @@ def headline_delta(now: Any, before: Any, key: str = "") -> float | None:
 
 def format_delta(key: str, delta: float) -> str:
     return f"{delta:+.0f} pts" if key in _POINTS_KPIS else f"{delta:+.1%}"
+
+
+# The first number of a shown change ("+0.0%", "−3 pts", "+0 s vs 240 s target").
+_SHOWN_NUMBER = re.compile(r"^\s*[+\-\u2212]?\s*€?\s*(\d[\d,]*(?:\.\d+)?)")
+
+
+def delta_color(shown: str | None, higher_is_better: bool | None) -> str:
+    """The arrow colour of a metric's change as ``st.metric`` takes it: "off" (grey) when
+    there is no change to show or the shown change rounds to zero (a red "+0.0%" says
+    "worse" about nothing), or when neither direction is better; else green for the better
+    direction ("normal" when higher is better, "inverse" when lower is)."""
+    match = _SHOWN_NUMBER.match(shown or "")
+    if match is None or float(match.group(1).replace(",", "")) == 0 or higher_is_better is None:
+        return "off"
+    return "normal" if higher_is_better else "inverse"
+
+
+def metric_delta(key: str, now: Any, before: Any) -> tuple[str | None, str]:
+    """The shown change of KPI ``key`` (``kpi.PRESENTATION``) now vs before and its arrow
+    colour, for ``st.metric(label, value, *metric_delta(...))``."""
+    delta = headline_delta(now, before, key)
+    shown = None if delta is None else format_delta(key, delta)
+    look = PRESENTATION.get(key)
+    return shown, delta_color(shown, look.higher_is_better if look else None)
 
 
 def satisfaction_by_zone_hour(

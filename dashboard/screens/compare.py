@@ -9,6 +9,7 @@ from storelens.dashboard import charts, drill_links, views
 from storelens.dashboard.chain import chain_page_context, mask_unpublished, show_freshness
 from storelens.dashboard.compare_top import TOP_N, TREND_N, chart_rows, trend_stores
 from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
+from storelens.dashboard.formatting import table as show_table
 from storelens.dashboard.session import data_errors
 from storelens.dashboard.settings import min_group_size
 from storelens.data import alert_response, kpi
@@ -80,9 +81,7 @@ config = {
 }
 config["outliers"] = st.column_config.TextColumn("Outliers", help="KPIs far from the median")
 config["funnel"] = drill_links.funnel_column()
-st.dataframe(
-    drill_links.with_funnel(shown, table), hide_index=True, column_config=config, key="leaderboard"
-)
+show_table(st, drill_links.with_funnel(shown, table), column_config=config, key="leaderboard")
 if fresh is not None:  # chain mode: why the response-time column is empty
     st.caption(
         "Median response time comes from each store's own database; the lake publishes "

@@ -7,9 +7,10 @@ from datetime import date
 
 import polars as pl
 import streamlit as st
-from storelens.dashboard import charts, insight_charts
+from storelens.dashboard import charts, insight_charts, views
 from storelens.dashboard.chain import chain_page_context
 from storelens.dashboard.filters import filter_bar
+from storelens.dashboard.formatting import metric_value
 from storelens.dashboard.session import data_errors
 from storelens.data import drill, health, kpi
 from storelens.data.lake_reader import LakeReader
@@ -152,17 +153,18 @@ else:
     st.markdown("**Likely cause** — " + " ".join(drill.likely_cause(facts)))
     a, b, c, d = st.columns(4)
     wait, target = facts.wait_s, facts.target_wait_s
+    over = None if wait is None else f"{wait - target:+.0f} s vs {target:.0f} s target"
     a.metric(
         "Queue wait vs target",
-        "—" if wait is None else f"{wait:.0f} s",
-        None if wait is None else f"{wait - target:+.0f} s vs {target:.0f} s target",
-        delta_color="inverse",
+        metric_value(wait, "{:.0f} s"),
+        over,
+        delta_color=views.delta_color(over, higher_is_better=False),
         help=f"method: {facts.wait_method or 'nobody queued'}",
     )
     on, rec = facts.staff_on_shift, facts.staff_recommended
     b.metric(
         "Staff on shift vs recommended",
-        "—" if on is None else f"{on:.0f}",
+        metric_value(on, "{:.0f}"),
         None if on is None or rec is None else f"{on - rec:+.0f} vs {rec} recommended",
         delta_color="off",
         help=(
@@ -171,15 +173,19 @@ else:
         ),
     )
     conv, last = facts.conversion, facts.conversion_last_week
+    change = (
+        None if conv is None or last is None else f"{100 * (conv - last):+.1f} pts vs {last:.1%}"
+    )
     c.metric(
         "Conversion vs same hour last week",
-        "—" if conv is None else f"{conv:.1%}",
-        None if conv is None or last is None else f"{100 * (conv - last):+.1f} pts vs {last:.1%}",
+        metric_value(conv, "{:.1%}"),
+        change,
+        delta_color=views.delta_color(change, higher_is_better=True),
     )
     vis, vis_last = facts.visitors, facts.visitors_last_week
     d.metric(
         "Visitors vs same hour last week",
-        "—" if vis is None else f"{vis:,}",
+        metric_value(vis, "{:,}"),
         None if vis is None or vis_last is None else f"{vis - vis_last:+,} vs {vis_last:,}",
         delta_color="off",
     )

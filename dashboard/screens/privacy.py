@@ -4,6 +4,7 @@ the data inventory."""
 import json
 
 import streamlit as st
+from storelens.dashboard.formatting import table as show_table
 from storelens.dashboard.privacy import (
     EXPRESSION_LIMITS,
     expression_camera_table,
@@ -34,7 +35,7 @@ except Exception:  # a broken config file must not hide the privacy statement
     privacy = None
 table = inventory(sizes, privacy=privacy)
 st.subheader("What is stored, and for how long")
-st.dataframe(table, hide_index=True)
+show_table(st, table)
 
 left, right = st.columns(2)
 left.download_button(
@@ -58,11 +59,11 @@ if not card:
     st.warning("The expression model's card is missing: retrain it with scripts/train_valence.py.")
 else:
     st.markdown(expression_card_intro(card))
-    st.dataframe(expression_card_table(card), hide_index=True)
+    show_table(st, expression_card_table(card))
     camera = expression_camera_table(card)
     if camera.height:
         st.caption(card.get("camera_note", "Camera footage, through the product's own path."))
-        st.dataframe(camera, hide_index=True)
+        show_table(st, camera)
     else:
         st.warning(
             "This model has not been measured on camera footage: treat its numbers as "

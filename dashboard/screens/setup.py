@@ -5,6 +5,7 @@ import polars as pl
 import streamlit as st
 from pydantic import ValidationError
 from storelens.dashboard import camera_editor, settings
+from storelens.dashboard.formatting import table as show_table
 from storelens.dashboard.privacy import retention_days
 from storelens.dashboard.session import data_errors, page_context
 from storelens.data.errors import DataError, ImportRejected
@@ -132,7 +133,7 @@ with tab_imports:
         if report:
             errors = report.get("errors") or report.get("flagged") or []
             if errors:
-                st.dataframe(pl.DataFrame(errors), hide_index=True)
+                show_table(st, pl.DataFrame(errors))
             pending = st.session_state.get("imp_pending")
             if pending is not None:
                 st.button(
@@ -147,7 +148,8 @@ with tab_imports:
 with tab_privacy:
     privacy = config.privacy
     days = retention_days(privacy=privacy)
-    st.dataframe(
+    show_table(
+        st,
         pl.DataFrame({"table": list(days), "days": [str(v or "∞") for v in days.values()]}),
         hide_index=True,
     )

@@ -5,6 +5,7 @@ import polars as pl
 import streamlit as st
 from storelens.dashboard import charts
 from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
+from storelens.dashboard.formatting import metric_value, table
 from storelens.dashboard.rota_view import show_tomorrows_rota
 from storelens.dashboard.session import data_errors, page_context
 from storelens.data import kpi
@@ -91,9 +92,9 @@ row = (
 )
 
 a, b, c, d = st.columns(4)
-a.metric("Hours over-staffed", f"{row['hours_over']}")
+a.metric("Hours over-staffed", metric_value(row["hours_over"], "{:,}"))
 b.metric("Cost of over-staffing", f"€{row['cost_over'] or 0:,.0f}")
-c.metric("Hours under-staffed", f"{row['hours_under']}")
+c.metric("Hours under-staffed", metric_value(row["hours_under"], "{:,}"))
 d.metric("Cost to close the gap", f"€{row['cost_under'] or 0:,.0f}")
 st.caption(
     f":material/euro: Costs use the imported shift costs: €{rate:,.2f} per staff-hour on "
@@ -109,7 +110,7 @@ st.caption(
     "wait, 1), from the mean of the same weekday and hour over the previous 4 weeks."
 )
 with st.expander("Hour by hour"):
-    st.dataframe(frame.drop("store_id").rename(HOUR_COLUMNS), hide_index=True)
+    table(st, frame.drop("store_id").rename(HOUR_COLUMNS))
 
 # Tomorrow's recommended rota from the traffic forecast (issue 22; dashboard/rota_view.py),
 # at the targets chosen above.

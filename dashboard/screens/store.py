@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 from storelens.dashboard import charts, store_insights, views
 from storelens.dashboard.filters import PARTIAL_NOTE, filter_bar, includes_today
+from storelens.dashboard.formatting import metric_value
 from storelens.dashboard.services import tile_still
 from storelens.dashboard.session import data_errors, page_context
 from storelens.dashboard.settings import min_group_size
@@ -48,9 +49,9 @@ if week_end >= flt.start:
         + (" · today is in its own panel below" if flt.end >= today else "")
     )
     columns = st.columns(len(views.HEADLINE))
-    for column, (key, label, fmt, higher_better) in zip(columns, views.HEADLINE, strict=True):
+    for column, (key, label, fmt, _) in zip(columns, views.HEADLINE, strict=True):
         value = now.get(key)
-        delta = views.headline_delta(value, before.get(key), key)
+        shown, color = views.metric_delta(key, value, before.get(key))
         help_text = None
         if key == "satisfaction_index":
             share = now.get("faces_read")
@@ -61,9 +62,9 @@ if week_end >= flt.start:
             )
         column.metric(
             label,
-            "—" if value is None else fmt.format(value),
-            None if delta is None else views.format_delta(key, delta),
-            delta_color="normal" if higher_better else "inverse",
+            metric_value(value, fmt),
+            shown,
+            delta_color=color,  # grey when the change rounds to zero
             help=help_text,
         )
         if key == "satisfaction_index" and value is not None:
