@@ -1,9 +1,9 @@
 """The named query ``camera_health`` (SQL of :mod:`storelens.data.health`).
 
-Imported at the end of :mod:`storelens.data.queries`, so the query is registered wherever
-named queries run (a local reader, the pipeline's read API). Kept apart from the polars
-side because that side imports the KPI module, which imports the reader, which imports the
-queries: registering from there would be an import cycle.
+Registered in :mod:`storelens.data.query_registry`; :mod:`storelens.data.queries` imports
+this module, so the query is known wherever named queries run (a local reader, the
+pipeline's read API). Kept apart from the polars side because that side imports the KPI
+module, which imports the reader, which imports the queries: an import cycle.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import polars as pl
-from storelens.data.queries import StoreRange, _register
+from storelens.data.query_registry import StoreRange, register
 
 SLOT_S = 300  # a camera is "up" in a 5-minute slot where it wrote any row
 
 
-@_register(
+@register(
     "camera_health",
     StoreRange,
     "per camera and store-local hour: 5-minute slots with any row, frames with boxes, span",

@@ -11,15 +11,25 @@ asked for in store-local days.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import duckdb
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 from storelens.data.errors import InvalidParams, UnknownQuery
+from storelens.data.query_registry import (
+    REGISTRY,
+    AlertQuery,
+    CameraList,
+    CameraSince,
+    NamedQuery,
+    NoParams,
+    StoreList,
+    StoreRange,
+    _Params,
+    register,
+)
 from storelens.data.vocabulary import (
     DAILY_STORE_TABLE,
     DAILY_ZONE_TABLE,
@@ -33,91 +43,11 @@ from storelens.data.vocabulary import (
     sql_zero_filled,
 )
 
-Granularity = Literal["hour", "day", "week"]
-
 _BUCKET = {
     "hour": "local_hour",
     "day": "date_trunc('day', local_hour)",
     "week": "date_trunc('week', local_hour)",  # ISO weeks start on Monday
 }
-
-MAX_RANGE_DAYS = 3 * 366
-# Stores in one query: a chain's HQ compares every store it has (issue 21: 5,000 from the
-# lake, benchmarks/bench_hq.py); the bound still refuses a runaway list.
-MAX_STORES = 10_000
-
-
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StoreRange(_Params):
-    """Stores and an inclusive range of store-local days."""
-
-    stores: list[str] = Field(..., min_length=1, max_length=MAX_STORES)
-    start: date
-    end: date
-    granularity: Granularity = "day"
-
-    @field_validator("end")
-    @classmethod
-    def _range(cls, end: date, info: Any) -> date:
-        start = info.data.get("start")
-        if start is not None:
-            if end < start:
-                raise ValueError(f"end {end} is before start {start}")
-            if (end - start).days > MAX_RANGE_DAYS:
-                raise ValueError(f"range {start}..{end} is longer than {MAX_RANGE_DAYS} days")
-        return end
-
-
-class CameraSince(_Params):
-    camera_id: str = Field(..., min_length=1, max_length=200)
-    since: datetime
-
-    @field_validator("since")
-    @classmethod
-    def _aware(cls, since: datetime) -> datetime:
-        return since if since.tzinfo else since.replace(tzinfo=UTC)
-
-
-class CameraList(_Params):
-    camera_ids: list[str] | None = Field(None, max_length=1000)
-    window_s: int = Field(60, ge=1, le=3600, description="'people in the last N seconds'")
-
-
-class StoreList(_Params):
-    stores: list[str] | None = Field(None, max_length=MAX_STORES)
-
-
-class AlertQuery(_Params):
-    stores: list[str] = Field(..., min_length=1, max_length=1000)
-    since: datetime
-    only_open: bool = False
-    limit: int = Field(200, ge=1, le=10_000)
-
-
-class NoParams(_Params):
-    pass
-
-
-@dataclass(frozen=True)
-class NamedQuery:
-    name: str
-    params: type[_Params]
-    run: Callable[[duckdb.DuckDBPyConnection, Any], pl.DataFrame]
-    doc: str
-
-
-REGISTRY: dict[str, NamedQuery] = {}
-
-
-def _register(name: str, params: type[_Params], doc: str) -> Callable[..., Any]:
-    def deco(fn: Callable[[duckdb.DuckDBPyConnection, Any], pl.DataFrame]) -> Any:
-        REGISTRY[name] = NamedQuery(name, params, fn, doc)
-        return fn
-
-    return deco
 
 
 def validate(name: str, params: dict[str, Any] | None) -> tuple[NamedQuery, _Params]:
@@ -150,7 +80,7 @@ def _start(start: date) -> datetime:
 # ---------------------------------------------------------------------------- live
 
 
-@_register("people_per_minute", CameraSince, "distinct person track ids per minute, one camera")
+@register("people_per_minute", CameraSince, "distinct person track ids per minute, one camera")
 def _people_per_minute(con: duckdb.DuckDBPyConnection, p: CameraSince) -> pl.DataFrame:
     return con.sql(
         """
@@ -165,7 +95,7 @@ def _people_per_minute(con: duckdb.DuckDBPyConnection, p: CameraSince) -> pl.Dat
     ).pl()
 
 
-@_register("latest_counts", CameraList, "per camera: last detection, people now and recently")
+@register("latest_counts", CameraList, "per camera: last detection, people now and recently")
 def _latest_counts(con: duckdb.DuckDBPyConnection, p: CameraList) -> pl.DataFrame:
     return con.sql(
         """
@@ -215,7 +145,7 @@ def _latest_counts(con: duckdb.DuckDBPyConnection, p: CameraList) -> pl.DataFram
 # ---------------------------------------------------------------------------- catalog
 
 
-@_register("stores", StoreList, "the stores table (optionally only some ids)")
+@register("stores", StoreList, "the stores table (optionally only some ids)")
 def _stores(con: duckdb.DuckDBPyConnection, p: StoreList) -> pl.DataFrame:
     return con.sql(
         """SELECT * FROM stores WHERE $ids IS NULL OR list_contains($ids, store_id)
@@ -224,7 +154,7 @@ def _stores(con: duckdb.DuckDBPyConnection, p: StoreList) -> pl.DataFrame:
     ).pl()
 
 
-@_register("cameras", StoreList, "cameras of some or all stores")
+@register("cameras", StoreList, "cameras of some or all stores")
 def _cameras(con: duckdb.DuckDBPyConnection, p: StoreList) -> pl.DataFrame:
     return con.sql(
         """SELECT camera_id, store_id, name, role, source_masked,
@@ -235,7 +165,7 @@ def _cameras(con: duckdb.DuckDBPyConnection, p: StoreList) -> pl.DataFrame:
     ).pl()
 
 
-@_register("table_sizes", NoParams, "row count of every table (privacy page, benchmarks)")
+@register("table_sizes", NoParams, "row count of every table (privacy page, benchmarks)")
 def _table_sizes(con: duckdb.DuckDBPyConnection, p: NoParams) -> pl.DataFrame:
     names = [
         r[0]
@@ -299,7 +229,7 @@ def _daily_metrics(
     ).pl()
 
 
-@_register(
+@register(
     "metrics",
     StoreRange,
     "additive hourly rollups per store and local bucket (traffic, sales, staff)",
@@ -313,7 +243,7 @@ def _metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
     ).pl()
 
 
-@_register("zone_metrics", StoreRange, "additive hourly rollups per store, zone and local bucket")
+@register("zone_metrics", StoreRange, "additive hourly rollups per store, zone and local bucket")
 def _zone_metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame:
     if p.granularity != "hour":
         return _daily_metrics(con, p, DAILY_ZONE_TABLE, ("store_id", "zone"), ZONE_METRICS)
@@ -329,7 +259,7 @@ def _zone_metrics(con: duckdb.DuckDBPyConnection, p: StoreRange) -> pl.DataFrame
     ).pl()
 
 
-@_register("alerts", AlertQuery, "alerts of some stores since a time, newest first")
+@register("alerts", AlertQuery, "alerts of some stores since a time, newest first")
 def _alerts(con: duckdb.DuckDBPyConnection, p: AlertQuery) -> pl.DataFrame:
     return con.sql(
         """
@@ -344,7 +274,7 @@ def _alerts(con: duckdb.DuckDBPyConnection, p: AlertQuery) -> pl.DataFrame:
     ).pl()
 
 
-@_register(
+@register(
     "alert_response",
     StoreRange,
     "per store: median seconds from raised to acknowledged of the alerts raised on the "
@@ -371,7 +301,7 @@ class HeatmapQuery(_Params):
     y_bins: int = Field(9, ge=2, le=200)
 
 
-@_register(
+@register(
     "position_heatmap",
     HeatmapQuery,
     "where people stand: person boxes' bottom-centre binned over each camera's frame",
@@ -399,6 +329,6 @@ def _position_heatmap(con: duckdb.DuckDBPyConnection, p: HeatmapQuery) -> pl.Dat
     ).pl()
 
 
-# Named queries that live in their own modules register themselves on import (last, so
-# they can use this module's parameter models).
+# Named queries that live in their own modules register themselves on import; importing
+# them here means every reader (they all validate through this module) knows them.
 from storelens.data import health_sql  # noqa: E402, F401  (camera_health)
