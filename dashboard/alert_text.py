@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime
 
+from storelens.data.storetime import format_time
 from storelens.kernel.redact import hide_locations, source_problem
 
 # Zone kinds (kernel.config.ZoneKind) where a till can be opened.
@@ -96,17 +96,14 @@ def _safe_detail(kind: str, detail: str) -> str:
     return hide_locations(detail)
 
 
-def local_time(ts: datetime, timezone: str | None, fmt: str = "%H:%M") -> str:
-    """``ts`` on the store's wall clock with its zone, e.g. ``14:05 CET``; UTC if the zone
-    is unknown (and then it says UTC, never a bare time)."""
-    if ts.tzinfo is None:  # the data layer returns UTC instants
-        ts = ts.replace(tzinfo=UTC)
-    try:
-        zone = ZoneInfo(timezone) if timezone else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    local = ts.astimezone(zone)
-    return f"{local.strftime(fmt)} {local.tzname()}"
+def local_time(
+    ts: datetime, timezone: str | None, fmt: str = "%H:%M", today: date | None = None
+) -> str:
+    """``ts`` on the store's wall clock with its zone, the pages' rule (storetime.format_time):
+    ``14:05 CET`` today, ``Sat 5 Dec 14:05 CET`` on another day (a push of yesterday's alert
+    that is delivered after an outage must not read as this morning's); UTC, said, if the
+    zone is unknown. ``today`` is the store's today (default: now on its clock)."""
+    return format_time(ts, timezone, fmt, today)
 
 
 def response_words(seconds: float | None) -> str:

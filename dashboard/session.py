@@ -27,6 +27,7 @@ from storelens.dashboard.websession import COOKIE_NAME, GRANTS, session_cookies
 from storelens.data.errors import AccessDenied, DataError
 from storelens.data.kpi import Scope
 from storelens.data.reader import Reader, as_caller
+from storelens.kernel.errors import StoreLensError
 
 _USER_KEY = "storelens_user"
 _COOKIE_KEY = "storelens_session_cookie"  # this browser session's cookie value (to revoke)
@@ -187,12 +188,25 @@ def sign_in_page() -> None:
     (_oidc if config.mode == "oidc" else _local_form)(config)
 
 
+def _store_name(user: User) -> str | None:
+    """The name of a store manager's store for the user box ("Store A", not "s1"); the id
+    when the catalog cannot say (no database yet, safe mode): the box must always draw."""
+    if user.store is None:
+        return None
+    try:
+        reader = as_caller(get_reader(), api_caller(user))
+        rows = reader.query("stores", {"stores": [user.store]}).select("name").rows()
+    except (StoreLensError, OSError):
+        return user.store
+    return (rows[0][0] if rows else None) or user.store
+
+
 def render_user_box(user: User) -> None:
     with st.sidebar:
         if grant := st.session_state.pop(_GRANT_KEY, None):
             # Just signed in: the browser trades the one-time grant for the HttpOnly cookie.
             st.html(_post_script("/session/start", {"grant": grant}), unsafe_allow_javascript=True)
-        where = user.store or user.region or "all stores"
+        where = _store_name(user) or user.region or "all stores"
         st.caption(f"Signed in as **{user.name}** · {user.role.value.replace('_', ' ')} · {where}")
         if not user.demo:
             st.button("Sign out", on_click=sign_out, key="sign_out")

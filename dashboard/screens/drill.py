@@ -17,17 +17,19 @@ from storelens.data.lake_reader import LakeReader
 
 ctx = chain_page_context()  # chain mode: the lake, as Compare (which links here)
 lake = isinstance(ctx.reader, LakeReader)  # the lake has no raw camera rows: no health
+store_names = ctx.store_names()
 flt = filter_bar(
     ctx.allowed_stores(),
     granularity=False,
     default_days=28,
     complete_days=True,
-    names=ctx.store_names(),  # the picker says store names
+    names=store_names,  # the picker says store names
 )
 st.title("Drill-down")
 if flt.store is None:
     st.info("No store is in your scope.")
     st.stop()
+store_name = store_names.get(flt.store, flt.store)  # headings and breadcrumb: the name
 
 targets = kpi.StaffingTargets()
 base = {"store": flt.store, "from": flt.start.isoformat(), "to": flt.end.isoformat()}
@@ -77,7 +79,7 @@ crumbs[0].page_link(
     icon=":material/leaderboard:",
     query_params={"from": base["from"], "to": base["to"]},
 )
-crumbs[1].button(f"Store {flt.store}", key="crumb_store", on_click=_go, type="tertiary")
+crumbs[1].button(store_name, key="crumb_store", on_click=_go, type="tertiary")
 if day:
     crumbs[2].button(
         f"{day:%a %d %b}", key="crumb_day", on_click=_go, kwargs={"day": str(day)}, type="tertiary"
@@ -103,7 +105,7 @@ with data_errors():  # the scope goes with every call: a forged ?store= ends in 
         )
 
 if day is None:
-    st.subheader(f"{flt.store}: {flt.start} – {flt.end}, by day")
+    st.subheader(f"{store_name}: {flt.start} – {flt.end}, by day")
     st.caption(
         f"Pick a day. Slow hours: opening hours with a mean checkout wait over "
         f"{targets.target_wait_s:.0f} s."
@@ -123,7 +125,7 @@ if day is None:
             width="stretch",
         )
 elif hour is None:
-    st.subheader(f"{flt.store}: {day:%A %d %B %Y}, by hour")
+    st.subheader(f"{store_name}: {day:%A %d %B %Y}, by hour")
     missing = health.missing_store_hours(cams)
     shown = health.null_missing(hours, missing)
     left, right = st.columns(2)
@@ -149,7 +151,7 @@ elif hour is None:
             width="stretch",
         )
 else:
-    st.subheader(f"{flt.store}: {day:%A %d %B %Y}, {hour:02d}:00–{hour + 1:02d}:00")
+    st.subheader(f"{store_name}: {day:%A %d %B %Y}, {hour:02d}:00–{hour + 1:02d}:00")
     st.markdown("**Likely cause** — " + " ".join(drill.likely_cause(facts)))
     a, b, c, d = st.columns(4)
     wait, target = facts.wait_s, facts.target_wait_s

@@ -18,13 +18,19 @@ from storelens.data.today import today_so_far
 HEATMAP_BINS = (16, 9)
 ctx = page_context()
 min_group = min_group_size()  # Setup's privacy setting, not the built-in default
+store_names = ctx.store_names()
 flt = filter_bar(
-    ctx.allowed_stores(), default_days=7, default_granularity="hour", complete_days=True
+    ctx.allowed_stores(),
+    default_days=7,
+    default_granularity="hour",
+    complete_days=True,
+    names=store_names,  # the picker says store names, as Staffing and Drill-down
 )
 st.title("Store")
 if flt.store is None:
     st.info("No store is in your scope.")
     st.stop()
+store_name = store_names.get(flt.store, flt.store)
 
 with data_errors():
     # Today runs on the store's own clock (the scope check comes first, inside).
@@ -44,7 +50,7 @@ with data_errors():
 
 if week_end >= flt.start:
     st.caption(
-        f"**{flt.store}** · complete days {flt.start} – {week_end} · change vs "
+        f"**{store_name}** · complete days {flt.start} – {week_end} · change vs "
         f"{before_start} – {before_end}"
         + (" · today is in its own panel below" if flt.end >= today else "")
     )
@@ -70,7 +76,7 @@ if week_end >= flt.start:
         if key == "satisfaction_index" and value is not None:
             column.caption(views.satisfaction_note(now))  # every satisfaction figure: CI and n
 else:
-    st.caption(f"**{flt.store}** · the period is today only: see today's panel.")
+    st.caption(f"**{store_name}** · the period is today only: see today's panel.")
 
 show_today(today_panel)
 
@@ -155,10 +161,18 @@ def _places(left, right) -> None:  # dwell and where people stand (raw boxes: qu
                 "y_bins": HEATMAP_BINS[1],
             },
         )
+        cameras = ctx.reader.query("cameras", {"stores": [flt.store]})
+    # People read camera names; the id stays the key the queries and the still use.
+    camera_names = {c: n or c for c, n in cameras.select("camera_id", "name").iter_rows()}
     cameras_seen = cells["camera_id"].unique().sort().to_list()
     if cameras_seen:
         camera = (
-            right.selectbox("Camera", cameras_seen, key="heatmap_camera")
+            right.selectbox(
+                "Camera",
+                cameras_seen,
+                format_func=lambda c: camera_names.get(c, c),
+                key="heatmap_camera",
+            )
             if len(cameras_seen) > 1
             else cameras_seen[0]
         )
@@ -174,7 +188,7 @@ def _places(left, right) -> None:  # dwell and where people stand (raw boxes: qu
             charts.position_heatmap(
                 cells.filter(cells["camera_id"] == camera),
                 *HEATMAP_BINS,
-                title=f"Where people stand — {camera}",
+                title=f"Where people stand — {camera_names.get(camera, camera)}",
                 still=still,
             ),
             width="stretch",

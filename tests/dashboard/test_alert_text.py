@@ -3,7 +3,7 @@ kind, and the store's local time with its zone, on the Live page itself."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -60,7 +60,16 @@ def test_titles_name_the_zone_and_actions_follow_its_kind(
     ],
 )
 def test_local_time_names_the_zone(tz, expected) -> None:
-    assert local_time(datetime(2026, 1, 15, 12, 5, tzinfo=UTC), tz) == expected
+    today = date(2026, 1, 15)  # the alert's own day on every clock here: no date
+    assert local_time(datetime(2026, 1, 15, 12, 5, tzinfo=UTC), tz, today=today) == expected
+
+
+def test_a_pushed_alert_from_an_earlier_day_carries_its_date() -> None:
+    # Issue 19 item 3: the same rule as the pages (storetime.format_time); a push delivered
+    # after an outage must not read as this morning's alert.
+    raised = datetime(2026, 12, 5, 13, 5, tzinfo=UTC)
+    assert local_time(raised, "Europe/Berlin", today=date(2026, 12, 7)) == "Sat 5 Dec 14:05 CET"
+    assert local_time(raised, "Europe/Berlin", today=date(2026, 12, 5)) == "14:05 CET"
 
 
 def test_live_feed_shows_titles_actions_and_store_local_time(dashboard_env: Path) -> None:

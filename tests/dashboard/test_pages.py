@@ -339,7 +339,7 @@ def test_store_page_draws_every_chart(dashboard_env: Path) -> None:
         "Satisfaction by zone and hour",
         "Checkout queue",
         "Dwell by zone",
-        "Where people stand — s1-entrance",
+        "Where people stand — s1 entrance",  # the camera's name, not its id
     ):
         assert title in specs, title
 
