@@ -105,47 +105,68 @@ right.download_button(
     key="dl_parquet",
 )
 
-kpi_column = st.selectbox("KPI", columns, format_func=labels.get, key="f_kpi")
-flagged = {
-    s
-    for s, o in zip(shown["store_id"], shown["outliers"], strict=True)
-    if kpi_column in o.split(", ")
-}
-# A long leaderboard (an HQ over thousands of stores) draws its leaders and laggards only.
-bars, bars_note = chart_rows(shown, kpi_column, TOP_N)
-st.plotly_chart(
-    charts.leaderboard_bars(bars, kpi_column, labels[kpi_column], flagged), width="stretch"
+# The bar chart draws at once; the trend by store (a panel per store over every other store
+# in grey: 13,000 points, 360 kB and ~0.4 s of the browser's main thread for 12 stores,
+# benchmarks/profile_pages.py) only when its tab is opened.
+chart_tab, trend_tab = st.tabs(
+    ["Leaderboard chart", "Trend by store"],
+    on_change="rerun",
+    key="compare_tab",
+    bind="query-params",  # ?compare_tab=Trend+by+store opens the trend (links, tests)
 )
-if bars_note:
-    st.caption(f"The chart shows {bars_note}.")
-
-trend_kpis = {
-    k: kpi.PRESENTATION[k].label
-    for k in ("visitors", "conversion", "sales", "satisfaction_index", "star")
-}
-trend_kpi = (
-    st.segmented_control(
-        "Trend", list(trend_kpis), format_func=trend_kpis.get, default="visitors", key="f_trend"
-    )
-    or "visitors"
-)
-with data_errors():
-    # A panel per store; past 2 x TREND_N stores, the highest and lowest of the trend's KPI.
-    trend_flt = period.with_(stores=tuple(trend_stores(shown, trend_kpi, TREND_N)))
-    if trend_flt.stores:
-        compute_trend = {
-            "visitors": lambda: kpi.visitors(ctx.reader, trend_flt, ctx.scope),
-            "conversion": lambda: kpi.conversion(ctx.reader, trend_flt, ctx.scope),
-            "sales": lambda: kpi.sales_per_visitor(ctx.reader, trend_flt, ctx.scope),
-            "satisfaction_index": lambda: kpi.satisfaction(
-                ctx.reader, trend_flt, ctx.scope, min_group
-            ),
-            "star": lambda: kpi.star(ctx.reader, trend_flt, ctx.scope),
-        }[trend_kpi]
-        daily = remembered(
-            ctx.reader, f"trend {trend_kpi}", (trend_flt, ctx.scope, min_group), compute_trend
-        )
-        names = dict(zip(shown["store_id"], shown["name"], strict=True))  # names, not ids
+with chart_tab:
+    if chart_tab.open:
+        kpi_column = st.selectbox("KPI", columns, format_func=labels.get, key="f_kpi")
+        flagged = {
+            s
+            for s, o in zip(shown["store_id"], shown["outliers"], strict=True)
+            if kpi_column in o.split(", ")
+        }
+        # A long leaderboard (an HQ over thousands of stores) draws its leaders and laggards only.
+        bars, bars_note = chart_rows(shown, kpi_column, TOP_N)
         st.plotly_chart(
-            charts.kpi_trend(daily, trend_kpi, trend_kpis[trend_kpi], names=names), width="stretch"
+            charts.leaderboard_bars(bars, kpi_column, labels[kpi_column], flagged), width="stretch"
         )
+        if bars_note:
+            st.caption(f"The chart shows {bars_note}.")
+
+with trend_tab:
+    if trend_tab.open:
+        trend_kpis = {
+            k: kpi.PRESENTATION[k].label
+            for k in ("visitors", "conversion", "sales", "satisfaction_index", "star")
+        }
+        trend_kpi = (
+            st.segmented_control(
+                "Trend",
+                list(trend_kpis),
+                format_func=trend_kpis.get,
+                default="visitors",
+                key="f_trend",
+            )
+            or "visitors"
+        )
+        with data_errors():
+            # A panel per store; past 2 x TREND_N stores, the highest and lowest of the trend's KPI.
+            trend_flt = period.with_(stores=tuple(trend_stores(shown, trend_kpi, TREND_N)))
+            if trend_flt.stores:
+                compute_trend = {
+                    "visitors": lambda: kpi.visitors(ctx.reader, trend_flt, ctx.scope),
+                    "conversion": lambda: kpi.conversion(ctx.reader, trend_flt, ctx.scope),
+                    "sales": lambda: kpi.sales_per_visitor(ctx.reader, trend_flt, ctx.scope),
+                    "satisfaction_index": lambda: kpi.satisfaction(
+                        ctx.reader, trend_flt, ctx.scope, min_group
+                    ),
+                    "star": lambda: kpi.star(ctx.reader, trend_flt, ctx.scope),
+                }[trend_kpi]
+                daily = remembered(
+                    ctx.reader,
+                    f"trend {trend_kpi}",
+                    (trend_flt, ctx.scope, min_group),
+                    compute_trend,
+                )
+                names = dict(zip(shown["store_id"], shown["name"], strict=True))  # names, not ids
+                st.plotly_chart(
+                    charts.kpi_trend(daily, trend_kpi, trend_kpis[trend_kpi], names=names),
+                    width="stretch",
+                )

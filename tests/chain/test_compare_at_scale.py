@@ -58,9 +58,11 @@ def chain_env(big_lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return big_lake
 
 
-def compare(user: User) -> AppTest:
+def compare(user: User, tab: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=300)
     at.session_state["storelens_user"] = user
+    if tab:
+        at.query_params["compare_tab"] = tab
     at.run()
     at.switch_page("screens/compare.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -84,8 +86,9 @@ def test_compare_over_more_than_1000_stores_from_the_lake(chain_env: Path):
     # The bar chart draws the 10 highest and 10 lowest, and says so; the table has them all.
     assert len(bars(at)) == 20
     assert any("10 lowest of 1,200 stores" in c.value for c in at.caption)
-    # The trend: a panel per store for the 6 highest and 6 lowest, not 1,200 panels.
-    trend = json.loads(at.get("plotly_chart")[1].proto.spec)
+    # The trend (its own tab): a panel per store for the 6 highest and 6 lowest, not 1,200.
+    at = compare(User("eve", Role.EXECUTIVE), tab="Trend by store")
+    (trend,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     panels = [a["text"] for a in trend["layout"].get("annotations", [])]
     assert len(panels) == 12, panels
 
