@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
         """Run one clip through the full pipeline as fast as possible and summarise it."""
         from pydantic import ValidationError
         from storelens.detectors.analyze import analyze_clip
-        from storelens.detectors.pipeline import PipelineOptions
+        from storelens.detectors.shared_models import PipelineOptions
         from storelens.kernel.config import LineConfig, ZoneConfig
 
         if not path.exists():

@@ -107,7 +107,7 @@ def run_pipeline(
     from storelens.data.readapi import serve
     from storelens.data.writer import Writer, WriterConfig
     from storelens.detectors.hub import FrameHub
-    from storelens.detectors.pipeline import Runner
+    from storelens.detectors.runner import Runner
     from storelens.detectors.stream import TileServer
 
     stop = stop_event or threading.Event()

@@ -17,7 +17,8 @@ import numpy as np
 from footage import SHARED_CLIPS, box_iou
 from storelens.detectors.media import shared_clip
 from storelens.detectors.persons import PersonDetector
-from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
+from storelens.detectors.pipeline import CameraPipeline
+from storelens.detectors.shared_models import PipelineOptions, SharedModels
 from storelens.detectors.sources import open_source
 from storelens.detectors.types import Frame
 from storelens.kernel.config import CameraConfig

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storelens.detectors.devices import check_device
-from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
+from storelens.detectors.pipeline import CameraPipeline
+from storelens.detectors.shared_models import PipelineOptions, SharedModels
 from storelens.detectors.sources import open_source
 from storelens.detectors.types import NO_TRACK, Frame, TrackEvent, Valence
 from storelens.kernel.config import (

@@ -30,7 +30,8 @@ from storelens.detectors.demo import _DEMO_CAMERAS, demo_config
 from storelens.detectors.devices import check_device
 from storelens.detectors.errors import MediaNotFound
 from storelens.detectors.media import shared_clip
-from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
+from storelens.detectors.runner import Runner
+from storelens.detectors.shared_models import PipelineOptions, SharedModels
 from storelens.kernel.config import CameraConfig, StoreLensConfig
 
 

@@ -181,7 +181,8 @@ def _analyse(
     source: Any, first: np.ndarray, fps: float, clip: Path, labels: list[TrackLabel], reader: str
 ) -> tuple[list[_Anchored], list[float], int]:
     """Every frame through the camera pipeline; each label's readings; frames seen."""
-    from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
+    from storelens.detectors.pipeline import CameraPipeline
+    from storelens.detectors.shared_models import PipelineOptions, SharedModels
     from storelens.kernel.config import CameraConfig, StoreLensConfig
 
     options = PipelineOptions(

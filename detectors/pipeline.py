@@ -1,50 +1,31 @@
-"""The runner: all cameras of one store in one process, sharing one copy of each model.
+"""One camera's analysis: every stage of a frame, and the rows it makes.
 
 Flow per analysed frame (``CameraPipeline.analyse``):
 detect persons (shared model) → track (per camera) → faces inside person boxes
 (every k-th frame per track) → expressions (outside staff zones, smoothed per
-track) → events (pure state machine) → overlay → JPEG into the :class:`FrameHub`.
-``analyse`` returns the frame's result with the rows it made (typed, see
-``detectors.rows``); the camera's :class:`~storelens.detectors.rows.RowBuffer` keeps
-them until the runner drains it, one Arrow batch per table about once a second.
-
-Scheduling: capture never blocks (each ``CaptureWorker`` keeps only the newest
-frame). ``workers`` analysis threads take cameras in round-robin order, each time
-serving the next camera that has a frame it has not analysed, so when the CPU
-cannot keep up every camera's analysed fps drops by the same share instead of one
-camera starving. Two threads overlap one frame's Python work with another's
-inference (measured in ``storelens bench``).
+track) → events (pure state machine) → alerts. ``analyse`` returns the frame's
+result with the rows it made (typed, see ``detectors.rows``); the camera's
+:class:`~storelens.detectors.rows.RowBuffer` keeps them until the runner
+(``detectors.runner``) drains it, one Arrow batch per table about once a second.
+The models are shared by every camera (``detectors.shared_models``); the tracker,
+the event engine, the smoother and the buffers are this camera's own.
 """
 
 from __future__ import annotations
 
 import collections
-import itertools
 import json
-import logging
-import threading
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 import pyarrow as pa
-from storelens.data.sink import RowSink
 from storelens.detectors.alerts import AlertRow, AlertRules
-from storelens.detectors.display import (
-    AnalysisSnapshot,
-    TileGeometry,
-    compose_tile,
-    scaled_snapshot,
-)
 from storelens.detectors.duplicates import drop_untracked_duplicates
 from storelens.detectors.events import EngineState, EventEngine, EventRow
-from storelens.detectors.hub import FrameHub
-from storelens.detectors.overlay import encode_jpeg
 from storelens.detectors.rows import DetectionRow, ExpressionRow, Row, RowBuffer, TrackRow
+from storelens.detectors.shared_models import PipelineOptions, SharedModels
 from storelens.detectors.types import (
     NO_TRACK,
     CameraStatus,
@@ -52,109 +33,15 @@ from storelens.detectors.types import (
     Frame,
     TrackEvent,
 )
-from storelens.detectors.watchdog import AnalysisJobs, Job
-from storelens.kernel.config import AlertsConfig, CameraConfig, StoreLensConfig
+from storelens.kernel.config import CameraConfig
 
 if TYPE_CHECKING:
-    # Only for typing: the stage modules load their model libraries on import, and the
-    # pipeline imports them when (and if) the options ask for that stage.
-    from storelens.detectors.expressions import ExpressionReader, TrackReading
-    from storelens.detectors.faces import FaceDetector
-    from storelens.detectors.persons import PersonModel
+    # Only for typing: the expression stage loads its model libraries on import, and the
+    # pipeline imports it when (and if) the options ask for that stage.
+    from storelens.detectors.expressions import TrackReading
 
 # Score keys of readers that give calibrated probabilities (detectors.valence).
 _PROBABILITY_KEYS = ("p_satisfied", "p_neutral", "p_frustrated")
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class PipelineOptions:
-    """Knobs with defaults chosen by ``storelens bench`` on a 2-core CPU."""
-
-    # Issue 12: every captured frame of 12.5–16.7 fps cameras is analysed; measured with
-    # `storelens bench` (4 cameras, 54.2 frames/s captured): 15 → 48.7–49.3 analysed/s,
-    # 20 → 52.3 (a 16.7 fps camera no longer capped). Faster cameras share the CPU fairly.
-    max_fps_per_camera: float = 20.0
-    # Person detection every k-th frame while the scene moves, tracker prediction between;
-    # in a still scene at least every still_max_skip frames (detectors/gating.py).
-    detect_every_k: int = 2
-    still_max_skip: int = 12
-    batch_interval_s: float = 1.0
-    faces: bool = True
-    expressions: bool = True
-    face_detector: str = "yunet"
-    expression_reader: str = "valence-head"  # the learned head (issue 9); old ones selectable
-    read_every_k: int = 3  # expression reading per track every k-th analysed frame
-    jpeg_quality: int = 70
-    # Tiles show every captured frame up to this rate, with the newest analysis drawn on
-    # it (detectors/display.py), so video stays smooth while analysis runs at its own rate.
-    display_fps: float = 15.0
-    tile_width: int = 640  # tiles are downscaled to this before encoding
-    workers: int = 2
-    alerts: AlertsConfig = field(default_factory=AlertsConfig)
-    # Watchdog (issue 6, see detectors/watchdog.py): a frame still in analysis after this
-    # many seconds is abandoned and its camera gets a fresh pipeline; 0 turns it off.
-    # 20 s is far above the slowest frame measured here (cold OpenVINO start, ~2 s).
-    frame_timeout_s: float = 20.0
-    max_abandoned_threads: int = 4  # beyond this, Runner.fatal is set: restart the process
-
-
-@dataclass
-class SharedModels:
-    """One copy of each model for every camera of the store, typed by its stage's Protocol."""
-
-    person: PersonModel
-    face: FaceDetector | None = None
-    expression: ExpressionReader | None = None
-
-    def __post_init__(self) -> None:
-        # Fail at construction, naming the stage, rather than on a camera's first frame.
-        from storelens.detectors.expressions import ExpressionReader
-        from storelens.detectors.faces import FaceDetector
-        from storelens.detectors.persons import PersonModel
-
-        for stage, model, protocol in (
-            ("person", self.person, PersonModel),
-            ("face", self.face, FaceDetector),
-            ("expression", self.expression, ExpressionReader),
-        ):
-            if model is not None and not isinstance(model, protocol):
-                raise TypeError(
-                    f"{stage} model {type(model).__name__} is not a {protocol.__name__}"
-                )
-
-    @classmethod
-    def load(cls, config: StoreLensConfig, options: PipelineOptions) -> SharedModels:
-        from storelens.detectors.persons import PersonDetector
-
-        m = config.models
-        person = PersonDetector(
-            m.person_backend,
-            m.person_imgsz,
-            m.person_conf,
-            m.person_model,
-            m.paths.get(m.person_model),
-            m.person_device,
-            m.person_precision,
-        )
-        face = expression = None
-        if options.faces:
-            from storelens.detectors.faces import make_face_detector
-
-            face = make_face_detector(options.face_detector)
-        if options.faces and options.expressions:
-            from storelens.detectors.expressions import make_expression_reader
-
-            expression = make_expression_reader(options.expression_reader)
-        return cls(person, face, expression)
-
-    def close(self) -> None:
-        """Release native resources (MediaPipe tasks must be closed before exit)."""
-        for model in (self.expression, self.face):
-            close = getattr(model, "close", None)
-            if close is not None:
-                close()
 
 
 @dataclass
@@ -448,332 +335,3 @@ class CameraPipeline:
     def drain(self) -> dict[str, pa.Table]:
         """Everything buffered since the last drain, as Arrow tables (empty ones omitted)."""
         return self.rows.drain()
-
-
-class Runner:
-    """All cameras of a store: capture workers, analysis threads, batched sink writes."""
-
-    def __init__(
-        self,
-        config: StoreLensConfig,
-        sink: RowSink | None,
-        hub: FrameHub | None = None,
-        options: PipelineOptions | None = None,
-        models: SharedModels | None = None,
-        worker_factory: Callable[[CameraConfig], Any] | None = None,
-    ) -> None:
-        from storelens.detectors.sources import CaptureWorker
-
-        self.config = config
-        self.sink = sink
-        self.hub = hub or FrameHub()
-        self.options = options or PipelineOptions(alerts=config.alerts)
-        self._owns_models = models is None
-        self.models = models or SharedModels.load(config, self.options)
-        self.run_id = uuid.uuid4().hex[:12]
-        self._batch_seq = itertools.count(1)
-        self.pipelines = {
-            c.camera_id: CameraPipeline(c, self.models, self.options) for c in config.cameras
-        }
-        factory = worker_factory or (
-            lambda c: CaptureWorker(c.camera_id, c.name, c.source, realtime=c.realtime, loop=c.loop)
-        )
-        self.workers = {c.camera_id: factory(c) for c in config.cameras}
-        self._locks = {cid: threading.Lock() for cid in self.pipelines}
-        self._order = list(self.pipelines)
-        self._rr = itertools.cycle(range(len(self._order))) if self._order else None
-        self._rr_lock = threading.Lock()
-        self._next_due = dict.fromkeys(self.pipelines, 0.0)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self.frames_analysed = collections.Counter()
-        self.frames_shown = collections.Counter()  # tiles published (display thread)
-        self.display_ms: collections.deque[float] = collections.deque(maxlen=500)
-        self.snapshots: dict[str, AnalysisSnapshot] = {}  # newest analysis per camera
-        self._tile_geometry: dict[tuple[str, float], TileGeometry] = {}  # display thread only
-        self.errors = collections.Counter()
-        # Watchdog state (issue 6): see detectors/watchdog.py for the trade-offs.
-        self.jobs = AnalysisJobs()
-        self._generation = dict.fromkeys(self.pipelines, 0)  # bumped when a pipeline is replaced
-        self._analysis_threads: set[threading.Thread] = set()
-        self._thread_names = itertools.count()
-        self.hung = collections.Counter()  # frames abandoned by the watchdog, per camera
-        self.late_discarded = collections.Counter()  # results of abandoned frames that came back
-        self.abandoned_threads = 0
-        self.fatal: str | None = None  # set when the watchdog gave up: restart the process
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> Runner:
-        for worker in self.workers.values():
-            worker.start()
-        for _ in range(max(1, self.options.workers)):
-            self._spawn_analysis_thread()
-        if self.options.frame_timeout_s > 0:
-            watchdog = threading.Thread(
-                target=self._watchdog_loop, name="frame-watchdog", daemon=True
-            )
-            watchdog.start()
-            self._threads.append(watchdog)
-        display = threading.Thread(target=self._display_loop, name="tile-display", daemon=True)
-        display.start()
-        self._threads.append(display)
-        flusher = threading.Thread(target=self._flush_loop, name="batch-flusher", daemon=True)
-        flusher.start()
-        self._threads.append(flusher)
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop capture and analysis, close open tracks, and flush every row to the sink."""
-        self._stop.set()
-        for worker in self.workers.values():
-            worker.stop(timeout=timeout)
-        for thread in self._threads:
-            # A thread the watchdog abandoned is stuck in a model call: do not wait for it.
-            abandoned = thread.name.startswith("analysis-") and thread not in self._analysis_threads
-            thread.join(0.1 if abandoned else timeout)
-        now = time.time()
-        for cid, pipeline in self.pipelines.items():
-            lock = self._locks[cid]
-            if not lock.acquire(timeout=timeout):  # a hung frame holds it: skip that camera
-                log.error(
-                    "camera %s: analysis still busy at stop; its open tracks are not closed", cid
-                )
-                continue
-            try:
-                pipeline.finish(now)
-            finally:
-                lock.release()
-        self.flush_rows()
-        if self.sink is not None:
-            self.sink.flush(timeout)
-        if self._owns_models:
-            self.models.close()
-
-    # -- scheduling ------------------------------------------------------------------------
-    def _pick(self) -> tuple[str, Frame] | None:
-        """Next camera in round-robin order that has an unanalysed frame and is due."""
-        if not self._order:
-            return None
-        now = time.monotonic()
-        with self._rr_lock:
-            for _ in range(len(self._order)):
-                cid = self._order[next(self._rr)]
-                if now < self._next_due[cid] or self._locks[cid].locked():
-                    continue
-                frame = self.workers[cid].latest()
-                if frame is not None:
-                    self._next_due[cid] = now + 1.0 / self.options.max_fps_per_camera
-                    return cid, frame
-        return None
-
-    def _spawn_analysis_thread(self) -> threading.Thread:
-        thread = threading.Thread(
-            target=self._analysis_loop, name=f"analysis-{next(self._thread_names)}", daemon=True
-        )
-        self._analysis_threads.add(thread)
-        self._threads.append(thread)
-        thread.start()
-        return thread
-
-    def _analysis_loop(self) -> None:
-        me = threading.current_thread()
-        # An abandoned thread (see _abandon) leaves the pool and ends once its call returns.
-        while not self._stop.is_set() and me in self._analysis_threads:
-            picked = self._pick()
-            if picked is None:
-                time.sleep(0.005)
-                continue
-            cid, frame = picked
-            lock = self._locks[cid]
-            # Bounded wait: a thread must never block unseen behind a hung frame of this
-            # camera (the watchdog only sees threads inside analyse_one); drop the frame.
-            if not lock.acquire(timeout=1.0):
-                continue
-            try:
-                generation = self._generation[cid]
-                self.jobs.begin(me, cid, frame.index)
-                try:
-                    self.analyse_one(cid, frame, generation)
-                finally:
-                    self.jobs.end(me)
-            finally:
-                lock.release()
-
-    def _watchdog_loop(self) -> None:
-        timeout = self.options.frame_timeout_s
-        while not self._stop.wait(min(1.0, timeout / 4)):
-            for job in self.jobs.overdue(timeout):
-                self._abandon(job)
-
-    def _abandon(self, job: Job) -> None:
-        """Give up on a hung frame: fresh pipeline + lock for its camera, a new thread."""
-        cid = job.camera_id
-        with self._rr_lock:  # _pick must not see a half-replaced camera
-            if job.thread not in self._analysis_threads:
-                return
-            self._analysis_threads.discard(job.thread)
-            self.jobs.end(job.thread)
-            self.hung[cid] += 1
-            self.abandoned_threads += 1
-            old = self.pipelines[cid]
-            self._generation[cid] += 1
-            self.pipelines[cid] = CameraPipeline(old.camera, self.models, self.options)
-            self._locks[cid] = threading.Lock()
-        log.error(
-            "camera %s: frame %d still in analysis after %.0f s; frame dropped, thread %s abandoned, "
-            "camera continues with a fresh pipeline",
-            cid,
-            job.frame_index,
-            time.monotonic() - job.started,
-            job.thread.name,
-        )
-        try:  # the stuck thread waits inside a model call; the old tracks end here
-            old.finish(time.time())
-            self._send(cid, old.drain())
-        except Exception:
-            log.exception("camera %s: rows of the abandoned pipeline could not be sent", cid)
-        if self.abandoned_threads > self.options.max_abandoned_threads:
-            self.fatal = (
-                f"{self.abandoned_threads} analysis threads hung (last: camera {cid}); "
-                "restart the pipeline process"
-            )
-            log.error("watchdog: %s", self.fatal)
-            return
-        self._spawn_analysis_thread()
-
-    def counters(self) -> dict[str, dict[str, Any]]:
-        """Per camera: analysis and capture counters (soak runs and health pages read these)."""
-        out: dict[str, dict[str, Any]] = {}
-        for cid, worker in self.workers.items():
-            status = worker.status()
-            out[cid] = {
-                "frames_analysed": self.frames_analysed[cid],
-                "frames_failed": self.errors[cid],
-                "frames_hung": self.hung[cid],
-                "late_discarded": self.late_discarded[cid],
-                "frames_captured": getattr(worker, "frames_captured", 0),
-                "corrupt_frames": getattr(worker, "corrupt_frames", 0),
-                "resolution_changes": getattr(worker, "resolution_changes", 0),
-                "dropped_frames": status.dropped_frames,
-                "reconnects": status.reconnects,
-                "state": str(status.state),
-                "analysed_fps": self.pipelines[cid].analysed_fps,
-            }
-        return out
-
-    def analyse_one(self, cid: str, frame: Frame, generation: int | None = None) -> None:
-        pipeline = self.pipelines[cid]
-        try:
-            result = pipeline.analyse(frame)
-        except Exception as exc:  # one bad frame (or model hiccup) must not stop the camera
-            self.errors[cid] += 1
-            log.warning("camera %s: frame %d dropped: %s", cid, frame.index, exc)
-            return
-        if generation is not None and generation != self._generation[cid]:
-            self.late_discarded[cid] += 1  # the watchdog gave up on this frame meanwhile
-            return
-        self.frames_analysed[cid] += 1
-        # The display thread draws this on every frame it shows until a newer one comes.
-        self.snapshots[cid] = AnalysisSnapshot(frame.ts, result.detections, result.state)
-        self.hub.set_status(self._status_with_fps(cid))
-
-    # -- display ---------------------------------------------------------------------------
-    def _display_loop(self) -> None:
-        """Every captured frame (up to display_fps per camera) to the hub, with the newest
-        analysis drawn on it and blurred by its age (detectors/display.py)."""
-        min_gap = 1.0 / self.options.display_fps
-        shown: dict[str, Frame] = {}
-        next_due = dict.fromkeys(self.workers, 0.0)
-        while not self._stop.is_set():
-            busy = False
-            for cid, worker in list(self.workers.items()):
-                # Peek, never consume: the consumable slot is the analysis threads' (a
-                # frame taken here would be a frame analysis never sees).
-                frame = worker.latest(consume=False)
-                now = time.monotonic()
-                if frame is None or frame is shown.get(cid) or now < next_due[cid]:
-                    continue
-                shown[cid] = frame
-                next_due[cid] = max(next_due[cid] + min_gap, now - min_gap)
-                try:
-                    self.show(cid, frame)
-                except Exception:  # a tile must never stop the others (or the analysis)
-                    log.exception("camera %s: could not draw frame %d", cid, frame.index)
-                busy = True
-            if not busy:
-                self._stop.wait(0.004)
-
-    def show(self, cid: str, frame: Frame) -> None:
-        """Compose, encode and publish one tile of ``frame``."""
-        t = time.perf_counter()
-        camera = self.pipelines[cid].camera
-        image, snapshot = frame.image, self.snapshots.get(cid)
-        # Down to tile size first, then blur and draw there: a 1080p camera costs what a
-        # 640 px one does (blurring and drawing at full size then resizing cost 4-5x).
-        scale = min(1.0, self.options.tile_width / image.shape[1])
-        if scale < 1:
-            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            snapshot = scaled_snapshot(snapshot, scale)
-        geometry = self._tile_geometry.get((cid, scale))
-        if geometry is None:
-            geometry = TileGeometry.scaled(camera.lines, camera.zones, scale)
-            self._tile_geometry[(cid, scale)] = geometry
-        image = compose_tile(
-            image,
-            frame.ts,
-            snapshot,
-            lines=geometry.lines,
-            zones=geometry.zones,
-            status=self._status_with_fps(cid),
-        )
-        jpeg = encode_jpeg(image, self.options.jpeg_quality, frame.image.shape[1::-1])  # (w, h)
-        self.hub.publish(cid, frame.ts, jpeg)
-        self.frames_shown[cid] += 1
-        self.display_ms.append((time.perf_counter() - t) * 1000)
-
-    # -- batching --------------------------------------------------------------------------
-    def _flush_loop(self) -> None:
-        while not self._stop.wait(self.options.batch_interval_s):
-            now = time.time()
-            for cid, pipeline in list(self.pipelines.items()):
-                lock = self._locks[cid]
-                # Never block on a camera whose frame is hung: the other cameras' rows go on.
-                if lock.acquire(timeout=0.2):
-                    try:
-                        pipeline.sample_queues(now)
-                    finally:
-                        lock.release()
-                status = self._status_with_fps(cid)
-                self.hub.set_status(status)
-                pipeline.camera_status(now, status)
-            self.flush_rows()
-
-    def _status_with_fps(self, cid: str) -> CameraStatus:
-        status = self.workers[cid].status()
-        status.analysed_fps = self.pipelines[cid].analysed_fps
-        status.target_fps = min(status.capture_fps, self.options.max_fps_per_camera)
-        return status
-
-    def flush_rows(self) -> int:
-        """Hand every camera's pending rows to the sink; returns the number of rows."""
-        total = 0
-        for cid, pipeline in list(self.pipelines.items()):
-            lock = self._locks[cid]
-            if not lock.acquire(timeout=0.2):  # hung frame: its rows wait for the watchdog
-                continue
-            try:
-                tables = pipeline.drain()
-            finally:
-                lock.release()
-            total += self._send(cid, tables)
-        return total
-
-    def _send(self, cid: str, tables: dict[str, pa.Table]) -> int:
-        if self.sink is None:
-            return 0
-        total = 0
-        for table_name, rows in tables.items():
-            batch_id = f"{self.run_id}:{cid}:{table_name}:{next(self._batch_seq)}"
-            self.sink.append(table_name, rows, batch_id)
-            total += rows.num_rows
-        return total

@@ -1,12 +1,12 @@
 """Per-frame watchdog for the analysis threads (issue 6: "a model hanging on one frame").
 
 Python cannot kill a thread, so a model call that never returns cannot be interrupted.
-What the :class:`~detectors.pipeline.Runner` does instead, when one frame's analysis has
+What the :class:`~storelens.detectors.runner.Runner` does instead, when one frame's analysis has
 run longer than ``PipelineOptions.frame_timeout_s``:
 
 * the stuck thread is *abandoned*: it leaves the pool of analysis threads, and if its
   call ever returns, its result is discarded and the thread ends;
-* its camera gets a fresh :class:`~detectors.pipeline.CameraPipeline` and a fresh lock
+* its camera gets a fresh :class:`~storelens.detectors.pipeline.CameraPipeline` and a fresh lock
   (the old lock is still held by the stuck thread; the old pipeline's tracker may be
   mid-update), after the old pipeline's open tracks are closed and its rows are sent on;
 * a replacement thread joins the pool, so the other cameras, and this one, keep going.

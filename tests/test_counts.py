@@ -34,7 +34,7 @@ from storelens.detectors.expressions import make_expression_reader
 from storelens.detectors.faces import make_face_detector
 from storelens.detectors.int8 import prepare_int8_person_model
 from storelens.detectors.persons import PersonDetector
-from storelens.detectors.pipeline import PipelineOptions, SharedModels
+from storelens.detectors.shared_models import PipelineOptions, SharedModels
 from storelens.kernel.config import LineConfig
 
 HAND_COUNTS = [

@@ -14,7 +14,8 @@ import pytest
 from storelens.data.reader import LocalReader
 from storelens.data.writer import Writer
 from storelens.detectors.hub import FrameHub
-from storelens.detectors.pipeline import PipelineOptions, Runner
+from storelens.detectors.runner import Runner
+from storelens.detectors.shared_models import PipelineOptions
 from storelens.detectors.stream import TileServer
 from storelens.kernel.config import CameraConfig, LineConfig, StoreLensConfig
 from storelens.kernel.tile_tokens import sign_stream_token

@@ -71,7 +71,8 @@ def test_one_snapshot_keeps_every_later_frame_blurred(
     """Analyse frame 0 only, then show frames 0..N (ages 0 to ~1.3 s at 12.5 fps): the
     people move and turn their heads, the snapshot's boxes do not; no tile shows a face."""
     from storelens.detectors.faces import make_face_detector
-    from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
+    from storelens.detectors.pipeline import CameraPipeline
+    from storelens.detectors.shared_models import PipelineOptions, SharedModels
     from storelens.detectors.types import Frame
     from storelens.kernel.config import CameraConfig
 
@@ -100,7 +101,8 @@ def test_runner_tiles_stay_smooth_and_blurred_while_analysis_lags(
     a second: tiles keep coming at camera speed, and none of them shows a face."""
     from storelens.detectors.faces import make_face_detector
     from storelens.detectors.hub import FrameHub
-    from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
+    from storelens.detectors.runner import Runner
+    from storelens.detectors.shared_models import PipelineOptions, SharedModels
     from storelens.kernel.config import CameraConfig, StoreLensConfig
 
     class SlowPersonModel:
@@ -165,7 +167,9 @@ def test_a_hd_camera_is_drawn_at_tile_size_and_stays_blurred(
     from storelens.detectors.faces import make_face_detector
     from storelens.detectors.hub import FrameHub
     from storelens.detectors.overlay import LINE_COLOR
-    from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, Runner, SharedModels
+    from storelens.detectors.pipeline import CameraPipeline
+    from storelens.detectors.runner import Runner
+    from storelens.detectors.shared_models import PipelineOptions, SharedModels
     from storelens.detectors.types import Frame
     from storelens.kernel.config import CameraConfig, LineConfig, StoreLensConfig
 

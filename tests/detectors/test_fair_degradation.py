@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 import pytest
 from storelens.detectors.persons import PersonDetector
-from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
+from storelens.detectors.runner import Runner
+from storelens.detectors.shared_models import PipelineOptions, SharedModels
 from storelens.detectors.types import CameraState, CameraStatus, Frame
 from storelens.kernel.config import CameraConfig, StoreLensConfig
 

@@ -91,7 +91,8 @@ def test_person_entering_a_still_scene_is_detected_within_the_bound(
     """A real still scene (classroom), then a real walking person (cut from another clip)
     appears at the edge: through the full pipeline, the gate must detect them within
     ``every_k`` frames although it skipped the still frames before."""
-    from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
+    from storelens.detectors.pipeline import CameraPipeline
+    from storelens.detectors.shared_models import PipelineOptions, SharedModels
     from storelens.detectors.types import Frame
     from storelens.kernel.config import CameraConfig
 

@@ -112,7 +112,7 @@ def test_row_buffer_drains_each_table_once_in_order() -> None:
 
 
 def test_shared_models_are_checked_against_their_protocols() -> None:
-    from storelens.detectors.pipeline import SharedModels
+    from storelens.detectors.shared_models import SharedModels
 
     class NoDetect:
         pass
@@ -127,7 +127,8 @@ def test_pipeline_rows_round_trip(media_dir: Path, person_detector) -> None:
     samples) said it made is exactly what a drain hands the sink, with the sink's schemas."""
     from storelens.detectors.expressions import make_expression_reader
     from storelens.detectors.faces import make_face_detector
-    from storelens.detectors.pipeline import CameraPipeline, PipelineOptions, SharedModels
+    from storelens.detectors.pipeline import CameraPipeline
+    from storelens.detectors.shared_models import PipelineOptions, SharedModels
     from storelens.detectors.types import Frame
     from storelens.kernel.config import CameraConfig, LineConfig, ZoneConfig
 

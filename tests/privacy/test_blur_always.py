@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from storelens.detectors.display import compose_tile
-from storelens.detectors.pipeline import PipelineOptions
+from storelens.detectors.shared_models import PipelineOptions
 from storelens.kernel.config import PrivacyConfig, load_config
 from storelens.kernel.errors import ConfigError
 from streamlit.testing.v1 import AppTest

@@ -127,7 +127,8 @@ def _laplacian_var(image: np.ndarray) -> float:
 
 def test_tiles_are_blurred_for_everyone(media_dir: Path, person_detector, tmp_path: Path) -> None:
     from storelens.detectors.faces import make_face_detector
-    from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
+    from storelens.detectors.runner import Runner
+    from storelens.detectors.shared_models import PipelineOptions, SharedModels
     from storelens.detectors.stream import TileServer
     from storelens.kernel.config import CameraConfig, StoreLensConfig
     from storelens.kernel.tile_tokens import sign_stream_token

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from storelens.data.writer import Writer
-from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
+from storelens.detectors.runner import Runner
+from storelens.detectors.shared_models import PipelineOptions, SharedModels
 from storelens.kernel.config import CameraConfig, StoreLensConfig
 
 from tests.reliability.support import FaultyPersonDetector, wait_until

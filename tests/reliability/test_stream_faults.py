@@ -23,7 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from storelens.detectors.pipeline import PipelineOptions, Runner, SharedModels
+from storelens.detectors.runner import Runner
+from storelens.detectors.shared_models import PipelineOptions, SharedModels
 from storelens.detectors.sources import CaptureWorker
 from storelens.detectors.types import CameraState
 from storelens.kernel.config import CameraConfig, StoreLensConfig
