@@ -4,8 +4,10 @@ Compare's "median response time" column.
 
 The median, not the mean: one alert left open over lunch must not hide that the store
 answers most alerts in two minutes. Alerts nobody acknowledged have no response time; the
-count of those raised and acknowledged stands beside it. The lake holds alert counts only
-(no per-alert times), so a chain view read from the lake has no figure: null, shown as "—".
+count of those raised and acknowledged stands beside it. In chain mode the lake reader
+answers the same named query from the response seconds each store publishes with its alert
+counts (data/lake/tables.py, "Response times"): the same median as the store's own
+database. No alert in the period: no figure, null, shown as "—".
 """
 
 from __future__ import annotations

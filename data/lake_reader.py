@@ -71,7 +71,22 @@ _NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
         "week": (DAILY_ZONE_TABLE,),
     },
 }
-_LAKE_TABLES = (*HOURLY_TABLES, *DAILY_TABLES)
+_LAKE_TABLES = (*HOURLY_TABLES, *DAILY_TABLES, "alert_counts")
+# The lake's alert counts with their response seconds (data/lake/tables.py, "Response
+# times"): a store keeps its alert rows, HQ gets this table, so it has no store-schema twin.
+_ALERT_COUNTS_DDL = """CREATE TABLE alert_counts (
+    store_id VARCHAR, hour TIMESTAMPTZ, local_hour TIMESTAMP, kind VARCHAR, alerts BIGINT,
+    acknowledged BIGINT, response_s DOUBLE[], readable_under_minimum BOOLEAN)"""
+# Compare's median response time from the lake: the same answer as the store database's
+# named query ``alert_response`` (data/queries.py) over the same alerts. The median of all
+# published response seconds of the period (the lists hold every value, so this is the
+# exact median), with the counts raised and acknowledged; suppressed hours count nowhere.
+_ALERT_RESPONSE_SQL = """
+    SELECT store_id, list_median(flatten(list(response_s))) AS median_response_s,
+           sum(alerts)::BIGINT AS alerts_raised, sum(acknowledged)::BIGINT AS alerts_acknowledged
+    FROM alert_counts
+    WHERE list_contains($stores, store_id) AND local_hour >= $lo AND local_hour < $hi
+    GROUP BY ALL ORDER BY store_id"""
 _STORE_COLUMNS = ("store_id", "name", "region", "timezone", "open_hour", "close_hour", "area_m2")
 _LIST_WHOLE_TABLE_AT = 20  # stale stores from which one listing of the table beats one per store
 
@@ -104,6 +119,7 @@ class LakeReader:
             for column in EXPRESSION_COLUMNS:
                 self._con.execute(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL")
             self._con.execute(f"ALTER TABLE {table} ADD COLUMN {UNDER_MINIMUM} BOOLEAN")
+        self._con.execute(_ALERT_COUNTS_DDL)
         self._lock = threading.RLock()
         self._manifests: dict[str, dict[str, Any]] = {}
         # (table, store) -> (manifest version, partitions loaded; None = all of them)
@@ -283,7 +299,7 @@ class LakeReader:
             ]
             for table in tables:
                 parts = None
-                if days is not None and table in HOURLY_TABLES:
+                if days is not None and (table in HOURLY_TABLES or table == "alert_counts"):
                     n = (days[1] - days[0]).days + 1
                     parts = {(days[0] + timedelta(days=i)).isoformat() for i in range(n)}
                 self._load(table, wanted, parts)
@@ -292,6 +308,8 @@ class LakeReader:
     def query(self, name: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         """Run a named query (same validation and SQL as every other reader)."""
         _, parsed = validate(name, params)
+        if name == "alert_response":  # the lake has alert counts, not the alert rows
+            return self._alert_response(parsed)
         needs = _NEEDS.get(name, {}).get(str(getattr(parsed, "granularity", "day")), ())
         start, end = getattr(parsed, "start", None), getattr(parsed, "end", None)
         self.ensure(
@@ -305,6 +323,20 @@ class LakeReader:
             if name == "metrics" and getattr(parsed, "granularity", "") == "hour":
                 frame = self._traffic_missing_as_null(cur, frame)
             return frame
+        finally:
+            cur.close()
+
+    def _alert_response(self, parsed: Any) -> pl.DataFrame:
+        """``alert_response`` (same parameters, same columns) from the lake's alert_counts."""
+        days = (parsed.start, parsed.end)
+        self.ensure(("alert_counts",), list(parsed.stores), days)
+        lo = datetime.combine(parsed.start, datetime.min.time())
+        hi = datetime.combine(parsed.end + timedelta(days=1), datetime.min.time())
+        cur = self._con.cursor()
+        try:
+            return cur.sql(
+                _ALERT_RESPONSE_SQL, params={"stores": list(parsed.stores), "lo": lo, "hi": hi}
+            ).pl()
         finally:
             cur.close()
 

@@ -37,7 +37,8 @@ with data_errors():
         (period, ctx.scope, min_group),
         lambda: kpi.store_comparison(ctx.reader, period, ctx.scope, min_group),
     )
-    # Issue 19 item 7: how fast staff acknowledge alerts (the store database; the lake has none).
+    # Issue 19 item 7: how fast staff acknowledge alerts (the store database, or in chain
+    # mode the response seconds the lake publishes with its alert counts: the same median).
     response = remembered(
         ctx.reader,
         "alert_response",
@@ -82,11 +83,6 @@ config = {
 config["outliers"] = st.column_config.TextColumn("Outliers", help="KPIs far from the median")
 config["funnel"] = drill_links.funnel_column()
 show_table(st, drill_links.with_funnel(shown, table), column_config=config, key="leaderboard")
-if fresh is not None:  # chain mode: why the response-time column is empty
-    st.caption(
-        "Median response time comes from each store's own database; the lake publishes "
-        "alert counts only."
-    )
 # One link per store up to 2 x TOP_N; past that the highest and lowest by visitors (5,000
 # links were 5,000 page elements; the Drill-down page picks any store itself).
 drill_links.drill_links(trend_stores(shown, "visitors", TOP_N), flt.start, flt.end)
