@@ -1,6 +1,7 @@
 """Where a page's click-to-rendered time goes, in a real server and headless Chromium.
 
     .venv/bin/python benchmarks/profile_pages.py [--db PATH] [--runs 3] [--pages Store,Compare stores]
+        [--lake PATH (chain mode)] [--shots DIR] [--top] [--timeline]
 
 For each page (the same sidebar click as ``bench_pages.py --only-browser``), median of
 --runs warm clicks, in ms:
@@ -78,13 +79,22 @@ def _profile_split(profile: dict) -> tuple[float, float, dict[str, float]]:
 
 
 def profile(
-    db: Path, home: Path, pages: list[str], runs: int, top: bool, timeline: bool = False
+    db: Path,
+    home: Path,
+    pages: list[str],
+    runs: int,
+    top: bool,
+    timeline: bool = False,
+    lake: Path | None = None,
+    shots: Path | None = None,
 ) -> None:
     from playwright.sync_api import sync_playwright
 
     from tests.dashboard.harness import CHROMIUM_ARGS, StreamlitServer
 
     env = {"STORELENS_DB": str(db), "STORELENS_HOME": str(home), "STORELENS_DEMO": "1"}
+    if lake is not None:  # chain mode: Summary and Compare read every store from the lake
+        env["STORELENS_LAKE"] = str(lake)
     server = StreamlitServer(env, log_path=home / "streamlit.log").start()
     rows: dict[str, dict[str, list[float]]] = {p: defaultdict(list) for p in pages}
     tops: dict[str, dict[str, float]] = {}
@@ -147,6 +157,10 @@ def profile(
                     r["charts"].append(len(points))
                     r["points"].append(sum(points))
                     tops[link] = fns
+                    if shots is not None and round_no == runs:
+                        shots.mkdir(parents=True, exist_ok=True)
+                        name = link.lower().replace(" ", "-")
+                        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
                     if timeline:
                         lines = [
                             f"{(t - started) * 1000:6.0f} ms {n / 1000:6.1f} kB" for t, n in got
@@ -192,6 +206,8 @@ def main() -> int:
     parser.add_argument("--pages", default=",".join(PAGES))
     parser.add_argument("--top", action="store_true", help="print the top JS functions")
     parser.add_argument("--timeline", action="store_true", help="print each page's messages")
+    parser.add_argument("--lake", type=Path, help="chain mode: a lake (bench_hq.py builds one)")
+    parser.add_argument("--shots", type=Path, help="save each page's last render here")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="profile-pages-"))
     (tmp / "home").mkdir()
@@ -210,6 +226,8 @@ def main() -> int:
         args.runs,
         args.top,
         args.timeline,
+        args.lake,
+        args.shots,
     )
     return 0
 
