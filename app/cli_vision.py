@@ -111,7 +111,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Faces in a photo and each face's expression, valence and confidence."""
         import cv2
-        from storelens.detectors.expressions import make_expression_reader, read_faces_in_image
+        from storelens.detectors.expression_readers import make_expression_reader
+        from storelens.detectors.expressions import read_faces_in_image
         from storelens.detectors.faces import make_face_detector
 
         frame = cv2.imread(str(image))
@@ -199,7 +200,7 @@ def register(app: typer.Typer) -> None:
                 "give photo labels and --images DIR, or --clip CLIP --tracks LABELS.csv"
             )
         from storelens.detectors.evaluation import evaluate_images, read_labels
-        from storelens.detectors.expressions import make_expression_reader
+        from storelens.detectors.expression_readers import make_expression_reader
         from storelens.detectors.faces import make_face_detector
 
         if not images.is_dir():

@@ -36,7 +36,10 @@ sys.path.insert(0, str(REPO))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from storelens.detectors.expressions import EXPRESSION_READERS, make_expression_reader  # noqa: E402
+from storelens.detectors.expression_readers import (  # noqa: E402
+    EXPRESSION_READERS,
+    make_expression_reader,
+)
 from storelens.kernel.paths import shared_dir  # noqa: E402
 
 LABELS_CSV = REPO / "tests" / "data_faces" / "labels.csv"

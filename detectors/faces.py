@@ -30,7 +30,7 @@ load average ≈ 5):
   trained on face close-ups: on a head crop it returns one box covering nearly
   the whole crop (0/31 faces at IoU ≥ 0.3), on a whole frame one box covering
   the frame; 136 ms per frame. Kept for completeness, not recommended; its
-  expression classes are used by ``detectors.expressions`` on YuNet's boxes.
+  expression classes are used by ``detectors.expression_readers`` on YuNet's boxes.
 
 YuNet stays the default: equal recall on the labels, equal end-to-end expression
 agreement with the default reader (27/29 readable faces with either detector's

@@ -97,7 +97,7 @@ class SharedModels:
 
             face = make_face_detector(options.face_detector)
         if options.faces and options.expressions:
-            from storelens.detectors.expressions import make_expression_reader
+            from storelens.detectors.expression_readers import make_expression_reader
 
             expression = make_expression_reader(options.expression_reader)
         return cls(person, face, expression)

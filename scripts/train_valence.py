@@ -52,7 +52,7 @@ from storelens.detectors.evaluation import (  # noqa: E402
     is_holdout_person,
     valence_metrics,
 )
-from storelens.detectors.expressions import classify_blendshapes  # noqa: E402
+from storelens.detectors.expression_readers import classify_blendshapes  # noqa: E402
 from storelens.detectors.model_card import CARD_FILE  # noqa: E402
 from storelens.detectors.types import VALENCES, Valence  # noqa: E402
 from storelens.detectors.valence import HEAD_FILE, ValenceHead  # noqa: E402

@@ -44,9 +44,9 @@ from storelens.detectors.appearance import (  # noqa: E402
     FaceLeveller,
 )
 from storelens.detectors.evaluation import read_labels  # noqa: E402
-from storelens.detectors.expressions import BlendshapeReader, face_crop  # noqa: E402
+from storelens.detectors.expression_readers import BlendshapeReader  # noqa: E402
 from storelens.detectors.face_features import GEOMETRY_NAMES  # noqa: E402
-from storelens.detectors.faces import YuNetFaceDetector  # noqa: E402
+from storelens.detectors.faces import YuNetFaceDetector, face_crop  # noqa: E402
 from storelens.detectors.photo import largest_face, pad_photo  # noqa: E402
 from storelens.kernel.paths import shared_dir, storelens_home  # noqa: E402
 
@@ -145,7 +145,7 @@ def extract(
     reader = BlendshapeReader(min_face_px=0, min_confidence=0.0) if landmarks else None
     yolo = None
     if with_yolo:
-        from storelens.detectors.expressions import YoloExpressionReader
+        from storelens.detectors.expression_readers import YoloExpressionReader
 
         yolo = YoloExpressionReader(min_face_px=0, min_confidence=0.0)
     n = len(labels)

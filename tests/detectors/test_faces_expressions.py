@@ -19,17 +19,19 @@ import pytest
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
-from storelens.detectors.expressions import (
+from storelens.detectors.expression_readers import (
     MIN_FACE_PX,
     BlendshapeReader,
+    LearnedValenceReader,
+    YoloExpressionReader,
+    classify_blendshapes,
+    make_expression_reader,
+)
+from storelens.detectors.expressions import (
     ExpressionReading,
     ExpressionScheduler,
     ExpressionSmoother,
-    LearnedValenceReader,
-    YoloExpressionReader,
     annotate_expressions,
-    classify_blendshapes,
-    make_expression_reader,
     read_faces_in_image,
 )
 from storelens.detectors.faces import (

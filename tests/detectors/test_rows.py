@@ -125,7 +125,7 @@ def test_pipeline_rows_round_trip(media_dir: Path, person_detector) -> None:
     """Real frames through CameraPipeline with the real OpenVINO person model, YuNet faces
     and the default expression reader: what ``analyse`` (and ``finish``, and the queue
     samples) said it made is exactly what a drain hands the sink, with the sink's schemas."""
-    from storelens.detectors.expressions import make_expression_reader
+    from storelens.detectors.expression_readers import make_expression_reader
     from storelens.detectors.faces import make_face_detector
     from storelens.detectors.pipeline import CameraPipeline
     from storelens.detectors.shared_models import PipelineOptions, SharedModels

@@ -27,7 +27,7 @@ from storelens.detectors.evaluation import (
     read_labels,
     valence_of,
 )
-from storelens.detectors.expressions import (
+from storelens.detectors.expression_readers import (
     MIN_FACE_PX,
     LearnedValenceReader,
     make_expression_reader,
