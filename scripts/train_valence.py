@@ -45,15 +45,15 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from storelens.detectors.appearance import PREPROCESS  # noqa: E402
-from storelens.detectors.evaluation import (  # noqa: E402
+from storelens.detectors.expression_readers import classify_blendshapes  # noqa: E402
+from storelens.detectors.model_card import CARD_FILE  # noqa: E402
+from storelens.detectors.offline.evaluation import (  # noqa: E402
     EMOTION_VALENCE,
     Outcome,
     expected_calibration_error,
     is_holdout_person,
     valence_metrics,
 )
-from storelens.detectors.expression_readers import classify_blendshapes  # noqa: E402
-from storelens.detectors.model_card import CARD_FILE  # noqa: E402
 from storelens.detectors.types import VALENCES, Valence  # noqa: E402
 from storelens.detectors.valence import HEAD_FILE, ValenceHead  # noqa: E402
 
@@ -395,8 +395,11 @@ def camera_table() -> dict[str, dict[str, object]]:
     ``tests/data_faces/camera/<clip>.csv`` (issue 17): detection, tracking, face,
     reader, resting-face baseline and smoothing, every frame read. Per reading.
     """
-    from storelens.detectors.clip_evaluation import evaluate_clip, read_track_labels
-    from storelens.detectors.media import labelled_camera_clips
+    from storelens.detectors.offline.clip_evaluation import (
+        evaluate_clip,
+        labelled_camera_clips,
+        read_track_labels,
+    )
 
     out: dict[str, dict[str, object]] = {}
     for stem, clip in labelled_camera_clips().items():

@@ -43,10 +43,10 @@ from storelens.detectors.appearance import (  # noqa: E402
     AppearanceExtractor,
     FaceLeveller,
 )
-from storelens.detectors.evaluation import read_labels  # noqa: E402
 from storelens.detectors.expression_readers import BlendshapeReader  # noqa: E402
 from storelens.detectors.face_features import GEOMETRY_NAMES  # noqa: E402
 from storelens.detectors.faces import YuNetFaceDetector, face_crop  # noqa: E402
+from storelens.detectors.offline.evaluation import read_labels  # noqa: E402
 from storelens.detectors.photo import largest_face, pad_photo  # noqa: E402
 from storelens.kernel.paths import shared_dir, storelens_home  # noqa: E402
 

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import cv2
 import pytest
-from storelens.detectors.analyze import analyze_clip
 from storelens.detectors.expression_readers import make_expression_reader
 from storelens.detectors.faces import make_face_detector
 from storelens.detectors.int8 import prepare_int8_person_model
+from storelens.detectors.offline.analyze import analyze_clip
 from storelens.detectors.persons import PersonDetector
 from storelens.detectors.shared_models import PipelineOptions, SharedModels
 from storelens.kernel.config import LineConfig

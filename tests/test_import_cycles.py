@@ -156,3 +156,24 @@ def test_rooms_import_one_way() -> None:
     )
     assert not wrong, "imports against the rooms' direction:\n" + "\n".join(wrong)
     assert not _allowed("data", "storelens.dashboard.views")  # the check can fail
+
+
+OFFLINE = "storelens.detectors.offline"  # bench, analyze, evaluation, clip_evaluation
+
+
+def test_the_pipeline_process_never_reaches_the_offline_tools() -> None:
+    """The offline tools (issue 20 item 4) drive the runtime modules from outside; nothing
+    the pipeline process runs imports them, lazily or not. The demo store
+    (``detectors.demo``) and its footage chain (``detectors.media``) are run time: with no
+    store config saved, the pipeline process runs the demo store."""
+    modules = product_modules()
+    graph = import_graph(modules)
+    offline = {m for m in modules if m == OFFLINE or m.startswith(OFFLINE + ".")}
+    assert f"{OFFLINE}.bench" in offline and f"{OFFLINE}.clip_evaluation" in offline
+    reached = reachable(graph, "storelens.app.pipeline_process")
+    assert "storelens.detectors.runner" in reached  # the walk follows the lazy imports
+    assert not reached & offline, f"the pipeline process reaches {sorted(reached & offline)}"
+    # No runtime module of the vision room imports an offline tool, whoever starts it.
+    runtime = [m for m in modules if m.startswith("storelens.detectors.") and m not in offline]
+    wrong = sorted(f"{m} -> {t}" for m in runtime for t in graph[m] & offline)
+    assert not wrong, "runtime modules import offline tools:\n" + "\n".join(wrong)

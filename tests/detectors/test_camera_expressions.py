@@ -23,12 +23,15 @@ import pytest
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
-from storelens.detectors.clip_evaluation import evaluate_clip, read_track_labels
 from storelens.detectors.errors import ModelError
-from storelens.detectors.evaluation import LabelsError
 from storelens.detectors.expression_readers import LearnedValenceReader
 from storelens.detectors.expressions import ExpressionReading, RestingFace, resting_face_for
-from storelens.detectors.media import labelled_camera_clips
+from storelens.detectors.offline.clip_evaluation import (
+    evaluate_clip,
+    labelled_camera_clips,
+    read_track_labels,
+)
+from storelens.detectors.offline.evaluation import LabelsError
 from storelens.detectors.types import Valence
 
 REPO = Path(__file__).resolve().parents[2]

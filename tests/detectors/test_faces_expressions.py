@@ -326,7 +326,7 @@ def _agreement(reader, faces, images, clarity: str = "clear") -> tuple[int, int,
 
 def test_default_reader_agrees_with_my_labels(blendshapes, labelled):
     """Thresholds from the measured run (benchmarks/bench_expressions.py, see the
-    module docstring of detectors/expressions.py): 26/27 clear faces without
+    module docstring of detectors/expression_readers.py): 26/27 clear faces without
     scikit-image (the miss is an abstention on a near-profile), 27/28 with it.
 
     'Always neutral' would also score 26/27 here, because the footage is mostly

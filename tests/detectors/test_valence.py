@@ -19,7 +19,13 @@ import cv2
 import numpy as np
 import pytest
 from storelens.detectors.errors import ModelHashMismatch
-from storelens.detectors.evaluation import (
+from storelens.detectors.expression_readers import (
+    MIN_FACE_PX,
+    LearnedValenceReader,
+    make_expression_reader,
+)
+from storelens.detectors.faces import YuNetFaceDetector
+from storelens.detectors.offline.evaluation import (
     LabelledImage,
     LabelsError,
     evaluate_images,
@@ -27,12 +33,6 @@ from storelens.detectors.evaluation import (
     read_labels,
     valence_of,
 )
-from storelens.detectors.expression_readers import (
-    MIN_FACE_PX,
-    LearnedValenceReader,
-    make_expression_reader,
-)
-from storelens.detectors.faces import YuNetFaceDetector
 from storelens.detectors.registry import resolve_model
 from storelens.detectors.types import Valence
 from storelens.detectors.valence import ValenceHead, load_valence_head

