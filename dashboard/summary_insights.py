@@ -68,7 +68,13 @@ def lead(ctx: PageContext, period: kpi.KpiFilter, min_group: int, stores: int) -
         value = now.get(key)
         shown, color = views.metric_delta(key, value, prev.get(key))
         # Grey when the change rounds to zero; else green for the KPI's better direction.
-        column.metric(label, metric_value(value, fmt), shown, delta_color=color)
+        column.metric(
+            label,
+            metric_value(value, fmt),
+            shown,
+            delta_color=color,
+            delta_arrow=views.delta_arrow(shown),
+        )
     t = impact.impact_totals(store_impact)
     x, y, z = st.columns(3)
     x.metric(

@@ -74,5 +74,6 @@ def show_today(panel: TodaySoFar) -> None:
             metric_value(value, fmt),
             shown,
             delta_color=color,  # grey when the change rounds to zero
+            delta_arrow=views.delta_arrow(shown),
             help=help_text,
         )

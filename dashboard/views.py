@@ -128,10 +128,20 @@ def delta_color(shown: str | None, higher_is_better: bool | None) -> str:
     there is no change to show or the shown change rounds to zero (a red "+0.0%" says
     "worse" about nothing), or when neither direction is better; else green for the better
     direction ("normal" when higher is better, "inverse" when lower is)."""
-    match = _SHOWN_NUMBER.match(shown or "")
-    if match is None or float(match.group(1).replace(",", "")) == 0 or higher_is_better is None:
+    if _no_change(shown) or higher_is_better is None:
         return "off"
     return "normal" if higher_is_better else "inverse"
+
+
+def _no_change(shown: str | None) -> bool:
+    match = _SHOWN_NUMBER.match(shown or "")
+    return match is None or float(match.group(1).replace(",", "")) == 0
+
+
+def delta_arrow(shown: str | None) -> str:
+    """``st.metric``'s ``delta_arrow``: none for a change that rounds to zero (an up arrow
+    beside "+0.0%" still says "up"), else the arrow of the change's sign."""
+    return "off" if _no_change(shown) else "auto"
 
 
 def metric_delta(key: str, now: Any, before: Any) -> tuple[str | None, str]:

@@ -161,6 +161,7 @@ else:
         metric_value(wait, "{:.0f} s"),
         over,
         delta_color=views.delta_color(over, higher_is_better=False),
+        delta_arrow=views.delta_arrow(over),
         help=f"method: {facts.wait_method or 'nobody queued'}",
     )
     on, rec = facts.staff_on_shift, facts.staff_recommended
@@ -183,6 +184,7 @@ else:
         metric_value(conv, "{:.1%}"),
         change,
         delta_color=views.delta_color(change, higher_is_better=True),
+        delta_arrow=views.delta_arrow(change),
     )
     vis, vis_last = facts.visitors, facts.visitors_last_week
     d.metric(

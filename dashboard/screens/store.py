@@ -71,6 +71,7 @@ if week_end >= flt.start:
             metric_value(value, fmt),
             shown,
             delta_color=color,  # grey when the change rounds to zero
+            delta_arrow=views.delta_arrow(shown),
             help=help_text,
         )
         if key == "satisfaction_index" and value is not None:
