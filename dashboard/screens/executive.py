@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import streamlit as st
 from storelens.dashboard import charts, summary_insights, views
 from storelens.dashboard.chain import chain_page_context, show_freshness
+from storelens.dashboard.compare_top import TOP_N, chart_rows
 from storelens.dashboard.session import data_errors
 from storelens.dashboard.settings import min_group_size
 from storelens.data import kpi
@@ -56,10 +57,14 @@ with lag:
             f"{r['weaknesses'] or 'no KPI far from the median'}"
         )
 
+# An HQ over thousands of stores: the 10 highest and 10 lowest scores (dashboard/compare_top).
+bars, bars_note = chart_rows(ranked, "score", TOP_N)
 st.plotly_chart(
-    charts.leaderboard_bars(ranked, "score", kpi.PRESENTATION["store_score"].label),
+    charts.leaderboard_bars(bars, "score", kpi.PRESENTATION["store_score"].label),
     width="stretch",
 )
+if bars_note:
+    st.caption(f"The chart shows {bars_note}.")
 score_over = ", ".join(kpi.PRESENTATION[k].label for k in kpi.SCORE_KPIS)
 st.caption(
     f"{start} – {end}. Score = 50 + 50 × the mean deviation from the median store, each KPI "

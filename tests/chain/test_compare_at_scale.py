@@ -93,6 +93,17 @@ def test_compare_over_more_than_1000_stores_from_the_lake(chain_env: Path):
     assert len(panels) == 12, panels
 
 
+def test_summary_over_more_than_1000_stores_from_the_lake(chain_env: Path):
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["storelens_user"] = User("eve", Role.EXECUTIVE)
+    at.run()
+    at.switch_page("screens/executive.py").run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert at.metric[0].value == "1200"  # stores
+    assert len(bars(at)) == 20  # the 10 highest and 10 lowest scores
+    assert any("10 lowest of 1,200 stores" in c.value for c in at.caption)
+
+
 def test_compare_over_more_than_1000_stores_keeps_role_scoping(chain_env: Path):
     north = [f"st{i:05d}" for i in range(0, STORES, len(REGIONS))]
     at = compare(User("rex", Role.REGIONAL_LEAD, region="North"))
