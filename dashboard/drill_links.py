@@ -3,6 +3,7 @@ Drill-down page (a store, with the period, kept in the URL)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import polars as pl
@@ -27,8 +28,15 @@ def funnel_column() -> st.column_config.Column:
     return st.column_config.BarChartColumn("Funnel", help=FUNNEL_HELP, y_min=0)
 
 
-def drill_links(stores: list[str], start: date, end: date, per_row: int = 6) -> None:
-    """One link per store into the Drill-down page (store → day → hour)."""
+def drill_links(
+    stores: list[str],
+    start: date,
+    end: date,
+    per_row: int = 6,
+    names: Mapping[str, str | None] | None = None,
+) -> None:
+    """One link per store into the Drill-down page (store → day → hour), labelled with the
+    store's name from ``names`` (id -> name) where it has one; the link keeps the id."""
     if not stores:
         return
     st.caption("Drill into a store (then a day, then an hour):")
@@ -36,7 +44,7 @@ def drill_links(stores: list[str], start: date, end: date, per_row: int = 6) -> 
     for i, store in enumerate(stores):
         cols[i % per_row].page_link(
             DRILL_PAGE,
-            label=store,
+            label=(names or {}).get(store) or store,
             icon=":material/troubleshoot:",
             query_params={"store": store, "from": start.isoformat(), "to": end.isoformat()},
         )

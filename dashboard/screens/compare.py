@@ -85,7 +85,12 @@ config["funnel"] = drill_links.funnel_column()
 show_table(st, drill_links.with_funnel(shown, table), column_config=config, key="leaderboard")
 # One link per store up to 2 x TOP_N; past that the highest and lowest by visitors (5,000
 # links were 5,000 page elements; the Drill-down page picks any store itself).
-drill_links.drill_links(trend_stores(shown, "visitors", TOP_N), flt.start, flt.end)
+drill_links.drill_links(
+    trend_stores(shown, "visitors", TOP_N),
+    flt.start,
+    flt.end,
+    names=dict(zip(shown["store_id"], shown["name"], strict=True)),  # names, not ids
+)
 
 left, right = st.columns(2)
 left.download_button(

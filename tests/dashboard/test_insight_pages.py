@@ -98,8 +98,8 @@ def test_compare_has_funnel_column_and_drill_links(dashboard_env: Path) -> None:
     assert set(board["store_id"]) == {"s1", "s2"}  # the lead's region only
     links = [link.proto for link in at.get("page_link") if link.proto.page == "drill"]
     assert [(p.label, p.query_string.split("&")[0]) for p in links] == [
-        ("s1", "store=s1"),
-        ("s2", "store=s2"),
+        ("Store S1", "store=s1"),  # the name for people, the id in the link
+        ("Store S2", "store=s2"),
     ]
 
 
