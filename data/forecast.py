@@ -25,8 +25,12 @@ This module reads through a :class:`~data.reader.Reader` and knows no SQL and no
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import threading
 import warnings
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -265,6 +269,52 @@ def _statsforecast(hours: int) -> object:
     return StatsForecast(models=_models(hours), freq=1, n_jobs=1)
 
 
+# ------------------------------------------------------------------------- fit cache
+
+# A fit is seconds (the backtest is eight of them) and depends only on the history, which
+# changes once a day when a day completes. The Staffing page asks for the same store's rota
+# in every browser session, so fits are remembered per process, keyed by what they are fitted
+# on: a day's new data (or another store, zone or setting) is another key. Scope is checked
+# by load_history before a history exists, so the cache cannot widen what anyone sees.
+FIT_CACHE_SIZE = 64
+_FITS: OrderedDict[tuple, object] = OrderedDict()
+_FITS_LOCK = threading.Lock()
+
+
+def _history_key(history: StoreHistory) -> tuple:
+    visitors = np.ascontiguousarray(history.frame["visitors"].to_numpy(), dtype=np.float64)
+    digest = hashlib.blake2b(visitors.tobytes(), digest_size=16).hexdigest()
+    return (
+        history.store_id,
+        history.zone,
+        history.open_hour,
+        history.close_hour,
+        history.country,
+        history.first_day,
+        history.last_day,
+        digest,
+    )
+
+
+def _remembered_fit(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def fit(history: StoreHistory, *args: object, **kwargs: object) -> object:
+        key = (fn.__name__, _history_key(history), args, tuple(sorted(kwargs.items())))
+        with _FITS_LOCK:
+            if key in _FITS:
+                _FITS.move_to_end(key)
+                return _FITS[key]
+        value = fn(history, *args, **kwargs)  # outside the lock: fits of other stores go on
+        with _FITS_LOCK:
+            _FITS[key] = value
+            while len(_FITS) > FIT_CACHE_SIZE:
+                _FITS.popitem(last=False)
+        return value
+
+    return fit
+
+
+@_remembered_fit
 def forecast_store(
     history: StoreHistory, first_day: date, days: int = HORIZON_DAYS
 ) -> pl.DataFrame:
@@ -316,6 +366,7 @@ def forecast_store(
     )
 
 
+@_remembered_fit
 def backtest(history: StoreHistory, weeks: int = BACKTEST_WEEKS) -> Backtest:
     """Rolling origin: ``weeks`` origins a week apart, each forecasting the next 7 days."""
     if not 1 <= weeks <= 52:

@@ -272,3 +272,29 @@ def test_plan_forecast_cli_per_hour_and_zone(demo_db: Path) -> None:
     )
     bad = storelens("plan", "forecast", "--db", str(demo_db), "--store", "s01", "--from", "x")
     assert bad.returncode == 2 and "--from 'x' is not a date" in bad.stderr
+
+
+def test_a_fit_is_remembered_until_the_history_changes(
+    reader: LocalReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every browser session's Staffing page asks for the same rota: the fit runs once per
+    history (data/forecast.py, fit cache); one more visitor in the history is a new fit."""
+    import dataclasses
+
+    import polars as pl
+    from storelens.data import forecast
+
+    fits: list[int] = []
+    real = forecast._statsforecast
+    monkeypatch.setattr(forecast, "_statsforecast", lambda h: fits.append(h) or real(h))
+    forecast._FITS.clear()
+    history = load_history(reader, "s02", Scope.everything(), today=TODAY)
+    day = history.last_day + timedelta(days=1)
+    first = forecast_store(history, day, days=1)
+    same = load_history(reader, "s02", Scope.everything(), today=TODAY)  # another session
+    assert forecast_store(same, day, days=1) is first and len(fits) == 1
+    one_more = history.frame.with_columns(
+        pl.col("visitors") + (pl.int_range(pl.len()) == 0).cast(pl.Int64)
+    )
+    changed = forecast_store(dataclasses.replace(history, frame=one_more), day, days=1)
+    assert len(fits) == 2 and changed is not first
