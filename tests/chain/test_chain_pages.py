@@ -98,3 +98,13 @@ def test_compare_on_the_lake_shows_the_median_response_time(chain_env: Path):
     assert board["median_response_min"].notna().all(), board["median_response_min"]
     assert (board["median_response_min"] > 0).all()
     assert "alert counts only" not in " ".join(c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("page", ["executive", "compare", "drill"])
+def test_chain_pages_show_missing_as_a_dash(chain_env: Path, page: str):
+    # Issue 19 item 10 in chain mode: the freshness table (camera uptime is missing where
+    # the lake has no camera health) and every other table draw "—", never "None".
+    from tests.dashboard.test_missing_as_dash import nulls_shown_as_none
+
+    at = open_page(User("eve", Role.EXECUTIVE), f"screens/{page}.py")
+    assert nulls_shown_as_none(at) == [], page
