@@ -294,10 +294,14 @@ def kpi_trend(
 ) -> go.Figure:
     """``df``: store_id, bucket and the column ``kpi``. Small multiples: one panel per
     store, titled with its name (``names``: store id -> name), its line in its own colour
-    over every other store's in light grey, all panels on one y scale.
+    over a light-grey band from the lowest to the highest store of each bucket, all panels
+    on one y scale.
 
     Twelve coloured lines in one chart could not be told apart (issue 19, item 10); in a
-    panel each store is the one dark line, and the grey shows where it sits in the pack."""
+    panel each store is the one dark line, and the band shows where it sits in the pack.
+    A band, not every other store's line: 12 panels × 11 grey lines were 13,000 points and
+    ~1 s of the browser's main thread (issue 21, benchmarks/profile_pages.py); the band is
+    two short lines per panel whatever the number of stores."""
     names = names or {}
     ordered = df.sort("bucket")
     stores = list(dict.fromkeys(ordered["store_id"].to_list()))
@@ -312,6 +316,13 @@ def kpi_trend(
             _line(*series[s], names.get(s, str(s)), TREND_COLOURS[0], mode="lines") for s in stores
         ]
         return _figure(traces, title or f"{label} by store", label, yaxis=y_format)
+    pack = (
+        ordered.group_by("bucket", maintain_order=True)
+        .agg(pl.col(kpi).min().alias("low"), pl.col(kpi).max().alias("high"))
+        .sort("bucket")
+    )
+    band_x = pack["bucket"].to_list()
+    band = {edge: _values(pack[edge]) for edge in ("low", "high")}
     cols = min(columns, len(stores))
     rows = -(-len(stores) // cols)
     traces: list[dict[str, Any]] = []
@@ -321,26 +332,23 @@ def kpi_trend(
         r, c = divmod(k, cols)
         suffix = "" if k == 0 else str(k + 1)
         xa, ya = f"x{suffix}", f"y{suffix}"
-        context_x: list = []
-        context_y: list = []
-        for other in stores:
-            if other != store:
-                context_x += [*series[other][0], None]
-                context_y += [*series[other][1], None]
         name = names.get(store, str(store))
-        traces.append(
-            {
-                "type": "scatter",
-                "x": context_x,
-                "y": context_y,
-                "mode": "lines",
-                "line": {"color": CONTEXT_GREY, "width": 1},
-                "hoverinfo": "skip",
-                "showlegend": False,
-                "xaxis": xa,
-                "yaxis": ya,
-            }
-        )
+        for edge, fill in (("low", None), ("high", "tonexty")):
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": band_x,
+                    "y": band[edge],
+                    "mode": "lines",
+                    "line": {"color": CONTEXT_GREY, "width": 0.5},
+                    "fill": fill,
+                    "fillcolor": CONTEXT_GREY,
+                    "hoverinfo": "skip",
+                    "showlegend": False,
+                    "xaxis": xa,
+                    "yaxis": ya,
+                }
+            )
         traces.append(
             _line(
                 *series[store],

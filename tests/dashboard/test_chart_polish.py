@@ -72,7 +72,8 @@ def test_twelve_stores_twelve_colours() -> None:
     colours = [t.line.color for t in fig.data if t.line.color != charts.CONTEXT_GREY]
     assert len(colours) == 12 and len(set(colours)) == 12
     # Small multiples (issue 19, item 10): a panel per store, titled with its name, its own
-    # line over the other eleven in grey, every panel on the first panel's y scale.
+    # line over a grey band from the lowest to the highest store, every panel on the first
+    # panel's y scale.
     titles = [a.text for a in fig.layout.annotations]
     assert titles == [f"<b>Store {i}</b>" for i in range(12)]
     panels: dict[str, list] = {}
@@ -80,9 +81,11 @@ def test_twelve_stores_twelve_colours() -> None:
         panels.setdefault(trace.xaxis or "x", []).append(trace)
     assert len(panels) == 12
     for traces in panels.values():
-        grey, own = traces
-        assert grey.line.color == charts.CONTEXT_GREY and grey.hoverinfo == "skip"
-        assert sum(v is None for v in grey.y) == 11  # the other eleven stores, each a line
+        low, high, own = traces
+        assert {low.line.color, high.line.color} == {charts.CONTEXT_GREY}
+        assert low.hoverinfo == high.hoverinfo == "skip" and high.fill == "tonexty"
+        # The pack: store 0 is lowest (d), store 11 highest (110 + d) on every day d.
+        assert list(low.y) == [0, 1, 2] and list(high.y) == [110, 111, 112]
         assert own.name.startswith("Store ") and own.name in own.hovertemplate
     assert all(fig.layout[f"yaxis{k}"].matches == "y" for k in range(2, 13))
 
