@@ -57,6 +57,7 @@ def nulls_shown_as_none(at: AppTest) -> list[str]:
 PAGES = [
     (MANAGER, "store"),
     (MANAGER, "staffing"),
+    (MANAGER, "live"),
     (EXECUTIVE, "executive"),
     (EXECUTIVE, "compare"),
     (EXECUTIVE, "drill"),
