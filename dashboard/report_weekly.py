@@ -93,7 +93,8 @@ def sections(facts: WeeklyFacts) -> list[Section]:
         "Assumptions:",
         *[f"  • {a}" for a in facts.assumptions],
     ]
-    table = facts.impact.select(
+    names = _store_names(facts)
+    table = _named(facts.impact, names).select(
         pl.col("store_id").alias("Store"),
         pl.col("hours_over").alias("Slow hours"),
         pl.col("lost_sales")
@@ -150,13 +151,14 @@ def sections(facts: WeeklyFacts) -> list[Section]:
         "opening hours with no camera data; those hours are left out of the numbers, never "
         "counted as 0.",
         *[
-            f"  • {g['store_id']}: no data {g['start']:%a %d %b %H:%M} – {g['end']:%H:%M} "
+            f"  • {names.get(g['store_id'], g['store_id'])}: no data "
+            f"{g['start']:%a %d %b %H:%M} – {g['end']:%H:%M} "
             f"({g['hours']} h)"
             for g in gaps.iter_rows(named=True)
         ],
         UPTIME_CAPTION,
     ]
-    table = health.select(
+    table = _named(health, names).select(
         pl.col("store_id").alias("Store"),
         pl.col("cameras").alias("Cameras"),
         (pl.col("uptime") * 100).round(1).cast(pl.String).fill_null("—").alias("Uptime %"),
@@ -168,12 +170,26 @@ def sections(facts: WeeklyFacts) -> list[Section]:
     return out
 
 
+def _store_names(facts: WeeklyFacts) -> dict[str, str]:
+    """store id -> name, from the comparison the facts carry (readers see names, not ids)."""
+    c = facts.comparison
+    if "name" not in c.columns:
+        return {}
+    return {k: v for k, v in zip(c["store_id"], c["name"], strict=True) if v}
+
+
+def _named(frame: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
+    """``frame`` with each ``store_id`` replaced by the store's name (the id where unnamed)."""
+    return frame.with_columns(pl.col("store_id").replace(names))
+
+
 def figures(facts: WeeklyFacts) -> list[go.Figure]:
     ranked = views.rank_stores(facts.comparison)
+    names = _store_names(facts)
     return [
-        insight_charts.daily_sales(facts.daily, f"Sales per day, {facts.region}"),
+        insight_charts.daily_sales(_named(facts.daily, names), f"Sales per day, {facts.region}"),
         charts.leaderboard_bars(ranked, "score", PRESENTATION["store_score"].label),
-        insight_charts.impact_bars(facts.impact),
+        insight_charts.impact_bars(_named(facts.impact, names)),
     ]
 
 
@@ -183,7 +199,7 @@ def chart_pngs(figs: list[go.Figure], width: int = 900, height: int = 360) -> li
     if not chromium:
         raise ReportError(
             "charts need Chromium for plotly's kaleido and none was found on PATH: "
-            "apt-get install chromium (scripts/setup.sh --test installs it)"
+            "apt-get install chromium (scripts/setup.sh installs it)"
         )
     os.environ.setdefault("BROWSER_PATH", chromium)  # kaleido's choreographer reads it
     import kaleido

@@ -71,7 +71,7 @@ def test_weekly_pdf_has_the_story_and_renders(db: Path, chromium: str, tmp_path:
     # €120 a day lost in store a's slow hours (tests/data/insights_db.py).
     assert f"Sales lost to checkout queues: €{120 * DAYS_WITH_DATA:,}" in text
     assert "Queue target: an hour is slow when its mean checkout wait is over 120 s" in text
-    assert "a: no data" in text and "(2 h)" in text  # the camera gap, named
+    assert "Store A: no data" in text and "(2 h)" in text  # the camera gap, by the store's name
     pages = tmp_path / "page"
     subprocess.run(["pdftoppm", "-r", "50", "-png", str(out), str(pages)], check=True)
     rendered = sorted(tmp_path.glob("page*.png"))
