@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 import polars as pl
 from storelens.dashboard import charts, insight_charts, views
 from storelens.data.health import UPTIME_CAPTION
-from storelens.data.kpi import PRESENTATION
+from storelens.data.kpi import PRESENTATION, headline_rows
 from storelens.data.report import WeeklyFacts
 from storelens.kernel.errors import StoreLensError
 
@@ -41,19 +41,16 @@ class ReportError(StoreLensError):
 
 
 # The report's headline KPIs: key, label, format, higher-is-better (from kpi.PRESENTATION).
-HEADLINE = [
-    (k, PRESENTATION[k].label, PRESENTATION[k].fmt, PRESENTATION[k].higher_is_better)
-    for k in (
-        "visitors",
-        "transactions",
-        "sales",
-        "conversion",
-        "satisfaction_index",
-        "queue_wait_s_avg",
-        "labour_cost_per_visitor",
-        "star",
-    )
-]
+HEADLINE = headline_rows(
+    "visitors",
+    "transactions",
+    "sales",
+    "conversion",
+    "satisfaction_index",
+    "queue_wait_s_avg",
+    "labour_cost_per_visitor",
+    "star",
+)
 
 
 @dataclass(frozen=True)

@@ -15,20 +15,17 @@ from typing import Any
 
 import polars as pl
 from storelens.data import kpi
-from storelens.data.kpi import MIN_GROUP, PRESENTATION
+from storelens.data.kpi import MIN_GROUP, PRESENTATION, headline_rows
 
 # Headline KPIs of the Store page: key in kpi.headline(), label, format, higher-is-better.
-HEADLINE = [
-    (k, PRESENTATION[k].label, PRESENTATION[k].fmt, PRESENTATION[k].higher_is_better)
-    for k in (
-        "visitors",
-        "conversion",
-        "sales_per_visitor",
-        "satisfaction_index",
-        "queue_wait_s_avg",
-        "labour_cost_per_visitor",
-    )
-]
+HEADLINE = headline_rows(
+    "visitors",
+    "conversion",
+    "sales_per_visitor",
+    "satisfaction_index",
+    "queue_wait_s_avg",
+    "labour_cost_per_visitor",
+)
 
 # Leaderboard columns of the Compare page: column, header, higher-is-better.
 LEADERBOARD = [

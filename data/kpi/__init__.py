@@ -35,7 +35,7 @@ from storelens.data.kpi.definitions import (
     with_kpis,
 )
 from storelens.data.kpi.live import latest_counts, people_per_minute
-from storelens.data.kpi.presentation import PRESENTATION, Presentation
+from storelens.data.kpi.presentation import PRESENTATION, Presentation, headline_rows
 from storelens.data.kpi.scope import (
     MIN_GROUP,
     VALID_GRANULARITY,
@@ -99,6 +99,7 @@ __all__ = [
     "erlang_c_wait_probability",
     "frustration_alerts",
     "headline",
+    "headline_rows",
     "kpi_exprs",
     "labour_cost",
     "latest_counts",

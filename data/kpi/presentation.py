@@ -100,3 +100,12 @@ _ROWS = (
 )
 
 PRESENTATION: dict[str, Presentation] = {p.key: p for p in _ROWS}
+
+
+def headline_rows(*keys: str) -> list[tuple[str, str, str, bool]]:
+    """``(key, label, format, higher is better)`` of each KPI in ``keys``, in that order:
+    the rows a page or report's headline draws."""
+    return [
+        (k, PRESENTATION[k].label, PRESENTATION[k].fmt, PRESENTATION[k].higher_is_better)
+        for k in keys
+    ]
