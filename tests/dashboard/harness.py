@@ -198,6 +198,24 @@ def write_services(
     discovery.publish(db, services)
 
 
+def sign_in(page, user: str, password: str, timeout_s: float = 60.0) -> None:
+    """Sign in through the form, then wait until the browser holds the session cookie.
+
+    The cookie is handed over by a fetch after the script run (dashboard/websession.py), so
+    a reload right after the click may come before it, and a loaded machine makes that
+    likely: every browser test that reloads or opens a deep link waits here first."""
+    from storelens.dashboard.websession import COOKIE_NAME
+
+    page.get_by_role("textbox", name="User name").fill(user)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    deadline = time.monotonic() + timeout_s
+    while not any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no session cookie {timeout_s:.0f} s after signing in {user}")
+        page.wait_for_timeout(100)
+
+
 class StreamlitServer:
     """``streamlit run dashboard/asgi.py`` (app.py plus the session routes) on a free port;
     ``url`` once healthy."""

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.harness import CHROMIUM_ARGS, StreamlitServer, browser_dashboard_files
+from tests.dashboard.harness import (
+    CHROMIUM_ARGS,
+    StreamlitServer,
+    browser_dashboard_files,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT_MS = 60_000
@@ -70,9 +75,7 @@ def test_deep_link_to_the_start_page_opens_it(
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(server + path)
-    page.get_by_role("textbox", name="User name").fill(user)
-    page.get_by_role("textbox", name="Password").fill(f"{user}-pw")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, user, f"{user}-pw")
     heading = page.get_by_role("heading", name=title, exact=True).first
     expect(heading).to_be_visible()
     expect(page.get_by_text("Page not found")).to_have_count(0)

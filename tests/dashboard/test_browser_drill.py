@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from storelens.dashboard.auth import hash_password
 
-from tests.dashboard.harness import CHROMIUM_ARGS, StreamlitServer
+from tests.dashboard.harness import CHROMIUM_ARGS, StreamlitServer, sign_in
 from tests.data.insights_db import SLOW_HOURS, build_insights_db
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -73,9 +73,7 @@ def test_compare_store_day_hour_by_clicks_and_reload(served: str, browser) -> No
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(served)
-    page.get_by_role("textbox", name="User name").fill("nora")
-    page.get_by_role("textbox", name="Password").fill("nora-pw")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, "nora", "nora-pw")
     page.locator('[data-testid="stSidebarNavLink"]', has_text="Compare stores").first.click()
     expect(page.get_by_role("heading", name="Compare stores").first).to_be_visible()
     expect(page.get_by_text("Drill into a store")).to_be_visible()

@@ -24,7 +24,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.dashboard.harness import CHROMIUM_ARGS, StreamlitServer, browser_dashboard_files
+from tests.dashboard.harness import (
+    CHROMIUM_ARGS,
+    StreamlitServer,
+    browser_dashboard_files,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT_MS = 90_000
@@ -152,9 +157,7 @@ def test_zone_drawn_by_clicks_is_saved_and_counted_after_restart(
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(f"{server.url}/setup")
-        page.get_by_role("textbox", name="User name").fill("ada")
-        page.get_by_role("textbox", name="Password").fill("ada-pw")
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "ada", "ada-pw")
         expect(page.get_by_role("heading", name="Setup", exact=True).first).to_be_visible()
         expect(page.get_by_text("Click to draw lines and zones")).to_be_visible()
         # The still came from the running pipeline (a picture under the axes).
