@@ -28,11 +28,29 @@ def _period_kpis(frame: pl.DataFrame, min_group: int) -> pl.DataFrame:
     return summarize(frame, ["store_id"], min_group)
 
 
+# Sums compared week over week per day with data: a week the history covers only partly (a
+# lake published for 8 days, a new store, a camera down for days) would otherwise read
+# +900 % or -85 %. Ratios (conversion, waits) are per-day-neutral already.
+_WEEK_SUMS = ("visitors", "transactions", "sales")
+
+
+def _week_kpis(frame: pl.DataFrame, min_group: int) -> pl.DataFrame:
+    """One week's KPIs per store, its sums as a mean per day with data."""
+    kpis = _period_kpis(frame, min_group)
+    days = frame.group_by("store_id").agg(pl.col("bucket").dt.date().n_unique().alias("_days"))
+    return (
+        kpis.join(days, on="store_id", how="left")
+        .with_columns(pl.col(c) / pl.col("_days") for c in _WEEK_SUMS)
+        .drop("_days")
+    )
+
+
 def store_comparison(
     reader: Reader, flt: KpiFilter, scope: Scope, min_group: int = MIN_GROUP
 ) -> pl.DataFrame:
     """Every headline KPI per store over the period, per opening hour and per m², with
-    week-over-week change (last 7 days of the period vs the 7 before, in %)."""
+    week-over-week change (last 7 days of the period vs the 7 before, in %; visitors,
+    transactions and sales as a mean per day with data, see :func:`_week_kpis`)."""
     stores = resolve_stores(reader, flt, scope)
     if not stores:
         return pl.DataFrame(schema={"store_id": pl.String})
@@ -63,8 +81,8 @@ def store_comparison(
         (pl.col("labour_cost") / pl.col("area_m2")).alias("labour_cost_per_m2"),
     )
     end_dt = datetime.combine(flt.end, datetime.min.time())
-    this_week = _period_kpis(daily.filter(pl.col("bucket") > end_dt - timedelta(days=7)), min_group)
-    last_week = _period_kpis(
+    this_week = _week_kpis(daily.filter(pl.col("bucket") > end_dt - timedelta(days=7)), min_group)
+    last_week = _week_kpis(
         daily.filter(
             (pl.col("bucket") > end_dt - timedelta(days=14))
             & (pl.col("bucket") <= end_dt - timedelta(days=7))

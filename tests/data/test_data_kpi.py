@@ -293,3 +293,29 @@ def test_a_period_without_data_gives_zeros_not_errors(golden_reader):
     assert table["conversion"].to_list() == [None, None]
     got = kpi.headline(golden_reader, "g2", quiet.start, quiet.end)
     assert (got["visitors"], got["conversion"], got["satisfaction_index"]) == (0, None, None)
+
+
+def test_week_over_week_of_a_history_shorter_than_two_weeks(tmp_path) -> None:
+    """8 days of history: the week before has one day of data. Its visitors compared as a
+    sum read about +600 % (7 days against 1); per day with data they read a plain change."""
+    from datetime import timedelta
+
+    from storelens.data.demo import seed_demo
+    from storelens.data.reader import LocalReader
+
+    end = date(2026, 12, 6)
+    db = tmp_path / "short.duckdb"
+    seed_demo(db, days=8, stores=2, seed=3, end=end)
+    reader = LocalReader(db)
+    try:
+        frame = kpi.store_comparison(reader, KpiFilter(end - timedelta(days=6), end), ALL)
+        daily = kpi.metrics(reader, KpiFilter(end - timedelta(days=7), end), ALL)
+    finally:
+        reader.close()
+    assert frame.height == 2
+    for row in frame.iter_rows(named=True):
+        days = daily.filter(pl.col("store_id") == row["store_id"]).sort("bucket")
+        first, rest = days["visitors"][0], days["visitors"][1:]
+        expected = (rest.sum() / rest.len() / first - 1) * 100  # mean day vs the one day
+        assert row["visitors_wow_pct"] == pytest.approx(expected, rel=1e-6)
+        assert abs(row["visitors_wow_pct"]) < 100
