@@ -89,8 +89,10 @@ def lead(ctx: PageContext, period: kpi.KpiFilter, min_group: int, stores: int) -
             st.markdown(f"- {line}")
         table(
             st,
-            store_impact.select(
-                "store_id",
+            store_impact.with_columns(
+                pl.col("store_id").replace(ctx.store_names()).alias("store")
+            ).select(
+                "store",
                 "hours_over",
                 "hours_under",
                 "conversion_over",
@@ -114,9 +116,10 @@ def lead(ctx: PageContext, period: kpi.KpiFilter, min_group: int, stores: int) -
                 "staff_cost_over": st.column_config.NumberColumn("Over plan", format="euro"),
                 "staff_cost_under": st.column_config.NumberColumn("Gap", format="euro"),
                 "avg_basket": st.column_config.NumberColumn("Basket", format="euro"),
-                "store_id": "Store",
-                "hours_over": "Hours over-staffed",
-                "hours_under": "Hours under-staffed",
+                "store": "Store",
+                # hours_over / hours_under are the queue's slow and calm hours (data.impact)
+                "hours_over": "Slow hours (wait over target)",
+                "hours_under": "Calm hours",
             },
         )
 
