@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,9 @@ from storelens.data.errors import DataError, InvalidParams
 
 FORMAT = 1
 PART_NAME = "part-0.parquet"
+
+
+_HTTP_403 = re.compile(r"(?<![\w.:])403(?!\d)")  # a status code, not part of a number
 
 
 class LakeError(DataError):
@@ -82,8 +86,11 @@ class Lake:
             raise
         except (OSError, pa.ArrowException) as exc:
             text = str(exc)
-            # HeadObject refused has no body: the SDK says only ACCESS_DENIED.
-            if any(m in text for m in ("AccessDenied", "Access Denied", "ACCESS_DENIED", "403")):
+            # HeadObject refused has no body: the SDK says only ACCESS_DENIED. A bare "403"
+            # must stand alone: the endpoint's port (":40337") is in every message.
+            if any(m in text for m in ("AccessDenied", "Access Denied", "ACCESS_DENIED")) or (
+                _HTTP_403.search(text) and "NETWORK_CONNECTION" not in text
+            ):
                 raise LakeAccessDenied(
                     f"lake {self.url} refused {what}: {text.splitlines()[0]}. A store's key "
                     "may read and write only its own store_id prefixes; check "

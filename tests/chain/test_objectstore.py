@@ -199,3 +199,25 @@ def test_a_node_holding_several_stores_publishes_what_its_key_allows(s3: Seaweed
     assert [(s.store_id, s.written > 0) for s in summary.stores] == [("s04", True)]
     assert sorted(loop.refused) == ["demo", "s01", "s02", "s03"]
     assert "refused" in loop.refused["s01"]
+
+
+@pytest.mark.parametrize(
+    ("message", "denied"),
+    [
+        # The endpoint's port is in every message: 40337 holds "403" and is no refusal.
+        ("AWS Error NETWORK_CONNECTION: Failed to connect to 127.0.0.1:40337", False),
+        ("When reading key 'x': AWS Error ACCESS_DENIED during HeadObject operation", True),
+        ("AWS Error UNKNOWN (HTTP status 403) during PutObject operation", True),
+        ("AWS Error SLOW_DOWN (HTTP status 503) at 127.0.0.1:4030", False),
+    ],
+)
+def test_a_lake_error_is_told_apart_by_what_it_says(
+    tmp_path: Path, message: str, denied: bool
+) -> None:
+    lake = open_lake(str(tmp_path / "lake"))
+    with (
+        pytest.raises(LakeAccessDenied if denied else LakeUnavailable) as caught,
+        lake._errors("reading x"),
+    ):
+        raise OSError(message)
+    assert isinstance(caught.value, LakeAccessDenied) is denied
