@@ -116,7 +116,7 @@ def warm_times(user: object, page: str, runs: int, before: Callable[[], None]) -
 
 
 class PipelineLoad:
-    """`storelens bench --cameras 4` in a subprocess: the pipeline's CPU load on this host.
+    """`storelens bench --cameras N` in a subprocess: the pipeline's CPU load on this host.
 
     Entering waits until the cameras are being analysed: the process has used at least
     ``busy_cores`` CPUs over the last 3 s after ``settle_s`` (model loading and export are
@@ -130,8 +130,9 @@ class PipelineLoad:
         busy_cores: float = 1.2,
         settle_s: float = 20.0,
         max_wait_s: float = 60.0,
+        cameras: int = 4,
     ) -> None:
-        self.settle_s, self.max_wait_s = settle_s, max_wait_s
+        self.settle_s, self.max_wait_s, self.cameras = settle_s, max_wait_s, cameras
         self.seconds, self.log, self.busy_cores = seconds, log, busy_cores
         self.proc: subprocess.Popen | None = None
         self._cpu0 = self._t0 = 0.0
@@ -148,7 +149,7 @@ class PipelineLoad:
             return 0.0
 
     def __enter__(self) -> PipelineLoad:
-        cmd = [sys.executable, "-m", "storelens.app.cli", "bench", "--cameras", "4"]
+        cmd = [sys.executable, "-m", "storelens.app.cli", "bench", "--cameras", str(self.cameras)]
         cmd += ["--seconds", str(self.seconds), "--no-baseline"]
         env = {**os.environ, "YOLO_OFFLINE": "1"}
         env.pop("STORELENS_HOME", None)  # the project's model cache: no fresh export each run
@@ -207,6 +208,9 @@ def main() -> int:
     parser.add_argument("--roles", default="admin", help=f"comma-separated, of {ROLES}")
     parser.add_argument("--cold-runs", type=int, default=3, help="fresh processes per page")
     parser.add_argument("--load-seconds", type=float, default=600, help="0: no under-load column")
+    parser.add_argument(
+        "--load-cameras", type=int, default=4, help="cameras the load bench analyses (issue 21: 16)"
+    )
     parser.add_argument("--cold-one", nargs=2, metavar=("ROLE", "PAGE"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--browser",
@@ -267,7 +271,9 @@ def main() -> int:
     print(f"warm done, load average {os.getloadavg()[0]:.2f}", flush=True)
     load_avg = None
     if args.load_seconds:
-        with PipelineLoad(args.load_seconds, tmp / "pipeline-bench.log") as load:
+        with PipelineLoad(
+            args.load_seconds, tmp / "pipeline-bench.log", cameras=args.load_cameras
+        ) as load:
             for role in roles:
                 for page in pages_for(role):
                     results[role, page]["load"] = statistics.median(
@@ -314,7 +320,9 @@ def browser_table(db: Path, tmp: Path, args: argparse.Namespace) -> None:
     idle = browser_times(db, tmp, args.runs)
     loaded: dict[str, list[float]] = {}
     if args.load_seconds:
-        with PipelineLoad(args.load_seconds, tmp / "pipeline-bench-browser.log") as load:
+        with PipelineLoad(
+            args.load_seconds, tmp / "pipeline-bench-browser.log", cameras=args.load_cameras
+        ) as load:
             loaded = browser_times(db, tmp, args.runs)
             cores = load.cores()
         print(f"pipeline used {cores:.2f} CPUs while the browser was timed")
