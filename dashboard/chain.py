@@ -68,6 +68,7 @@ def freshness_table(reader: LakeReader, stores: list[str], start: date, end: dat
         rows.append(
             {
                 "store_id": r["store_id"],
+                "name": catalog[r["store_id"]].get("name") or r["store_id"],
                 "freshness": store_freshness(newest, catalog[r["store_id"]], now).label,
                 "missing_hours_in_period": sum(lo <= h <= hi for h in listed),
                 "missing_hours_total": r["missing_hours_total"],
@@ -82,6 +83,7 @@ def freshness_table(reader: LakeReader, stores: list[str], start: date, end: dat
         )
     schema = {
         "store_id": pl.String,
+        "name": pl.String,
         "freshness": pl.String,
         "missing_hours_in_period": pl.Int64,
         "missing_hours_total": pl.Int64,
@@ -127,6 +129,8 @@ def show_freshness(
         fresh,
         key="chain_freshness",
         column_config={
+            "store_id": st.column_config.TextColumn("Store id"),
+            "name": st.column_config.TextColumn("Store"),
             "freshness": st.column_config.TextColumn("Freshness"),
             "missing_hours_in_period": st.column_config.NumberColumn("Missing hours (period)"),
             "missing_hours_total": st.column_config.NumberColumn("Missing hours (all)"),

@@ -82,7 +82,15 @@ config = {
 }
 config["outliers"] = st.column_config.TextColumn("Outliers", help="KPIs far from the median")
 config["funnel"] = drill_links.funnel_column()
-show_table(st, drill_links.with_funnel(shown, table), column_config=config, key="leaderboard")
+# What the table and the exports show: outliers named in words ("Avg queue wait"), not by
+# column key; `shown` keeps the keys the chart's outline marks are matched on.
+in_words = shown.with_columns(
+    pl.col("outliers").map_elements(
+        lambda keys: ", ".join(labels.get(k, k) for k in keys.split(", ") if k),
+        return_dtype=pl.String,
+    )
+)
+show_table(st, drill_links.with_funnel(in_words, table), column_config=config, key="leaderboard")
 # One link per store up to 2 x TOP_N; past that the highest and lowest by visitors (5,000
 # links were 5,000 page elements; the Drill-down page picks any store itself).
 drill_links.drill_links(
@@ -94,10 +102,10 @@ drill_links.drill_links(
 
 left, right = st.columns(2)
 left.download_button(
-    "Download CSV", shown.write_csv().encode(), "storelens-compare.csv", "text/csv", key="dl_csv"
+    "Download CSV", in_words.write_csv().encode(), "storelens-compare.csv", "text/csv", key="dl_csv"
 )
 buffer = io.BytesIO()
-shown.write_parquet(buffer)
+in_words.write_parquet(buffer)
 right.download_button(
     "Download Parquet",
     buffer.getvalue(),

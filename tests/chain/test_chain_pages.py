@@ -72,6 +72,12 @@ def test_compare_reads_every_store_from_the_lake(chain_env: Path):
     missing = dict(zip(fresh["store_id"], fresh["missing_hours_in_period"], strict=True))
     assert missing == {"demo": 0, "s01": 0, "s02": 0, "s03": 3, "s04": 0}
     assert "with missing opening hours" in " ".join(c.value for c in at.caption)
+    # Names and words for people: the store's name beside its id, outliers by KPI label.
+    names = dict(zip(board["store_id"], board["name"], strict=True))
+    assert dict(zip(fresh["store_id"], fresh["name"], strict=True)) == names
+    flagged = [o for o in board["outliers"] if o]
+    assert flagged, "the seeded chain has outliers; nothing here would be tested"
+    assert not any("_" in o for o in flagged), flagged  # "Avg queue wait", not a column key
 
 
 def test_compare_on_the_lake_keeps_role_scoping(chain_env: Path):
