@@ -89,6 +89,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     alive = sorted(t.name for t in threading.enumerate() if t is not main and t.is_alive())
     if alive:
         print(f"threads still running at exit ({len(alive)}): {', '.join(alive[:20])}")
+    config.get_terminal_writer().flush()  # the "N passed in …" line waits in its buffer
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(_exit_status)
