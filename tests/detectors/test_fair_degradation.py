@@ -1,10 +1,12 @@
 """Past the box's capacity every camera is analysed at a lower rate, none starved (issue 21).
 
-16 cameras, each always holding a new real frame (store-aisle-detection.gif), ask for far
-more analysis than two cores give (16 × 20 fps). The runner's round-robin must spread
-what it can analyse evenly over all 16, and each camera's health record (the tile
-server's /status, ``CameraStatus.as_dict``) must say it is degraded. No timing is
-asserted: only counts of analysed frames and the status flags.
+32 cameras, each always holding a new real frame (store-aisle-detection.gif) at 15 fps,
+ask for far more analysis than two cores give (480 frames/s against ~200-250 here). The
+runner's round-robin must spread what it can analyse evenly over all of them, and each
+camera's health record (the tile server's /status, ``CameraStatus.as_dict``) must say it is
+degraded. No timing is asserted: only counts of analysed frames and the status flags.
+32, not 16: at 16 an idle machine analysed each camera at up to ~85 % of its 15 fps,
+close enough to the 90 % "degraded" line that one fresh-clone run in a few crossed it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from storelens.detectors.shared_models import PipelineOptions, SharedModels
 from storelens.detectors.types import CameraState, CameraStatus, Frame
 from storelens.kernel.config import CameraConfig, StoreLensConfig
 
-CAMERAS = 16
+CAMERAS = 32
 ROUNDS = 6  # analysed frames per camera, on average, before the run stops
 
 
@@ -91,7 +93,7 @@ def test_overloaded_runner_serves_every_camera_alike(aisle_frames, shared_media:
     finally:
         runner.stop()
     assert sum(runner.errors.values()) == 0
-    # Round-robin: after n picks each camera has had n/16 of them, give or take the two
+    # Round-robin: after n picks each camera has had n/32 of them, give or take the two
     # frames in flight when the counts were read.
     assert min(counts) >= ROUNDS - 2, counts
     assert max(counts) - min(counts) <= 3, counts
